@@ -1,0 +1,166 @@
+"""What a table needs and what DVC says is stale, for one workspace (params.yaml + dvc.yaml + .dvc/)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import networkx as nx
+import yaml
+from dvc.exceptions import DvcException
+from dvc.repo import Repo
+
+from humanvid.config import Config, load_config
+from humanvid.estimators import ESTIMATORS
+
+# Stage kinds whose work is GPU work; a later issue sends these to a GPU work pool.
+GPU_KINDS = frozenset({"pretrain", "finetune", "sample"})
+
+
+class WorkspaceError(RuntimeError):
+    """The folder is not a usable workspace, or dvc.yaml and params.yaml disagree."""
+
+
+@dataclass(frozen=True)
+class StageState:
+    name: str
+    stale: bool
+    reasons: list[str]  # why DVC says it must run ("" when fresh)
+    upstream: list[str]  # stale stages it depends on (it re-runs if their outputs change)
+    gpu: bool
+
+
+def open_workspace(root: str | Path) -> tuple[Path, Config]:
+    """Validate params.yaml before anything else; check the DVC files are there."""
+    root = Path(root).resolve()
+    cfg = load_config(root / "params.yaml")  # ConfigError names the key path
+    for needed in ("dvc.yaml", ".dvc"):
+        if not (root / needed).exists():
+            hint = "`dvc init` (or `dvc init --no-scm` outside git)" if needed == ".dvc" else "the project's dvc.yaml"
+            raise WorkspaceError(f"{root}: no {needed}; a workspace needs params.yaml, dvc.yaml and .dvc/ ({hint})")
+    return root, cfg
+
+
+def table_stages(cfg: Config, table: str) -> list[str]:
+    """The stages a table needs, from the config: rows -> samplers -> models -> datasets."""
+    if table not in cfg.tables:
+        raise WorkspaceError(f"unknown table {table!r}; tables in params.yaml: {', '.join(cfg.tables) or '(none)'}")
+    samplers = list(dict.fromkeys(cfg.tables[table].rows.values()))
+    models = list(dict.fromkeys(cfg.samplers[s].model for s in samplers))
+    datasets = list(dict.fromkeys([cfg.models[m].data for m in models] + [cfg.samplers[s].data for s in samplers]))
+    names: list[str] = []
+    for d in datasets:
+        names += [f"download@{d}"] + ([f"estimate@{d}"] if cfg.estimators.get(d) else []) + [f"shard@{d}"]
+    for m in models:
+        names += [f"pretrain@{m}", f"finetune@{m}"]
+    for s in samplers:
+        names += [f"sample@{s}", f"evaluate@{s}"]
+    return names + [f"report@{table}"]
+
+
+def is_gpu_stage(cfg: Config, stage: str) -> bool:
+    kind, _, item = stage.partition("@")
+    if kind == "estimate":
+        return any(ESTIMATORS.get(e).needs_gpu for e in cfg.estimators.get(item, []))
+    return kind in GPU_KINDS
+
+
+def _flatten(value, prefix: str) -> dict[str, object]:
+    if isinstance(value, dict):
+        out: dict[str, object] = {}
+        for k, v in value.items():
+            out.update(_flatten(v, f"{prefix}.{k}"))
+        return out
+    return {prefix: value}
+
+
+def _lookup(data: dict, dotted: str):
+    for part in dotted.split("."):
+        if not isinstance(data, dict) or part not in data:
+            return None
+        data = data[part]
+    return data
+
+
+def _param_leaves(key: str, old, new) -> list[str]:
+    """Which leaf keys under a changed param section differ between dvc.lock and params.yaml."""
+    a, b = _flatten(old, key), _flatten(new, key)
+    return [f"param {k}: {a.get(k, '(absent)')} -> {b.get(k, '(absent)')}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+
+
+def _describe(stage: str, change: dict, lock: dict, params: dict) -> list[str]:
+    """DVC status entries -> short human reasons, params down to the leaf key that changed."""
+    out = []
+    for key, detail in change.items():
+        if not isinstance(detail, dict):
+            out.append(f"{key}: {detail}")
+            continue
+        for path, what in detail.items():
+            if path == "params.yaml" and what == "new":
+                out.append("never run (no dvc.lock entry)")
+            elif isinstance(what, dict):  # params: key -> modified/new/deleted
+                old = ((lock.get("stages", {}).get(stage) or {}).get("params") or {}).get(path, {})
+                for k, v in what.items():
+                    out += _param_leaves(k, old.get(k), _lookup(params, k)) or [f"param {k} {v}"]
+            else:
+                out.append(f"{key.replace('changed ', '')} {path} {what}")
+    return out
+
+
+def _graph(repo: Repo):
+    try:
+        return repo.index.graph
+    except DvcException as exc:  # e.g. dvc.yaml interpolating a key params.yaml lacks
+        raise WorkspaceError(f"{repo.root_dir}/dvc.yaml: {exc}") from None
+
+
+def ordered_stages(root: Path, names: list[str]) -> list[str]:
+    """`names` in dependency order according to DVC's own graph."""
+    repo = Repo(str(root))
+    try:
+        graph = _graph(repo)
+        by_name = {s.name: s for s in graph.nodes}
+        missing = [n for n in names if n not in by_name]
+        if missing:
+            raise WorkspaceError(f"dvc.yaml does not define stages {missing}; does it match params.yaml?")
+        sub = graph.subgraph([by_name[n] for n in names])
+        # Edges point from a stage to what it depends on: reverse for execution order; ties keep `names` order.
+        rank = {n: i for i, n in enumerate(names)}
+        return [s.name for s in nx.lexicographical_topological_sort(sub.reverse(), key=lambda s: rank[s.name])]
+    finally:
+        repo.close()
+
+
+def stage_status(root: Path, names: list[str]) -> dict[str, list[str]]:
+    """DVC's status of exactly these stages: name -> reasons (only the stale ones appear)."""
+    repo = Repo(str(root))
+    try:
+        # Targets with the absolute dvc.yaml path: independent of the caller's working directory.
+        status = repo.status(targets=[f"{root / 'dvc.yaml'}:{n}" for n in names])
+    finally:
+        repo.close()
+    lock_path = root / "dvc.lock"
+    lock = yaml.safe_load(lock_path.read_text()) if lock_path.is_file() else {}
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    reasons: dict[str, list[str]] = {}
+    for address, changes in status.items():
+        name = address.rpartition(":")[2]
+        reasons[name] = [r for c in changes for r in (_describe(name, c, lock, params) if isinstance(c, dict) else [str(c)])]
+    return reasons
+
+
+def table_state(root: Path, cfg: Config, table: str) -> list[StageState]:
+    """Every stage of the table in order, with DVC's verdict and the stale stages upstream of it."""
+    names = ordered_stages(root, table_stages(cfg, table))
+    stale = stage_status(root, names)
+    repo = Repo(str(root))
+    try:
+        graph = _graph(repo)
+        by_name = {s.name: s for s in graph.nodes}
+        deps = {n: {d.name for d in nx.descendants(graph, by_name[n])} for n in names}
+    finally:
+        repo.close()
+    return [
+        StageState(n, n in stale, stale.get(n, []), [u for u in names if u in stale and u in deps[n]], is_gpu_stage(cfg, n))
+        for n in names
+    ]

@@ -1,0 +1,296 @@
+"""params.yaml -> typed, validated config.
+
+Every error names the key path (`models.baseline_debug.finetune.steps`) and, where it can, the allowed
+values, and is raised before any stage runs. Plugin-specific sections (a dataset's `options`) are
+validated by the plugin's own schema, found through the registries.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class ConfigError(ValueError):
+    """A params.yaml problem; the message names the file and the key path."""
+
+
+class Section(BaseModel):
+    """Base for every config section: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+class PathsConfig(Section):
+    """Where every stage reads and writes, relative to the workspace.
+
+    Required in params.yaml, field by field: dvc.yaml interpolates these same keys, so this section
+    is the one place each path is spelled.
+    """
+
+    raw: str
+    """Canonical clips per dataset: mp4s, clips.parquet, annotations."""
+    conditions: str
+    """Estimator outputs per dataset and estimator."""
+    shards: str
+    """Parquet shards per dataset."""
+    models: str
+    """Checkpoints per model and training stage."""
+    samples: str
+    """Generated videos per sampler."""
+    metrics: str
+    """Metrics JSON per sampler (DVC metrics)."""
+    previews: str
+    """Preview image per sampler (generated | ground truth | condition)."""
+    reports: str
+    """Rendered tables."""
+
+
+class ShardConfig(Section):
+    """How a dataset's clips are cut into Parquet rows."""
+
+    window_frames: int = Field(32, ge=1)
+    """Frames per row (one row is one window of one clip; the last window may be shorter)."""
+    jpeg_quality: int = Field(95, ge=50, le=100)
+    """JPEG quality of the frame bytes."""
+    rows_per_group: int = Field(4, ge=1)
+    """Rows per Parquet row group (small groups make random access cheap)."""
+    rows_per_file: int = Field(256, ge=1)
+    """Rows per shard file."""
+
+
+class DatasetConfig(Section):
+    """One dataset to ingest. Every key here is required: dvc.yaml lists them as stage params."""
+
+    plugin: str
+    """Dataset plugin name (`humanvid.datasets` entry point)."""
+    options: dict[str, Any]
+    """Plugin options, validated by the plugin's own schema (`{}` for its defaults)."""
+    shard: ShardConfig
+    """Sharding of this dataset (`{}` for the defaults)."""
+
+
+class TrainConfig(Section):
+    """One training stage (pretrain = image stage, finetune = video stage)."""
+
+    steps: int = Field(ge=1)
+    """Optimizer steps."""
+    batch_size: int = Field(1, ge=1)
+    """Samples per step."""
+    lr: float = Field(1e-4, gt=0)
+    """AdamW learning rate."""
+    frames: int = Field(1, ge=1)
+    """Target frames per sample (1 for the image stage)."""
+    stride: int = Field(1, ge=1)
+    """Frame interval between target frames."""
+    vae_steps: int = Field(0, ge=0)
+    """Steps fitting the VAE before the diffusion model; only for flavors without released VAE weights."""
+    log_every: int = Field(10, ge=1)
+    """Progress line every this many steps."""
+
+
+class ArchConfig(Section):
+    """What the network is."""
+
+    method: str
+    """Method name (`baseline`; later `magicanimate`, `idol`, `anchor`, `diffperformer`)."""
+    flavor: str
+    """Size flavor of the method (`debug` runs on CPU in seconds; `sd15` loads released weights)."""
+    resolution: int = Field(64, ge=16)
+    """Square training and sampling resolution in pixels (frames are centre-cropped and resized)."""
+
+
+class RunConfig(Section):
+    """Where and how a stage computes."""
+
+    seed: int = 0
+    """Seed for initialisation and data order."""
+    device: str = "auto"
+    """`auto`, `cpu`, `cuda`, `cuda:N`."""
+    dtype: str = "auto"
+    """`auto`, `float32`, `float16`, `bfloat16`."""
+
+
+class ModelConfig(Section):
+    """A model: architecture, training data and its two training stages.
+
+    Every section is required: dvc.yaml lists them as the pretrain/finetune stages' params.
+    """
+
+    arch: ArchConfig
+    """Method, flavor, resolution."""
+    data: str
+    """Training dataset (a key of `datasets`)."""
+    run: RunConfig
+    """Seed, device, dtype (`{}` for the defaults)."""
+    pretrain: TrainConfig
+    """Image stage: spatial UNet, ControlNet; temporal layers off."""
+    finetune: TrainConfig
+    """Video stage: temporal layers only."""
+
+
+class SamplerConfig(Section):
+    """Inference settings for one model on one dataset's test clips."""
+
+    model: str
+    """Model to sample from (a key of `models`)."""
+    data: str
+    """Dataset whose clips are animated (a key of `datasets`)."""
+    split: Literal["train", "test"] = "test"
+    """Which clips."""
+    window: int = Field(16, ge=1)
+    """Frames denoised together."""
+    overlap: int = Field(4, ge=0)
+    """Frames shared by consecutive windows; their noise predictions are averaged."""
+    steps: int = Field(25, ge=1)
+    """DDIM steps."""
+    guidance_scale: float = Field(1.0, ge=1.0)
+    """Classifier-free guidance on the reference image (1 = off)."""
+    seed: int = 0
+    """Noise seed."""
+    max_clips: int | None = Field(None, ge=1)
+    """Sample at most this many clips (in clip order)."""
+    max_frames: int | None = Field(None, ge=1)
+    """Sample at most this many frames per clip."""
+    device: str = "auto"
+    """`auto`, `cpu`, `cuda`, `cuda:N`."""
+    dtype: str = "auto"
+    """`auto`, `float32`, `float16`, `bfloat16`."""
+
+
+class TableConfig(Section):
+    """A paper-style table: rows name samplers, columns name metrics."""
+
+    title: str = ""
+    """Heading of the rendered table."""
+    rows: dict[str, str]
+    """Row label -> sampler (a key of `samplers`)."""
+    columns: list[str]
+    """Metric names, in order."""
+    paper: dict[str, dict[str, float]] | None = None
+    """The paper's numbers: row label -> metric -> value (None when the table has none)."""
+    source: str | None = None
+    """Where the paper's numbers come from (paper, table number)."""
+
+
+class Config(Section):
+    """The whole params.yaml."""
+
+    paths: PathsConfig
+    """Where stages read and write."""
+    datasets: dict[str, DatasetConfig]
+    """Datasets to ingest, by name."""
+    estimators: dict[str, list[str]] = Field(default_factory=dict)
+    """Dataset name -> condition estimators to run on it."""
+    models: dict[str, ModelConfig] = Field(default_factory=dict)
+    """Models to train, by name."""
+    samplers: dict[str, SamplerConfig] = Field(default_factory=dict)
+    """Inference configurations, by name."""
+    tables: dict[str, TableConfig] = Field(default_factory=dict)
+    """Reports, by name."""
+
+
+def _format_loc(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(top level)"
+
+
+def _pydantic_error(source: str, exc: ValidationError, prefix: tuple[Any, ...] = ()) -> ConfigError:
+    lines = []
+    for err in exc.errors():
+        loc = prefix + tuple(err["loc"])
+        if err["type"] == "extra_forbidden":
+            lines.append(f"{source}: {_format_loc(loc)}: unknown key")
+        else:
+            lines.append(f"{source}: {_format_loc(loc)}: {err['msg']}")
+    return ConfigError("\n".join(lines))
+
+
+def _check_references(cfg: Config, source: str) -> None:
+    """Names that must point at something known: plugins, estimators, methods, models, samplers, metrics."""
+    # Imported here: the plugin packages import this module for their option schemas.
+    from humanvid.datasets import DATASETS
+    from humanvid.estimators import ESTIMATORS
+    from humanvid.metrics import METRICS
+    from humanvid.models import METHODS
+
+    errors: list[str] = []
+
+    def need(cond: bool, path: str, msg: str) -> None:
+        if not cond:
+            errors.append(f"{source}: {path}: {msg}")
+
+    for name, ds in cfg.datasets.items():
+        plugin = ds.plugin
+        if plugin not in DATASETS:
+            need(False, f"datasets.{name}.plugin", f"unknown dataset plugin {plugin!r}; known: {', '.join(DATASETS.names())}")
+            continue
+        try:
+            DATASETS.get(plugin).Options.model_validate(ds.options)
+        except ValidationError as exc:
+            errors.append(str(_pydantic_error(source, exc, ("datasets", name, "options"))))
+    for ds_name, names in cfg.estimators.items():
+        need(ds_name in cfg.datasets, f"estimators.{ds_name}", f"unknown dataset {ds_name!r}; known: {', '.join(cfg.datasets)}")
+        for i, est in enumerate(names):
+            need(est in ESTIMATORS, f"estimators.{ds_name}[{i}]", f"unknown estimator {est!r}; known: {', '.join(ESTIMATORS.names())}")
+            if est in ESTIMATORS and ds_name in cfg.datasets:
+                plugin = cfg.datasets[ds_name].plugin
+                ok = ESTIMATORS.get(est).supports(plugin)
+                need(ok, f"estimators.{ds_name}[{i}]", f"estimator {est!r} cannot run on dataset plugin {plugin!r}")
+        provided: dict[str, str] = {}
+        for i, est in enumerate(n for n in names if n in ESTIMATORS):
+            for cond in ESTIMATORS.get(est).provides:
+                need(cond not in provided, f"estimators.{ds_name}[{i}]",
+                     f"condition {cond!r} is provided by both {provided.get(cond)!r} and {est!r}; list only one")
+                provided.setdefault(cond, est)
+    for name, model in cfg.models.items():
+        arch = model.arch
+        if arch.method not in METHODS:
+            need(False, f"models.{name}.arch.method", f"unknown method {arch.method!r}; known: {', '.join(METHODS.names())}")
+        else:
+            flavors = METHODS.get(arch.method).FLAVORS
+            need(arch.flavor in flavors, f"models.{name}.arch.flavor", f"unknown flavor {arch.flavor!r}; known: {', '.join(flavors)}")
+        need(model.data in cfg.datasets, f"models.{name}.data", f"unknown dataset {model.data!r}; known: {', '.join(cfg.datasets)}")
+        need(model.data in cfg.estimators, f"models.{name}.data", f"dataset {model.data!r} has no estimators: list them under `estimators.{model.data}`")
+    for name, sampler in cfg.samplers.items():
+        need(sampler.model in cfg.models, f"samplers.{name}.model", f"unknown model {sampler.model!r}; known: {', '.join(cfg.models) or '(none)'}")
+        need(sampler.data in cfg.datasets, f"samplers.{name}.data", f"unknown dataset {sampler.data!r}; known: {', '.join(cfg.datasets)}")
+        need(sampler.overlap < sampler.window, f"samplers.{name}.overlap", f"must be smaller than window ({sampler.window}), got {sampler.overlap}")
+    for name, table in cfg.tables.items():
+        for label, sampler in table.rows.items():
+            need(sampler in cfg.samplers, f"tables.{name}.rows.{label}", f"unknown sampler {sampler!r}; known: {', '.join(cfg.samplers) or '(none)'}")
+        for i, col in enumerate(table.columns):
+            need(col in METRICS, f"tables.{name}.columns[{i}]", f"unknown metric {col!r}; known: {', '.join(METRICS)}")
+        for label in (table.paper or {}):
+            need(label in table.rows, f"tables.{name}.paper.{label}", f"paper row {label!r} is not a row of the table; rows: {', '.join(table.rows)}")
+    if errors:
+        raise ConfigError("\n".join(errors))
+
+
+def parse_config(data: Any, source: str = "params.yaml") -> Config:
+    """Validate an already-loaded params mapping."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping at the top level, got {type(data).__name__}")
+    try:
+        cfg = Config.model_validate(data)
+    except ValidationError as exc:
+        raise _pydantic_error(source, exc) from None
+    _check_references(cfg, source)
+    return cfg
+
+
+def load_config(path: str | os.PathLike = "params.yaml") -> Config:
+    """Read and validate params.yaml (yaml.safe_load only)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: not found (run humanvid from a workspace holding params.yaml and dvc.yaml)")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    return parse_config(data, source=str(path))
+
+

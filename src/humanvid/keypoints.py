@@ -1,0 +1,40 @@
+"""Keypoint orders shared by datasets, estimators and renderers.
+
+- COCO-WholeBody-133: 0-16 COCO body, 17-22 feet, 23-90 face (68 iBUG landmarks), 91-111 left hand,
+  112-132 right hand (21 each: wrist, then thumb, index, middle, ring, pinky, 4 joints each, base to tip).
+- OpenPose-18 (COCO-18): nose, neck, r-shoulder, r-elbow, r-wrist, l-shoulder, l-elbow, l-wrist,
+  r-hip, r-knee, r-ankle, l-hip, l-knee, l-ankle, r-eye, l-eye, r-ear, l-ear.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# COCO body 17 in whole-body order.
+COCO17 = [
+    "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
+    "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip",
+    "left_knee", "right_knee", "left_ankle", "right_ankle",
+]  # fmt: skip
+FEET6 = ["left_big_toe", "left_small_toe", "left_heel", "right_big_toe", "right_small_toe", "right_heel"]
+NUM_WHOLEBODY = 133
+FACE_START, LHAND_START, RHAND_START = 23, 91, 112
+
+# OpenPose-18 from whole-body indices; the neck (index 1) is the shoulders' midpoint.
+OPENPOSE18_FROM_WHOLEBODY = [0, None, 6, 8, 10, 5, 7, 9, 12, 14, 16, 11, 13, 15, 2, 1, 4, 3]
+OPENPOSE18_LIMBS = [
+    (1, 2), (1, 5), (2, 3), (3, 4), (5, 6), (6, 7), (1, 8), (8, 9), (9, 10),
+    (1, 11), (11, 12), (12, 13), (1, 0), (0, 14), (14, 16), (0, 15), (15, 17),
+]  # fmt: skip
+
+
+def openpose18_from_wholebody(kp: np.ndarray) -> np.ndarray:
+    """(..., 133, 3) x, y, score -> (..., 18, 3); the neck is the shoulders' midpoint, scored by the weaker one."""
+    out = np.zeros(kp.shape[:-2] + (18, kp.shape[-1]), dtype=kp.dtype)
+    for i, j in enumerate(OPENPOSE18_FROM_WHOLEBODY):
+        if j is not None:
+            out[..., i, :] = kp[..., j, :]
+    out[..., 1, :2] = (kp[..., 5, :2] + kp[..., 6, :2]) / 2
+    if kp.shape[-1] > 2:
+        out[..., 1, 2:] = np.minimum(kp[..., 5, 2:], kp[..., 6, 2:])
+    return out

@@ -1,0 +1,28 @@
+"""Methods: one subpackage each. A method class builds its components for a flavor, trains in two
+stages and samples; the pipeline finds it by name in METHODS.
+
+Entries are light (flavors + an import path) so validating params.yaml does not import diffusers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import import_module
+
+from humanvid.registry import Registry
+
+
+@dataclass(frozen=True)
+class MethodEntry:
+    FLAVORS: tuple[str, ...]
+    target: str  # "module:Class"
+
+    def load(self) -> type:
+        module, attr = self.target.split(":")
+        return getattr(import_module(module), attr)
+
+
+METHODS: Registry[MethodEntry] = Registry("method", "humanvid.methods")
+METHODS.add("baseline", MethodEntry(("debug", "sd15"), "humanvid.models.baseline.model:Baseline"))
+
+__all__ = ["METHODS", "MethodEntry"]

@@ -1,0 +1,277 @@
+"""A small pose-guided video diffusion baseline on diffusers.
+
+Components: AutoencoderKL; a UNet (UNet2DConditionModel for the image stage, UNetMotionModel with
+AnimateDiff motion modules for the video stage); a pose ControlNet on OpenPose skeleton images; and the
+reference image as CLIP image tokens (transformers) in place of text tokens, as Make-Your-Anchor does.
+
+Flavors: `debug` (tiny, random init, trains in seconds on CPU; its VAE is fitted first because there is no
+released one at that size) and `sd15` (Stable Diffusion 1.5 sizes; loads the released SD1.5 VAE/UNet,
+AnimateDiff v1.5.2 motion modules, the OpenPose ControlNet and CLIP ViT-L/14 by name through
+`humanvid.weights`, never downloading).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar, Iterator
+
+import torch
+import torch.nn.functional as F
+from diffusers import AutoencoderKL, ControlNetModel, DDIMScheduler, DDPMScheduler, MotionAdapter, UNet2DConditionModel, UNetMotionModel
+from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+
+from humanvid import weights
+
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+SPEC_FILE = "humanvid.json"
+STAGES = ("pretrain", "finetune")
+
+
+@dataclass(frozen=True)
+class DebugSizes:
+    """The debug flavor's sizes (all tiny: CPU, seconds)."""
+
+    vae_channels: tuple[int, ...] = (16, 32, 32)
+    unet_channels: tuple[int, ...] = (32, 64)
+    cross_attention_dim: int = 32
+    attention_head_dim: int = 8
+    norm_groups: int = 8
+    clip_hidden: int = 32
+    clip_image_size: int = 32
+    clip_patch: int = 8
+
+
+def _scheduler_config() -> dict:
+    # Stable Diffusion 1.5's noise schedule, used by both flavors.
+    return dict(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                clip_sample=False, set_alpha_to_one=False, steps_offset=1, prediction_type="epsilon")  # fmt: skip
+
+
+class Baseline:
+    """The baseline's components and what each stage does with them."""
+
+    FLAVORS: ClassVar[tuple[str, ...]] = ("debug", "sd15")
+    reference_dropout: float = 0.1  # lets a sampler use classifier-free guidance on the reference
+
+    def __init__(self, vae, unet, controlnet, image_encoder, flavor: str, resolution: int, stage: str) -> None:
+        self.vae: AutoencoderKL = vae
+        self.unet: UNet2DConditionModel | UNetMotionModel = unet
+        self.controlnet: ControlNetModel = controlnet
+        self.image_encoder: CLIPVisionModelWithProjection = image_encoder
+        self.flavor, self.resolution, self.stage = flavor, resolution, stage
+        self.noise_scheduler = DDPMScheduler(**{k: v for k, v in _scheduler_config().items() if k != "set_alpha_to_one"})
+        for module in (self.vae, self.image_encoder):
+            module.requires_grad_(False)
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def create(cls, flavor: str, resolution: int, seed: int, device: torch.device, dtype: torch.dtype) -> "Baseline":
+        """Fresh components for the image stage."""
+        if flavor not in cls.FLAVORS:
+            raise ValueError(f"unknown baseline flavor {flavor!r}; known: {', '.join(cls.FLAVORS)}")
+        torch.manual_seed(seed)
+        if flavor == "debug":
+            vae, unet, controlnet, encoder = cls._debug_components(resolution)
+        else:
+            vae, unet, controlnet, encoder = cls._sd15_components()
+        model = cls(vae, unet, controlnet, encoder, flavor, resolution, "pretrain")
+        if resolution % model.vae_scale:
+            raise ValueError(f"resolution {resolution} must be a multiple of the VAE's downsampling factor {model.vae_scale}")
+        return model.to(device, dtype)
+
+    @staticmethod
+    def _debug_components(resolution: int):
+        s = DebugSizes()
+        vae = AutoencoderKL(
+            in_channels=3, out_channels=3, latent_channels=4, layers_per_block=1, norm_num_groups=8,
+            down_block_types=("DownEncoderBlock2D",) * len(s.vae_channels),
+            up_block_types=("UpDecoderBlock2D",) * len(s.vae_channels),
+            block_out_channels=s.vae_channels, sample_size=resolution,
+        )  # fmt: skip
+        latent = resolution // 2 ** (len(s.vae_channels) - 1)
+        unet = UNet2DConditionModel(
+            sample_size=latent, in_channels=4, out_channels=4, layers_per_block=1,
+            down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+            block_out_channels=s.unet_channels, cross_attention_dim=s.cross_attention_dim,
+            attention_head_dim=s.attention_head_dim, norm_num_groups=s.norm_groups,
+        )  # fmt: skip
+        # The condition embedding must downsample pixels to latents: one stride-2 conv per VAE downsampling.
+        cond_channels = tuple(16 * 2**i for i in range(len(s.vae_channels)))
+        controlnet = ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=cond_channels)
+        encoder = CLIPVisionModelWithProjection(
+            CLIPVisionConfig(hidden_size=s.clip_hidden, intermediate_size=2 * s.clip_hidden, num_hidden_layers=2,
+                             num_attention_heads=2, image_size=s.clip_image_size, patch_size=s.clip_patch,
+                             projection_dim=s.cross_attention_dim)  # fmt: skip
+        )
+        return vae, unet, controlnet, encoder
+
+    @staticmethod
+    def _sd15_components():
+        sd = weights.resolve("sd15")
+        vae = AutoencoderKL.from_pretrained(sd, subfolder="vae", local_files_only=True)
+        unet = UNet2DConditionModel.from_pretrained(sd, subfolder="unet", local_files_only=True)
+        controlnet = ControlNetModel.from_pretrained(weights.resolve("controlnet-openpose"), local_files_only=True)
+        encoder = CLIPVisionModelWithProjection.from_pretrained(weights.resolve("clip-vit-large-patch14"), local_files_only=True)
+        if encoder.config.projection_dim != unet.config.cross_attention_dim:
+            raise ValueError("CLIP projection size must equal the UNet's cross-attention size")
+        return vae, unet, controlnet, encoder
+
+    def enter_video_stage(self, seed: int) -> None:
+        """Insert AnimateDiff motion modules and freeze everything else: only temporal layers train."""
+        if isinstance(self.unet, UNetMotionModel):
+            return
+        device, dtype = self.device, self.dtype
+        torch.manual_seed(seed)
+        if self.flavor == "sd15":
+            adapter = MotionAdapter.from_pretrained(weights.resolve("animatediff-v1-5-2"), local_files_only=True)
+        else:
+            s = DebugSizes()
+            adapter = MotionAdapter(block_out_channels=s.unet_channels, motion_layers_per_block=1, motion_num_attention_heads=2,
+                                    motion_norm_num_groups=s.norm_groups, motion_max_seq_length=64)  # fmt: skip
+        self.unet = UNetMotionModel.from_unet2d(self.unet.float(), adapter).to(device, dtype)
+        self.stage = "finetune"
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def device(self) -> torch.device:
+        return self.vae.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.vae.dtype
+
+    @property
+    def vae_scale(self) -> int:
+        return 2 ** (len(self.vae.config.block_out_channels) - 1)
+
+    def modules(self) -> dict[str, torch.nn.Module]:
+        return {"vae": self.vae, "unet": self.unet, "controlnet": self.controlnet, "image_encoder": self.image_encoder}
+
+    def to(self, device: torch.device, dtype: torch.dtype) -> "Baseline":
+        for m in self.modules().values():
+            # Pass dtype only when it changes: diffusers warns on every dtype cast through `.to()`.
+            m.to(device=device) if m.dtype == dtype else m.to(device=device, dtype=dtype)
+        return self
+
+    def trainable_parameters(self, stage: str) -> Iterator[torch.nn.Parameter]:
+        """pretrain: spatial UNet + ControlNet. finetune: the motion modules only."""
+        for m in self.modules().values():
+            m.requires_grad_(False)
+        if stage == "pretrain":
+            self.unet.requires_grad_(True)
+            self.controlnet.requires_grad_(True)
+            params = list(self.unet.parameters()) + list(self.controlnet.parameters())
+        elif stage == "finetune":
+            if not isinstance(self.unet, UNetMotionModel):
+                raise ValueError("finetune needs the video UNet: call enter_video_stage first")
+            self.unet.freeze_unet2d_params()  # leaves exactly the motion modules trainable
+            params = [p for p in self.unet.parameters() if p.requires_grad]
+        else:
+            raise ValueError(f"unknown stage {stage!r}; known: {', '.join(STAGES)}")
+        return iter(params)
+
+    # ------------------------------------------------------------------ building blocks
+    def image_tokens(self, reference: torch.Tensor) -> torch.Tensor:
+        """Reference frames (B, 3, S, S) in [-1, 1] -> CLIP image tokens (B, 1 + patches, cross_attention_dim)."""
+        size = self.image_encoder.config.image_size
+        x = (reference.to(self.dtype) + 1) / 2
+        x = F.interpolate(x, size=(size, size), mode="bicubic", align_corners=False, antialias=True)
+        mean = torch.tensor(CLIP_MEAN, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+        std = torch.tensor(CLIP_STD, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+        out = self.image_encoder.vision_model(pixel_values=(x - mean) / std)
+        tokens = self.image_encoder.vision_model.post_layernorm(out.last_hidden_state)
+        return self.image_encoder.visual_projection(tokens)
+
+    @torch.no_grad()
+    def encode(self, frames: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """(N, 3, S, S) in [-1, 1] -> scaled latents (N, 4, S/f, S/f)."""
+        dist = self.vae.encode(frames.to(self.dtype)).latent_dist
+        return dist.sample(generator) * self.vae.config.scaling_factor
+
+    @torch.no_grad()
+    def decode(self, latents: torch.Tensor) -> torch.Tensor:
+        """Scaled latents (N, 4, h, w) -> frames (N, 3, S, S) in [-1, 1]."""
+        return self.vae.decode(latents / self.vae.config.scaling_factor).sample.clamp(-1, 1)
+
+    def predict_noise(self, latents: torch.Tensor, t: torch.Tensor, tokens: torch.Tensor, pose: torch.Tensor) -> torch.Tensor:
+        """Noise prediction for B videos of K frames.
+
+        latents (B, K, 4, h, w); t (B,); tokens (B, N, D); pose (B, K, 3, S, S) -> (B, K, 4, h, w).
+        """
+        b, k = latents.shape[:2]
+        flat = latents.flatten(0, 1)  # (B*K, 4, h, w), frame-major within each video
+        t_flat = t.repeat_interleave(k)
+        tokens_flat = tokens.repeat_interleave(k, dim=0)
+        down, mid = self.controlnet(flat, t_flat, encoder_hidden_states=tokens_flat,
+                                    controlnet_cond=pose.flatten(0, 1).to(self.dtype), return_dict=False)  # fmt: skip
+        if isinstance(self.unet, UNetMotionModel):
+            video = latents.permute(0, 2, 1, 3, 4)  # (B, 4, K, h, w)
+            # UNetMotionModel expects the condition tokens already repeated per frame: (B*K, N, D).
+            out = self.unet(video, t, encoder_hidden_states=tokens_flat, down_block_additional_residuals=down,
+                            mid_block_additional_residual=mid).sample  # fmt: skip
+            return out.permute(0, 2, 1, 3, 4)
+        out = self.unet(flat, t_flat, encoder_hidden_states=tokens_flat, down_block_additional_residuals=down,
+                        mid_block_additional_residual=mid).sample  # fmt: skip
+        return out.unflatten(0, (b, k))
+
+    def diffusion_loss(self, batch: dict, generator: torch.Generator) -> torch.Tensor:
+        """Epsilon-prediction MSE on a batch: reference (B, 3, S, S), frames/pose (B, K, 3, S, S)."""
+        frames = batch["frames"].to(self.device)
+        b, k = frames.shape[:2]
+        latents = self.encode(frames.flatten(0, 1), generator).unflatten(0, (b, k))
+        noise = torch.randn(latents.shape, generator=generator, device=self.device, dtype=latents.dtype)
+        t = torch.randint(0, self.noise_scheduler.config.num_train_timesteps, (b,), generator=generator, device=self.device)
+        noisy = self.noise_scheduler.add_noise(latents.flatten(0, 1), noise.flatten(0, 1), t.repeat_interleave(k)).unflatten(0, (b, k))
+        with torch.no_grad():
+            tokens = self.image_tokens(batch["reference"].to(self.device))
+        keep = (torch.rand(b, generator=generator, device=self.device) >= self.reference_dropout).to(tokens.dtype)
+        tokens = tokens * keep.view(b, 1, 1)
+        pred = self.predict_noise(noisy, t, tokens, batch["pose"].to(self.device))
+        return F.mse_loss(pred.float(), noise.float())
+
+    def vae_loss(self, frames: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Reconstruction + a light KL, for fitting the debug VAE."""
+        dist = self.vae.encode(frames).latent_dist
+        recon = self.vae.decode(dist.sample(generator)).sample
+        return F.mse_loss(recon, frames) + F.l1_loss(recon, frames) + 1e-6 * dist.kl().mean()
+
+    @torch.no_grad()
+    def calibrate_latent_scale(self, frames: torch.Tensor) -> float:
+        """Set the VAE's scaling factor so latents have unit variance (what SD's 0.18215 does for its VAE)."""
+        latents = self.vae.encode(frames.to(self.dtype)).latent_dist.mean
+        scale = float(1.0 / latents.float().std().clamp_min(1e-6))
+        self.vae.register_to_config(scaling_factor=scale)
+        return scale
+
+    def sampling_scheduler(self) -> DDIMScheduler:
+        return DDIMScheduler(**_scheduler_config())
+
+    # ------------------------------------------------------------------ checkpoints
+    def save(self, out_dir: Path) -> None:
+        """diffusers/transformers folders (safetensors + config) plus humanvid.json."""
+        out_dir = Path(out_dir)
+        for name, module in self.modules().items():
+            module.save_pretrained(out_dir / name, safe_serialization=True)
+        spec = {"method": "baseline", "flavor": self.flavor, "resolution": self.resolution, "stage": self.stage,
+                "unet_class": type(self.unet).__name__}  # fmt: skip
+        (out_dir / SPEC_FILE).write_text(json.dumps(spec, indent=2, sort_keys=True))
+
+    @classmethod
+    def load(cls, ckpt_dir: Path, device: torch.device, dtype: torch.dtype) -> "Baseline":
+        ckpt_dir = Path(ckpt_dir)
+        spec_path = ckpt_dir / SPEC_FILE
+        if not spec_path.is_file():
+            raise FileNotFoundError(f"{spec_path}: not a humanvid checkpoint (no {SPEC_FILE})")
+        spec = json.loads(spec_path.read_text())
+        unet_cls = {"UNet2DConditionModel": UNet2DConditionModel, "UNetMotionModel": UNetMotionModel}[spec["unet_class"]]
+        model = cls(
+            AutoencoderKL.from_pretrained(ckpt_dir / "vae"),
+            unet_cls.from_pretrained(ckpt_dir / "unet"),
+            ControlNetModel.from_pretrained(ckpt_dir / "controlnet"),
+            CLIPVisionModelWithProjection.from_pretrained(ckpt_dir / "image_encoder"),
+            spec["flavor"], spec["resolution"], spec["stage"],
+        )  # fmt: skip
+        return model.to(device, dtype)

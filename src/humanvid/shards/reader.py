@@ -1,0 +1,98 @@
+"""Read Parquet shards v1: random access to rows through the index, whole clips in frame order."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from humanvid.shards.codec import decode_jpeg, decode_png, png_to_depth
+from humanvid.shards.schema import (
+    INDEX_FILE,
+    KEYPOINT_CONDITIONS,
+    MANIFEST_FILE,
+    META_CONDITIONS,
+    META_VERSION,
+    SCHEMA_VERSION,
+)
+
+
+class ShardError(ValueError):
+    """Shards that are missing, of another schema version, or inconsistent with their index."""
+
+
+class ShardReader:
+    """One dataset's shards directory."""
+
+    def __init__(self, shards_dir: str | Path) -> None:
+        self.dir = Path(shards_dir)
+        index_path, manifest_path = self.dir / INDEX_FILE, self.dir / MANIFEST_FILE
+        for p in (index_path, manifest_path):
+            if not p.is_file():
+                raise ShardError(f"{p}: not found (has the shard stage run?)")
+        self.manifest = json.loads(manifest_path.read_text())
+        if self.manifest.get("schema_version") != SCHEMA_VERSION:
+            raise ShardError(f"{manifest_path}: schema version {self.manifest.get('schema_version')}, this reader reads {SCHEMA_VERSION}")
+        self.index = pq.read_table(index_path).to_pylist()
+        self.conditions: dict[str, dict] = self.manifest["conditions"]
+
+    @lru_cache(maxsize=16)
+    def _file(self, name: str) -> pq.ParquetFile:
+        pf = pq.ParquetFile(self.dir / name)
+        meta = pf.schema_arrow.metadata or {}
+        if meta.get(META_VERSION) != str(SCHEMA_VERSION).encode():
+            raise ShardError(f"{self.dir / name}: schema version {meta.get(META_VERSION)!r}, expected {SCHEMA_VERSION}")
+        if json.loads(meta[META_CONDITIONS]) != self.conditions:
+            raise ShardError(f"{self.dir / name}: conditions differ from the manifest")
+        return pf
+
+    @lru_cache(maxsize=8)
+    def _row_group(self, name: str, group: int):
+        return self._file(name).read_row_group(group)
+
+    def rows(self, split: str | None = None) -> list[dict]:
+        """Index entries, optionally of one split."""
+        return [r for r in self.index if split is None or r["split"] == split]
+
+    def clip_ids(self, split: str | None = None) -> list[str]:
+        return list(dict.fromkeys(r["clip_id"] for r in self.rows(split)))
+
+    def read_raw(self, entry: dict) -> dict:
+        """One row as stored (bytes and flat lists)."""
+        table = self._row_group(entry["shard"], entry["row_group"])
+        row = table.slice(entry["row_in_group"], 1).to_pylist()[0]
+        if row["clip_id"] != entry["clip_id"] or row["frame_start"] != entry["frame_start"]:
+            raise ShardError(f"{self.dir / entry['shard']}: row {entry['row']} does not match the index")
+        return row
+
+    def decode(self, row: dict, frames: slice | list[int] | None = None) -> dict[str, np.ndarray]:
+        """Decode a raw row (or only some of its frames): frames uint8 (T, H, W, 3) and condition arrays."""
+        pick = (lambda xs: xs) if frames is None else (lambda xs: [xs[i] for i in frames] if isinstance(frames, list) else xs[frames])  # noqa: E731
+        out = {"frames": np.stack([decode_jpeg(b) for b in pick(row["frames"])])}
+        for name in self.conditions:
+            values = pick(row[name])
+            if name in KEYPOINT_CONDITIONS:
+                out[name] = np.asarray(values, dtype=np.float32).reshape(len(values), KEYPOINT_CONDITIONS[name], 3)
+            elif name == "depth":
+                out[name] = np.stack([png_to_depth(b) for b in values])
+            else:
+                out[name] = np.stack([decode_png(b) for b in values])
+        return out
+
+    def read_clip(self, clip_id: str) -> dict[str, np.ndarray]:
+        """A whole clip in frame order (its windows concatenated)."""
+        entries = sorted((r for r in self.index if r["clip_id"] == clip_id), key=lambda r: r["frame_start"])
+        if not entries:
+            raise ShardError(f"{self.dir}: no clip {clip_id!r} in the shards")
+        parts = [self.decode(self.read_raw(e)) for e in entries]
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+    def clip_meta(self, clip_id: str) -> dict:
+        entry = next((r for r in self.index if r["clip_id"] == clip_id), None)
+        if entry is None:
+            raise ShardError(f"{self.dir}: no clip {clip_id!r} in the shards")
+        row = self.read_raw(entry)
+        return {k: row[k] for k in ("dataset", "clip_id", "identity", "split", "fps", "width", "height")}

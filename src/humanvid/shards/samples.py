@@ -1,0 +1,80 @@
+"""Training samples from shards: a reference frame plus K target frames at a stride, as tensors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from humanvid.conditions import crop_resize, crop_resize_keypoints, render_openpose18
+from humanvid.shards.reader import ShardReader
+
+
+def to_model_frames(frames: np.ndarray, size: int) -> torch.Tensor:
+    """uint8 (T, H, W, 3) -> float (T, 3, size, size) in [-1, 1], centre-cropped and resized."""
+    out = np.stack([crop_resize(f, size) for f in frames]).astype(np.float32) / 127.5 - 1.0
+    return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
+
+
+def to_pose_images(keypoints: np.ndarray, height: int, width: int, size: int) -> torch.Tensor:
+    """OpenPose-18 keypoints (T, 18, 3) in frame pixels -> skeleton images (T, 3, size, size) in [0, 1]."""
+    kp = crop_resize_keypoints(keypoints, height, width, size)
+    imgs = np.stack([render_openpose18(k, size, size) for k in kp]).astype(np.float32) / 255.0
+    return torch.from_numpy(imgs).permute(0, 3, 1, 2).contiguous()
+
+
+@dataclass(frozen=True)
+class SampleSpec:
+    """What one training sample holds."""
+
+    frames: int = 1
+    """K target frames."""
+    stride: int = 1
+    """Interval between target frames."""
+    resolution: int = 64
+    """Square size in pixels."""
+
+    @property
+    def span(self) -> int:
+        return (self.frames - 1) * self.stride + 1
+
+
+class ReferenceClipSamples(torch.utils.data.Dataset):
+    """Map-style dataset over the shard rows (clip windows) of one split that can hold `spec.span` frames.
+
+    Item i draws, from row i: a reference frame uniformly from the window, and K frames at `stride`
+    from a uniform start. Draws depend only on (seed, epoch, i), so any worker order gives the same data.
+    """
+
+    def __init__(self, reader: ShardReader, spec: SampleSpec, split: str = "train", seed: int = 0) -> None:
+        if "openpose18" not in reader.conditions:
+            raise ValueError(f"{reader.dir}: shards have no openpose18 condition; the pose ControlNet needs it")
+        self.reader, self.spec, self.seed, self.epoch = reader, spec, seed, 0
+        self.entries = [r for r in reader.rows(split) if r["num_frames"] >= spec.span]
+        if not self.entries:
+            raise ValueError(f"{reader.dir}: no {split} window holds {spec.span} frames (K={spec.frames}, stride={spec.stride})")
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor | str]:
+        entry = self.entries[i]
+        rng = np.random.default_rng([self.seed, self.epoch, i])
+        n = entry["num_frames"]
+        ref = int(rng.integers(0, n))
+        start = int(rng.integers(0, n - self.spec.span + 1))
+        targets = list(range(start, start + self.spec.span, self.spec.stride))
+        raw = self.reader.read_raw(entry)
+        data = self.reader.decode(raw, [ref] + targets)
+        h, w = data["frames"].shape[1:3]
+        frames = to_model_frames(data["frames"], self.spec.resolution)
+        return {
+            "reference": frames[0],  # (3, S, S)
+            "frames": frames[1:],  # (K, 3, S, S)
+            "pose": to_pose_images(data["openpose18"][1:], h, w, self.spec.resolution),  # (K, 3, S, S)
+            "clip_id": entry["clip_id"],
+        }

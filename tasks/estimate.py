@@ -1,0 +1,49 @@
+"""estimate@{dataset}: run the dataset's estimators over its clips; one failed clip is recorded, not fatal."""
+
+from __future__ import annotations
+
+from humanvid.atomic import atomic_dir
+from humanvid.datasets import read_clip_table
+from humanvid.device import resolve_device, resolve_dtype
+from humanvid.estimators import ESTIMATORS, check_conditions
+from humanvid.estimators.store import save_conditions, write_info, write_status
+from humanvid.video import read_video
+from tasks.common import progress, stage_context
+
+
+def main(argv: list[str] | None = None) -> None:
+    ctx = stage_context("estimate", "estimators", argv)
+    raw = ctx.layout.raw(ctx.name)
+    clips = [c for c in read_clip_table(ctx.layout.clips_table(ctx.name)) if c.ok]
+    device = resolve_device("auto")
+    dtype = resolve_dtype("auto", device)
+    with atomic_dir(ctx.layout.conditions(ctx.name)) as tmp:
+        for est_name in ctx.cfg.estimators[ctx.name]:
+            cls = ESTIMATORS.get(est_name)
+            estimator = cls(device, dtype, raw)
+            out_dir = tmp / est_name
+            out_dir.mkdir()
+            status = []
+            for n, clip in enumerate(clips, 1):
+                try:
+                    frames = read_video(raw / clip.source)
+                    out = estimator(frames, clip)
+                    check_conditions(out, frames, f"{est_name} on clip {clip.clip_id}")
+                    save_conditions(out_dir, clip.clip_id, out)
+                    status.append({"clip_id": clip.clip_id, "status": "ok", "error": ""})
+                except Exception as exc:  # recorded per clip; the rest completes
+                    status.append({"clip_id": clip.clip_id, "status": "failed", "error": f"{type(exc).__name__}: {exc}"})
+                    progress(f"{est_name}: clip {n}/{len(clips)} {clip.clip_id} FAILED: {exc}")
+                    continue
+                progress(f"{est_name}: clip {n}/{len(clips)} {clip.clip_id} ok")
+            write_status(out_dir, status)
+            write_info(out_dir, {"estimator": est_name, "ground_truth": cls.is_ground_truth, "provides": list(cls.provides),
+                                 "device": str(device)})  # fmt: skip
+            failed = sum(s["status"] != "ok" for s in status)
+            if failed == len(clips):
+                raise SystemExit(f"estimator {est_name!r} failed on every clip of {ctx.name!r}")
+            progress(f"{est_name}: {len(clips) - failed}/{len(clips)} clips ok")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""Shared fixtures: tiny but real configurations and throwaway DVC workspaces (never the checkout)."""
+
+from __future__ import annotations
+
+import copy
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+# The smallest configuration that still exercises every stage for real.
+TINY_PARAMS = {
+    "paths": yaml.safe_load((REPO / "params.yaml").read_text())["paths"],
+    "datasets": {
+        "synthdance": {
+            "plugin": "synthdance",
+            "options": {"seed": 0, "identities": 2, "clips_per_identity": 2, "test_clips_per_identity": 1,
+                        "num_frames": 12, "fps": 12, "width": 32, "height": 32},
+            "shard": {"window_frames": 12, "rows_per_group": 2, "rows_per_file": 3},
+        }
+    },
+    "estimators": {"synthdance": ["groundtruth"]},
+    "models": {
+        "tiny": {
+            "arch": {"method": "baseline", "flavor": "debug", "resolution": 32}, "data": "synthdance",
+            "run": {"seed": 0, "device": "cpu", "dtype": "float32"},
+            "pretrain": {"steps": 3, "batch_size": 2, "frames": 1, "vae_steps": 3, "log_every": 1},
+            "finetune": {"steps": 2, "batch_size": 1, "frames": 4, "stride": 2, "log_every": 1},
+        }
+    },
+    "samplers": {"tiny_w4": {"model": "tiny", "data": "synthdance", "window": 4, "overlap": 1, "steps": 2, "max_frames": 8, "device": "cpu"}},
+    "tables": {"demo": {"title": "tiny demo", "rows": {"tiny": "tiny_w4"}, "columns": ["l1", "psnr", "ssim"]}},
+}  # fmt: skip
+
+
+@pytest.fixture
+def tiny_params() -> dict:
+    return copy.deepcopy(TINY_PARAMS)
+
+
+def make_workspace(path: Path, params: dict) -> Path:
+    """A fresh workspace: the project's dvc.yaml, the given params, `dvc init --no-scm`."""
+    path.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "dvc.yaml", path / "dvc.yaml")
+    (path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    subprocess.run([sys.executable, "-m", "dvc", "init", "--no-scm", "-q"], cwd=path, check=True)
+    return path
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, tiny_params: dict, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect-home"))
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    return make_workspace(tmp_path / "ws", tiny_params)

@@ -1,0 +1,87 @@
+import numpy as np
+import pytest
+
+from humanvid.datasets import SynthDance, read_clip_table, write_clip_table
+from humanvid.datasets.synthdance import SynthDanceOptions, load_annotations, render_clip
+from humanvid.datasets.synthdance.render import Camera
+from humanvid.keypoints import openpose18_from_wholebody
+from humanvid.video import read_video
+
+
+@pytest.fixture(scope="module")
+def clip():
+    return render_clip(SynthDanceOptions(width=48, height=40, num_frames=6, fps=10), identity=1, clip=0)
+
+
+def test_deterministic_by_seed():
+    o = SynthDanceOptions(width=32, height=32, num_frames=3)
+    a, b = render_clip(o, 0, 0), render_clip(o, 0, 0)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+    c = render_clip(SynthDanceOptions(width=32, height=32, num_frames=3, seed=1), 0, 0)
+    assert not np.array_equal(a["rgb"], c["rgb"])
+
+
+def test_shapes_and_dtypes(clip):
+    t, h, w = 6, 40, 48
+    assert clip["rgb"].shape == (t, h, w, 3) and clip["rgb"].dtype == np.uint8
+    assert clip["depth"].shape == (t, h, w) and clip["depth"].dtype == np.float32
+    assert clip["alpha"].shape == (t, h, w) and clip["iuv"].shape == (t, h, w, 3)
+    assert clip["wholebody133"].shape == (t, 133, 3) and clip["openpose18"].shape == (t, 18, 3)
+    assert clip["joints3d"].shape == (t, 133, 3)
+
+
+def test_keypoints_project_from_3d_joints(clip):
+    k = clip["camera"]
+    cam = Camera(k[0, 0], k[1, 1], k[0, 2], k[1, 2], 48, 40)
+    np.testing.assert_allclose(cam.project(clip["joints3d"].astype(np.float64)), clip["wholebody133"][..., :2], atol=1e-3)
+
+
+def test_alpha_matches_depth_support_and_parts(clip):
+    fg = clip["alpha"] == 255
+    assert set(np.unique(clip["alpha"])) <= {0, 255}
+    np.testing.assert_array_equal(fg, clip["depth"] > 0)
+    np.testing.assert_array_equal(fg, clip["iuv"][..., 0] > 0)
+    assert clip["iuv"][..., 0].max() <= 24
+    assert fg.mean() > 0.05  # the person is actually in the frame
+    # Depth on the person is metric and near the camera distance used by the generator (~2.9 m).
+    assert 2.0 < np.median(clip["depth"][fg]) < 4.0
+
+
+def test_visibility_means_in_frame_and_in_front(clip):
+    kp = clip["wholebody133"]
+    vis = kp[..., 2] > 0
+    assert vis.mean() > 0.3
+    inside = (kp[..., 0] >= 0) & (kp[..., 0] < 48) & (kp[..., 1] >= 0) & (kp[..., 1] < 40)
+    assert not (vis & ~inside).any()
+
+
+def test_openpose18_order():
+    kp = np.zeros((133, 3), np.float32)
+    kp[:17, 0] = np.arange(17)
+    kp[:17, 2] = 1
+    kp[5, 2] = 0.4  # left shoulder weaker
+    op = openpose18_from_wholebody(kp)
+    # nose, neck=(l_sh+r_sh)/2, r-shoulder=COCO 6, l-shoulder=COCO 5, r-eye=COCO 2, l-ear=COCO 3
+    assert op[0, 0] == 0 and op[1, 0] == 5.5 and op[1, 2] == pytest.approx(0.4)
+    assert op[2, 0] == 6 and op[5, 0] == 5 and op[14, 0] == 2 and op[17, 0] == 3
+
+
+def test_ingest_writes_canonical_clips(tmp_path):
+    plugin = SynthDance("synthdance", {"identities": 2, "clips_per_identity": 2, "num_frames": 5, "width": 32, "height": 32, "fps": 8})
+    clips = plugin.ingest(tmp_path, progress=lambda m: None)
+    write_clip_table(tmp_path / "clips.parquet", clips)
+    table = read_clip_table(tmp_path / "clips.parquet")
+    assert table == clips
+    assert {c.split for c in table} == {"train", "test"}
+    assert {c.identity for c in table if c.split == "test"} == {"id000", "id001"}
+    train_ids = {c.clip_id for c in table if c.split == "train"}
+    assert train_ids.isdisjoint({c.clip_id for c in table if c.split == "test"})
+    for c in table:
+        frames = read_video(tmp_path / c.source)
+        assert frames.shape == (c.num_frames, c.height, c.width, 3)
+        gt = load_annotations(tmp_path, c.clip_id)
+        # The lossy mp4 stays close to the rendered frames it encodes.
+        rendered = render_clip(plugin.options, int(c.identity[2:]), int(c.clip_id[-3:]))["rgb"]
+        assert np.abs(frames.astype(int) - rendered).mean() < 3
+        assert gt["depth"].shape == (c.num_frames, 32, 32)
