@@ -49,6 +49,7 @@ def make_workspace(path: Path, params: dict) -> Path:
     shutil.copy(REPO / "dvc.yaml", path / "dvc.yaml")
     (path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     subprocess.run([sys.executable, "-m", "dvc", "init", "--no-scm", "-q"], cwd=path, check=True)
+    subprocess.run([sys.executable, "-m", "dvc", "config", "core.analytics", "false"], cwd=path, check=True)
     return path
 
 

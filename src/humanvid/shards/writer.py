@@ -97,8 +97,8 @@ def write_shards(
             summary.failed.append({"clip_id": clip.clip_id, "stage": "download", "error": clip.error})
             continue
         try:
+            conds = read_conditions(clip)  # first: a clip an estimator failed on is reported as that failure
             frames = read_frames(clip)
-            conds = read_conditions(clip)
             missing = set(conditions) - set(conds)
             if missing:
                 raise KeyError(f"conditions {sorted(missing)} missing")
