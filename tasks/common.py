@@ -38,3 +38,18 @@ def stage_context(kind: str, section: str, argv: list[str] | None) -> StageConte
 
 def progress(message: str) -> None:
     log.info(message)
+
+
+def run_training_stage(kind: str, argv: list[str] | None, train_fn) -> None:
+    """pretrain@m / finetune@m: resolve the device once, then `train_fn(ctx, cfg, out_dir, device, dtype)`
+    writes the checkpoint into a scratch dir published atomically."""
+    from humanvid.atomic import atomic_dir
+    from humanvid.device import resolve_device, resolve_dtype
+
+    ctx = stage_context(kind, "models", argv)
+    cfg = ctx.cfg.models[ctx.name]
+    device = resolve_device(cfg.run.device)
+    dtype = resolve_dtype(cfg.run.dtype, device)
+    progress(f"{cfg.arch.method}/{cfg.arch.flavor} at {cfg.arch.resolution}px on {device} ({dtype})")
+    with atomic_dir(ctx.layout.checkpoint(ctx.name, kind)) as tmp:
+        train_fn(ctx, cfg, tmp, device, dtype)

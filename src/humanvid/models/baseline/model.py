@@ -131,8 +131,9 @@ class Baseline:
             s = DebugSizes()
             adapter = MotionAdapter(block_out_channels=s.unet_channels, motion_layers_per_block=1, motion_num_attention_heads=2,
                                     motion_norm_num_groups=s.norm_groups, motion_max_seq_length=64)  # fmt: skip
-        self.unet = UNetMotionModel.from_unet2d(self.unet.float(), adapter).to(device, dtype)
+        self.unet = UNetMotionModel.from_unet2d(self.unet, adapter)
         self.stage = "finetune"
+        self.to(device, dtype)
 
     # ------------------------------------------------------------------ properties
     @property
