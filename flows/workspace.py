@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import networkx as nx
 import yaml
 from dvc.exceptions import DvcException
 from dvc.repo import Repo
@@ -116,6 +115,7 @@ def _graph(repo: Repo):
 
 def ordered_stages(root: Path, names: list[str]) -> list[str]:
     """`names` in dependency order according to DVC's own graph."""
+    import networkx as nx  # only here and in table_state: the no-op path needs no graph
     repo = Repo(str(root))
     try:
         graph = _graph(repo)
@@ -135,10 +135,22 @@ def stage_status(root: Path, names: list[str]) -> dict[str, list[str]]:
     """DVC's status of exactly these stages: name -> reasons (only the stale ones appear)."""
     repo = Repo(str(root))
     try:
-        # Targets with the absolute dvc.yaml path: independent of the caller's working directory.
-        status = repo.status(targets=[f"{root / 'dvc.yaml'}:{n}" for n in names])
+        # One pass over the parsed stages (what `dvc status` does), instead of a `status(targets=...)`
+        # that re-parses dvc.yaml once per target.
+        wanted = set(names)
+        status: dict[str, list] = {}
+        try:
+            stages = repo.index.stages
+        except DvcException as exc:
+            raise WorkspaceError(f"{repo.root_dir}/dvc.yaml: {exc}") from None
+        with repo.lock:
+            for stage in stages:
+                if stage.name in wanted:
+                    status.update(stage.status())
     finally:
         repo.close()
+    if not status:
+        return {}
     lock_path = root / "dvc.lock"
     lock = yaml.safe_load(lock_path.read_text()) if lock_path.is_file() else {}
     params = yaml.safe_load((root / "params.yaml").read_text())
@@ -151,6 +163,7 @@ def stage_status(root: Path, names: list[str]) -> dict[str, list[str]]:
 
 def table_state(root: Path, cfg: Config, table: str) -> list[StageState]:
     """Every stage of the table in order, with DVC's verdict and the stale stages upstream of it."""
+    import networkx as nx
     names = ordered_stages(root, table_stages(cfg, table))
     stale = stage_status(root, names)
     repo = Repo(str(root))

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from humanvid.metrics import evaluate_frames, l1, psnr, ssim
+from humanvid.metrics import evaluate_frames
+from humanvid.metrics.image import l1, psnr, ssim
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import av
 import numpy as np
 
 from humanvid.atomic import atomic_file
@@ -32,6 +31,8 @@ def write_video(path: str | os.PathLike, frames: np.ndarray, fps: float, crf: in
     _, height, width, _ = frames.shape
     if height % 2 or width % 2:
         raise ValueError(f"{path}: H.264 needs even width and height, got {width}x{height}")
+    import av  # imported here: config validation imports this module's callers, not the codec
+
     with atomic_file(path) as tmp:
         with av.open(str(tmp), "w", format="mp4") as container:
             # Rates must be rational for the mp4 muxer: 12.5 fps -> 25/2.
@@ -52,6 +53,8 @@ def write_video(path: str | os.PathLike, frames: np.ndarray, fps: float, crf: in
 
 def read_video(path: str | os.PathLike) -> np.ndarray:
     """Decode every frame to uint8 (T, H, W, 3). A missing, corrupt or empty file -> VideoError naming it."""
+    import av
+
     path = Path(path)
     if not path.is_file():
         raise VideoError(f"{path}: video file not found")
@@ -71,6 +74,8 @@ def read_video(path: str | os.PathLike) -> np.ndarray:
 
 def probe_video(path: str | os.PathLike) -> VideoInfo:
     """Frame count, fps and size from the container, decoding to count frames exactly."""
+    import av
+
     frames = read_video(path)
     with av.open(str(path)) as container:
         rate = container.streams.video[0].average_rate

@@ -21,19 +21,18 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-import numpy as np
-
 from humanvid.datasets.clips import Clip
 
-if TYPE_CHECKING:  # torch is imported by whoever constructs an estimator, not by config validation
+if TYPE_CHECKING:  # numpy and torch are imported by whoever runs an estimator, not by config validation
+    import numpy as np
     import torch
 
-CONDITION_LAYOUTS: dict[str, tuple[np.dtype, str]] = {
-    "openpose18": (np.dtype(np.float32), "T,18,3"),
-    "wholebody133": (np.dtype(np.float32), "T,133,3"),
-    "depth": (np.dtype(np.float32), "T,H,W"),
-    "alpha": (np.dtype(np.uint8), "T,H,W"),
-    "densepose": (np.dtype(np.uint8), "T,H,W,3"),
+CONDITION_LAYOUTS: dict[str, tuple[str, str]] = {
+    "openpose18": ("float32", "T,18,3"),
+    "wholebody133": ("float32", "T,133,3"),
+    "depth": ("float32", "T,H,W"),
+    "alpha": ("uint8", "T,H,W"),
+    "densepose": ("uint8", "T,H,W,3"),
 }
 
 
@@ -58,11 +57,11 @@ class Estimator(ABC):
         return True
 
     @abstractmethod
-    def __call__(self, frames: np.ndarray, clip: Clip) -> dict[str, np.ndarray]:
+    def __call__(self, frames: "np.ndarray", clip: Clip) -> dict[str, "np.ndarray"]:
         """Per-frame conditions for one clip."""
 
 
-def check_conditions(out: dict[str, np.ndarray], frames: np.ndarray, where: str) -> None:
+def check_conditions(out: dict[str, "np.ndarray"], frames: "np.ndarray", where: str) -> None:
     """Raise ValueError naming `where` if an output breaks the documented layout."""
     t, h, w = frames.shape[:3]
     for key, value in out.items():
@@ -70,5 +69,5 @@ def check_conditions(out: dict[str, np.ndarray], frames: np.ndarray, where: str)
             raise ValueError(f"{where}: unknown condition {key!r}; known: {', '.join(CONDITION_LAYOUTS)}")
         dtype, layout = CONDITION_LAYOUTS[key]
         expected = tuple({"T": t, "H": h, "W": w}.get(d, None) or int(d) for d in layout.split(","))
-        if value.dtype != dtype or value.shape != expected:
+        if str(value.dtype) != dtype or value.shape != expected:
             raise ValueError(f"{where}: condition {key!r} must be {dtype} {expected}, got {value.dtype} {value.shape}")

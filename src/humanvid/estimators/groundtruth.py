@@ -6,13 +6,13 @@ It exists so the pipeline and the real estimators can be checked against truth. 
 
 from __future__ import annotations
 
-from typing import ClassVar
-
-import numpy as np
+from typing import TYPE_CHECKING, ClassVar
 
 from humanvid.datasets.clips import Clip
-from humanvid.datasets.synthdance import load_annotations
 from humanvid.estimators.base import Estimator
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class GroundTruth(Estimator):
@@ -24,7 +24,11 @@ class GroundTruth(Estimator):
     def supports(cls, dataset_plugin: str) -> bool:
         return dataset_plugin == "synthdance"
 
-    def __call__(self, frames: np.ndarray, clip: Clip) -> dict[str, np.ndarray]:
+    def __call__(self, frames: "np.ndarray", clip: Clip) -> dict[str, "np.ndarray"]:
+        import numpy as np
+
+        from humanvid.datasets.synthdance import load_annotations
+
         gt = load_annotations(self.raw_dir, clip.clip_id)
         if len(gt["depth"]) != len(frames):
             raise ValueError(f"clip {clip.clip_id}: video has {len(frames)} frames, ground truth {len(gt['depth'])}")

@@ -19,16 +19,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 from pydantic import Field, model_validator
 
-from humanvid.atomic import atomic_file
 from humanvid.datasets.base import DatasetPlugin, PluginOptions, Progress
 from humanvid.datasets.clips import Clip
-from humanvid.datasets.synthdance.body import BodyShape, Motion, pose_at
-from humanvid.keypoints import openpose18_from_wholebody
-from humanvid.datasets.synthdance.render import Appearance, Camera, background_image, render
-from humanvid.video import write_video
 
 ANNOTATION_KEYS = ("depth", "alpha", "iuv", "wholebody133", "openpose18", "joints3d", "camera")
 
@@ -68,44 +62,13 @@ def clip_id_for(identity: int, clip: int) -> str:
     return f"id{identity:03d}_clip{clip:03d}"
 
 
-def render_clip(options: SynthDanceOptions, identity: int, clip: int) -> dict[str, np.ndarray]:
-    """Render one clip: rgb (T, H, W, 3) and every annotation key."""
-    id_rng = np.random.default_rng([options.seed, identity])
-    shape = BodyShape.sample(id_rng)
-    look = Appearance.sample(id_rng)
-    clip_rng = np.random.default_rng([options.seed, identity, clip, 1])
-    motion = Motion.sample(clip_rng)
-    camera = Camera.for_size(options.width, options.height)
-    background = background_image(clip_rng, options.width, options.height)
-    root = np.array([clip_rng.uniform(-0.15, 0.15), -0.95, 2.9 + clip_rng.uniform(-0.2, 0.2)])
-    rays = camera.rays()
-    frames = [render(pose_at(shape, motion, i / options.fps, root), look, camera, background, rays) for i in range(options.num_frames)]
-    kp133 = np.stack([f.keypoints for f in frames])
-    return {
-        "rgb": np.stack([f.rgb for f in frames]),
-        "depth": np.stack([f.depth for f in frames]),
-        "alpha": np.stack([f.alpha for f in frames]),
-        "iuv": np.stack([f.iuv for f in frames]),
-        "wholebody133": kp133,
-        "openpose18": openpose18_from_wholebody(kp133),
-        "joints3d": np.stack([f.joints3d for f in frames]),
-        "camera": camera.matrix,
-    }
+def __getattr__(name: str):
+    # The renderer (numpy-heavy) loads on first use, so validating params.yaml stays cheap.
+    if name in ("render_clip", "load_annotations", "annotation_path"):
+        from humanvid.datasets.synthdance import generate
 
-
-def annotation_path(raw_dir: Path, clip_id: str) -> Path:
-    return Path(raw_dir) / "annotations" / f"{clip_id}.npz"
-
-
-def load_annotations(raw_dir: Path, clip_id: str) -> dict[str, np.ndarray]:
-    path = annotation_path(raw_dir, clip_id)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: synthdance ground truth for clip {clip_id!r} not found")
-    with np.load(path) as data:
-        missing = [k for k in ANNOTATION_KEYS if k not in data]
-        if missing:
-            raise KeyError(f"{path}: ground truth lacks keys {missing}")
-        return {k: data[k] for k in ANNOTATION_KEYS}
+        return getattr(generate, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class SynthDance(DatasetPlugin):
@@ -123,6 +86,12 @@ class SynthDance(DatasetPlugin):
         return plan
 
     def ingest(self, out_dir: Path, progress: Progress = print) -> list[Clip]:
+        import numpy as np
+
+        from humanvid.atomic import atomic_file
+        from humanvid.datasets.synthdance.generate import annotation_path, render_clip
+        from humanvid.video import write_video
+
         o = self.options
         plan = self.clip_plan()
         clips = []
