@@ -30,7 +30,7 @@ def cmd_status(args) -> int:
 
 
 def cmd_reproduce(args) -> int:
-    from flows.workspace import open_workspace, table_stages, stage_status
+    from flows.workspace import open_workspace, stage_status, table_stages
 
     root, cfg = open_workspace(args.workspace)  # a config error stops here, before any work
     names = table_stages(cfg, args.table)
@@ -47,6 +47,14 @@ def cmd_reproduce(args) -> int:
     return 0
 
 
+def cmd_stage(args) -> int:
+    from flows.reproduce import stage
+
+    record = stage(name=args.name, workspace=args.workspace)
+    print(f"stage {args.name}: " + ("up to date" if record is None else f"ran in {record['seconds']} s"))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="humanvid", description="Reproduce human-video diffusion paper tables end to end.")
     parser.add_argument("--workspace", "-w", default=".", help="folder with params.yaml, dvc.yaml and .dvc/ (default: cwd)")
@@ -54,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("reproduce", help="run the stale stages of a table and write reports/{table}.md")
     p.add_argument("table", nargs="?", default="demo")
     p.set_defaults(fn=cmd_reproduce)
+    p = sub.add_parser("stage", help="run one stage (e.g. sample@baseline_debug_w8) if DVC finds it stale: what a worker runs")
+    p.add_argument("name")
+    p.set_defaults(fn=cmd_stage)
     p = sub.add_parser("status", help="which stages of a table are stale, and why")
     p.add_argument("table", nargs="?", default="demo")
     p.set_defaults(fn=cmd_status)

@@ -73,6 +73,7 @@ def reproduce(table: str = "demo", workspace: str = ".") -> list[dict]:
 def stage(name: str, workspace: str = ".") -> dict | None:
     """One stage, as a worker runs it: only if DVC finds it stale."""
     root, _ = open_workspace(workspace)
+    ordered_stages(root, [name])  # an unknown stage name is a clear error
     reasons = stage_status(root, [name]).get(name)
     if reasons is None:
         get_run_logger().info("%s is up to date", name)

@@ -1,9 +1,8 @@
 import pytest
 import yaml
+from conftest import REPO
 
 from humanvid.config import ConfigError, load_config, parse_config
-
-from conftest import REPO
 
 
 def test_project_params_are_valid():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sqlite3
 import subprocess
 import sys
 
@@ -22,6 +23,15 @@ def humanvid(ws, *args) -> str:
     return proc.stdout
 
 
+def prefect_task_runs(prefect_home) -> list[tuple[str, str, list[str]]]:
+    """(name, state, tags) of the task runs of the latest flow run, from the ephemeral API's own database
+    (Prefect 3.8's schema; the version is pinned)."""
+    with sqlite3.connect(prefect_home / "prefect.db") as db:
+        (flow_run,) = db.execute("SELECT id FROM flow_run ORDER BY created DESC LIMIT 1").fetchone()
+        rows = db.execute("SELECT name, state_type, tags FROM task_run WHERE flow_run_id = ? ORDER BY expected_start_time", (flow_run,))
+        return [(name, state, json.loads(tags)) for name, state, tags in rows]
+
+
 def ran_stages(out: str) -> list[str]:
     line = next(l for l in out.splitlines() if " ran " in l and "stages:" in l)
     return line.split("stages:", 1)[1].strip().split(", ")
@@ -32,6 +42,7 @@ def _lock(ws):
 
 
 def test_demo_end_to_end_then_only_what_changed(workspace):
+    prefect_home = workspace.parent / "prefect-home"  # the fixture points PREFECT_HOME here
     # 1. Everything is stale at first; status says why.
     out = humanvid(workspace, "status")
     assert "8 stages, 8 stale" in out and "never run" in out
@@ -40,6 +51,9 @@ def test_demo_end_to_end_then_only_what_changed(workspace):
     out = humanvid(workspace, "reproduce")
     assert ran_stages(out) == ["download@synthdance", "estimate@synthdance", "shard@synthdance", "pretrain@tiny",
                                "finetune@tiny", "sample@tiny_w4", "evaluate@tiny_w4", "report@demo"]  # fmt: skip
+    runs = prefect_task_runs(prefect_home)
+    assert [r[0] for r in runs] == ran_stages(out) and all(state == "COMPLETED" for _, state, _ in runs)
+    assert {name for name, _, tags in runs if "gpu" in tags} == {"pretrain@tiny", "finetune@tiny", "sample@tiny_w4"}
     report = (workspace / "reports" / "demo.md").read_text()
     metrics = json.loads((workspace / "reports" / "metrics" / "tiny_w4.json").read_text())
     assert set(metrics["overall"]) == {"l1", "psnr", "ssim"}
@@ -50,8 +64,9 @@ def test_demo_end_to_end_then_only_what_changed(workspace):
     first = _lock(workspace)
     assert first["finetune@tiny"]["outs"][0]["md5"] in report  # provenance is DVC's own hash
 
-    # 3. Nothing stale: said at once, nothing runs.
+    # 3. Nothing stale: said at once, nothing runs; a worker's single-stage flow agrees.
     assert "nothing to do" in humanvid(workspace, "reproduce")
+    assert "stage report@demo: up to date" in humanvid(workspace, "stage", "report@demo")
 
     # 4. Edit one sampler parameter: status names it; only sample, evaluate, report run again.
     params = yaml.safe_load((workspace / "params.yaml").read_text())
@@ -60,11 +75,12 @@ def test_demo_end_to_end_then_only_what_changed(workspace):
     states = {s.name: s for s in table_state(workspace, load_config(workspace / "params.yaml"), "demo")}
     assert [n for n, s in states.items() if s.stale] == ["sample@tiny_w4"]
     assert states["sample@tiny_w4"].reasons == ["param samplers.tiny_w4.steps: 2 -> 3"]
-    assert f"param samplers.tiny_w4.steps: 2 -> 3" in humanvid(workspace, "status")
+    assert "param samplers.tiny_w4.steps: 2 -> 3" in humanvid(workspace, "status")
     assert states["evaluate@tiny_w4"].upstream == ["sample@tiny_w4"]
 
-    out = humanvid(workspace, "reproduce")  # what ran is the Prefect flow's own record of its task runs
+    out = humanvid(workspace, "reproduce")
     assert ran_stages(out) == ["sample@tiny_w4", "evaluate@tiny_w4", "report@demo"]
+    assert [r[0] for r in prefect_task_runs(prefect_home)] == ["sample@tiny_w4", "evaluate@tiny_w4", "report@demo"]
     second = _lock(workspace)
     for stage in ("download@synthdance", "estimate@synthdance", "shard@synthdance", "pretrain@tiny", "finetune@tiny"):
         assert second[stage] == first[stage], f"{stage} changed in dvc.lock"

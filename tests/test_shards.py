@@ -8,7 +8,6 @@ from humanvid.config import ShardConfig
 from humanvid.datasets import Clip
 from humanvid.datasets.synthdance import SynthDanceOptions, render_clip
 from humanvid.shards import ReferenceClipSamples, SampleSpec, ShardError, ShardReader, write_shards
-from humanvid.shards.codec import decode_jpeg
 from humanvid.shards.samples import to_model_frames
 from humanvid.shards.schema import INDEX_FILE, META_VERSION
 

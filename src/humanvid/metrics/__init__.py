@@ -41,7 +41,7 @@ def evaluate_frames(pred: np.ndarray, target: np.ndarray, names: list[str] | Non
     if pred.shape != target.shape:
         raise ValueError(f"generated and ground-truth videos differ in shape: {pred.shape} vs {target.shape}")
     fns = {n: METRICS[n].fn for n in (names or list(METRICS))}
-    return {n: [fn(p, t) for p, t in zip(pred, target)] for n, fn in fns.items()}
+    return {n: [fn(p, t) for p, t in zip(pred, target, strict=True)] for n, fn in fns.items()}
 
 
 __all__ = ["METRICS", "Metric", "evaluate_frames"]

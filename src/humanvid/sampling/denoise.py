@@ -40,7 +40,7 @@ def sample_video(
 
     for i, t in enumerate(scheduler.timesteps):
 
-        def predict(s: int, e: int) -> torch.Tensor:
+        def predict(s: int, e: int, latents: torch.Tensor = latents, t: torch.Tensor = t) -> torch.Tensor:
             x = latents[:, s:e].to(dtype)
             p = pose[:, s:e]
             if guidance_scale > 1.0:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -38,20 +38,32 @@ class ShardReader:
             raise ShardError(f"{manifest_path}: schema version {self.manifest.get('schema_version')}, this reader reads {SCHEMA_VERSION}")
         self.index = pq.read_table(index_path).to_pylist()
         self.conditions: dict[str, dict] = self.manifest["conditions"]
+        self._files: dict[str, pq.ParquetFile] = {}
+        self._groups: OrderedDict[tuple[str, int], object] = OrderedDict()
 
-    @lru_cache(maxsize=16)
     def _file(self, name: str) -> pq.ParquetFile:
+        if name in self._files:
+            return self._files[name]
         pf = pq.ParquetFile(self.dir / name)
         meta = pf.schema_arrow.metadata or {}
         if meta.get(META_VERSION) != str(SCHEMA_VERSION).encode():
             raise ShardError(f"{self.dir / name}: schema version {meta.get(META_VERSION)!r}, expected {SCHEMA_VERSION}")
         if json.loads(meta[META_CONDITIONS]) != self.conditions:
             raise ShardError(f"{self.dir / name}: conditions differ from the manifest")
+        self._files[name] = pf
         return pf
 
-    @lru_cache(maxsize=8)
     def _row_group(self, name: str, group: int):
-        return self._file(name).read_row_group(group)
+        """A row group, from a small per-reader LRU cache (consecutive reads often hit the same group)."""
+        key = (name, group)
+        if key in self._groups:
+            self._groups.move_to_end(key)
+            return self._groups[key]
+        table = self._file(name).read_row_group(group)
+        self._groups[key] = table
+        if len(self._groups) > 8:
+            self._groups.popitem(last=False)
+        return table
 
     def rows(self, split: str | None = None) -> list[dict]:
         """Index entries, optionally of one split."""

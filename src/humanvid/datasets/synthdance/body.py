@@ -217,7 +217,6 @@ def pose_at(shape: BodyShape, motion: Motion, t: float, root: np.ndarray) -> Pos
     yaw = rot_y(m("yaw"))
     forward = yaw @ FORWARD
     left = yaw @ np.array([1.0, 0.0, 0.0])
-    up = np.array([0.0, 1.0, 0.0])
     # Body frame: columns map body-local (left, up, back) into camera coordinates.
     body = yaw
 
@@ -297,5 +296,4 @@ def pose_at(shape: BodyShape, motion: Motion, t: float, root: np.ndarray) -> Pos
         _segment("foot_left", l_he, (l_bt + l_st) / 2, lr * 0.8, forward, pad=0.3),
         _segment("foot_right", r_he, (r_bt + r_st) / 2, lr * 0.8, forward, pad=0.3),
     ]  # fmt: skip
-    del up
     return Pose(keypoints3d=kp, segments=segs, forward=forward)

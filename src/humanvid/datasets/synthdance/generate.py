@@ -11,6 +11,7 @@ from humanvid.datasets.synthdance.body import BodyShape, Motion, pose_at
 from humanvid.datasets.synthdance.render import Appearance, Camera, background_image, render
 from humanvid.keypoints import openpose18_from_wholebody
 
+
 def render_clip(options: SynthDanceOptions, identity: int, clip: int) -> dict[str, np.ndarray]:
     """Render one clip: rgb (T, H, W, 3) and every annotation key."""
     id_rng = np.random.default_rng([options.seed, identity])
