@@ -12,7 +12,7 @@ def main(argv: list[str] | None = None) -> None:
     ds = ctx.cfg.datasets[ctx.name]
     plugin = DATASETS.get(ds.plugin)(ctx.name, ds.options)
     with atomic_dir(ctx.layout.raw(ctx.name)) as tmp:
-        clips = plugin.ingest(tmp, progress)
+        clips = plugin.ingest(tmp, progress, ctx.layout.download_cache(ctx.name))
         write_clip_table(tmp / "clips.parquet", clips)
         ok = sum(c.ok for c in clips)
         for c in clips:

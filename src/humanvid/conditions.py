@@ -52,3 +52,10 @@ def crop_resize_keypoints(keypoints: np.ndarray, height: int, width: int, size: 
     out[..., 0] = (keypoints[..., 0] - left) * scale
     out[..., 1] = (keypoints[..., 1] - top) * scale
     return out
+
+
+def resize_to(frame: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Bicubic resize of an RGB frame to width x height."""
+    if frame.shape[1] == width and frame.shape[0] == height:
+        return np.ascontiguousarray(frame)
+    return np.asarray(Image.fromarray(frame).resize((width, height), Image.BICUBIC))

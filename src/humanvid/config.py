@@ -34,6 +34,8 @@ class PathsConfig(Section):
 
     raw: str
     """Canonical clips per dataset: mp4s, clips.parquet, annotations."""
+    cache: str
+    """Downloads kept across runs (not a DVC output): a re-run fetches only what is missing."""
     conditions: str
     """Estimator outputs per dataset and estimator."""
     shards: str

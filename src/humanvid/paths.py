@@ -27,6 +27,9 @@ class Layout:
     def raw(self, dataset: str) -> Path:
         return self._p(self.paths.raw, dataset)
 
+    def download_cache(self, dataset: str) -> Path:
+        return self._p(self.paths.cache, dataset)
+
     def clips_table(self, dataset: str) -> Path:
         return self.raw(dataset) / "clips.parquet"
 

@@ -22,9 +22,11 @@ class PluginOptions(BaseModel):
 class DatasetPlugin(ABC):
     """A dataset source.
 
-    `ingest(out_dir)` writes each clip as `clips/{clip_id}.mp4` (H.264) under `out_dir`, plus any
-    annotations the source ships under `annotations/`, and returns one `Clip` per clip. A clip that fails
-    comes back with `status="failed"` and the error; the others still complete.
+    `ingest(out_dir, progress, cache_dir)` writes each clip as `clips/{clip_id}.mp4` (H.264) under
+    `out_dir`, plus any annotations the source ships under `annotations/`, and returns one `Clip` per
+    clip. A clip that fails comes back with `status="failed"` and the error; the others still complete.
+    `out_dir` is a scratch folder published atomically; downloads go to `cache_dir`, which survives
+    re-runs, so a re-run fetches only what is missing or failed.
     """
 
     Options: ClassVar[type[PluginOptions]] = PluginOptions
@@ -34,5 +36,5 @@ class DatasetPlugin(ABC):
         self.options = self.Options.model_validate(options or {})
 
     @abstractmethod
-    def ingest(self, out_dir: Path, progress: Progress = print) -> list[Clip]:
+    def ingest(self, out_dir: Path, progress: Progress = print, cache_dir: Path | None = None) -> list[Clip]:
         """Write the clips and return their metadata."""

@@ -85,7 +85,7 @@ class SynthDance(DatasetPlugin):
                 plan.append((i, c, split))
         return plan
 
-    def ingest(self, out_dir: Path, progress: Progress = print) -> list[Clip]:
+    def ingest(self, out_dir: Path, progress: Progress = print, cache_dir: Path | None = None) -> list[Clip]:
         import numpy as np
 
         from humanvid.atomic import atomic_file

@@ -1,0 +1,252 @@
+"""The real-dataset plugins on small files the tests build in each source's real layout."""
+
+import hashlib
+import io
+import zipfile
+
+import numpy as np
+import pytest
+from httpfixture import LoopbackServer
+from PIL import Image
+
+from humanvid.datasets import LaionHuman, LocalVideos, TikTok
+from humanvid.video import read_video, write_video
+
+QUIET = lambda m: None  # noqa: E731
+
+
+def _png(arr) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+# ----------------------------------------------------------------------------- local videos
+def test_local_videos_split_80_20_flip_and_bad_files(tmp_path):
+    src = tmp_path / "videos"
+    (src / "anna").mkdir(parents=True)
+    # Smooth, left-right asymmetric frames: lossy coding keeps them close, and a mirror is obvious.
+    x = np.linspace(0, 200, 30)[None, None, :, None]
+    frames = np.broadcast_to(x + np.arange(10)[:, None, None, None] * 5, (10, 24, 30, 3)).astype(np.uint8).copy()
+    frames[:, 4:12, 2:8] = 255
+    write_video(src / "anna" / "walk.mp4", frames, fps=30)
+    (src / "corrupt.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42 not really")
+    import av  # an mp4 with a video stream and zero frames
+
+    with av.open(str(src / "empty.mp4"), "w") as c:
+        s = c.add_stream("libx264", rate=30)
+        s.width, s.height, s.pix_fmt = 16, 16, "yuv420p"
+        c.start_encoding()  # header written, no frame ever
+    clips = LocalVideos("mine", {"path": str(src), "flip": True}).ingest(tmp_path / "out", QUIET)
+    ok = {c.clip_id: c for c in clips if c.ok}
+    assert sorted(ok) == ["anna-walk_test", "anna-walk_test_flip", "anna-walk_train", "anna-walk_train_flip"]
+    assert ok["anna-walk_train"].num_frames == 8 and ok["anna-walk_test"].num_frames == 2
+    train = read_video(tmp_path / "out" / ok["anna-walk_train"].source)
+    flipped = read_video(tmp_path / "out" / ok["anna-walk_train_flip"].source)
+    assert np.abs(train[:, :, ::-1].astype(int) - flipped).mean() < 2  # a mirror image (up to H.264)
+    assert np.abs(train.astype(int) - flipped).mean() > 40
+    assert np.abs(train.astype(int) - frames[:8]).mean() < 2
+    failed = {c.clip_id: c.error for c in clips if not c.ok}
+    assert "corrupt.mp4" in failed["corrupt_train"] and "empty.mp4" in failed["empty_test"]
+
+
+def test_local_missing_folder_names_the_key(tmp_path):
+    with pytest.raises(FileNotFoundError, match="datasets.mine.options.path"):
+        LocalVideos("mine", {"path": str(tmp_path / "nope")}).ingest(tmp_path / "out", QUIET)
+
+
+# ----------------------------------------------------------------------------- TikTok archive layout
+@pytest.fixture
+def tiktok_zip(tmp_path):
+    rng = np.random.default_rng(1)
+    path = tmp_path / "served" / "TikTok_dataset.zip"
+    path.parent.mkdir()
+    with zipfile.ZipFile(path, "w") as zf:
+        for video in (1, 2, 335):
+            for f in range(1, 5):
+                img = rng.integers(0, 255, (20, 12, 3), dtype=np.uint8)
+                mask = np.zeros((20, 12), np.uint8)
+                mask[5:15, 3:6] = 255
+                base = f"TikTok_dataset/{video:05d}"
+                zf.writestr(f"{base}/images/{f:04d}.png", _png(img))
+                zf.writestr(f"{base}/masks/{f:04d}.png", _png(mask))
+                if video != 2:  # one video without DensePose renderings
+                    zf.writestr(f"{base}/densepose/{f:04d}.png", _png(img // 2))
+        zf.writestr("TikTok_dataset/00003/images/", b"")  # a video folder with no frames
+    return path
+
+
+def test_tiktok_from_url_disco_split_annotations_and_cache(tmp_path, tiktok_zip):
+    sha = hashlib.sha256(tiktok_zip.read_bytes()).hexdigest()
+    with LoopbackServer(tiktok_zip.parent) as srv:
+        opts = {"url": srv.url("files/TikTok_dataset.zip"), "sha256": sha, "flip": True}
+        clips = TikTok("tiktok", opts).ingest(tmp_path / "out", QUIET, cache_dir=tmp_path / "cache")
+        ok = {c.clip_id: c for c in clips if c.ok}
+        assert sorted(ok) == ["00001", "00001_flip", "00002", "00002_flip", "00335", "00335_flip"]
+        assert ok["00335"].split == "test" and ok["00001"].split == "train" and ok["00001_flip"].split == "train"
+        assert (ok["00001"].num_frames, ok["00001"].width, ok["00001"].height) == (4, 12, 20)
+        (bad,) = [c for c in clips if not c.ok]
+        assert bad.clip_id == "00003" and "no frames" in bad.error
+        ann = np.load(tmp_path / "out" / "annotations" / "00001.npz")
+        flip = np.load(tmp_path / "out" / "annotations" / "00001_flip.npz")
+        assert ann["alpha"].shape == (4, 20, 12) and set(np.unique(ann["alpha"])) == {0, 255}
+        np.testing.assert_array_equal(flip["alpha"], ann["alpha"][:, :, ::-1])
+        assert "densepose_vis" in ann and "densepose_vis" not in np.load(tmp_path / "out" / "annotations" / "00002.npz")
+        # A re-run uses the cached, verified archive and its extraction: nothing is downloaded again.
+        before = len(srv.requests)
+        again = TikTok("tiktok", opts).ingest(tmp_path / "out2", QUIET, cache_dir=tmp_path / "cache")
+        assert len(srv.requests) == before and [c.clip_id for c in again] == [c.clip_id for c in clips]
+
+
+def test_tiktok_frame_split_and_bad_checksum(tmp_path, tiktok_zip):
+    clips = TikTok("tiktok", {"archive": str(tiktok_zip), "split": "frames", "test_fraction": 0.25, "videos": [1]}).ingest(
+        tmp_path / "out", QUIET, cache_dir=tmp_path / "cache"
+    )
+    assert [(c.clip_id, c.split, c.num_frames) for c in clips] == [("00001_train", "train", 3), ("00001_test", "test", 1)]
+    with LoopbackServer(tiktok_zip.parent) as srv:
+        from humanvid.datasets.fetch import FetchError
+
+        with pytest.raises(FetchError, match="sha256"):
+            TikTok("tiktok", {"url": srv.url("files/TikTok_dataset.zip"), "sha256": "0" * 64}).ingest(
+                tmp_path / "o", QUIET, cache_dir=tmp_path / "cache2"
+            )
+        assert not (tmp_path / "cache2" / "TikTok_dataset.zip").exists()
+
+
+# ----------------------------------------------------------------------------- LAION URL list
+def test_laion_list_parallel_with_status_and_resume(tmp_path):
+    served = tmp_path / "served"
+    served.mkdir()
+    for i in range(3):
+        Image.fromarray(np.full((40, 30, 3), 60 * i, np.uint8)).save(served / f"img{i}.jpg")
+    (served / "notimage.jpg").write_bytes(b"<html>not an image</html>")
+    with LoopbackServer(served) as srv:
+        lst = tmp_path / "urls.csv"
+        urls = [srv.url(f"files/img{i}.jpg") for i in range(3)] + [srv.url("files/missing.jpg"), srv.url("files/notimage.jpg")]
+        lst.write_text("key,url\n" + "\n".join(f"k{i},{u}" for i, u in enumerate(urls)) + "\n")
+        opts = {"urls": str(lst), "workers": 3, "format": {"size": 16}, "retries": 0}
+        clips = {c.clip_id: c for c in LaionHuman("laion", opts).ingest(tmp_path / "out", QUIET, cache_dir=tmp_path / "cache")}
+        assert [k for k, c in clips.items() if c.ok] == ["k0", "k1", "k2"]
+        assert "HTTP 404" in clips["k3"].error and "not a decodable image" in clips["k4"].error
+        assert read_video(tmp_path / "out" / clips["k2"].source).shape == (1, 16, 16, 3)
+        # A re-run asks again only for what is missing or failed to download.
+        before = len(srv.requests)
+        LaionHuman("laion", opts).ingest(tmp_path / "out2", QUIET, cache_dir=tmp_path / "cache")
+        assert sorted(p for p, _ in srv.requests[before:]) == ["/files/missing.jpg"]
+
+
+# ----------------------------------------------------------------------------- NTU RGB+D 120 archives
+def _skeleton_text(frames: int, bodies: int = 1) -> str:
+    lines = [str(frames)]
+    for t in range(frames):
+        lines.append(str(bodies))
+        for b in range(bodies):
+            lines.append("72057594037944738 0 1 1 1 1 0 0.01 -0.25 2")
+            lines.append("25")
+            for j in range(25):
+                x, y, z = 0.1 * j + 0.01 * t + b, 0.2, 3.0
+                lines.append(f"{x} {y} {z} 250.5 200.5 {960 + j} {540 + t} 0 0 0 1 2")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture
+def ntu_archives(tmp_path):
+    import av
+
+    root = tmp_path / "ntu"
+    root.mkdir()
+    names = ["S001C001P001R001A001", "S001C002P003R002A013"]  # performer 1 trains, 3 tests (cross-subject)
+    with zipfile.ZipFile(root / "nturgbd_rgb_s001.zip", "w") as zf:
+        for name in names:
+            avi = tmp_path / f"{name}_rgb.avi"
+            with av.open(str(avi), "w") as c:
+                s = c.add_stream("mpeg4", rate=30)
+                s.width, s.height, s.pix_fmt = 64, 36, "yuv420p"
+                for t in range(5):
+                    frame = np.full((36, 64, 3), 40 * t, np.uint8)
+                    for p in s.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                        c.mux(p)
+                for p in s.encode():
+                    c.mux(p)
+            zf.write(avi, f"nturgb+d_rgb/{name}_rgb.avi")
+    with zipfile.ZipFile(root / "nturgbd_depth_masked_s001.zip", "w") as zf:
+        for name in names:
+            for t in range(5):
+                zf.writestr(f"nturgb+d_depth_masked/{name}/MDepth-{t + 1:08d}.png", _png(np.full((424, 512), 1000 + t, np.uint16)))
+    with zipfile.ZipFile(root / "nturgbd_skeletons_s001_to_s017.zip", "w") as zf:
+        for name in names:
+            zf.writestr(f"nturgb+d_skeletons/{name}.skeleton", _skeleton_text(5, bodies=2 if "P003" in name else 1))
+    return root
+
+
+def test_ntu120_pairs_modalities_parses_names_and_splits(tmp_path, ntu_archives):
+    from humanvid.datasets import NTU120
+
+    clips = NTU120("ntu120", {"archives": str(ntu_archives), "format": {"size": 32}}).ingest(tmp_path / "out", QUIET, tmp_path / "cache")
+    assert [(c.clip_id, c.identity, c.split, c.num_frames, c.ok) for c in clips] == [
+        ("S001C001P001R001A001", "P001", "train", 5, True),
+        ("S001C002P003R002A013", "P003", "test", 5, True),
+    ]
+    ann = np.load(tmp_path / "out" / "annotations" / "S001C001P001R001A001.npz")
+    assert ann["depth_mm"].shape == (5, 424, 512) and ann["depth_mm"].dtype == np.uint16 and ann["depth_mm"][4, 0, 0] == 1004
+    assert ann["joints3d"].shape == (5, 25, 3) and ann["joints_rgb"][2, 3].tolist() == [963.0, 542.0]
+    two = np.load(tmp_path / "out" / "annotations" / "S001C002P003R002A013.npz")
+    assert two["joints3d"][0, 0, 0] == pytest.approx(1.0)  # the second body moves more: it is the main one
+    import pyarrow.parquet as pq
+
+    rows = pq.read_table(tmp_path / "out" / "ntu_samples.parquet").to_pylist()
+    assert rows[1] == {"clip_id": "S001C002P003R002A013", "setup": 1, "camera": 2, "performer": 3, "replication": 2, "action": 13}
+
+
+def test_ntu120_missing_archives_say_exactly_which(tmp_path, ntu_archives):
+    from humanvid.datasets import NTU120
+
+    (ntu_archives / "nturgbd_depth_masked_s001.zip").unlink()
+    with pytest.raises(FileNotFoundError) as err:
+        NTU120("ntu120", {"archives": str(ntu_archives), "setups": [1, 18]}).ingest(tmp_path / "out", QUIET, tmp_path / "cache")
+    msg = str(err.value)
+    for name in ("nturgbd_depth_masked_s001.zip", "nturgbd_rgb_s018.zip", "nturgbd_depth_masked_s018.zip", "nturgbd_skeletons_s018_to_s032.zip"):
+        assert name in msg
+    assert "nturgbd_rgb_s001.zip," not in msg and "rose1.ntu.edu.sg" in msg
+    (ntu_archives / "nturgbd_depth_masked_s001.zip").write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(ValueError, match="not a readable zip"):
+        NTU120("ntu120", {"archives": str(ntu_archives)}).ingest(tmp_path / "out", QUIET, tmp_path / "cache")
+
+
+# ----------------------------------------------------------------------------- TED-talks: CSV + yt-dlp
+def test_ted_csv_to_videos_via_yt_dlp_and_bad_rows(tmp_path):
+    from humanvid.datasets import TEDTalks
+
+    served = tmp_path / "served"
+    served.mkdir()
+    x = np.linspace(0, 250, 96)[None, :, None]
+    frames = np.stack([np.broadcast_to(x, (48, 96, 3)).astype(np.uint8) for _ in range(40)])
+    write_video(served / "talkA.mp4", frames, fps=30)
+    csv_path = tmp_path / "ted.csv"
+    csv_path.write_text(
+        "video_id,start,end,bbox,fps,width,height,partition\n"
+        "talkA#000000#000010,0,0,40-10-80-50,10.0,192,96,train\n"  # frames [0, 10) at 10 fps = 1 s
+        "talkA#000010#000013,0,0,10-0-50-40,10.0,192,96,test\n"
+        "talkA#000013#000014,0,0,80-50-40-10,10.0,192,96,train\n"  # right < left: a bad bbox
+        "gone#000000#000010,0,0,40-10-80-50,10.0,192,96,train\n"  # the source video is missing (404)
+    )
+    with LoopbackServer(served) as srv:
+        template = srv.url("files/{id}.mp4")
+        clips = TEDTalks("ted", {"metadata": str(csv_path), "url_template": template, "pause": 0, "retries": 0}).ingest(
+            tmp_path / "out", QUIET, tmp_path / "cache"
+        )
+        by_id = {c.clip_id: c for c in clips}
+        a = by_id["talkA_000000_000010"]
+        assert a.ok and (a.width, a.height, a.fps, a.split) == (1024, 512, 25.0, "train")
+        assert a.num_frames == 25  # 30 source frames (1 s at 30 fps) resampled to 25 fps
+        assert by_id["talkA_000010_000013"].split == "test" and by_id["talkA_000010_000013"].num_frames == 7  # 0.3 s at 25 fps
+        assert not by_id["row4"].ok and "ted.csv row 4: bad bbox '80-50-40-10'" in by_id["row4"].error
+        assert not by_id["gone_000000_000010"].ok and "gone" in by_id["gone_000000_000010"].error
+        # MRAA's preset: the bbox crop at 384 x 384 and the source rate; the source comes from the cache.
+        before = len(srv.requests)
+        mraa = TEDTalks("ted", {"metadata": str(csv_path), "url_template": template, "pause": 0, "preset": "mraa384", "limit": 1}).ingest(
+            tmp_path / "out2", QUIET, tmp_path / "cache"
+        )
+        ok = [c for c in mraa if c.ok]
+        assert [(c.width, c.height, c.num_frames) for c in ok] == [(384, 384, 30)]
+        assert len(srv.requests) == before
