@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from humanvid.config import ConfigError
 
@@ -55,6 +56,40 @@ def cmd_stage(args) -> int:
     return 0
 
 
+def cmd_datasets_new(args) -> int:
+    from pathlib import Path
+
+    from humanvid.datasets.scaffold import scaffold_plugin
+
+    files = scaffold_plugin(args.name, Path(args.dest))
+    print("wrote " + ", ".join(str(f) for f in files))
+    print(f"next: pip install -e {files[0].parent}, add `datasets: {{{args.name}: {{plugin: {args.name}, ...}}}}` to params.yaml")
+    return 0
+
+
+def cmd_datasets_check(args) -> int:
+    from humanvid.config import load_config
+    from humanvid.datasets.contract import check_dataset
+    from humanvid.paths import Layout
+
+    root = Path(args.workspace)
+    cfg = load_config(root / "params.yaml")
+    if args.name not in cfg.datasets:
+        print(f"humanvid: datasets.{args.name}: not in params.yaml; known: {', '.join(cfg.datasets)}", file=sys.stderr)
+        return 2
+    raw = Layout.at(root, cfg.paths).raw(args.name)
+    if not raw.is_dir():
+        print(f"humanvid: {raw} does not exist yet: run `humanvid stage download@{args.name}` first", file=sys.stderr)
+        return 2
+    report = check_dataset(raw)
+    print(f"dataset {args.name}: {report.checked} clips checked, {len(report.failed_clips)} failed at ingest, {len(report.problems)} problems")
+    for clip_id, error in report.failed_clips:
+        print(f"  failed at ingest: {clip_id}: {error}")
+    for problem in report.problems:
+        print(f"  PROBLEM: {problem}")
+    return 0 if report.ok else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="humanvid", description="Reproduce human-video diffusion paper tables end to end.")
     parser.add_argument("--workspace", "-w", default=".", help="folder with params.yaml, dvc.yaml and .dvc/ (default: cwd)")
@@ -65,6 +100,15 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("stage", help="run one stage (e.g. sample@baseline_debug_w8) if DVC finds it stale: what a worker runs")
     p.add_argument("name")
     p.set_defaults(fn=cmd_stage)
+    p = sub.add_parser("datasets", help="tools for dataset plugins")
+    dsub = p.add_subparsers(dest="datasets_command", required=True)
+    q = dsub.add_parser("new", help="scaffold a dataset plugin package and its contract test")
+    q.add_argument("name")
+    q.add_argument("--dest", default=".", help="where to create humanvid-NAME/ (default: cwd)")
+    q.set_defaults(fn=cmd_datasets_new)
+    q = dsub.add_parser("check", help="check an ingested dataset against the contract and print what fails")
+    q.add_argument("name")
+    q.set_defaults(fn=cmd_datasets_check)
     p = sub.add_parser("status", help="which stages of a table are stale, and why")
     p.add_argument("table", nargs="?", default="demo")
     p.set_defaults(fn=cmd_status)

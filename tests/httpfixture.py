@@ -5,6 +5,7 @@
   /flaky/NAME            the first two requests answer 503
   /status/CODE           always answers CODE
   /slow/NAME             stalls 3 s before answering
+  /slowish/NAME          stalls 0.4 s before answering
 Every request is logged (path, Range header) so tests can assert what was asked.
 """
 
@@ -34,6 +35,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if kind == "slow":
             time.sleep(3)
+        if kind == "slowish":
+            time.sleep(0.4)
         path = srv.root / name.split("?")[0]
         if not path.is_file():
             self.send_error(404)

@@ -250,3 +250,63 @@ def test_ted_csv_to_videos_via_yt_dlp_and_bad_rows(tmp_path):
         ok = [c for c in mraa if c.ok]
         assert [(c.width, c.height, c.num_frames) for c in ok] == [(384, 384, 30)]
         assert len(srv.requests) == before
+
+
+# ----------------------------------------------------------------------------- Make-Your-Anchor own video
+def test_anchor_own_video_fixed_clips_split_9_to_1(tmp_path):
+    from humanvid.datasets import Anchor
+
+    x = np.linspace(0, 250, 48)[None, :, None]
+    frames = np.stack([np.broadcast_to(x + t, (32, 48, 3)).astype(np.uint8) for t in range(50)])
+    write_video(tmp_path / "host.mp4", frames, fps=10)  # 5 s at 10 fps
+    clips = Anchor("me", {"videos": str(tmp_path / "host.mp4"), "clip_frames": 4, "format": {"size": 16, "fps": 5.0}}).ingest(
+        tmp_path / "out", QUIET
+    )
+    # 25 frames at 5 fps -> six 4-frame clips (one frame dropped); ceil(10%) = 1 test clip, the last.
+    assert [(c.clip_id, c.split, c.num_frames, c.width) for c in clips] == [(f"host_{k:03d}", "train", 4, 16) for k in range(5)] + [
+        ("host_005", "test", 4, 16)
+    ]
+    short = Anchor("me", {"videos": str(tmp_path / "host.mp4")}).ingest(tmp_path / "out2", QUIET)  # 300-frame clips: too short
+    assert not short[0].ok and "shorter than one 300-frame clip" in short[0].error
+
+
+def test_killed_ingest_resumes_to_the_same_result(tmp_path, tiny_params):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import make_workspace
+
+    from humanvid.datasets import read_clip_table
+    from tasks import download
+
+    served = tmp_path / "served"
+    served.mkdir()
+    for i in range(6):
+        Image.fromarray(np.full((24, 24, 3), 30 * i, np.uint8)).save(served / f"img{i}.png")
+    with LoopbackServer(served) as srv:
+        lst = tmp_path / "urls.csv"
+        lst.write_text("key,url\n" + "".join(f"k{i},{srv.url(f'slowish/img{i}.png')}\n" for i in range(6)))
+        params = dict(tiny_params, datasets={"humans": {"plugin": "laion_human", "shard": {},
+                      "options": {"urls": str(lst), "workers": 1, "format": {"size": 16}}}}, estimators={}, models={}, samplers={}, tables={})  # fmt: skip
+        killed, clean = make_workspace(tmp_path / "killed", params), make_workspace(tmp_path / "clean", params)
+        proc = subprocess.Popen([sys.executable, "-m", "tasks.download", "humans"], cwd=killed, stderr=subprocess.DEVNULL)
+        cache = killed / "data" / "cache" / "humans" / "images"
+        deadline = time.monotonic() + 60
+        while not (cache / "k2").exists() and time.monotonic() < deadline:  # halfway: some images are in
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        assert not (killed / "data" / "raw" / "humans").exists()  # nothing that looks done
+        before = len(srv.requests)
+        download.main(["humans", "--workspace", str(killed)])
+        refetched = [p for p, _ in srv.requests[before:]]
+        assert "/slowish/img0.png" not in refetched and "/slowish/img5.png" in refetched  # only what was missing
+        download.main(["humans", "--workspace", str(clean)])
+    a = read_clip_table(killed / "data/raw/humans/clips.parquet")
+    b = read_clip_table(clean / "data/raw/humans/clips.parquet")
+    assert a == b and all(c.ok for c in a) and len(a) == 6
+    for c in a:
+        np.testing.assert_array_equal(read_video(killed / "data/raw/humans" / c.source), read_video(clean / "data/raw/humans" / c.source))

@@ -7,7 +7,8 @@ from humanvid.registry import Registry
 
 DATASETS: Registry[type[DatasetPlugin]] = Registry("dataset plugin", "humanvid.datasets")
 
-from humanvid.datasets.laion_human import LaionHuman  # noqa: E402  (needs DATASETS defined above)
+from humanvid.datasets.anchor import Anchor  # noqa: E402  (needs DATASETS defined above)
+from humanvid.datasets.laion_human import LaionHuman  # noqa: E402
 from humanvid.datasets.local import LocalVideos  # noqa: E402
 from humanvid.datasets.ntu120 import NTU120  # noqa: E402
 from humanvid.datasets.synthdance import SynthDance  # noqa: E402
@@ -20,5 +21,6 @@ DATASETS.add("local", LocalVideos)
 DATASETS.add("laion_human", LaionHuman)
 DATASETS.add("ntu120", NTU120)
 DATASETS.add("ted", TEDTalks)
+DATASETS.add("anchor", Anchor)
 
-__all__ = ["DATASETS", "Clip", "DatasetPlugin", "LaionHuman", "LocalVideos", "NTU120", "PluginOptions", "SynthDance", "TEDTalks", "TikTok", "read_clip_table", "write_clip_table"]
+__all__ = ["DATASETS", "Anchor", "Clip", "DatasetPlugin", "LaionHuman", "LocalVideos", "NTU120", "PluginOptions", "SynthDance", "TEDTalks", "TikTok", "read_clip_table", "write_clip_table"]
