@@ -133,6 +133,9 @@ def test_laion_list_parallel_with_status_and_resume(tmp_path):
         before = len(srv.requests)
         LaionHuman("laion", opts).ingest(tmp_path / "out2", QUIET, cache_dir=tmp_path / "cache")
         assert sorted(p for p, _ in srv.requests[before:]) == ["/files/missing.jpg"]
+        lst.write_text("key,url\nk0,http://a/x.jpg\nk0,http://a/y.jpg\n")
+        with pytest.raises(ValueError, match="key 'k0' repeats"):
+            LaionHuman("laion", opts).ingest(tmp_path / "out3", QUIET, cache_dir=tmp_path / "cache")
 
 
 # ----------------------------------------------------------------------------- NTU RGB+D 120 archives
@@ -214,8 +217,13 @@ def test_ntu120_missing_archives_say_exactly_which(tmp_path, ntu_archives):
 
 
 # ----------------------------------------------------------------------------- TED-talks: CSV + yt-dlp
-def test_ted_csv_to_videos_via_yt_dlp_and_bad_rows(tmp_path):
+def test_ted_csv_to_videos_via_yt_dlp_and_bad_rows(tmp_path, monkeypatch):
+    import humanvid.video
     from humanvid.datasets import TEDTalks
+
+    decodes = []
+    real_iter = humanvid.video.iter_frames
+    monkeypatch.setattr(humanvid.video, "iter_frames", lambda path: decodes.append(path) or real_iter(path))
 
     served = tmp_path / "served"
     served.mkdir()
@@ -242,13 +250,14 @@ def test_ted_csv_to_videos_via_yt_dlp_and_bad_rows(tmp_path):
         assert by_id["talkA_000010_000013"].split == "test" and by_id["talkA_000010_000013"].num_frames == 7  # 0.3 s at 25 fps
         assert not by_id["row4"].ok and "ted.csv row 4: bad bbox '80-50-40-10'" in by_id["row4"].error
         assert not by_id["gone_000000_000010"].ok and "gone" in by_id["gone_000000_000010"].error
+        assert len(decodes) == 1  # one decoding pass serves every tracklet of a source video
         # MRAA's preset: the bbox crop at 384 x 384 and the source rate; the source comes from the cache.
         before = len(srv.requests)
-        mraa = TEDTalks("ted", {"metadata": str(csv_path), "url_template": template, "pause": 0, "preset": "mraa384", "limit": 1}).ingest(
-            tmp_path / "out2", QUIET, tmp_path / "cache"
-        )
+        opts = {"metadata": str(csv_path), "url_template": template, "pause": 0, "preset": "mraa384", "limit": 1, "flip": True}
+        mraa = TEDTalks("ted", opts).ingest(tmp_path / "out2", QUIET, tmp_path / "cache")
         ok = [c for c in mraa if c.ok]
-        assert [(c.width, c.height, c.num_frames) for c in ok] == [(384, 384, 30)]
+        assert [(c.clip_id, c.width, c.height, c.num_frames) for c in ok] == [
+            ("talkA_000000_000010", 384, 384, 30), ("talkA_000000_000010_flip", 384, 384, 30)]
         assert len(srv.requests) == before
 
 

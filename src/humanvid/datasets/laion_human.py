@@ -47,9 +47,13 @@ def read_url_list(path: Path) -> list[dict]:
     if "url" not in table.column_names:
         raise ValueError(f"{path}: needs a `url` column, has {table.column_names}")
     rows = table.to_pylist()
+    first_row: dict[str, int] = {}
     for i, row in enumerate(rows):
         row["key"] = str(row.get("key") or hashlib.sha1(row["url"].encode()).hexdigest()[:16])
         row["row"] = i
+        if row["key"] in first_row:  # keys become clip ids: a duplicate would silently overwrite a clip
+            raise ValueError(f"{path}: key {row['key']!r} repeats (rows {first_row[row['key']] + 2} and {i + 2})")
+        first_row[row["key"]] = i
     return rows
 
 

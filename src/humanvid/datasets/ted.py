@@ -25,7 +25,6 @@ from pydantic import Field
 
 from humanvid.datasets.base import DatasetPlugin, PluginOptions, Progress
 from humanvid.datasets.clips import Clip
-from humanvid.datasets.transcode import write_clip
 
 PRESETS = {"mraa384": {"size": (384, 384), "fps": None, "aspect": None}, "magicanimate": {"size": (1024, 512), "fps": 25.0, "aspect": 2.0}}
 
@@ -147,11 +146,10 @@ class TEDTalks(DatasetPlugin):
                 clips += [self._failed(t, exc) for t in group]
                 progress(f"{self.name}: video {n}/{len(by_video)} {yid} FAILED: {exc}")
                 continue
-            for t in group:
-                try:
-                    clips += self._cut(out_dir, source, t, preset, resize_to)
-                except Exception as exc:
-                    clips.append(self._failed(t, exc))
+            try:
+                clips += self._cut_all(out_dir, source, group, preset, resize_to)
+            except Exception as exc:  # the source itself does not decode: all its tracklets fail
+                clips += [self._failed(t, exc) for t in group]
             progress(f"{self.name}: video {n}/{len(by_video)} {yid}: {len(group)} tracklets")
         return clips
 
@@ -159,30 +157,78 @@ class TEDTalks(DatasetPlugin):
         return Clip(self.name, t.clip_id, t.youtube_id, t.partition, 0.0, 0, 0, 0, f"clips/{t.clip_id}.mp4",
                     status="failed", error=f"{type(exc).__name__}: {exc}")  # fmt: skip
 
-    def _cut(self, out_dir: Path, source: Path, t: Tracklet, preset: dict, resize_to) -> list[Clip]:
-        from humanvid.video import count_frames, iter_frames
+    def _cut_all(self, out_dir: Path, source: Path, group: list[Tracklet], preset: dict, resize_to) -> list[Clip]:
+        """Cut every tracklet of one source video in a single decoding pass (a talk is long; decoding it
+        once per tracklet would cost minutes each). A tracklet that fails is recorded; the others go on."""
+        from humanvid.video import VideoWriter, count_frames, iter_frames
 
         _, src_fps = count_frames(source)
         out_fps = preset["fps"] or src_fps
         width, height = preset["size"]
+        flip = self.options.flip
+        writers: dict[str, list] = {}  # clip_id -> [writer, mirror writer or None, last output slot]
+        results: dict[str, Clip] = {}
+        last_end = max(t.end for t in group)
 
-        def frames():
-            last = -1
+        def finish(t: Tracklet, exc: BaseException | None) -> None:
+            w, m, _ = writers.pop(t.clip_id)
+            err = exc
+            for writer in (w, m):
+                if writer is None:
+                    continue
+                try:
+                    writer.__exit__(type(err) if err else None, err, None)
+                except Exception as close_err:  # e.g. no frame fell in the range
+                    err = err or close_err
+            if err is not None:
+                results[t.clip_id] = self._failed(t, err if isinstance(err, Exception) else RuntimeError(str(err)))
+                return
+            rel = f"clips/{t.clip_id}.mp4"
+            results[t.clip_id] = Clip(self.name, t.clip_id, t.youtube_id, t.partition, out_fps, w.frames, width, height, rel)
+            if m is not None:
+                results[t.clip_id + "_flip"] = Clip(self.name, f"{t.clip_id}_flip", t.youtube_id, t.partition, out_fps, m.frames,
+                                                    width, height, f"clips/{t.clip_id}_flip.mp4")  # fmt: skip
+
+        try:
             for i, frame in enumerate(iter_frames(source)):
-                # Frame i (source rate) is inside [start, end) of the reference rate, as MRAA's loader decides.
-                if not (t.start * src_fps <= i * t.fps < t.end * src_fps):
-                    continue
-                slot = int(i / src_fps * out_fps)  # resample to the preset rate by nearest earlier frame
-                if slot == last:
-                    continue
-                last = slot
-                left, top, right, bottom = crop_box(t, frame.shape[1], frame.shape[0], preset["aspect"])
-                yield resize_to(np.ascontiguousarray(frame[top:bottom, left:right]), width, height)
-
-        rel = f"clips/{t.clip_id}.mp4"
-        flip_rel = f"clips/{t.clip_id}_flip.mp4" if self.options.flip else None
-        w = write_clip(out_dir / rel, frames(), out_fps, self.options.crf, out_dir / flip_rel if flip_rel else None)
-        out = [Clip(self.name, t.clip_id, t.youtube_id, t.partition, out_fps, w.frames, w.width, w.height, rel)]
-        if flip_rel:
-            out.append(Clip(self.name, f"{t.clip_id}_flip", t.youtube_id, t.partition, out_fps, w.frames, w.width, w.height, flip_rel))
+                for t in group:
+                    if t.clip_id in results:
+                        continue
+                    # Frame i (source rate) is inside [start, end) of the reference rate, as MRAA's loader decides.
+                    inside = t.start * src_fps <= i * t.fps < t.end * src_fps
+                    if not inside:
+                        if t.clip_id in writers and i * t.fps >= t.end * src_fps:
+                            finish(t, None)
+                        continue
+                    if t.clip_id not in writers:
+                        w = VideoWriter(out_dir / f"clips/{t.clip_id}.mp4", out_fps, self.options.crf).__enter__()
+                        m = VideoWriter(out_dir / f"clips/{t.clip_id}_flip.mp4", out_fps, self.options.crf).__enter__() if flip else None
+                        writers[t.clip_id] = [w, m, -1]
+                    entry = writers[t.clip_id]
+                    slot = int(i / src_fps * out_fps)  # resample to the preset rate by nearest earlier frame
+                    if slot == entry[2]:
+                        continue
+                    entry[2] = slot
+                    try:
+                        left, top, right, bottom = crop_box(t, frame.shape[1], frame.shape[0], preset["aspect"])
+                        crop = resize_to(np.ascontiguousarray(frame[top:bottom, left:right]), width, height)
+                        entry[0].write(crop)
+                        if entry[1] is not None:
+                            entry[1].write(np.ascontiguousarray(crop[:, ::-1]))
+                    except Exception as exc:
+                        finish(t, exc)
+                if i * min(t.fps for t in group) >= last_end * src_fps and not writers:
+                    break  # past every tracklet: stop decoding
+        finally:
+            for t in group:
+                if t.clip_id in writers:
+                    finish(t, None)  # the video ended inside the tracklet: keep what arrived
+        for t in group:
+            if t.clip_id not in results:
+                results[t.clip_id] = self._failed(t, ValueError(f"no frame of {source.name} falls in frames {t.start}-{t.end}"))
+        out = []
+        for t in group:
+            out.append(results[t.clip_id])
+            if t.clip_id + "_flip" in results:
+                out.append(results[t.clip_id + "_flip"])
         return out
