@@ -52,3 +52,32 @@ def test_scaffolded_plugin_installs_nothing_and_passes_its_own_test(tmp_path):
     with pytest.raises(ValueError, match="Python identifier"):
         scaffold_plugin("Bad-Name", tmp_path)
     assert len(files) == 3 and np.all([f.is_file() for f in files])
+
+
+def test_an_external_package_adds_a_dataset_through_its_entry_point(tmp_path, tiny_params):
+    """Discovery as an installed package gets it: a .dist-info with entry_points.txt on sys.path."""
+    scaffold_plugin("studio_dance", tmp_path)
+    site = tmp_path / "site"
+    info = site / "humanvid_studio_dance-0.1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: humanvid-studio-dance\nVersion: 0.1.0\n")
+    (info / "entry_points.txt").write_text("[humanvid.datasets]\nstudio_dance = humanvid_studio_dance:StudioDance\n")
+    params = dict(tiny_params, datasets={"studio": {"plugin": "studio_dance", "options": {"path": "/data/studio"}, "shard": {}}},
+                  estimators={}, models={}, samplers={}, tables={})  # fmt: skip
+    import yaml
+
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    code = (
+        "from humanvid.config import load_config; from humanvid.datasets import DATASETS; "
+        f"cfg = load_config({str(tmp_path / 'params.yaml')!r}); "
+        "print(DATASETS.get(cfg.datasets['studio'].plugin).__name__)"
+    )
+    import os
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(tmp_path / "humanvid-studio_dance")])}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "StudioDance"
+    # Without the package the same params are a config error naming the key.
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode != 0 and "datasets.studio.plugin: unknown dataset plugin 'studio_dance'" in proc.stderr
