@@ -90,6 +90,29 @@ def cmd_datasets_check(args) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_weights(args) -> int:
+    from humanvid import weights
+
+    if args.weights_command == "list":
+        print(f"cache: {weights.cache_dir()}" + ("  (offline)" if weights.offline() else ""))
+        print("| name | used by | source | sha256 | licence | here |")
+        print("| --- | --- | --- | --- | --- | --- |")
+        for name, src in sorted(weights.WEIGHTS.items()):
+            here = "yes" if weights.find(name) is not None else "no"
+            print(f"| {name} | {src.used_by} | {src.source} | {'published' if src.sha256 else 'none published'} | {src.licence} | {here} |")
+        return 0
+    if args.weights_command == "fetch":
+        for name in args.names:
+            print(f"{name}: {weights.fetch(name, progress=print)}")
+        return 0
+    bad = 0
+    for name in args.names or sorted(weights.WEIGHTS):
+        status, detail = weights.verify(name)
+        bad += status == "bad" or (status == "missing" and bool(args.names))
+        print(f"{status:8s} {name}: {detail}")
+    return 1 if bad else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="humanvid", description="Reproduce human-video diffusion paper tables end to end.")
     parser.add_argument("--workspace", "-w", default=".", help="folder with params.yaml, dvc.yaml and .dvc/ (default: cwd)")
@@ -109,6 +132,16 @@ def main(argv: list[str] | None = None) -> int:
     q = dsub.add_parser("check", help="check an ingested dataset against the contract and print what fails")
     q.add_argument("name")
     q.set_defaults(fn=cmd_datasets_check)
+    p = sub.add_parser("weights", help="released weights: list, fetch, verify")
+    wsub = p.add_subparsers(dest="weights_command", required=True)
+    q = wsub.add_parser("list", help="every known weight: source, checksum, licence, whether it is here")
+    q.set_defaults(fn=cmd_weights)
+    q = wsub.add_parser("fetch", help="download weights into the cache (refused in offline mode)")
+    q.add_argument("names", nargs="+")
+    q.set_defaults(fn=cmd_weights)
+    q = wsub.add_parser("verify", help="check weights against their published checksum/size; exit 1 on a bad one")
+    q.add_argument("names", nargs="*")
+    q.set_defaults(fn=cmd_weights)
     p = sub.add_parser("status", help="which stages of a table are stale, and why")
     p.add_argument("table", nargs="?", default="demo")
     p.set_defaults(fn=cmd_status)
@@ -117,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return args.fn(args)
-    except (ConfigError, WorkspaceError) as exc:
+    except (ConfigError, WorkspaceError, KeyError, FileNotFoundError) as exc:
         print(f"humanvid: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:

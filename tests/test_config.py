@@ -40,6 +40,7 @@ def test_tiny_params_are_valid(tiny_params):
         (lambda p: p["tables"]["demo"]["rows"].update(extra="ghost_sampler"), "tables.demo.rows.extra", "unknown sampler"),
         (lambda p: p["tables"]["demo"].update(columns=["l1", "fvd2"]), "tables.demo.columns[1]", "unknown metric"),
         (lambda p: p["tables"]["demo"].update(paper={"nope": {"l1": 1.0}}), "tables.demo.paper.nope", "not a row"),
+        (lambda p: p.update(weights={"overrides": {"dwpose-xl": "/w.onnx"}}), "weights.overrides.dwpose-xl", "unknown weight"),
     ],
 )
 def test_errors_name_the_key_path(tiny_params, edit, path, words):

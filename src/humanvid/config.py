@@ -179,6 +179,13 @@ class TableConfig(Section):
     """Where the paper's numbers come from (paper, table number)."""
 
 
+class WeightsConfig(Section):
+    """Where released weights are found (see humanvid.weights)."""
+
+    overrides: dict[str, str] = Field(default_factory=dict)
+    """Weight name -> a local file or folder to use instead of the weight cache."""
+
+
 class Config(Section):
     """The whole params.yaml."""
 
@@ -194,6 +201,8 @@ class Config(Section):
     """Inference configurations, by name."""
     tables: dict[str, TableConfig] = Field(default_factory=dict)
     """Reports, by name."""
+    weights: WeightsConfig = Field(default_factory=WeightsConfig)
+    """Local overrides for released weights."""
 
 
 def _format_loc(loc: tuple[Any, ...]) -> str:
@@ -261,6 +270,10 @@ def _check_references(cfg: Config, source: str) -> None:
         need(sampler.model in cfg.models, f"samplers.{name}.model", f"unknown model {sampler.model!r}; known: {', '.join(cfg.models) or '(none)'}")
         need(sampler.data in cfg.datasets, f"samplers.{name}.data", f"unknown dataset {sampler.data!r}; known: {', '.join(cfg.datasets)}")
         need(sampler.overlap < sampler.window, f"samplers.{name}.overlap", f"must be smaller than window ({sampler.window}), got {sampler.overlap}")
+    from humanvid.weights import WEIGHTS
+
+    for name in cfg.weights.overrides:
+        need(name in WEIGHTS, f"weights.overrides.{name}", f"unknown weight {name!r}; known: {', '.join(sorted(WEIGHTS))}")
     for name, table in cfg.tables.items():
         for label, sampler in table.rows.items():
             need(sampler in cfg.samplers, f"tables.{name}.rows.{label}", f"unknown sampler {sampler!r}; known: {', '.join(cfg.samplers) or '(none)'}")

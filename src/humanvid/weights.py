@@ -1,8 +1,11 @@
-"""Named released weights: where they come from and where they are found locally.
+"""The weight registry: every released weight by name — its public source, checksum where published,
+licence, and what uses it — plus where it is found on this machine.
 
-Nothing here downloads. A weight is found, in order, at `HUMANVID_WEIGHTS_DIR/<name>` (a directory laid
-out as the hub repository), or in the Hugging Face cache (`local_files_only`). A missing weight raises
-`MissingWeightsError` saying exactly what to fetch and where to put it.
+Lookup order for a name: an explicit override path (`params.yaml: weights.overrides.NAME`), the humanvid
+weight cache (`$HUMANVID_WEIGHTS_DIR`, default `~/.cache/humanvid/weights`, as `<cache>/<name>/…`), then
+for hub entries the Hugging Face cache (never contacting the hub). Nothing downloads at run time: a
+missing weight raises `MissingWeightsError` naming `humanvid weights fetch NAME`. Offline mode
+(`HUMANVID_OFFLINE=1` or `HF_HUB_OFFLINE=1`) makes `fetch` refuse too.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 
 class MissingWeightsError(FileNotFoundError):
@@ -19,44 +23,162 @@ class MissingWeightsError(FileNotFoundError):
 @dataclass(frozen=True)
 class WeightSource:
     name: str
-    repo: str
-    licence: str
     used_by: str
+    licence: str
+    repo: str | None = None
+    """Hugging Face hub repository id."""
+    filename: str | None = None
+    """A file inside `repo`; None means the whole repository (a diffusers/transformers folder)."""
+    url: str | None = None
+    """A direct download URL (used when there is no hub repository)."""
+    sha256: str | None = None
+    """Checksum of the file as published; None where the publisher gives none (then size/presence only)."""
+    size: int | None = None
+
+    @property
+    def source(self) -> str:
+        if self.url:
+            return self.url
+        return f"hf://{self.repo}" + (f"/{self.filename}" if self.filename else "")
+
+    @property
+    def local_name(self) -> str | None:
+        """The file name inside `<cache>/<name>/` for single-file weights; None for whole repositories."""
+        if self.url:
+            return self.url.split("?")[0].rsplit("/", 1)[-1]
+        return self.filename
 
 
 WEIGHTS: dict[str, WeightSource] = {
     w.name: w
     for w in [
-        WeightSource("sd15", "stable-diffusion-v1-5/stable-diffusion-v1-5", "CreativeML OpenRAIL-M", "baseline/sd15: vae, unet"),
-        WeightSource("animatediff-v1-5-2", "guoyww/animatediff-motion-adapter-v1-5-2", "Apache-2.0", "baseline/sd15: motion modules"),
-        WeightSource("controlnet-openpose", "lllyasviel/control_v11p_sd15_openpose", "CreativeML OpenRAIL-M", "baseline/sd15: pose ControlNet"),
-        WeightSource("clip-vit-large-patch14", "openai/clip-vit-large-patch14", "MIT", "baseline/sd15: reference image tokens"),
+        WeightSource("sd15", "baseline/sd15: VAE, UNet", "CreativeML OpenRAIL-M", repo="stable-diffusion-v1-5/stable-diffusion-v1-5"),
+        WeightSource("animatediff-v1-5-2", "baseline/sd15: motion modules", "Apache-2.0", repo="guoyww/animatediff-motion-adapter-v1-5-2"),
+        WeightSource("controlnet-openpose", "baseline/sd15: pose ControlNet", "CreativeML OpenRAIL-M", repo="lllyasviel/control_v11p_sd15_openpose"),
+        WeightSource("clip-vit-large-patch14", "baseline/sd15: reference image tokens", "MIT", repo="openai/clip-vit-large-patch14"),
+        WeightSource("dwpose-yolox-l", "estimator dwpose: person detector", "Apache-2.0", repo="yzd-v/DWPose", filename="yolox_l.onnx"),
+        WeightSource("dwpose-ll-ucoco-384", "estimator dwpose: whole-body pose", "Apache-2.0", repo="yzd-v/DWPose", filename="dw-ll_ucoco_384.onnx"),
+        WeightSource("openpose-body", "estimator openpose: CMU body model (PyTorch port)", "CMU OpenPose academic licence",
+                     repo="lllyasviel/Annotators", filename="body_pose_model.pth"),  # fmt: skip
+        WeightSource("rvm-mobilenetv3", "estimator matting: Robust Video Matting (TorchScript)", "GPL-3.0",
+                     url="https://github.com/PeterL1n/RobustVideoMatting/releases/download/v1.0.0/rvm_mobilenetv3_fp32.torchscript"),  # fmt: skip
+        WeightSource("densepose-r50-fpn-s1x", "estimator densepose: detectron2 DensePose R_50_FPN_s1x", "Apache-2.0",
+                     url="https://dl.fbaipublicfiles.com/densepose/densepose_rcnn_R_50_FPN_s1x/165712039/model_final_162be9.pkl"),  # fmt: skip
     ]
 }
 
 
+def cache_dir() -> Path:
+    return Path(os.environ.get("HUMANVID_WEIGHTS_DIR") or Path.home() / ".cache" / "humanvid" / "weights")
+
+
 def weights_dir() -> Path | None:
+    """Kept for callers that only need the configured root (None when unset)."""
     value = os.environ.get("HUMANVID_WEIGHTS_DIR")
     return Path(value) if value else None
 
 
-def resolve(name: str) -> str:
-    """A path or repo id that `from_pretrained(..., local_files_only=True)` can load, or MissingWeightsError."""
+def offline() -> bool:
+    return any(os.environ.get(v, "").lower() in ("1", "true", "yes") for v in ("HUMANVID_OFFLINE", "HF_HUB_OFFLINE"))
+
+
+def source(name: str) -> WeightSource:
     if name not in WEIGHTS:
         raise KeyError(f"unknown weight {name!r}; known: {', '.join(sorted(WEIGHTS))}")
-    src = WEIGHTS[name]
-    root = weights_dir()
-    if root is not None and (root / name).is_dir():
-        return str(root / name)
-    try:
-        from huggingface_hub import snapshot_download
+    return WEIGHTS[name]
 
-        return snapshot_download(src.repo, local_files_only=True)
-    except Exception:
-        pass
-    where = str(root / name) if root is not None else f"$HUMANVID_WEIGHTS_DIR/{name} (set HUMANVID_WEIGHTS_DIR first)"
+
+def cached_path(name: str) -> Path:
+    """Where `fetch` puts a weight: `<cache>/<name>/<file>` or, for a whole repository, `<cache>/<name>/`."""
+    src = source(name)
+    base = cache_dir() / name
+    return base / src.local_name if src.local_name else base
+
+
+def find(name: str, overrides: dict[str, str] | None = None) -> Path | None:
+    """The local path of a weight, or None."""
+    src = source(name)
+    if overrides and name in overrides:
+        path = Path(overrides[name]).expanduser()
+        if not path.exists():
+            raise MissingWeightsError(f"weights.overrides.{name}: {path} does not exist")
+        return path
+    path = cached_path(name)
+    if path.exists():
+        return path
+    if src.repo:
+        try:
+            from huggingface_hub import hf_hub_download, snapshot_download
+
+            if src.filename:
+                return Path(hf_hub_download(src.repo, src.filename, local_files_only=True))
+            return Path(snapshot_download(src.repo, local_files_only=True))
+        except Exception:  # not in the Hugging Face cache
+            return None
+    return None
+
+
+def resolve(name: str, overrides: dict[str, str] | None = None) -> str:
+    """A path `from_pretrained`/a loader can open, or MissingWeightsError saying how to get it."""
+    path = find(name, overrides)
+    if path is not None:
+        return str(path)
+    src = source(name)
     raise MissingWeightsError(
-        f"weight {name!r} ({src.used_by}) is not on this machine. Fetch the hub repository {src.repo!r} "
-        f"(licence: {src.licence}), e.g. `huggingface-cli download {src.repo} --local-dir {where}`, "
-        f"or into the Hugging Face cache."
+        f"weight {name!r} ({src.used_by}) is not on this machine. Run `humanvid weights fetch {name}` "
+        f"(source: {src.source}; licence: {src.licence}), or place it at {cached_path(name)}, "
+        f"or point `weights.overrides.{name}` in params.yaml at a local copy."
     )
+
+
+def fetch(name: str, progress: Callable[[str], None] = print) -> Path:
+    """Download a weight into the cache (resumable, verified where a checksum is published)."""
+    from humanvid.datasets.fetch import fetch as fetch_url
+
+    src = source(name)
+    if offline():
+        raise MissingWeightsError(f"offline mode (HUMANVID_OFFLINE/HF_HUB_OFFLINE): not fetching {name!r} from {src.source}")
+    dest = cached_path(name)
+    if src.url:
+        return fetch_url(src.url, dest, src.sha256, src.size, progress=progress)
+    from huggingface_hub import hf_hub_download, snapshot_download
+
+    if src.filename:
+        path = Path(hf_hub_download(src.repo, src.filename, local_dir=dest.parent))
+    else:
+        path = Path(snapshot_download(src.repo, local_dir=dest))
+    problem = verify_path(src, path)
+    if problem:
+        raise ValueError(f"weight {name!r} fetched but {problem}")
+    return path
+
+
+def verify_path(src: WeightSource, path: Path) -> str | None:
+    """None if the file matches what is published (checksum/size where known), else what is wrong."""
+    from humanvid.datasets.fetch import sha256_of
+
+    if not path.exists():
+        return f"{path} is missing"
+    if path.is_file():
+        if src.size is not None and path.stat().st_size != src.size:
+            return f"{path}: {path.stat().st_size} bytes, expected {src.size}"
+        if src.sha256 is not None and (digest := sha256_of(path)) != src.sha256:
+            return f"{path}: sha256 {digest}, expected {src.sha256}"
+        if path.stat().st_size == 0:
+            return f"{path} is empty"
+    return None
+
+
+def verify(name: str, overrides: dict[str, str] | None = None) -> tuple[str, str]:
+    """('ok' | 'missing' | 'bad', detail) for one weight."""
+    src = source(name)
+    try:
+        path = find(name, overrides)
+    except MissingWeightsError as exc:
+        return "missing", str(exc)
+    if path is None:
+        return "missing", f"not found (expected at {cached_path(name)})"
+    problem = verify_path(src, path)
+    if problem:
+        return "bad", problem
+    return "ok", f"{path}" + ("" if src.sha256 else " (no published checksum: presence and size only)")

@@ -1,0 +1,72 @@
+import hashlib
+import subprocess
+import sys
+
+import pytest
+from httpfixture import LoopbackServer
+
+from humanvid import weights
+from humanvid.datasets.fetch import FetchError
+
+
+@pytest.fixture
+def served_weight(tmp_path, monkeypatch):
+    root = tmp_path / "served"
+    root.mkdir()
+    data = b"\x89ONNX" + bytes(range(256)) * 64
+    (root / "tiny.onnx").write_bytes(data)
+    monkeypatch.setenv("HUMANVID_WEIGHTS_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("HUMANVID_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    with LoopbackServer(root) as srv:
+        src = weights.WeightSource("tiny-test", "tests", "MIT", url=srv.url("files/tiny.onnx"), sha256=hashlib.sha256(data).hexdigest(), size=len(data))
+        monkeypatch.setitem(weights.WEIGHTS, "tiny-test", src)
+        yield src, data, srv
+
+
+def test_missing_weight_says_what_to_fetch(served_weight):
+    with pytest.raises(weights.MissingWeightsError) as err:
+        weights.resolve("tiny-test")
+    msg = str(err.value)
+    assert "humanvid weights fetch tiny-test" in msg and "weights.overrides.tiny-test" in msg and "tiny.onnx" in msg
+    assert weights.verify("tiny-test")[0] == "missing"
+
+
+def test_fetch_verify_and_detect_corruption(served_weight):
+    src, data, srv = served_weight
+    path = weights.fetch("tiny-test", progress=lambda m: None)
+    assert path == weights.cached_path("tiny-test") and path.read_bytes() == data
+    assert weights.resolve("tiny-test") == str(path)
+    assert weights.verify("tiny-test")[0] == "ok"
+    path.write_bytes(data[:-1] + b"!")
+    status, detail = weights.verify("tiny-test")
+    assert status == "bad" and "sha256" in detail
+
+
+def test_bad_checksum_offline_and_overrides(served_weight, monkeypatch, tmp_path):
+    src, data, srv = served_weight
+    monkeypatch.setitem(weights.WEIGHTS, "tiny-test", weights.WeightSource("tiny-test", "tests", "MIT", url=src.url, sha256="0" * 64))
+    with pytest.raises(FetchError, match="sha256"):
+        weights.fetch("tiny-test", progress=lambda m: None)
+    assert not weights.cached_path("tiny-test").exists()
+    monkeypatch.setenv("HUMANVID_OFFLINE", "1")
+    with pytest.raises(weights.MissingWeightsError, match="offline mode"):
+        weights.fetch("tiny-test")
+    local = tmp_path / "mine.onnx"
+    local.write_bytes(data)
+    assert weights.resolve("tiny-test", overrides={"tiny-test": str(local)}) == str(local)
+    with pytest.raises(weights.MissingWeightsError, match="weights.overrides.tiny-test"):
+        weights.resolve("tiny-test", overrides={"tiny-test": str(tmp_path / "nope.onnx")})
+    with pytest.raises(KeyError, match="unknown weight"):
+        weights.resolve("nonexistent")
+
+
+def test_cli_lists_every_weight_with_its_source_and_licence(tmp_path):
+    env = {"HUMANVID_WEIGHTS_DIR": str(tmp_path), "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"), "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-m", "flows.cli", "weights", "list"], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    for name in ("dwpose-yolox-l", "dwpose-ll-ucoco-384", "openpose-body", "rvm-mobilenetv3", "densepose-r50-fpn-s1x", "sd15"):
+        assert f"| {name} |" in out.stdout
+    assert "hf://yzd-v/DWPose/dw-ll_ucoco_384.onnx" in out.stdout and "(offline)" in out.stdout
+    bad = subprocess.run([sys.executable, "-m", "flows.cli", "weights", "verify", "openpose-body"], capture_output=True, text=True, env=env)
+    assert bad.returncode == 1 and "missing" in bad.stdout
