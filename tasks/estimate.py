@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> None:
     with atomic_dir(ctx.layout.conditions(ctx.name)) as tmp:
         for est_name in ctx.cfg.estimators[ctx.name]:
             cls = ESTIMATORS.get(est_name)
-            estimator = cls(device, dtype, raw)
+            estimator = cls(device, dtype, raw, overrides=ctx.cfg.weights.overrides)
             out_dir = tmp / est_name
             out_dir.mkdir()
             status = []

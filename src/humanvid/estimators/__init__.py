@@ -2,10 +2,12 @@
 `humanvid.estimators` entry-point group."""
 
 from humanvid.estimators.base import CONDITION_LAYOUTS, Estimator, check_conditions
+from humanvid.estimators.dwpose import DWPose
 from humanvid.estimators.groundtruth import GroundTruth
 from humanvid.registry import Registry
 
 ESTIMATORS: Registry[type[Estimator]] = Registry("estimator", "humanvid.estimators")
 ESTIMATORS.add("groundtruth", GroundTruth)
+ESTIMATORS.add("dwpose", DWPose)
 
-__all__ = ["CONDITION_LAYOUTS", "ESTIMATORS", "Estimator", "GroundTruth", "check_conditions"]
+__all__ = ["CONDITION_LAYOUTS", "DWPose", "ESTIMATORS", "Estimator", "GroundTruth", "check_conditions"]

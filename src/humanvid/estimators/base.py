@@ -46,10 +46,11 @@ class Estimator(ABC):
     needs_gpu: ClassVar[bool] = False
     """A GPU stage: the orchestrator may send it to a GPU worker."""
 
-    def __init__(self, device: "torch.device", dtype: "torch.dtype", raw_dir: Path) -> None:
+    def __init__(self, device: "torch.device", dtype: "torch.dtype", raw_dir: Path, overrides: dict[str, str] | None = None) -> None:
         self.device = device
         self.dtype = dtype
         self.raw_dir = Path(raw_dir)
+        self.overrides = dict(overrides or {})  # params.yaml weights.overrides, for estimators with weights
 
     @classmethod
     def supports(cls, dataset_plugin: str) -> bool:
