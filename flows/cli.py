@@ -113,6 +113,39 @@ def cmd_weights(args) -> int:
     return 1 if bad else 0
 
 
+def cmd_estimators_validate(args) -> int:
+    import json
+
+    from humanvid.config import load_config
+    from humanvid.datasets import read_clip_table
+    from humanvid.device import resolve_device, resolve_dtype
+    from humanvid.estimators import ESTIMATORS
+    from humanvid.estimators.validate import validate
+    from humanvid.paths import Layout
+
+    root = Path(args.workspace)
+    cfg = load_config(root / "params.yaml")
+    synth = [name for name, ds in cfg.datasets.items() if ds.plugin == "synthdance"]
+    if not synth:
+        print("humanvid: params.yaml has no synthdance dataset to validate against", file=sys.stderr)
+        return 2
+    raw = Layout.at(root, cfg.paths).raw(synth[0])
+    if not (raw / "clips.parquet").is_file():
+        print(f"humanvid: {raw} is not ingested yet: run `humanvid stage download@{synth[0]}` first", file=sys.stderr)
+        return 2
+    device = resolve_device(args.device)
+    estimator = ESTIMATORS.get(args.name)(device, resolve_dtype("auto", device), raw, overrides=cfg.weights.overrides)
+    clips = [c for c in read_clip_table(raw / "clips.parquet") if c.ok][: args.clips]
+    result = validate(estimator, raw, clips, progress=lambda m: print(m, file=sys.stderr))
+    print(f"| {args.name} on {synth[0]} ({len(clips)} clips) | value |")
+    print("| --- | ---: |")
+    for key, value in result["mean"].items():
+        print(f"| {key} | {value:.4f} |")
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="humanvid", description="Reproduce human-video diffusion paper tables end to end.")
     parser.add_argument("--workspace", "-w", default=".", help="folder with params.yaml, dvc.yaml and .dvc/ (default: cwd)")
@@ -132,6 +165,14 @@ def main(argv: list[str] | None = None) -> int:
     q = dsub.add_parser("check", help="check an ingested dataset against the contract and print what fails")
     q.add_argument("name")
     q.set_defaults(fn=cmd_datasets_check)
+    p = sub.add_parser("estimators", help="condition estimators")
+    esub = p.add_subparsers(dest="estimators_command", required=True)
+    q = esub.add_parser("validate", help="run an estimator on synthdance clips and report agreement with ground truth")
+    q.add_argument("name")
+    q.add_argument("--clips", type=int, default=4, help="how many clips (default 4)")
+    q.add_argument("--device", default="auto")
+    q.add_argument("--json", help="also write the per-clip results here")
+    q.set_defaults(fn=cmd_estimators_validate)
     p = sub.add_parser("weights", help="released weights: list, fetch, verify")
     wsub = p.add_subparsers(dest="weights_command", required=True)
     q = wsub.add_parser("list", help="every known weight: source, checksum, licence, whether it is here")
