@@ -4,10 +4,12 @@
 from humanvid.estimators.base import CONDITION_LAYOUTS, Estimator, check_conditions
 from humanvid.estimators.dwpose import DWPose
 from humanvid.estimators.groundtruth import GroundTruth
+from humanvid.estimators.matting import RobustVideoMatting
 from humanvid.registry import Registry
 
 ESTIMATORS: Registry[type[Estimator]] = Registry("estimator", "humanvid.estimators")
 ESTIMATORS.add("groundtruth", GroundTruth)
 ESTIMATORS.add("dwpose", DWPose)
+ESTIMATORS.add("matting", RobustVideoMatting)
 
-__all__ = ["CONDITION_LAYOUTS", "DWPose", "ESTIMATORS", "Estimator", "GroundTruth", "check_conditions"]
+__all__ = ["CONDITION_LAYOUTS", "DWPose", "ESTIMATORS", "Estimator", "GroundTruth", "RobustVideoMatting", "check_conditions"]
