@@ -2,6 +2,7 @@
 `humanvid.estimators` entry-point group."""
 
 from humanvid.estimators.base import CONDITION_LAYOUTS, Estimator, check_conditions
+from humanvid.estimators.densepose import DensePose
 from humanvid.estimators.dwpose import DWPose
 from humanvid.estimators.groundtruth import GroundTruth
 from humanvid.estimators.matting import RobustVideoMatting
@@ -11,5 +12,6 @@ ESTIMATORS: Registry[type[Estimator]] = Registry("estimator", "humanvid.estimato
 ESTIMATORS.add("groundtruth", GroundTruth)
 ESTIMATORS.add("dwpose", DWPose)
 ESTIMATORS.add("matting", RobustVideoMatting)
+ESTIMATORS.add("densepose", DensePose)
 
-__all__ = ["CONDITION_LAYOUTS", "DWPose", "ESTIMATORS", "Estimator", "GroundTruth", "RobustVideoMatting", "check_conditions"]
+__all__ = ["CONDITION_LAYOUTS", "DWPose", "DensePose", "ESTIMATORS", "Estimator", "GroundTruth", "RobustVideoMatting", "check_conditions"]
