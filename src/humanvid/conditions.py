@@ -59,3 +59,37 @@ def resize_to(frame: np.ndarray, width: int, height: int) -> np.ndarray:
     if frame.shape[1] == width and frame.shape[0] == height:
         return np.ascontiguousarray(frame)
     return np.asarray(Image.fromarray(frame).resize((width, height), Image.BICUBIC))
+
+
+# The 20 bones of a 21-point hand: wrist to each finger base, then along each finger.
+HAND_EDGES = [(0, 1), (1, 2), (2, 3), (3, 4), (0, 5), (5, 6), (6, 7), (7, 8), (0, 9), (9, 10), (10, 11), (11, 12),
+              (0, 13), (13, 14), (14, 15), (15, 16), (0, 17), (17, 18), (18, 19), (19, 20)]  # fmt: skip
+
+
+def _hand_colour(i: int) -> tuple[int, int, int]:
+    import colorsys
+
+    r, g, b = colorsys.hsv_to_rgb(i / len(HAND_EDGES), 1.0, 1.0)
+    return int(r * 255), int(g * 255), int(b * 255)
+
+
+def render_wholebody(keypoints: np.ndarray, height: int, width: int, min_score: float = 0.3) -> np.ndarray:
+    """(133, 3) COCO-WholeBody x, y, score -> uint8 (H, W, 3): the DWPose-style condition image — the
+    OpenPose-18 body, both hands (bones in a hue wheel, joints red) and the face landmarks (white)."""
+    from humanvid.keypoints import FACE_START, LHAND_START, RHAND_START, openpose18_from_wholebody
+
+    img = Image.fromarray(render_openpose18(openpose18_from_wholebody(keypoints), height, width, min_score))
+    draw = ImageDraw.Draw(img)
+    thick = max(1, round(min(height, width) / 128))
+    for start in (LHAND_START, RHAND_START):
+        hand = keypoints[start : start + 21]
+        for k, (a, b) in enumerate(HAND_EDGES):
+            if hand[a, 2] >= min_score and hand[b, 2] >= min_score:
+                draw.line([tuple(hand[a, :2]), tuple(hand[b, :2])], fill=_hand_colour(k), width=thick)
+        for x, y, s in hand:
+            if s >= min_score:
+                draw.ellipse([x - thick, y - thick, x + thick, y + thick], fill=(255, 0, 0))
+    for x, y, s in keypoints[FACE_START:LHAND_START]:
+        if s >= min_score:
+            draw.point((x, y), fill=(255, 255, 255))
+    return np.asarray(img)

@@ -67,6 +67,38 @@ def _face_template() -> np.ndarray:
 FACE_TEMPLATE = _face_template()
 
 
+def _keypoint_parts() -> list[frozenset[str]]:
+    """For each of the 133 keypoints, the body parts whose surface cannot hide it (a joint centre lies
+    inside them). Head keypoints (eyes, ears, nose, face) lie on the head's surface: none, so the back of a
+    turned-away head hides the face."""
+    body = {
+        0: (), 1: (), 2: (), 3: (), 4: (),
+        5: ("torso", "upper_arm_left"), 6: ("torso", "upper_arm_right"),
+        7: ("upper_arm_left", "lower_arm_left"), 8: ("upper_arm_right", "lower_arm_right"),
+        9: ("lower_arm_left", "hand_left"), 10: ("lower_arm_right", "hand_right"),
+        11: ("torso", "upper_leg_left"), 12: ("torso", "upper_leg_right"),
+        13: ("upper_leg_left", "lower_leg_left"), 14: ("upper_leg_right", "lower_leg_right"),
+        15: ("lower_leg_left", "foot_left"), 16: ("lower_leg_right", "foot_right"),
+    }  # fmt: skip
+    parts: list[frozenset[str]] = []
+    for i in range(NUM_WHOLEBODY):
+        if i in body:
+            names = body[i]
+        elif i < FACE_START:  # feet: 17-19 left, 20-22 right
+            names = ("foot_left", "lower_leg_left") if i < 20 else ("foot_right", "lower_leg_right")
+        elif i < LHAND_START:
+            names = ()
+        elif i < RHAND_START:
+            names = ("hand_left", "lower_arm_left")
+        else:
+            names = ("hand_right", "lower_arm_right")
+        parts.append(frozenset([names] if isinstance(names, str) else names))
+    return parts
+
+
+KEYPOINT_PARTS = _keypoint_parts()
+
+
 @dataclass(frozen=True)
 class BodyShape:
     """Per-identity proportions in metres."""

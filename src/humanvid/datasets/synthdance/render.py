@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from humanvid.datasets.synthdance.body import Pose
+from humanvid.datasets.synthdance.body import KEYPOINT_PARTS, Pose
 
 # DensePose's 24 fine parts (1-based; 0 is background). Front/back is taken from the body's facing side.
 DENSEPOSE_PARTS = {
@@ -174,16 +174,19 @@ def render(pose: Pose, appearance: Appearance, camera: Camera, background: np.nd
         iuv[sel, 1] = np.round(u * 255).astype(np.uint8)
         iuv[sel, 2] = np.round(v * 255).astype(np.uint8)
 
-    # Keypoints: project, then visible if inside the frame and not behind the rendered surface.
+    # Keypoints: project; visible if inside the frame and not hidden by another body part. A joint
+    # centre lies inside its own limb, so its own parts' surfaces never hide it.
     pts = pose.keypoints3d
     xy = camera.project(pts)
     inside = (xy[:, 0] >= 0) & (xy[:, 0] < w) & (xy[:, 1] >= 0) & (xy[:, 1] < h) & (pts[:, 2] > 0)
     depth_img = depth.reshape(h, w)
+    part_img = best_part.reshape(h, w)
     vis = np.zeros(len(pts))
     for i in np.flatnonzero(inside):
-        surface = depth_img[int(xy[i, 1]), int(xy[i, 0])]
-        # Joint centres sit inside their limb, so allow the limb's thickness before calling them hidden.
-        vis[i] = float(surface == 0 or pts[i, 2] <= surface + 0.12)
+        py, px = int(xy[i, 1]), int(xy[i, 0])
+        surface, k = depth_img[py, px], part_img[py, px]
+        own = k >= 0 and pose.segments[k].part in KEYPOINT_PARTS[i]
+        vis[i] = float(surface == 0 or own or pts[i, 2] <= surface + 0.02)
     keypoints = np.concatenate([xy, vis[:, None]], axis=1).astype(np.float32)
 
     return Frame(
