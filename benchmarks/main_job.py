@@ -51,6 +51,10 @@ def main() -> None:
         ws = Path(tmp)
         shutil.copy(REPO / "dvc.yaml", ws / "dvc.yaml")
         shutil.copy(args.params, ws / "params.yaml")
+        ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+        shutil.copytree(REPO / "tasks", ws / "tasks", ignore=ignore)  # the stages' code dependencies
+        shutil.copytree(REPO / "src" / "humanvid", ws / "src" / "humanvid", ignore=ignore)
+        shutil.copy(REPO / ".dvcignore", ws / ".dvcignore")
         env = dict(os.environ, PREFECT_HOME=str(ws / ".prefect"), PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
         env.pop("PREFECT_API_URL", None)
         subprocess.run([sys.executable, "-m", "dvc", "init", "--no-scm", "-q"], cwd=ws, check=True)

@@ -43,10 +43,19 @@ def tiny_params() -> dict:
     return copy.deepcopy(TINY_PARAMS)
 
 
+def copy_code(path: Path) -> None:
+    """The stages' code dependencies (dvc.yaml lists tasks/ and src/humanvid/ paths), as in a checkout."""
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
+    shutil.copytree(REPO / "tasks", path / "tasks", ignore=ignore, dirs_exist_ok=True)
+    shutil.copytree(REPO / "src" / "humanvid", path / "src" / "humanvid", ignore=ignore, dirs_exist_ok=True)
+    shutil.copy(REPO / ".dvcignore", path / ".dvcignore")
+
+
 def make_workspace(path: Path, params: dict) -> Path:
-    """A fresh workspace: the project's dvc.yaml, the given params, `dvc init --no-scm`."""
+    """A fresh workspace: the project's dvc.yaml, its code dependencies, the given params, `dvc init --no-scm`."""
     path.mkdir(parents=True, exist_ok=True)
     shutil.copy(REPO / "dvc.yaml", path / "dvc.yaml")
+    copy_code(path)
     (path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     subprocess.run([sys.executable, "-m", "dvc", "init", "--no-scm", "-q"], cwd=path, check=True)
     subprocess.run([sys.executable, "-m", "dvc", "config", "core.analytics", "false"], cwd=path, check=True)

@@ -85,3 +85,11 @@ def test_demo_end_to_end_then_only_what_changed(workspace):
     for stage in ("download@synthdance", "estimate@synthdance", "shard@synthdance", "pretrain@tiny", "finetune@tiny"):
         assert second[stage] == first[stage], f"{stage} changed in dvc.lock"
     assert second["sample@tiny_w4"] != first["sample@tiny_w4"]
+
+    # 5. Editing code re-runs exactly the stages that run it: the metrics package -> evaluate (then report).
+    metrics_code = workspace / "src" / "humanvid" / "metrics" / "image.py"
+    metrics_code.write_text(metrics_code.read_text() + "\n# an edit\n")
+    states = {s.name: s for s in table_state(workspace, load_config(workspace / "params.yaml"), "demo")}
+    assert [n for n, s in states.items() if s.stale] == ["evaluate@tiny_w4"]
+    assert states["evaluate@tiny_w4"].reasons == ["deps src/humanvid/metrics modified"]
+    assert states["report@demo"].upstream == ["evaluate@tiny_w4"]
