@@ -72,12 +72,6 @@ def cache_dir() -> Path:
     return Path(os.environ.get("HUMANVID_WEIGHTS_DIR") or Path.home() / ".cache" / "humanvid" / "weights")
 
 
-def weights_dir() -> Path | None:
-    """Kept for callers that only need the configured root (None when unset)."""
-    value = os.environ.get("HUMANVID_WEIGHTS_DIR")
-    return Path(value) if value else None
-
-
 def offline() -> bool:
     return any(os.environ.get(v, "").lower() in ("1", "true", "yes") for v in ("HUMANVID_OFFLINE", "HF_HUB_OFFLINE"))
 
