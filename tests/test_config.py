@@ -26,7 +26,7 @@ def test_tiny_params_are_valid(tiny_params):
         (lambda p: p["paths"].pop("shards"), "paths.shards", "Field required"),
         (lambda p: p["models"]["tiny"].pop("run"), "models.tiny.run", "Field required"),
         (lambda p: p["datasets"]["synthdance"].pop("shard"), "datasets.synthdance.shard", "Field required"),
-        (lambda p: p["datasets"]["synthdance"].update(plugin="tiktokk"), "datasets.synthdance.plugin", "known: anchor, laion_human, local, ntu120, synthdance, ted, tiktok"),
+        (lambda p: p["datasets"]["synthdance"].update(plugin="tiktokk"), "datasets.synthdance.plugin", "known: anchor, laion_human, local, ntu120, synthdance, talkshow, ted, tiktok"),
         (lambda p: p["datasets"]["synthdance"]["options"].update(width=33), "datasets.synthdance.options", "even"),
         (lambda p: p["datasets"]["synthdance"]["options"].update(colour="red"), "datasets.synthdance.options.colour", "unknown key"),
         (lambda p: p["estimators"].update(synthdance=["dwpoze"]), "estimators.synthdance[0]", "known: densepose, dwpose, groundtruth, matting, openpose"),

@@ -319,3 +319,53 @@ def test_killed_ingest_resumes_to_the_same_result(tmp_path, tiny_params):
     assert a == b and all(c.ok for c in a) and len(a) == 6
     for c in a:
         np.testing.assert_array_equal(read_video(killed / "data/raw/humans" / c.source), read_video(clean / "data/raw/humans" / c.source))
+
+
+# ----------------------------------------------------------------------------- TalkSHOW / SHOW release
+def _show_params(frames: int) -> dict:
+    rng = np.random.default_rng(0)
+    return {"width": 64, "height": 48, "center": np.array([32.0, 24.0]), "batch_size": frames, "camera_transl": rng.normal(size=3),
+            "focal_length": 500.0, "body_pose_axis": rng.normal(size=(frames, 21, 3)), "expression": rng.normal(size=(frames, 100)),
+            "jaw_pose": rng.normal(size=(frames, 3)), "betas": rng.normal(size=300), "global_orient": rng.normal(size=(frames, 3)),
+            "transl": rng.normal(size=(frames, 3)), "left_hand_pose": rng.normal(size=(frames, 12)),
+            "right_hand_pose": rng.normal(size=(frames, 12)), "leye_pose": np.zeros((frames, 3)), "reye_pose": np.zeros((frames, 3))}  # fmt: skip
+
+
+def test_talkshow_release_layout_smplx_annotations_and_safe_pickles(tmp_path):
+    import pickle
+    import tarfile
+
+    from humanvid.datasets import TalkShow
+    from humanvid.datasets.talkshow import UnsafePickleError, load_params
+
+    video_fn = "Some_Show_-_A_Closer_Look-pVAD70eSWA8.mp4"
+    videos = tmp_path / "videos" / "seth" / "videos"
+    videos.mkdir(parents=True)
+    x = np.linspace(0, 250, 64)[None, :, None]
+    write_video(videos / video_fn, np.stack([np.broadcast_to(x + t, (48, 64, 3)).astype(np.uint8) for t in range(90)]), fps=30)
+    staging = tmp_path / "staging" / "seth" / video_fn
+    staging.mkdir(parents=True)
+    (staging / "5046-00_00_01-00_00_02.pkl").write_bytes(pickle.dumps(_show_params(30)))  # frames 30-59
+    (staging / "5047-00_00_02-00_00_05.pkl").write_bytes(pickle.dumps(_show_params(90)))  # runs past the video's end
+    archives = tmp_path / "archives"
+    archives.mkdir()
+    with tarfile.open(archives / "seth_pkl_tar.tar.gz", "w:gz") as tf:
+        tf.add(tmp_path / "staging" / "seth", arcname="seth")
+    clips = TalkShow("show", {"archives": str(archives), "videos": str(tmp_path / "videos"), "speakers": ["seth"],
+                              "format": {"size": 32, "fps": 30.0}}).ingest(tmp_path / "out", QUIET, tmp_path / "cache")  # fmt: skip
+    ok, bad = [c for c in clips if c.ok], [c for c in clips if not c.ok]
+    assert [(c.clip_id, c.identity, c.num_frames, c.width) for c in ok] == [("seth_pVAD70eSWA8_5046-00_00_01-00_00_02", "seth", 30, 32)]
+    assert "ends after 30 of the sequence's 90 frames" in bad[0].error and not (tmp_path / "out" / bad[0].source).exists()
+    frames = read_video(tmp_path / "out" / ok[0].source)
+    assert abs(int(frames[0, 16, 16, 0]) - int(frames[-1, 16, 16, 0])) > 10  # the clip moves: it is frames 30-59, not a still
+    ann = np.load(tmp_path / "out" / "annotations" / f"{ok[0].clip_id}.npz")
+    assert ann["body_pose_axis"].shape == (30, 21, 3) and ann["betas"].shape == (300,) and ann["expression"].shape == (30, 100)
+
+    class Exploit:
+        def __reduce__(self):
+            return (print, ("owned",))
+
+    evil = tmp_path / "evil.pkl"
+    evil.write_bytes(pickle.dumps({"betas": Exploit()}))
+    with pytest.raises(UnsafePickleError, match="builtins.print"):
+        load_params(evil)

@@ -12,6 +12,7 @@ from humanvid.datasets.laion_human import LaionHuman  # noqa: E402
 from humanvid.datasets.local import LocalVideos  # noqa: E402
 from humanvid.datasets.ntu120 import NTU120  # noqa: E402
 from humanvid.datasets.synthdance import SynthDance  # noqa: E402
+from humanvid.datasets.talkshow import TalkShow  # noqa: E402
 from humanvid.datasets.ted import TEDTalks  # noqa: E402
 from humanvid.datasets.tiktok import TikTok  # noqa: E402
 
@@ -22,5 +23,6 @@ DATASETS.add("laion_human", LaionHuman)
 DATASETS.add("ntu120", NTU120)
 DATASETS.add("ted", TEDTalks)
 DATASETS.add("anchor", Anchor)
+DATASETS.add("talkshow", TalkShow)
 
-__all__ = ["DATASETS", "Anchor", "Clip", "DatasetPlugin", "LaionHuman", "LocalVideos", "NTU120", "PluginOptions", "SynthDance", "TEDTalks", "TikTok", "read_clip_table", "write_clip_table"]
+__all__ = ["DATASETS", "Anchor", "Clip", "DatasetPlugin", "LaionHuman", "LocalVideos", "NTU120", "PluginOptions", "SynthDance", "TalkShow", "TEDTalks", "TikTok", "read_clip_table", "write_clip_table"]

@@ -5,7 +5,7 @@ consecutive 10 s clips (300 frames); the last `test_fraction` of each person's c
 there are two or more) are test clips, the rest train — the paper's 9:1 per-identity split, held out in
 time so that no test clip borders a training clip. A tail shorter than a clip is dropped.
 
-(The TalkSHOW/SHOW speaker release, with its SMPL-X parameters as annotations, is not ingested yet.)
+The TalkSHOW/SHOW speaker release that Make-Your-Anchor pre-trains on is the `talkshow` plugin.
 """
 
 from __future__ import annotations
