@@ -72,6 +72,8 @@ def tiktok_zip(tmp_path):
                 zf.writestr(f"{base}/masks/{f:04d}.png", _png(mask))
                 if video != 2:  # one video without DensePose renderings
                     zf.writestr(f"{base}/densepose/{f:04d}.png", _png(img // 2))
+                if video == 1:  # and one with 16-bit depth maps
+                    zf.writestr(f"{base}/depth/{f:04d}.png", _png(np.full((20, 12), 1500 + f, np.uint16)))
         zf.writestr("TikTok_dataset/00003/images/", b"")  # a video folder with no frames
     return path
 
@@ -92,6 +94,8 @@ def test_tiktok_from_url_disco_split_annotations_and_cache(tmp_path, tiktok_zip)
         assert ann["alpha"].shape == (4, 20, 12) and set(np.unique(ann["alpha"])) == {0, 255}
         np.testing.assert_array_equal(flip["alpha"], ann["alpha"][:, :, ::-1])
         assert "densepose_vis" in ann and "densepose_vis" not in np.load(tmp_path / "out" / "annotations" / "00002.npz")
+        assert ann["depth"].dtype == np.uint16 and ann["depth"][:, 0, 0].tolist() == [1501, 1502, 1503, 1504]
+        np.testing.assert_array_equal(flip["depth"], ann["depth"][:, :, ::-1])
         # A re-run uses the cached, verified archive and its extraction: nothing is downloaded again.
         before = len(srv.requests)
         again = TikTok("tiktok", opts).ingest(tmp_path / "out2", QUIET, cache_dir=tmp_path / "cache")

@@ -2,9 +2,10 @@
 
 The archive (`TikTok_dataset.zip`) holds one folder per video, numbered `00001` to `00340`, each with
 `images/0001.png …` (the frames), `masks/0001.png …` (person masks) and, in the public release,
-`densepose/0001.png …` (DensePose renderings). Frames become an mp4 per video; masks (and DensePose
-renderings when present) are kept as annotations in `annotations/{clip_id}.npz` (`alpha`,
-`densepose_vis`), transformed exactly like the frames.
+`densepose/0001.png …` (DensePose renderings). Frames become an mp4 per video; masks, DensePose
+renderings and depth maps (`depth/0001.png`, where an archive has them) are kept as annotations in
+`annotations/{clip_id}.npz` (`alpha`, `densepose_vis`, `depth` as stored), cropped and resized exactly
+like the frames (nearest neighbour for masks and depth).
 
 Splits:
 - `disco`: videos 335–340 are test, the rest train. This is the public part of DisCo's evaluation set,
@@ -24,7 +25,7 @@ from pydantic import Field, model_validator
 
 from humanvid.datasets.base import DatasetPlugin, PluginOptions, Progress
 from humanvid.datasets.clips import Clip
-from humanvid.datasets.transcode import FrameFormat, shape_frame, write_clip
+from humanvid.datasets.transcode import FrameFormat, shape_frame, shape_plane, write_clip
 
 DISCO_TEST_VIDEOS = (335, 336, 337, 338, 339, 340)
 VIDEO_DIR = re.compile(r"^\d{5}$")
@@ -65,12 +66,15 @@ def _read_png(path: Path) -> np.ndarray:
         return np.asarray(img.convert("RGB"))
 
 
-def _read_mask(path: Path, fmt: FrameFormat) -> np.ndarray:
+def _read_plane(path: Path, fmt: FrameFormat, mode: str | None = None) -> np.ndarray:
+    """A single-channel image (mask, depth) as stored, shaped like the frames (nearest neighbour)."""
     from PIL import Image
 
     with Image.open(path) as img:
-        m = np.asarray(img.convert("L"))
-    return shape_frame(np.repeat(m[..., None], 3, axis=-1), fmt)[..., 0]
+        plane = np.asarray(img.convert(mode) if mode else img)
+    if plane.ndim == 3:  # depth saved as RGB(A): keep the first channel
+        plane = plane[..., 0]
+    return shape_plane(plane, fmt)
 
 
 class TikTok(DatasetPlugin):
@@ -140,7 +144,10 @@ class TikTok(DatasetPlugin):
         annotations = {}
         masks = [folder / "masks" / p.name for p in paths]
         if all(m.is_file() for m in masks):
-            annotations["alpha"] = np.stack([_read_mask(m, o.format) for m in masks])
+            annotations["alpha"] = np.stack([_read_plane(m, o.format, "L") for m in masks])
+        depth = [folder / "depth" / p.name for p in paths]
+        if all(d.is_file() for d in depth):  # kept as stored (units as the archive has them)
+            annotations["depth"] = np.stack([_read_plane(d, o.format) for d in depth])
         dense = [folder / "densepose" / p.name for p in paths]
         if all(d.is_file() for d in dense):
             annotations["densepose_vis"] = np.stack([shape_frame(_read_png(d), o.format) for d in dense])

@@ -50,6 +50,22 @@ def shape_frame(frame: np.ndarray, fmt: FrameFormat) -> np.ndarray:
     return np.ascontiguousarray(frame[: h - h % 2, : w - w % 2])
 
 
+def shape_plane(plane: np.ndarray, fmt: FrameFormat) -> np.ndarray:
+    """The same crop/resize as `shape_frame` for a single-channel map of any dtype (masks, depth), with
+    nearest-neighbour resampling so values never blend across a silhouette's edge."""
+    from PIL import Image
+
+    from humanvid.conditions import crop_box
+
+    if fmt.size is None:
+        h, w = plane.shape[:2]
+        return np.ascontiguousarray(plane[: h - h % 2, : w - w % 2])
+    top, left, side = crop_box(*plane.shape[:2])
+    crop = plane[top : top + side, left : left + side].astype(np.float32)
+    resized = np.asarray(Image.fromarray(crop, mode="F").resize((fmt.size, fmt.size), Image.NEAREST))
+    return resized.astype(plane.dtype)
+
+
 @dataclass(frozen=True)
 class Written:
     frames: int
