@@ -109,3 +109,15 @@ def test_safe_extract_rejects_links(tmp_path):
     with pytest.raises(UnsafeArchiveError, match="link"):
         safe_extract(buf, tmp_path / "out")
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*"))
+
+
+def test_extraction_checks_free_disk_space_first(tmp_path, monkeypatch):
+    import shutil
+    from collections import namedtuple
+
+    _zip(tmp_path / "big.zip", {"a.bin": b"x" * 10_000})
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9 - 5_000, 5_000))
+    with pytest.raises(FetchError, match=r"extracting big.zip: needs .* GB at .*, only .* GB free"):
+        safe_extract(tmp_path / "big.zip", tmp_path / "out")
+    assert not (tmp_path / "out" / "a.bin").exists()
