@@ -58,3 +58,16 @@ def safe_extract(archive: Path, dest: Path) -> list[Path]:
             tf.extractall(dest, members=members, filter="data")  # the stdlib's own guard as a second line
             return [dest / _check_name(archive, m.name) for m in members if m.isfile()]
     raise ValueError(f"{archive}: not a zip or tar archive")
+
+
+def extract_once(archive: Path, dest: Path, progress=print) -> Path:
+    """Extract `archive` into `dest` (a cache folder) unless a previous run already did; atomic, so an
+    interrupted extraction is redone rather than half-used."""
+    from humanvid.atomic import atomic_dir
+
+    dest = Path(dest)
+    if not dest.is_dir():
+        progress(f"extracting {Path(archive).name}")
+        with atomic_dir(dest) as tmp:
+            safe_extract(Path(archive), tmp)
+    return dest

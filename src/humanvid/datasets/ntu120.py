@@ -145,16 +145,11 @@ class NTU120(DatasetPlugin):
         return {n: root / n for n in needed}
 
     def extracted(self, archives: dict[str, Path], cache_dir: Path, progress: Progress) -> Path:
-        from humanvid.atomic import atomic_dir
-        from humanvid.datasets.archive import safe_extract
+        from humanvid.datasets.archive import extract_once
 
         root = cache_dir / "extracted"
         for name, path in archives.items():
-            done = root / Path(name).stem
-            if not done.is_dir():
-                progress(f"{self.name}: extracting {name}")
-                with atomic_dir(done) as tmp:
-                    safe_extract(path, tmp)
+            extract_once(path, root / Path(name).stem, progress)
         return root
 
     def split_of(self, fields: dict[str, int]) -> str:

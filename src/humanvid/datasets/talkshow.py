@@ -87,18 +87,12 @@ class TalkShow(DatasetPlugin):
     Options = TalkShowOptions
 
     def _extracted(self, speaker: str, cache_dir: Path, progress: Progress) -> Path:
-        from humanvid.atomic import atomic_dir
-        from humanvid.datasets.archive import safe_extract
+        from humanvid.datasets.archive import extract_once
 
         archive = Path(self.options.archives).expanduser() / f"{speaker}_pkl_tar.tar.gz"
         if not archive.is_file():
             raise FileNotFoundError(f"dataset {self.name!r}: {archive} missing (the SHOW release's `{speaker}_pkl_tar.tar.gz`)")
-        out = cache_dir / f"pkl-{speaker}"
-        if not out.is_dir():
-            progress(f"{self.name}: extracting {archive.name}")
-            with atomic_dir(out) as tmp:
-                safe_extract(archive, tmp)
-        return out
+        return extract_once(archive, cache_dir / f"pkl-{speaker}", progress)
 
     def _video(self, speaker: str, video_fn: str) -> Path:
         root = Path(self.options.videos).expanduser()

@@ -82,8 +82,7 @@ class TikTok(DatasetPlugin):
 
     def source_root(self, cache_dir: Path | None, progress: Progress) -> Path:
         """The extracted archive: a given folder, or the archive (given or fetched) extracted into the cache."""
-        from humanvid.atomic import atomic_dir
-        from humanvid.datasets.archive import safe_extract
+        from humanvid.datasets.archive import extract_once
         from humanvid.datasets.fetch import fetch
 
         o = self.options
@@ -94,12 +93,7 @@ class TikTok(DatasetPlugin):
         archive = Path(o.archive).expanduser() if o.archive else fetch(o.url, cache_dir / "TikTok_dataset.zip", o.sha256, progress=progress)
         if not archive.is_file():
             raise FileNotFoundError(f"datasets.{self.name}.options.archive: {archive} not found")
-        extracted = cache_dir / f"extracted-{archive.stem}"
-        if not extracted.is_dir():
-            progress(f"{self.name}: extracting {archive.name}")
-            with atomic_dir(extracted) as tmp:
-                safe_extract(archive, tmp)
-        return extracted
+        return extract_once(archive, cache_dir / f"extracted-{archive.stem}", progress)
 
     def video_dirs(self, root: Path) -> dict[int, Path]:
         found = {int(d.name): d for d in root.rglob("*") if d.is_dir() and VIDEO_DIR.match(d.name) and (d / "images").is_dir()}
