@@ -107,3 +107,13 @@ def test_reader_rejects_other_versions(sharded, tmp_path):
         ShardReader(tmp_path)
     with pytest.raises(ShardError, match="not found"):
         ShardReader(tmp_path / "nowhere")
+
+
+def test_decode_only_the_conditions_asked_for(sharded):
+    out, _, data = sharded
+    reader = ShardReader(out)
+    clip = reader.read_clip("c0", conditions=("openpose18",))
+    assert set(clip) == {"frames", "openpose18"}
+    np.testing.assert_array_equal(clip["openpose18"], data["c0"]["openpose18"])
+    with pytest.raises(ShardError, match="no conditions \\['smplx'\\]"):
+        reader.read_clip("c0", conditions=("smplx",))

@@ -38,7 +38,7 @@ def evaluate_samples(samples_dir: Path, reader: ShardReader, metric_names: list[
             continue
         try:
             pred = read_video(samples_dir / entry["file"])
-            data = reader.read_clip(cid)
+            data = reader.read_clip(cid, conditions=("openpose18",))
             target = np.stack([crop_resize(f, size) for f in data["frames"][: len(pred)]])
             values = evaluate_frames(pred, target, names)
         except Exception as exc:  # recorded, the other clips still count

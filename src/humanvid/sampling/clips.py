@@ -32,7 +32,7 @@ def sample_clips(model, reader: ShardReader, cfg: SamplerConfig, out_dir: Path, 
     for n, clip_id in enumerate(clip_ids, 1):
         entry = {"clip_id": clip_id, "status": "ok", "error": "", "file": f"{clip_id}.mp4"}
         try:
-            data = reader.read_clip(clip_id)
+            data = reader.read_clip(clip_id, conditions=("openpose18",))
             meta = reader.clip_meta(clip_id)
             frames = data["frames"][: cfg.max_frames]
             h, w = frames.shape[1:3]

@@ -80,11 +80,19 @@ class ShardReader:
             raise ShardError(f"{self.dir / entry['shard']}: row {entry['row']} does not match the index")
         return row
 
-    def decode(self, row: dict, frames: slice | list[int] | None = None) -> dict[str, np.ndarray]:
-        """Decode a raw row (or only some of its frames): frames uint8 (T, H, W, 3) and condition arrays."""
-        pick = (lambda xs: xs) if frames is None else (lambda xs: [xs[i] for i in frames] if isinstance(frames, list) else xs[frames])  # noqa: E731
+    def decode(self, row: dict, frames: list[int] | None = None, conditions: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+        """Decode a raw row — only the given frame indices and conditions (default: all) — into frames uint8
+        (T, H, W, 3) and condition arrays. Undecoded PNGs cost nothing, so callers name what they use."""
+
+        def pick(values: list) -> list:
+            return values if frames is None else [values[i] for i in frames]
+
+        wanted = self.conditions if conditions is None else conditions
+        missing = set(wanted) - set(self.conditions)
+        if missing:
+            raise ShardError(f"{self.dir}: shards have no conditions {sorted(missing)}; they have {sorted(self.conditions)}")
         out = {"frames": np.stack([decode_jpeg(b) for b in pick(row["frames"])])}
-        for name in self.conditions:
+        for name in wanted:
             values = pick(row[name])
             if name in KEYPOINT_CONDITIONS:
                 out[name] = np.asarray(values, dtype=np.float32).reshape(len(values), KEYPOINT_CONDITIONS[name], 3)
@@ -94,12 +102,12 @@ class ShardReader:
                 out[name] = np.stack([decode_png(b) for b in values])
         return out
 
-    def read_clip(self, clip_id: str) -> dict[str, np.ndarray]:
-        """A whole clip in frame order (its windows concatenated)."""
+    def read_clip(self, clip_id: str, conditions: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+        """A whole clip in frame order (its windows concatenated), with the given conditions (default: all)."""
         entries = sorted((r for r in self.index if r["clip_id"] == clip_id), key=lambda r: r["frame_start"])
         if not entries:
             raise ShardError(f"{self.dir}: no clip {clip_id!r} in the shards")
-        parts = [self.decode(self.read_raw(e)) for e in entries]
+        parts = [self.decode(self.read_raw(e), conditions=conditions) for e in entries]
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
     def clip_meta(self, clip_id: str) -> dict:

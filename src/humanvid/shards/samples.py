@@ -69,7 +69,7 @@ class ReferenceClipSamples(torch.utils.data.Dataset):
         start = int(rng.integers(0, n - self.spec.span + 1))
         targets = list(range(start, start + self.spec.span, self.spec.stride))
         raw = self.reader.read_raw(entry)
-        data = self.reader.decode(raw, [ref] + targets)
+        data = self.reader.decode(raw, [ref] + targets, conditions=("openpose18",))
         h, w = data["frames"].shape[1:3]
         frames = to_model_frames(data["frames"], self.spec.resolution)
         return {

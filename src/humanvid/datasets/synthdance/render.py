@@ -165,12 +165,10 @@ def render(pose: Pose, appearance: Appearance, camera: Camera, background: np.nd
         normal /= np.linalg.norm(normal, axis=1, keepdims=True)
         shade = 0.35 + 0.65 * np.clip(normal @ LIGHT, 0, 1)
         rgb[sel] = appearance.colour(seg.part, u, v) * shade[:, None]
-        if seg.part == "head":
-            side = np.where(p[:, 0] > 0, "left", "right")
-        else:
-            side = np.where(p[:, 2] < 0, "front", "back")
-        index = np.array([DENSEPOSE_PARTS.get((seg.part, s), DENSEPOSE_PARTS.get((seg.part, None), 0)) for s in side])
-        iuv[sel, 0] = index
+        # Part index: one DensePose label per side of the part (left/right for the head, front/back else).
+        sides, first = (("left", "right"), p[:, 0] > 0) if seg.part == "head" else (("front", "back"), p[:, 2] < 0)
+        labels = [DENSEPOSE_PARTS.get((seg.part, s), DENSEPOSE_PARTS.get((seg.part, None), 0)) for s in sides]
+        iuv[sel, 0] = np.where(first, labels[0], labels[1])
         iuv[sel, 1] = np.round(u * 255).astype(np.uint8)
         iuv[sel, 2] = np.round(v * 255).astype(np.uint8)
 
