@@ -43,7 +43,8 @@ class VideoWriter:
         tmp = self._tmp_ctx.__enter__()
         import av  # imported here: config validation imports this module's callers, not the codec
 
-        self._container = av.open(str(tmp), "w", format="mp4")
+        # bitexact: no wall-clock time or library version strings in the container.
+        self._container = av.open(str(tmp), "w", format="mp4", options={"fflags": "+bitexact"})
         return self
 
     def write(self, frame: np.ndarray) -> None:
