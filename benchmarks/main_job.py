@@ -55,6 +55,7 @@ def main() -> None:
         shutil.copytree(REPO / "tasks", ws / "tasks", ignore=ignore)  # the stages' code dependencies
         shutil.copytree(REPO / "src" / "humanvid", ws / "src" / "humanvid", ignore=ignore)
         shutil.copy(REPO / ".dvcignore", ws / ".dvcignore")
+        shutil.copytree(REPO / "reports" / "papers", ws / "reports" / "papers")  # read by the report stages
         env = dict(os.environ, PREFECT_HOME=str(ws / ".prefect"), PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
         env.pop("PREFECT_API_URL", None)
         subprocess.run([sys.executable, "-m", "dvc", "init", "--no-scm", "-q"], cwd=ws, check=True)

@@ -31,10 +31,13 @@ def cmd_status(args) -> int:
 
 
 def cmd_reproduce(args) -> int:
-    from flows.workspace import open_workspace, stage_status, table_stages
+    from flows.workspace import open_workspace, stage_status, table_rows, table_stages
 
     root, cfg = open_workspace(args.workspace)  # a config error stops here, before any work
-    names = table_stages(cfg, args.table)
+    for row in table_rows(cfg, args.table, root):
+        if row.needs:
+            print(f"table {args.table}: row {row.label!r} cannot run here: needs {row.needs}")
+    names = table_stages(cfg, args.table, root)
     stale = stage_status(root, names)
     if not stale:
         print(f"table {args.table}: nothing to do, all {len(names)} stages are up to date")

@@ -56,7 +56,7 @@ def reproduce(table: str = "demo", workspace: str = ".") -> list[dict]:
     """
     logger = get_run_logger()
     root, cfg = open_workspace(workspace)
-    names = ordered_stages(root, table_stages(cfg, table))
+    names = ordered_stages(root, table_stages(cfg, table, root))
     ran = []
     for name in names:
         reasons = stage_status(root, [name]).get(name)

@@ -9,7 +9,7 @@ import yaml
 from dvc.exceptions import DvcException
 from dvc.repo import Repo
 
-from humanvid.config import Config, load_config
+from humanvid.config import Config, load_config, pipeline_stages
 from humanvid.estimators import ESTIMATORS
 
 # Stage kinds whose work is GPU work; a later issue sends these to a GPU work pool.
@@ -40,21 +40,20 @@ def open_workspace(root: str | Path) -> tuple[Path, Config]:
     return root, cfg
 
 
-def table_stages(cfg: Config, table: str) -> list[str]:
-    """The stages a table needs, from the config: rows -> samplers -> models -> datasets."""
+def table_rows(cfg: Config, table: str, root: Path):
+    """The table's rows, each with its sampler and what it needs if it cannot run here."""
+    from humanvid.reports.papers import resolve_rows
+
     if table not in cfg.tables:
         raise WorkspaceError(f"unknown table {table!r}; tables in params.yaml: {', '.join(cfg.tables) or '(none)'}")
-    samplers = list(dict.fromkeys(cfg.tables[table].rows.values()))
-    models = list(dict.fromkeys(cfg.samplers[s].model for s in samplers))
-    datasets = list(dict.fromkeys([cfg.models[m].data for m in models] + [cfg.samplers[s].data for s in samplers]))
-    names: list[str] = []
-    for d in datasets:
-        names += [f"download@{d}"] + ([f"estimate@{d}"] if cfg.estimators.get(d) else []) + [f"shard@{d}"]
-    for m in models:
-        names += [f"pretrain@{m}", f"finetune@{m}"]
-    for s in samplers:
-        names += [f"sample@{s}", f"evaluate@{s}"]
-    return names + [f"report@{table}"]
+    return resolve_rows(cfg, table, root)
+
+
+def table_stages(cfg: Config, table: str, root: Path) -> list[str]:
+    """The stages a table needs, from the config: runnable rows -> samplers -> models -> datasets. Rows
+    that cannot run here (no sampler, missing weights) add nothing; the report shows what they need."""
+    samplers = [r.sampler for r in table_rows(cfg, table, root) if r.needs is None]
+    return pipeline_stages(cfg, samplers) + [f"report@{table}"]
 
 
 def is_gpu_stage(cfg: Config, stage: str) -> bool:
@@ -164,7 +163,7 @@ def stage_status(root: Path, names: list[str]) -> dict[str, list[str]]:
 def table_state(root: Path, cfg: Config, table: str) -> list[StageState]:
     """Every stage of the table in order, with DVC's verdict and the stale stages upstream of it."""
     import networkx as nx
-    names = ordered_stages(root, table_stages(cfg, table))
+    names = ordered_stages(root, table_stages(cfg, table, root))
     stale = stage_status(root, names)
     repo = Repo(str(root))
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,9 +17,24 @@ log = logging.getLogger("humanvid")
 
 @dataclass(frozen=True)
 class StageContext:
+    kind: str  # download, estimate, ... report
     name: str  # the stage's item: a dataset, model, sampler or table name
     cfg: Config
     layout: Layout
+    started: float  # time.time() at entry
+
+    def record_timing(self, device: object = "cpu") -> None:
+        """Write this stage's wall time and device for the reports (GPU-hours = wall time on CUDA)."""
+        import json
+
+        from humanvid.atomic import write_text
+
+        seconds = time.time() - self.started
+        on_gpu = str(device).startswith("cuda")
+        doc = {"stage": f"{self.kind}@{self.name}", "seconds": round(seconds, 2), "device": str(device),
+               "gpu_hours": round(seconds / 3600, 4) if on_gpu else 0.0,
+               "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}  # fmt: skip
+        write_text(self.layout.timing(f"{self.kind}@{self.name}"), json.dumps(doc, indent=2, sort_keys=True) + "\n")
 
 
 def stage_context(kind: str, section: str, argv: list[str] | None) -> StageContext:
@@ -27,13 +43,14 @@ def stage_context(kind: str, section: str, argv: list[str] | None) -> StageConte
     parser.add_argument("name", help=f"a key of `{section}` in params.yaml")
     parser.add_argument("--workspace", default=".", help="workspace holding params.yaml (default: cwd)")
     args = parser.parse_args(argv)
+    started = time.time()
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {kind}@{args.name} %(message)s", stream=sys.stderr, force=True)
     root = Path(args.workspace)
     cfg = load_config(root / "params.yaml")
     names = getattr(cfg, section)
     if args.name not in names:
         raise SystemExit(f"params.yaml: {section}.{args.name}: not defined; known: {', '.join(names) or '(none)'}")
-    return StageContext(args.name, cfg, Layout.at(root, cfg.paths))
+    return StageContext(kind, args.name, cfg, Layout.at(root, cfg.paths), started)
 
 
 def progress(message: str) -> None:
@@ -53,3 +70,4 @@ def run_training_stage(kind: str, argv: list[str] | None, train_fn) -> None:
     progress(f"{cfg.arch.method}/{cfg.arch.flavor} at {cfg.arch.resolution}px on {device} ({dtype})")
     with atomic_dir(ctx.layout.checkpoint(ctx.name, kind)) as tmp:
         train_fn(ctx, cfg, tmp, device, dtype)
+    ctx.record_timing(device)

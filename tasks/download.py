@@ -21,6 +21,7 @@ def main(argv: list[str] | None = None) -> None:
         if ok == 0:
             raise SystemExit(f"dataset {ctx.name!r}: no clip could be ingested ({len(clips)} failed)")
     progress(f"{ok}/{len(clips)} clips ok -> {ctx.layout.raw(ctx.name)}")
+    ctx.record_timing("cpu")
 
 
 if __name__ == "__main__":

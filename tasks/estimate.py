@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> None:
             if failed == len(clips):
                 raise SystemExit(f"estimator {est_name!r} failed on every clip of {ctx.name!r}")
             progress(f"{est_name}: {len(clips) - failed}/{len(clips)} clips ok")
+    ctx.record_timing(device)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""evaluate@{sampler}: per-clip and overall metrics -> reports/metrics/{sampler}.json, plus a preview image."""
+"""evaluate@{sampler}: per-clip and overall metrics in both protocols -> reports/metrics/{sampler}.json,
+plus a preview folder (image grid and short video)."""
 
 from __future__ import annotations
 
@@ -6,22 +7,32 @@ import json
 
 from PIL import Image
 
-from humanvid.atomic import atomic_file, write_text
-from humanvid.metrics.evaluate import evaluate_samples, preview_image
+from humanvid.atomic import atomic_dir, write_text
+from humanvid.device import resolve_device, resolve_dtype
+from humanvid.metrics.evaluate import evaluate_samples, preview_image, preview_video
 from humanvid.shards import ShardReader
+from humanvid.video import write_webm
 from tasks.common import progress, stage_context
 
 
 def main(argv: list[str] | None = None) -> None:
     ctx = stage_context("evaluate", "samplers", argv)
     cfg = ctx.cfg.samplers[ctx.name]
-    doc, preview = evaluate_samples(ctx.layout.samples(ctx.name), ShardReader(ctx.layout.shards(cfg.data)))
+    ev = ctx.cfg.evaluation
+    device = resolve_device(ev.device)
+    dtype = resolve_dtype(ev.dtype, device)
+    doc, preview = evaluate_samples(ctx.layout.samples(ctx.name), ShardReader(ctx.layout.shards(cfg.data)), ev,
+                                    device, dtype, ctx.cfg.weights.overrides, progress)  # fmt: skip
     doc = {"sampler": ctx.name, "model": cfg.model, "data": cfg.data, **doc}
-    if preview:
-        with atomic_file(ctx.layout.preview(ctx.name)) as tmp:
-            Image.fromarray(preview_image(preview)).save(tmp, format="PNG")
-    write_text(ctx.layout.metrics(ctx.name), json.dumps(doc, indent=2, sort_keys=True) + "\n")
-    progress(f"{doc['frames']} frames: " + ", ".join(f"{k}={v:.4f}" for k, v in doc["overall"].items()))
+    with atomic_dir(ctx.layout.previews(ctx.name)) as tmp:
+        if preview:
+            Image.fromarray(preview_image(preview)).save(tmp / "grid.png", format="PNG")
+            write_webm(tmp / "clip.webm", preview_video(preview), fps=8)
+    write_text(ctx.layout.metrics(ctx.name), json.dumps(doc, indent=2, sort_keys=True, allow_nan=True) + "\n")
+    for metric, why in sorted(doc["needs"].items()):
+        progress(f"{metric}: not computed, needs " + "; ".join(f"{p}: {w}" for p, w in why.items()))
+    progress(f"{doc['frames']} frames: " + ", ".join(f"{k}={v:.4g}" for k, v in doc["overall"].items()))
+    ctx.record_timing(device)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""report@{table}: reports/{table}.md from the rows' metrics, with conditions, samples, failures, provenance."""
+"""report@{table}: reports/{table}.md and reports/{table}.html from the rows' metrics and the paper's
+transcription, with rows that cannot run here, samples, stage times, failures and provenance."""
 
 from __future__ import annotations
 
@@ -8,32 +9,59 @@ import os
 import yaml
 
 from humanvid.atomic import write_text
-from humanvid.reports import RowResult, lock_hashes, render_markdown
+from humanvid.config import pipeline_stages
+from humanvid.reports import RowResult, TableSpec, lock_hashes, render_html, render_markdown
+from humanvid.reports.papers import resolve_rows, table_columns
 from tasks.common import progress, stage_context
 
 
 def main(argv: list[str] | None = None) -> None:
     ctx = stage_context("report", "tables", argv)
-    table = ctx.cfg.tables[ctx.name]
-    lock_path = ctx.layout.root / "dvc.lock"
+    table, root = ctx.cfg.tables[ctx.name], ctx.layout.root
+    columns, paper = table_columns(ctx.cfg, ctx.name, root)
+    lock_path = root / "dvc.lock"
     lock = yaml.safe_load(lock_path.read_text()) if lock_path.is_file() else {}
     report_path = ctx.layout.report(ctx.name)
+
+    def rel(path) -> str | None:
+        return os.path.relpath(path, report_path.parent) if path.is_file() else None
+
     rows = []
-    for label, sampler in table.rows.items():
-        metrics_path = ctx.layout.metrics(sampler)
+    for row in resolve_rows(ctx.cfg, ctx.name, root):
+        if row.needs is not None:
+            rows.append(RowResult(row.label, row.sampler, needs=row.needs, paper=row.paper))
+            continue
+        metrics_path = ctx.layout.metrics(row.sampler)
         if not metrics_path.is_file():
-            raise SystemExit(f"tables.{ctx.name}.rows.{label}: metrics {metrics_path} missing (evaluate@{sampler} has not run)")
-        s = ctx.cfg.samplers[sampler]
+            raise SystemExit(f"tables.{ctx.name}: row {row.label!r}: metrics {metrics_path} missing (evaluate@{row.sampler} has not run)")
+        s = ctx.cfg.samplers[row.sampler]
         provenance = {
             "data (shard)": lock_hashes(lock, f"shard@{s.data}"),
             "model (finetune)": lock_hashes(lock, f"finetune@{s.model}"),
-            "samples": lock_hashes(lock, f"sample@{sampler}"),
+            "samples": lock_hashes(lock, f"sample@{row.sampler}"),
         }
-        preview = ctx.layout.preview(sampler)
-        rel = os.path.relpath(preview, report_path.parent) if preview.is_file() else None
-        rows.append(RowResult(label, sampler, json.loads(metrics_path.read_text()), provenance, rel))
-    write_text(report_path, render_markdown(ctx.name, table, rows))
-    progress(f"wrote {report_path}")
+        previews = ctx.layout.previews(row.sampler)
+        rows.append(RowResult(row.label, row.sampler, json.loads(metrics_path.read_text()), provenance,
+                              rel(previews / "grid.png"), rel(previews / "clip.webm"), paper=row.paper))  # fmt: skip
+    timings = []
+    for stage in pipeline_stages(ctx.cfg, [r.sampler for r in rows if r.metrics is not None]):
+        path = ctx.layout.timing(stage)
+        if path.is_file():
+            timings.append(json.loads(path.read_text()))
+    spec = TableSpec(
+        name=ctx.name,
+        title=table.title or (paper.title if paper else ctx.name),
+        columns=columns,
+        protocol=table.protocol or ("disco" if paper is not None and paper.protocol == "disco" else "corrected"),
+        paper_source=paper.source if paper else None,
+        paper_protocol=paper.protocol if paper else None,
+        scales={m: c.scale for m, c in paper.columns.items()} if paper else {},
+        column_labels={m: c.label for m, c in paper.columns.items() if c.label} if paper else {},
+        notes=paper.notes if paper else [],
+    )
+    write_text(report_path, render_markdown(spec, rows, timings))
+    write_text(ctx.layout.report_html(ctx.name), render_html(spec, rows, timings))
+    progress(f"wrote {report_path} and {ctx.layout.report_html(ctx.name)}")
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ def main(argv: list[str] | None = None) -> None:
     progress(f"model {cfg.model} on {device} ({dtype}); {cfg.steps} DDIM steps, window {cfg.window}, overlap {cfg.overlap}")
     with atomic_dir(ctx.layout.samples(ctx.name)) as tmp:
         sample_clips(model, ShardReader(ctx.layout.shards(cfg.data)), cfg, tmp, progress)
+    ctx.record_timing(device)
 
 
 if __name__ == "__main__":

@@ -45,6 +45,7 @@ def main(argv: list[str] | None = None) -> None:
         if summary.clips == 0:
             raise SystemExit(f"dataset {ctx.name!r}: no clip could be sharded: {summary.failed}")
     progress(f"{summary.clips} clips, {summary.rows} rows in {len(summary.files)} files; {len(summary.failed)} clips failed")
+    ctx.record_timing("cpu")
 
 
 if __name__ == "__main__":

@@ -34,8 +34,18 @@ TINY_PARAMS = {
         }
     },
     "samplers": {"tiny_w4": {"model": "tiny", "data": "synthdance", "window": 4, "overlap": 1, "steps": 2, "max_frames": 8, "device": "cpu"}},
-    "tables": {"demo": {"title": "tiny demo", "rows": {"tiny": "tiny_w4"}, "columns": ["l1", "psnr", "ssim"]}},
+    "evaluation": {"metrics": ["l1", "psnr", "ssim", "lpips", "fid", "fvd"], "device": "cpu"},
+    "tables": {"demo": {"title": "tiny demo", "rows": {"tiny": "tiny_w4"}, "columns": ["l1", "psnr", "ssim", "fid"]}},
 }  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def isolated_weights(tmp_path_factory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty weight cache per test: results never depend on what this machine happens to hold."""
+    path = tmp_path_factory.mktemp("weights")
+    monkeypatch.setenv("HUMANVID_WEIGHTS_DIR", str(path))
+    monkeypatch.setenv("HF_HUB_CACHE", str(path / "hf"))
+    return path
 
 
 @pytest.fixture
@@ -49,6 +59,7 @@ def copy_code(path: Path) -> None:
     shutil.copytree(REPO / "tasks", path / "tasks", ignore=ignore, dirs_exist_ok=True)
     shutil.copytree(REPO / "src" / "humanvid", path / "src" / "humanvid", ignore=ignore, dirs_exist_ok=True)
     shutil.copy(REPO / ".dvcignore", path / ".dvcignore")
+    shutil.copytree(REPO / "reports" / "papers", path / "reports" / "papers", dirs_exist_ok=True)
 
 
 def make_workspace(path: Path, params: dict) -> Path:

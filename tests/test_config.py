@@ -39,7 +39,11 @@ def test_tiny_params_are_valid(tiny_params):
         (lambda p: p["samplers"]["tiny_w4"].update(steps=0), "samplers.tiny_w4.steps", "greater than or equal to 1"),
         (lambda p: p["tables"]["demo"]["rows"].update(extra="ghost_sampler"), "tables.demo.rows.extra", "unknown sampler"),
         (lambda p: p["tables"]["demo"].update(columns=["l1", "fvd2"]), "tables.demo.columns[1]", "unknown metric"),
-        (lambda p: p["tables"]["demo"].update(paper={"nope": {"l1": 1.0}}), "tables.demo.paper.nope", "not a row"),
+        (lambda p: p["tables"]["demo"].update(paper="reports/papers/nope.yaml"), "tables.demo.paper", "paper table not found"),
+        (lambda p: p["tables"]["demo"].update(columns=["l1", "fid_vid"]), "tables.demo.columns[1]", "add it to `evaluation.metrics`"),
+        (lambda p: p["evaluation"].update(metrics=["l1", "fidd"]), "evaluation.metrics[1]", "unknown metric"),
+        (lambda p: p["evaluation"]["fvd"].update(clips="random") if "fvd" in p["evaluation"] else p["evaluation"].update(fvd={"clips": "random"}),
+         "evaluation.fvd.clips", "Input should be"),
         (lambda p: p.update(weights={"overrides": {"dwpose-xl": "/w.onnx"}}), "weights.overrides.dwpose-xl", "unknown weight"),
     ],
 )

@@ -47,7 +47,9 @@ class PathsConfig(Section):
     metrics: str
     """Metrics JSON per sampler (DVC metrics)."""
     previews: str
-    """Preview image per sampler (generated | ground truth | condition)."""
+    """Preview folder per sampler: image grid and short video (generated | ground truth | condition)."""
+    papers: str
+    """Paper table transcriptions (`*.yaml`), read by the report stages."""
     reports: str
     """Rendered tables."""
 
@@ -164,19 +166,55 @@ class SamplerConfig(Section):
     """`auto`, `float32`, `float16`, `bfloat16`."""
 
 
+class FvdConfig(Section):
+    """How FVD is computed in the `corrected` protocol (the `disco` protocol is always DisCo's way)."""
+
+    weights: Literal["i3d-400", "i3d-torchscript"] = "i3d-400"
+    """I3D variant: the PyTorch port `i3d_pretrained_400.pt`, or StyleGAN-V's TorchScript export."""
+    clips: Literal["styleganv", "disco"] = "styleganv"
+    """Clip extraction: the first 16 frames of each video (StyleGAN-V), or every 16-frame window at stride 1 (DisCo)."""
+
+
+class LandmarkConfig(Section):
+    """The pose estimator behind LMD; it runs on generated and ground-truth frames alike."""
+
+    estimator: Literal["dwpose"] = "dwpose"
+    """An estimator that provides COCO-WholeBody 133 keypoints."""
+    threshold: float = Field(0.3, gt=0, lt=1)
+    """Keypoint score at which a landmark counts as detected."""
+
+
+class EvaluationConfig(Section):
+    """What evaluate@{sampler} computes, for every sampler (both protocols always)."""
+
+    metrics: list[str]
+    """Metric names (see docs/metrics.md); table columns must be among them."""
+    fvd: FvdConfig = Field(default_factory=FvdConfig)
+    """FVD network and clip extraction."""
+    landmarks: LandmarkConfig = Field(default_factory=LandmarkConfig)
+    """LMD settings."""
+    batch_size: int = Field(16, ge=1)
+    """Frames (or clips) per feature-network batch."""
+    device: str = "auto"
+    """`auto`, `cpu`, `cuda`, `cuda:N`."""
+    dtype: Literal["float32", "float16", "bfloat16"] = "float32"
+    """Feature networks' dtype. float32 by default: FID-type metrics are sensitive to feature precision."""
+
+
 class TableConfig(Section):
-    """A paper-style table: rows name samplers, columns name metrics."""
+    """A paper-style table: rows name samplers, columns name metrics. With `paper`, rows, columns and the
+    paper's numbers come from that transcription (reports/papers/*.yaml) and `rows` may add or re-map rows."""
 
     title: str = ""
-    """Heading of the rendered table."""
-    rows: dict[str, str]
-    """Row label -> sampler (a key of `samplers`)."""
-    columns: list[str]
-    """Metric names, in order."""
-    paper: dict[str, dict[str, float]] | None = None
-    """The paper's numbers: row label -> metric -> value (None when the table has none)."""
-    source: str | None = None
-    """Where the paper's numbers come from (paper, table number)."""
+    """Heading of the rendered table (default: the paper table's title)."""
+    paper: str | None = None
+    """A paper table transcription (path relative to the workspace), or None for a table of our own."""
+    rows: dict[str, str] = Field(default_factory=dict)
+    """Row label -> sampler (a key of `samplers`); for a paper table, overrides the transcription's mapping."""
+    columns: list[str] = Field(default_factory=list)
+    """Metric names, in order (default for a paper table: its columns)."""
+    protocol: Literal["corrected", "disco"] | None = None
+    """Protocol of the numbers shown beside the paper's (default: the paper's own, `corrected` when unknown)."""
 
 
 class WeightsConfig(Section):
@@ -199,6 +237,8 @@ class Config(Section):
     """Models to train, by name."""
     samplers: dict[str, SamplerConfig] = Field(default_factory=dict)
     """Inference configurations, by name."""
+    evaluation: EvaluationConfig
+    """What the evaluate stages compute."""
     tables: dict[str, TableConfig] = Field(default_factory=dict)
     """Reports, by name."""
     weights: WeightsConfig = Field(default_factory=WeightsConfig)
@@ -220,7 +260,7 @@ def _pydantic_error(source: str, exc: ValidationError, prefix: tuple[Any, ...] =
     return ConfigError("\n".join(lines))
 
 
-def _check_references(cfg: Config, source: str) -> None:
+def _check_references(cfg: Config, source: str, root: Path) -> None:
     """Names that must point at something known: plugins, estimators, methods, models, samplers, metrics."""
     # Imported here: the plugin packages import this module for their option schemas.
     from humanvid.datasets import DATASETS
@@ -274,26 +314,57 @@ def _check_references(cfg: Config, source: str) -> None:
 
     for name in cfg.weights.overrides:
         need(name in WEIGHTS, f"weights.overrides.{name}", f"unknown weight {name!r}; known: {', '.join(sorted(WEIGHTS))}")
+    for i, metric in enumerate(cfg.evaluation.metrics):
+        need(metric in METRICS, f"evaluation.metrics[{i}]", f"unknown metric {metric!r}; known: {', '.join(METRICS)}")
     for name, table in cfg.tables.items():
+        from humanvid.reports.papers import PaperError, load_paper
+
+        paper = None
+        if table.paper is not None:
+            try:
+                paper = load_paper(root / table.paper)
+            except PaperError as exc:
+                need(False, f"tables.{name}.paper", str(exc))
         for label, sampler in table.rows.items():
             need(sampler in cfg.samplers, f"tables.{name}.rows.{label}", f"unknown sampler {sampler!r}; known: {', '.join(cfg.samplers) or '(none)'}")
-        for i, col in enumerate(table.columns):
-            need(col in METRICS, f"tables.{name}.columns[{i}]", f"unknown metric {col!r}; known: {', '.join(METRICS)}")
-        for label in (table.paper or {}):
-            need(label in table.rows, f"tables.{name}.paper.{label}", f"paper row {label!r} is not a row of the table; rows: {', '.join(table.rows)}")
+            if paper is not None:
+                need(label in paper.rows, f"tables.{name}.rows.{label}", f"not a row of {table.paper}; its rows: {', '.join(paper.rows)}")
+        need(bool(table.columns) or table.paper is not None, f"tables.{name}.columns", "a table without `paper` must list its columns")
+        columns = table.columns or (list(paper.columns) if paper else [])
+        for i, col in enumerate(columns):
+            where = f"tables.{name}.columns[{i}]" if table.columns else f"{table.paper}: columns.{col}"
+            need(col in METRICS, where, f"unknown metric {col!r}; known: {', '.join(METRICS)}")
+            need(col not in METRICS or col in cfg.evaluation.metrics, where,
+                 f"metric {col!r} is not computed: add it to `evaluation.metrics`")  # fmt: skip
     if errors:
         raise ConfigError("\n".join(errors))
 
 
-def parse_config(data: Any, source: str = "params.yaml") -> Config:
-    """Validate an already-loaded params mapping."""
+def pipeline_stages(cfg: Config, samplers: list[str]) -> list[str]:
+    """The DVC stages behind these samplers' numbers, upstream first: datasets -> models -> samplers."""
+    samplers = list(dict.fromkeys(samplers))
+    models = list(dict.fromkeys(cfg.samplers[s].model for s in samplers))
+    datasets = list(dict.fromkeys([cfg.models[m].data for m in models] + [cfg.samplers[s].data for s in samplers]))
+    names: list[str] = []
+    for d in datasets:
+        names += [f"download@{d}"] + ([f"estimate@{d}"] if cfg.estimators.get(d) else []) + [f"shard@{d}"]
+    for m in models:
+        names += [f"pretrain@{m}", f"finetune@{m}"]
+    for s in samplers:
+        names += [f"sample@{s}", f"evaluate@{s}"]
+    return names
+
+
+def parse_config(data: Any, source: str = "params.yaml", root: str | os.PathLike | None = None) -> Config:
+    """Validate an already-loaded params mapping; `root` (default: cwd) is where relative files
+    named in it (paper tables) are found."""
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping at the top level, got {type(data).__name__}")
     try:
         cfg = Config.model_validate(data)
     except ValidationError as exc:
         raise _pydantic_error(source, exc) from None
-    _check_references(cfg, source)
+    _check_references(cfg, source, Path(root) if root is not None else Path.cwd())
     return cfg
 
 
@@ -306,6 +377,6 @@ def load_config(path: str | os.PathLike = "params.yaml") -> Config:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    return parse_config(data, source=str(path))
+    return parse_config(data, source=str(path), root=path.parent)
 
 

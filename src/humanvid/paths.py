@@ -56,10 +56,18 @@ class Layout:
     def metrics(self, sampler: str) -> Path:
         return self._p(self.paths.metrics, f"{sampler}.json")
 
-    def preview(self, sampler: str) -> Path:
-        return self._p(self.paths.previews, f"{sampler}.png")
+    def previews(self, sampler: str) -> Path:
+        """A folder: `grid.png` (generated | ground truth | condition) and `clip.webm` of the first clip."""
+        return self._p(self.paths.previews, sampler)
 
     # report@{table}
     def report(self, table: str) -> Path:
         return self._p(self.paths.reports, f"{table}.md")
+
+    def report_html(self, table: str) -> Path:
+        return self._p(self.paths.reports, f"{table}.html")
+
+    # every stage: wall time and device, read by the reports
+    def timing(self, stage: str) -> Path:
+        return self._p(self.paths.metrics, "timings", f"{stage}.json")
 

@@ -94,6 +94,24 @@ def write_video(path: str | os.PathLike, frames: np.ndarray, fps: float, crf: in
             writer.write(frame)
 
 
+def write_webm(path: str | os.PathLike, frames: np.ndarray, fps: float) -> None:
+    """Encode uint8 frames (T, H, W, 3) as VP9 WebM (plays in every browser without proprietary codecs),
+    published atomically. For report previews, not for data."""
+    import av
+
+    frames = np.asarray(frames)
+    if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) == 0:
+        raise ValueError(f"{path}: expected non-empty uint8 frames (T, H, W, 3), got {frames.dtype} {frames.shape}")
+    with atomic_file(Path(path)) as tmp:
+        with av.open(str(tmp), "w", format="webm") as container:
+            stream = container.add_stream("libvpx-vp9", rate=int(round(fps)))
+            stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+            stream.options = {"crf": "20", "b:v": "0", "deadline": "good", "cpu-used": "4", "row-mt": "0", "threads": "1"}
+            for frame in frames:
+                container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")))
+            container.mux(stream.encode())
+
+
 def iter_frames(path: str | os.PathLike) -> Iterator[np.ndarray]:
     """Decode frames one at a time as uint8 (H, W, 3): long videos never sit in memory whole."""
     import av

@@ -28,15 +28,20 @@ class WeightSource:
     repo: str | None = None
     """Hugging Face hub repository id."""
     filename: str | None = None
-    """A file inside `repo`; None means the whole repository (a diffusers/transformers folder)."""
+    """A file inside `repo` (None: the whole repository, a diffusers/transformers folder), or the file
+    name of a `manual` weight."""
     url: str | None = None
     """A direct download URL (used when there is no hub repository)."""
     sha256: str | None = None
     """Checksum of the file as published; None where the publisher gives none (then size/presence only)."""
     size: int | None = None
+    manual: str | None = None
+    """Where to get a file that has no direct download (the user fetches it by hand)."""
 
     @property
     def source(self) -> str:
+        if self.manual:
+            return self.manual
         if self.url:
             return self.url
         return f"hf://{self.repo}" + (f"/{self.filename}" if self.filename else "")
@@ -64,6 +69,21 @@ WEIGHTS: dict[str, WeightSource] = {
                      url="https://github.com/PeterL1n/RobustVideoMatting/releases/download/v1.0.0/rvm_mobilenetv3_fp32.torchscript"),  # fmt: skip
         WeightSource("densepose-r50-fpn-s1x", "estimator densepose: detectron2 DensePose R_50_FPN_s1x", "Apache-2.0",
                      url="https://dl.fbaipublicfiles.com/densepose/densepose_rcnn_R_50_FPN_s1x/165712039/model_final_162be9.pkl"),  # fmt: skip
+        # Evaluation networks (docs/metrics.md).
+        WeightSource("fid-inception", "metrics fid, depth_fid: InceptionV3 pool3 (pytorch-fid's port of TF 2015-12-05)", "Apache-2.0",
+                     url="https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth"),  # fmt: skip
+        WeightSource("vgg16-imagenet", "metric lpips: VGG16 backbone (torchvision ImageNet weights)", "BSD-3-Clause",
+                     url="https://download.pytorch.org/models/vgg16-397923af.pth"),  # fmt: skip
+        WeightSource("lpips-vgg-v0.1", "metric lpips: linear heads of LPIPS v0.1 (VGG)", "BSD-2-Clause",
+                     url="https://github.com/richzhang/PerceptualSimilarity/raw/master/lpips/weights/v0.1/vgg.pth"),  # fmt: skip
+        WeightSource("r3d50-kinetics", "metric fid_vid: 3D ResNet-50 Kinetics-400 (Hara et al., resnet-50-kinetics.pth)", "MIT", filename="resnet-50-kinetics.pth",
+                     manual="published on Google Drive by kenshohara/3D-ResNets-PyTorch (file resnet-50-kinetics.pth); "
+                            "download it there and place it as shown, or set weights.overrides.r3d50-kinetics"),  # fmt: skip
+        WeightSource("i3d-kinetics400", "metric fvd: I3D Kinetics-400, PyTorch port (i3d_pretrained_400.pt, as DisCo loads it)", "Apache-2.0", filename="i3d_pretrained_400.pt",
+                     manual="shared on OneDrive by the TATS/VideoGPT FVD code (file i3d_pretrained_400.pt); "
+                            "download it there and place it as shown, or set weights.overrides.i3d-kinetics400"),  # fmt: skip
+        WeightSource("i3d-torchscript-styleganv", "metric fvd: I3D Kinetics-400, StyleGAN-V's TorchScript export", "Apache-2.0",
+                     url="https://www.dropbox.com/s/ge9e5ujwgetktms/i3d_torchscript.pt?dl=1"),  # fmt: skip
     ]
 }
 
@@ -133,6 +153,8 @@ def fetch(name: str, progress: Callable[[str], None] = print) -> Path:
     if offline():
         raise MissingWeightsError(f"offline mode (HUMANVID_OFFLINE/HF_HUB_OFFLINE): not fetching {name!r} from {src.source}")
     dest = cached_path(name)
+    if src.manual:
+        raise MissingWeightsError(f"weight {name!r} has no direct download: it is {src.manual} (expected at {dest})")
     if src.url:
         return fetch_url(src.url, dest, src.sha256, src.size, progress=progress)
     from huggingface_hub import hf_hub_download, snapshot_download

@@ -43,6 +43,8 @@ class Estimator(ABC):
     provides: ClassVar[tuple[str, ...]]
     is_ground_truth: ClassVar[bool] = False
     """True only for `groundtruth`: reports then say "ground truth", never "estimate"."""
+    weights: ClassVar[tuple[str, ...]] = ()
+    """Released weights it loads (names in humanvid.weights.WEIGHTS)."""
     needs_gpu: ClassVar[bool] = False
     """A GPU stage: the orchestrator may send it to a GPU worker."""
 

@@ -133,6 +133,7 @@ def to_frame(locs: np.ndarray, center: np.ndarray, scale: np.ndarray) -> np.ndar
 class DWPose(Estimator):
     name: ClassVar[str] = "dwpose"
     provides: ClassVar[tuple[str, ...]] = ("wholebody133", "openpose18")
+    weights: ClassVar[tuple[str, ...]] = ("dwpose-yolox-l", "dwpose-ll-ucoco-384")
     needs_gpu: ClassVar[bool] = True
     batch: int = 32  # person crops per pose-model call
 

@@ -1,47 +1,63 @@
-"""Metrics by name. Each is computed per frame and averaged (see docs/metrics.md).
+"""Metrics by name, each computed in two protocols (see docs/metrics.md):
 
-The registry is light (names, labels, an import path) so validating params.yaml imports no scipy.
+- `corrected`: the standard definitions.
+- `disco`: DisCo's evaluation code exactly, quirks included (the code behind the TikTok numbers of
+  DisCo, MagicAnimate and their followers).
+
+The registry is light (names, labels, kinds, the weights each needs) so validating params.yaml imports
+neither scipy nor torch.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import import_module
-from typing import Callable
 
-import numpy as np
+PROTOCOLS = ("corrected", "disco")
 
 
 @dataclass(frozen=True)
 class Metric:
     name: str
-    target: str  # "module:function"
+    kind: str
+    """`frame` (paired per frame, averaged), `fid` (frames pooled), `fid_vid`/`fvd` (clips pooled),
+    `depth` (needs generated depth), `landmark` (needs a pose estimator)."""
     higher_is_better: bool
     label: str
     fmt: str
-
-    @property
-    def fn(self) -> Callable[[np.ndarray, np.ndarray], float]:
-        module, attr = self.target.split(":")
-        return getattr(import_module(module), attr)
+    weights: tuple[str, ...] = ()
+    """Released weights the metric needs (FVD's depend on `evaluation.fvd.weights`)."""
 
 
 METRICS: dict[str, Metric] = {
     m.name: m
     for m in [
-        Metric("l1", "humanvid.metrics.image:l1", False, "L1 ↓", "{:.4f}"),
-        Metric("psnr", "humanvid.metrics.image:psnr", True, "PSNR ↑", "{:.2f}"),
-        Metric("ssim", "humanvid.metrics.image:ssim", True, "SSIM ↑", "{:.3f}"),
+        Metric("l1", "frame", False, "L1 ↓", "{:.4g}"),
+        Metric("psnr", "frame", True, "PSNR ↑", "{:.2f}"),
+        Metric("ssim", "frame", True, "SSIM ↑", "{:.3f}"),
+        Metric("lpips", "frame", False, "LPIPS ↓", "{:.3f}", ("vgg16-imagenet", "lpips-vgg-v0.1")),
+        Metric("fid", "fid", False, "FID ↓", "{:.2f}", ("fid-inception",)),
+        Metric("fid_vid", "fid_vid", False, "FID-VID ↓", "{:.2f}", ("r3d50-kinetics",)),
+        Metric("fvd", "fvd", False, "FVD ↓", "{:.2f}"),
+        Metric("depth_l2", "depth", False, "Depth L2 ↓", "{:.4f}"),
+        Metric("depth_absrel", "depth", False, "Depth AbsRel ↓", "{:.3f}"),
+        Metric("depth_delta1", "depth", True, "Depth δ1 ↑", "{:.3f}"),
+        Metric("depth_fid", "depth", False, "Depth FID ↓", "{:.2f}", ("fid-inception",)),
+        Metric("lmd_face", "landmark", False, "LMD face ↓", "{:.2f}"),
+        Metric("lmd_body", "landmark", False, "LMD body ↓", "{:.2f}"),
+        Metric("lmd_hand", "landmark", False, "LMD hand ↓", "{:.2f}"),
+        Metric("lmd_missing", "landmark", False, "missing keypoints ↓", "{:.1%}"),
     ]
 }
 
-
-def evaluate_frames(pred: np.ndarray, target: np.ndarray, names: list[str] | None = None) -> dict[str, list[float]]:
-    """Per-frame values of each metric for uint8 videos (T, H, W, 3)."""
-    if pred.shape != target.shape:
-        raise ValueError(f"generated and ground-truth videos differ in shape: {pred.shape} vs {target.shape}")
-    fns = {n: METRICS[n].fn for n in (names or list(METRICS))}
-    return {n: [fn(p, t) for p, t in zip(pred, target, strict=True)] for n, fn in fns.items()}
+FVD_WEIGHTS = {"i3d-400": "i3d-kinetics400", "i3d-torchscript": "i3d-torchscript-styleganv"}
+"""`evaluation.fvd.weights` choice -> weight registry name."""
 
 
-__all__ = ["METRICS", "Metric", "evaluate_frames"]
+def weights_needed(metric: str, protocol: str, fvd_weights: str = "i3d-400") -> tuple[str, ...]:
+    """Weight names one metric needs in one protocol (DisCo's FVD always uses the PyTorch I3D port)."""
+    if metric == "fvd":
+        return (FVD_WEIGHTS["i3d-400" if protocol == "disco" else fvd_weights],)
+    return METRICS[metric].weights
+
+
+__all__ = ["FVD_WEIGHTS", "METRICS", "Metric", "PROTOCOLS", "weights_needed"]

@@ -1,22 +1,41 @@
-"""Compare a sampler's videos with the ground-truth frames they re-create; write metrics and a preview."""
+"""Compare a sampler's videos with the ground-truth frames they re-create, in both protocols; write
+metrics and a preview.
+
+Every requested metric ends as a number per protocol or as a stated need ("weights fid-inception",
+"a model that generates depth", …): nothing is skipped silently and nothing stands in for a missing
+network.
+"""
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from humanvid.conditions import crop_resize
-from humanvid.metrics import METRICS, evaluate_frames
+from humanvid.config import EvaluationConfig
+from humanvid.metrics import METRICS, PROTOCOLS, weights_needed
 from humanvid.sampling.clips import MANIFEST
 from humanvid.shards import ShardReader
 from humanvid.shards.samples import to_pose_images
 from humanvid.video import read_video
 
-PROTOCOL = "corrected"
+PRIMARY = "corrected"  # the protocol of `overall` (what DVC metrics and plots read)
+
+FRAME_FNS = {
+    "corrected": {"l1": "humanvid.metrics.image:l1", "psnr": "humanvid.metrics.image:psnr", "ssim": "humanvid.metrics.image:ssim"},
+    "disco": {"l1": "humanvid.metrics.disco:l1", "psnr": "humanvid.metrics.disco:psnr", "ssim": "humanvid.metrics.disco:ssim"},
+}
+
+
+def _fn(target: str) -> Callable[[np.ndarray, np.ndarray], float]:
+    from importlib import import_module
+
+    module, attr = target.split(":")
+    return getattr(import_module(module), attr)
 
 
 def _mean(values: list[float]) -> float:
@@ -24,14 +43,135 @@ def _mean(values: list[float]) -> float:
     return float(np.mean(finite)) if finite else float("nan")
 
 
-def evaluate_samples(samples_dir: Path, reader: ShardReader, metric_names: list[str] | None = None) -> tuple[dict, dict]:
+def evaluate_frames(pred: np.ndarray, target: np.ndarray, names: list[str], protocol: str = "corrected") -> dict[str, list[float]]:
+    """Per-frame values of the non-network frame metrics for uint8 videos (T, H, W, 3)."""
+    if pred.shape != target.shape:
+        raise ValueError(f"generated and ground-truth videos differ in shape: {pred.shape} vs {target.shape}")
+    fns = {n: _fn(FRAME_FNS[protocol][n]) for n in names if n in FRAME_FNS[protocol]}
+    return {n: [fn(p, t) for p, t in zip(pred, target, strict=True)] for n, fn in fns.items()}
+
+
+def plan_needs(cfg: EvaluationConfig, overrides: dict[str, str] | None, has_depth: bool) -> dict[str, dict[str, str]]:
+    """metric -> protocol -> what is missing, for every metric that cannot be computed here."""
+    from humanvid.estimators import ESTIMATORS
+    from humanvid.metrics.network_metrics import missing_weights
+
+    needs: dict[str, dict[str, str]] = {}
+    for name in cfg.metrics:
+        kind = METRICS[name].kind
+        for protocol in PROTOCOLS:
+            wanted = list(weights_needed(name, protocol, cfg.fvd.weights))
+            if kind == "landmark":
+                wanted += list(ESTIMATORS.get(cfg.landmarks.estimator).weights)
+            missing = missing_weights(wanted, overrides)
+            reason = ""
+            if kind == "depth" and not has_depth:
+                reason = "a model that generates depth (these samples have none)"
+            elif missing:
+                reason = "weights " + ", ".join(missing) + " (humanvid weights fetch " + " ".join(missing) + ")"
+            if reason:
+                needs.setdefault(name, {})[protocol] = reason
+    return needs
+
+
+class _Pools:
+    """Feature sets pooled over all clips, per metric and protocol, generated vs ground truth."""
+
+    def __init__(self):
+        self.gen: dict[tuple[str, str], list[np.ndarray]] = {}
+        self.gt: dict[tuple[str, str], list[np.ndarray]] = {}
+
+    def add(self, key: tuple[str, str], gen: np.ndarray, gt: np.ndarray) -> None:
+        if len(gen):
+            self.gen.setdefault(key, []).append(gen)
+            self.gt.setdefault(key, []).append(gt)
+
+    def distance(self, key: tuple[str, str]) -> tuple[float, int, str]:
+        from humanvid.metrics.frechet import frechet_distance_of
+
+        gen, gt = self.gen.get(key, []), self.gt.get(key, [])
+        n = sum(len(g) for g in gen)
+        if n < 2:
+            return float("nan"), n, f"at least 2 feature samples (got {n})"
+        return frechet_distance_of(np.concatenate(gen), np.concatenate(gt)), n, ""
+
+
+def _fit(plane: np.ndarray, size: int) -> np.ndarray:
+    """Centre-crop a (H, W) map to a square and resize it (nearest: no blending across the silhouette)."""
+    import cv2
+
+    from humanvid.conditions import crop_box
+
+    top, left, side = crop_box(*plane.shape[:2])
+    return cv2.resize(np.ascontiguousarray(plane[top : top + side, left : left + side]), (size, size), interpolation=cv2.INTER_NEAREST)
+
+
+def _depth_pair(path: Path, reader: ShardReader, clip_id: str, size: int, frames: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(generated depth, ground-truth depth, human mask), each (T, size, size)."""
+    with np.load(path) as npz:
+        if "depth" not in npz:
+            raise ValueError(f"{path}: no array 'depth' (has {', '.join(npz.files)})")
+        gen = npz["depth"][:frames].astype(np.float32)
+    data = reader.read_clip(clip_id, conditions=("depth", "alpha"))
+    gt = np.stack([_fit(d, size) for d in data["depth"][:frames]])
+    mask = np.stack([_fit(a, size) for a in data["alpha"][:frames]]) > 127
+    if gen.shape != gt.shape:
+        raise ValueError(f"{path}: generated depth {gen.shape} vs ground truth {gt.shape}")
+    return gen, gt, mask
+
+
+def _depth_errors(gen: np.ndarray, gt: np.ndarray, mask: np.ndarray) -> dict[str, float]:
+    from humanvid.metrics.depth import depth_errors
+
+    per_frame = [depth_errors(g, t, m) for g, t, m in zip(gen, gt, mask, strict=True) if (m & (t > 0)).sum() >= 2]
+    return {k: _mean([f[k] for f in per_frame]) for k in ("depth_l2", "depth_absrel", "depth_delta1")} if per_frame else {}
+
+
+def _depth_images(gen: np.ndarray, gt: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Colour-encoded depth (IDOL's depth FID input): each frame's ground truth min-max normalised inside
+    the mask, the generated depth aligned to it first; background black."""
+    from humanvid.metrics.depth import align_scale_shift, depth_to_rgb
+
+    gen_rgb, gt_rgb = np.zeros(gen.shape + (3,), np.uint8), np.zeros(gt.shape + (3,), np.uint8)
+    for i, (g, t, m) in enumerate(zip(gen, gt, mask, strict=True)):
+        m = m & (t > 0)
+        if m.sum() < 2:
+            continue
+        s, b = align_scale_shift(g, t, m)
+        lo, hi = t[m].min(), t[m].max()
+        span = hi - lo if hi > lo else 1.0
+        gt_rgb[i][m] = depth_to_rgb((t[m] - lo) / span)
+        gen_rgb[i][m] = depth_to_rgb((s * g[m] + b - lo) / span)
+    return gen_rgb, gt_rgb
+
+
+def evaluate_samples(samples_dir: Path, reader: ShardReader, cfg: EvaluationConfig, device=None, dtype=None,
+                     overrides: dict[str, str] | None = None, progress: Callable[[str], None] = lambda _m: None) -> tuple[dict, dict]:  # fmt: skip
     """-> (metrics document, preview arrays of the first ok clip)."""
+    import torch
+
+    from humanvid.metrics import features
+    from humanvid.metrics.network_metrics import FeatureNetworks, lpips_per_frame
+
     samples_dir = Path(samples_dir)
     manifest = json.loads((samples_dir / MANIFEST).read_text())
     size = manifest["resolution"]
-    names = metric_names or list(METRICS)
-    per_clip, pooled, failed, preview = {}, {n: [] for n in names}, [], {}
-    for entry in manifest["clips"]:
+    entries = manifest["clips"]
+    has_depth = any(e.get("depth_file") for e in entries if e["status"] == "ok")
+    needs = plan_needs(cfg, overrides, has_depth)
+    can = {(m, p) for m in cfg.metrics for p in PROTOCOLS if p not in needs.get(m, {})}
+    nets = FeatureNetworks(device or torch.device("cpu"), dtype or torch.float32, overrides, cfg.batch_size)
+    estimator = None
+    if any(METRICS[m].kind == "landmark" for m, _ in can):
+        from humanvid.estimators import ESTIMATORS
+
+        estimator = ESTIMATORS.get(cfg.landmarks.estimator)(nets.device, nets.dtype, reader.dir, overrides)
+
+    per_clip, failed, preview = {}, [], {}
+    pooled = {p: {m: [] for m in cfg.metrics} for p in PROTOCOLS}  # per-frame / per-clip values
+    pools = _Pools()
+    frame_names = [m for m in cfg.metrics if METRICS[m].kind == "frame"]
+    for i, entry in enumerate(entries):
         cid = entry["clip_id"]
         if entry["status"] != "ok":
             failed.append({"clip_id": cid, "stage": "sample", "error": entry["error"]})
@@ -40,32 +180,96 @@ def evaluate_samples(samples_dir: Path, reader: ShardReader, metric_names: list[
             pred = read_video(samples_dir / entry["file"])
             data = reader.read_clip(cid, conditions=("openpose18",))
             target = np.stack([crop_resize(f, size) for f in data["frames"][: len(pred)]])
-            values = evaluate_frames(pred, target, names)
+            if pred.shape != target.shape:
+                raise ValueError(f"generated video {entry['file']} is {pred.shape}, ground truth {target.shape}")
+            clip_doc: dict = {"frames": len(pred)}
+            extra = {}  # protocol-independent values of this clip: landmarks, depth
+            if estimator is not None:
+                from humanvid.metrics.landmarks import landmark_distances
+
+                from humanvid.datasets.clips import Clip
+
+                clip = Clip(**reader.clip_meta(cid) | {"num_frames": len(pred), "width": size, "height": size, "source": "generated"})
+                extra |= landmark_distances(estimator(pred, clip)["wholebody133"], estimator(target, clip)["wholebody133"], cfg.landmarks.threshold)
+            depth_pair = None
+            if entry.get("depth_file") and any(METRICS[m].kind == "depth" for m, _ in can):
+                depth_pair = _depth_pair(samples_dir / entry["depth_file"], reader, cid, size, len(pred))
+                extra |= _depth_errors(*depth_pair)
+            for protocol in PROTOCOLS:
+                values = evaluate_frames(pred, target, [m for m in frame_names if (m, protocol) in can], protocol)
+                if ("lpips", protocol) in can:
+                    values["lpips"] = lpips_per_frame(nets, pred, target, protocol)
+                for m, v in values.items():
+                    pooled[protocol][m].extend(v)
+                clip_doc[protocol] = {m: _mean(v) for m, v in values.items()}
+                for m in (m for m in extra if (m, protocol) in can):
+                    pooled[protocol][m].append(extra[m])
+                    clip_doc[protocol][m] = extra[m]
+                if depth_pair is not None and ("depth_fid", protocol) in can:
+                    gen_rgb, gt_rgb = _depth_images(*depth_pair)
+                    pools.add(("depth_fid", protocol), nets.run("fid-inception", features.fid_inputs(gen_rgb, protocol)),
+                              nets.run("fid-inception", features.fid_inputs(gt_rgb, protocol)))  # fmt: skip
+                if ("fid", protocol) in can:
+                    pools.add(("fid", protocol), nets.run("fid-inception", features.fid_inputs(pred, protocol)),
+                              nets.run("fid-inception", features.fid_inputs(target, protocol)))  # fmt: skip
+                if ("fid_vid", protocol) in can:
+                    gen, gt = (nets.run("r3d50-kinetics", features.fid_vid_clips(v, protocol)) for v in (pred, target))
+                    if protocol == "disco":  # one vector per video: the mean over its clips
+                        gen, gt = gen.mean(0, keepdims=True), gt.mean(0, keepdims=True)
+                    pools.add(("fid_vid", protocol), gen, gt)
+                if ("fvd", protocol) in can:
+                    extraction = "disco" if protocol == "disco" else cfg.fvd.clips
+                    net = weights_needed("fvd", protocol, cfg.fvd.weights)[0]
+                    gen = [nets.run(net, c) for c in features.fvd_clips(pred, extraction)]
+                    gt = [nets.run(net, c) for c in features.fvd_clips(target, extraction)]
+                    if gen:
+                        pools.add(("fvd", protocol), np.concatenate(gen), np.concatenate(gt))
         except Exception as exc:  # recorded, the other clips still count
             failed.append({"clip_id": cid, "stage": "evaluate", "error": f"{type(exc).__name__}: {exc}"})
             continue
-        per_clip[cid] = {n: _mean(v) for n, v in values.items()} | {"frames": len(pred)}
-        for n, v in values.items():
-            pooled[n].extend(v)
+        per_clip[cid] = clip_doc
+        progress(f"clip {i + 1}/{len(entries)} {cid}: " + ", ".join(f"{m}={v:.4g}" for m, v in clip_doc[PRIMARY].items()))
         if not preview:
             h, w = data["frames"].shape[1:3]
             pose = to_pose_images(data["openpose18"][: len(pred)], h, w, size)
             preview = {"generated": pred, "ground_truth": target, "condition": (pose.permute(0, 2, 3, 1).numpy() * 255).astype(np.uint8)}
     if not per_clip:
         raise RuntimeError(f"{samples_dir}: no clip could be evaluated: {failed}")
+
+    protocols, samples = {}, {}
+    for protocol in PROTOCOLS:
+        overall = {}
+        for m in cfg.metrics:
+            if (m, protocol) not in can:
+                continue
+            if METRICS[m].kind in ("fid", "fid_vid", "fvd") or m == "depth_fid":
+                value, n, need = pools.distance((m, protocol))
+                overall[m] = value
+                samples.setdefault(m, {})[protocol] = n
+                if need:
+                    needs.setdefault(m, {})[protocol] = need
+            else:
+                overall[m] = _mean(pooled[protocol][m])
+        protocols[protocol] = {"overall": overall}
     doc = {
-        "protocol": PROTOCOL,
-        "overall": {n: _mean(v) for n, v in pooled.items()},
-        "frames": len(pooled[names[0]]) if names else 0,
+        "protocol": PRIMARY,
+        "overall": protocols[PRIMARY]["overall"],
+        "protocols": protocols,
+        "needs": needs,
+        "samples": samples,
+        "frames": sum(c["frames"] for c in per_clip.values()),
         "clips": per_clip,
         "failed": manifest.get("dataset_failures", []) + failed,
         "conditions": manifest["conditions"],
+        "settings": cfg.model_dump(),
     }
     return doc, preview
 
 
 def preview_image(preview: dict[str, np.ndarray], columns: int = 8, min_size: int = 128) -> np.ndarray:
     """Rows generated | ground truth | condition, `columns` frames evenly spaced, upscaled for viewing."""
+    from PIL import Image
+
     rows = []
     for key in ("generated", "ground_truth", "condition"):
         frames = preview[key]
@@ -74,3 +278,12 @@ def preview_image(preview: dict[str, np.ndarray], columns: int = 8, min_size: in
     grid = np.concatenate(rows, axis=0)
     scale = max(1, int(np.ceil(min_size / preview["generated"].shape[1])))
     return np.asarray(Image.fromarray(grid).resize((grid.shape[1] * scale, grid.shape[0] * scale), Image.NEAREST))
+
+
+def preview_video(preview: dict[str, np.ndarray], min_size: int = 128) -> np.ndarray:
+    """Frames of generated | ground truth | condition side by side (T, H, 3W, 3), upscaled for viewing."""
+    t = min(len(v) for v in preview.values())
+    strip = np.concatenate([preview[k][:t] for k in ("generated", "ground_truth", "condition")], axis=2)
+    scale = max(1, int(np.ceil(min_size / preview["generated"].shape[1])))
+    strip = strip.repeat(scale, axis=1).repeat(scale, axis=2)
+    return strip[:, : strip.shape[1] // 2 * 2, : strip.shape[2] // 2 * 2]  # even sides for H.264

@@ -6,7 +6,7 @@ Entries are light (flavors + an import path) so validating params.yaml does not 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import import_module
 
 from humanvid.registry import Registry
@@ -16,6 +16,8 @@ from humanvid.registry import Registry
 class MethodEntry:
     FLAVORS: tuple[str, ...]
     target: str  # "module:Class"
+    weights: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """flavor -> released weights it loads (names in humanvid.weights.WEIGHTS); none for trained-here flavors."""
 
     def load(self) -> type:
         module, attr = self.target.split(":")
@@ -23,6 +25,7 @@ class MethodEntry:
 
 
 METHODS: Registry[MethodEntry] = Registry("method", "humanvid.methods")
-METHODS.add("baseline", MethodEntry(("debug", "sd15"), "humanvid.models.baseline.model:Baseline"))
+METHODS.add("baseline", MethodEntry(("debug", "sd15"), "humanvid.models.baseline.model:Baseline",
+                                    {"sd15": ("sd15", "controlnet-openpose", "clip-vit-large-patch14", "animatediff-v1-5-2")}))
 
 __all__ = ["METHODS", "MethodEntry"]

@@ -1,22 +1,42 @@
-"""Render a table: one row per sampler, the table's metric columns, the paper's numbers where given,
-which estimator produced each condition (ground truth named as such), failures, and provenance."""
+"""Render a table as Markdown and as a static HTML page from the same content: per cell ours beside the
+paper's number and the difference, with the protocol named; both protocols side by side; rows that
+cannot run here with what they need; conditions and their sources (ground truth named as such);
+sample grids and short videos; per-stage wall time and GPU-hours; failures; DVC provenance."""
 
 from __future__ import annotations
 
+import html
 import math
 from dataclasses import dataclass, field
 
-from humanvid.config import TableConfig
-from humanvid.metrics import METRICS
+from humanvid.metrics import METRICS, PROTOCOLS
 
 
 @dataclass(frozen=True)
 class RowResult:
     label: str
-    sampler: str
-    metrics: dict  # the evaluate stage's JSON document
-    provenance: dict[str, str] = field(default_factory=dict)  # what -> DVC md5
-    preview: str | None = None  # path of the preview image, relative to the report
+    sampler: str | None
+    metrics: dict | None = None  # the evaluate stage's JSON document (None: the row did not run)
+    provenance: dict[str, str | None] = field(default_factory=dict)  # what -> DVC md5
+    preview: str | None = None  # grid image, relative to the report
+    video: str | None = None  # short video, relative to the report
+    needs: str | None = None  # why the row cannot run here
+    paper: dict[str, float | None] = field(default_factory=dict)  # the paper's values, metric units
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """What the renderers need to know about the table itself."""
+
+    name: str
+    title: str
+    columns: list[str]
+    protocol: str  # the protocol of the numbers set beside the paper's
+    paper_source: str | None = None
+    paper_protocol: str | None = None  # disco | unreleased
+    scales: dict[str, float] = field(default_factory=dict)  # metric -> the paper's print scale
+    column_labels: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
 
 def lock_hashes(lock: dict, stage: str) -> str | None:
@@ -25,18 +45,57 @@ def lock_hashes(lock: dict, stage: str) -> str | None:
     return outs[0].get("md5") if outs else None
 
 
-def _fmt(metric: str, value: float | None) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+def _is_missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def fmt(metric: str, value: float | None, scale: float = 1.0) -> str:
+    if _is_missing(value):
         return "—"
-    return METRICS[metric].fmt.format(value)
+    return METRICS[metric].fmt.format(value / scale)
 
 
-def _cell(metric: str, ours: float | None, paper: float | None) -> str:
-    if paper is None:
-        return _fmt(metric, ours)
-    if ours is None:
-        return f"— (paper {_fmt(metric, paper)})"
-    return f"{_fmt(metric, ours)} (paper {_fmt(metric, paper)}, Δ {ours - paper:+.3g})"
+def ours(row: RowResult, metric: str, protocol: str) -> float | None:
+    if row.metrics is None:
+        return None
+    block = row.metrics.get("protocols", {}).get(protocol, {}).get("overall")
+    if block is None and protocol == row.metrics.get("protocol"):
+        block = row.metrics.get("overall", {})
+    return (block or {}).get(metric)
+
+
+def need_of(row: RowResult, metric: str, protocol: str) -> str | None:
+    if row.metrics is None:
+        return None
+    return (row.metrics.get("needs", {}).get(metric) or {}).get(protocol)
+
+
+def cell(spec: TableSpec, row: RowResult, metric: str) -> str:
+    """'ours (paper P, Δ d)' in the paper's print scale; 'needs …' where a value could not be computed."""
+    scale = spec.scales.get(metric, 1.0)
+    mine, theirs = ours(row, metric, spec.protocol), row.paper.get(metric)
+    need = need_of(row, metric, spec.protocol)
+    if row.metrics is None:
+        text = "not run"
+    elif need and _is_missing(mine):
+        text = f"needs {need.split(' (')[0]}"
+    else:
+        text = fmt(metric, mine, scale)
+    if _is_missing(theirs):
+        return text
+    if row.metrics is None or _is_missing(mine):
+        return f"{text} (paper {fmt(metric, theirs, scale)})"
+    return f"{text} (paper {fmt(metric, theirs, scale)}, Δ {(mine - theirs) / scale:+.3g})"
+
+
+def _header_label(spec: TableSpec, metric: str) -> str:
+    label = METRICS[metric].label
+    paper_label = spec.column_labels.get(metric)
+    scale = spec.scales.get(metric, 1.0)
+    extra = [f"paper: {paper_label}"] if paper_label else []
+    if scale != 1.0:
+        extra.append(f"×{scale:g}")
+    return label + (f" ({', '.join(extra)})" if extra else "")
 
 
 def _condition_lines(conditions: dict[str, dict]) -> list[str]:
@@ -47,49 +106,176 @@ def _condition_lines(conditions: dict[str, dict]) -> list[str]:
     return lines
 
 
-def render_markdown(name: str, table: TableConfig, rows: list[RowResult]) -> str:
-    protocols = sorted({r.metrics.get("protocol", "?") for r in rows})
-    out = [f"# {table.title or name}", ""]
-    out.append(f"Table `{name}`. Metrics are per-frame means pooled over all test frames; protocol: "
-               f"{', '.join(protocols)} (standard definitions, see docs/metrics.md).")  # fmt: skip
-    if table.paper:
-        out.append(f"Paper numbers: {table.source or 'source not given'}. Cells read: ours (paper, Δ = ours − paper).")
+def _protocol_sentence(spec: TableSpec) -> str:
+    s = f"Our numbers: protocol `{spec.protocol}` ({'DisCo evaluation code, quirks included' if spec.protocol == 'disco' else 'standard definitions'}; docs/metrics.md)."
+    if spec.paper_protocol:
+        s += " The paper's numbers: " + ("DisCo's evaluation code." if spec.paper_protocol == "disco" else "evaluation code not released.")
+    return s
+
+
+def render_markdown(spec: TableSpec, rows: list[RowResult], timings: list[dict] | None = None) -> str:
+    out = [f"# {spec.title or spec.name}", ""]
+    out.append(f"Table `{spec.name}`. " + _protocol_sentence(spec))
+    if spec.paper_source:
+        out.append(f"Paper numbers: {spec.paper_source}. Cells read: ours (paper, Δ = ours − paper), in the paper's print scale.")
+    out += [f"- {n}" for n in spec.notes]
     out.append("")
-    header = ["Row"] + [METRICS[c].label for c in table.columns] + ["clips", "frames", "failed clips"]
+    header = ["Row"] + [_header_label(spec, c) for c in spec.columns] + ["clips", "frames", "failed clips"]
     out.append("| " + " | ".join(header) + " |")
     out.append("|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|")
     for r in rows:
-        paper = (table.paper or {}).get(r.label, {})
-        cells = [_cell(c, r.metrics["overall"].get(c), paper.get(c)) for c in table.columns]
-        failed = len({f["clip_id"] for f in r.metrics.get("failed", [])})
-        out.append("| " + " | ".join([r.label] + cells + [str(len(r.metrics["clips"])), str(r.metrics["frames"]), str(failed)]) + " |")
+        counts = ["—", "—", "—"]
+        if r.metrics is not None:
+            failed = len({f["clip_id"] for f in r.metrics.get("failed", [])})
+            counts = [str(len(r.metrics["clips"])), str(r.metrics["frames"]), str(failed)]
+        out.append("| " + " | ".join([r.label] + [cell(spec, r, c) for c in spec.columns] + counts) + " |")
     out.append("")
 
-    out += ["## Conditions", ""]
-    for r in rows:
-        out.append(f"- {r.label} (data `{r.metrics.get('data', '?')}`): " + "; ".join(_condition_lines(r.metrics.get("conditions", {}))))
-    out.append("")
+    waiting = [r for r in rows if r.needs]
+    if waiting:
+        out += ["## Rows that cannot run here", ""]
+        out += [f"- **{r.label}**" + (f" (sampler `{r.sampler}`)" if r.sampler else "") + f": needs {r.needs}" for r in waiting]
+        out.append("")
+    ran = [r for r in rows if r.metrics is not None]
+    needs = sorted({(m, p, w) for r in ran for m, by in r.metrics.get("needs", {}).items() for p, w in by.items() if m in spec.columns})
+    if needs:
+        out += ["## Metrics that could not be computed", ""]
+        out += [f"- `{m}` ({p}): needs {w}" for m, p, w in needs]
+        out.append("")
+
+    if ran:
+        out += ["## Both protocols", "", "`corrected` / `disco` for every row that ran (metric units, not the paper's print scale).", ""]
+        out.append("| Row | " + " | ".join(METRICS[c].label for c in spec.columns) + " |")
+        out.append("|---|" + "---:|" * len(spec.columns))
+        for r in ran:
+            cells = [" / ".join(fmt(c, ours(r, c, p)) for p in PROTOCOLS) for c in spec.columns]
+            out.append(f"| {r.label} | " + " | ".join(cells) + " |")
+        out.append("")
+
+        out += ["## Conditions", ""]
+        for r in ran:
+            out.append(f"- {r.label} (data `{r.metrics.get('data', '?')}`): " + "; ".join(_condition_lines(r.metrics.get("conditions", {}))))
+        out.append("")
 
     previews = [r for r in rows if r.preview]
     if previews:
-        out += ["## Samples", "", "Rows of each image: generated | ground truth | condition (first test clip).", ""]
+        out += ["## Samples", "", "Each image: generated | ground truth | condition (first test clip); the video shows them side by side.", ""]
         for r in previews:
             out += [f"**{r.label}**", "", f"![{r.label}: generated, ground truth, condition]({r.preview})", ""]
+            if r.video:
+                out += [f"[video: {r.label}]({r.video})", ""]
+
+    if timings:
+        out += ["## Stage times", "", "| stage | wall time (s) | device | GPU-hours |", "|---|---:|---|---:|"]
+        out += [f"| {t['stage']} | {t['seconds']:.1f} | {t['device']} | {t['gpu_hours']:.4f} |" for t in timings]
+        total = sum(t["seconds"] for t in timings)
+        out += [f"| **total** | {total:.1f} | | {sum(t['gpu_hours'] for t in timings):.4f} |", ""]
 
     out += ["## Failures", ""]
-    failures = [(r.label, f) for r in rows for f in r.metrics.get("failed", [])]
+    failures = [(r.label, f) for r in ran for f in r.metrics.get("failed", [])]
     if failures:
         out += ["| Row | clip | stage | error |", "|---|---|---|---|"]
         out += [f"| {label} | {f['clip_id']} | {f['stage']} | {f['error'].replace('|', '/')} |" for label, f in failures]
     else:
-        out.append("None: every clip went through every stage.")
+        out.append("None: every clip of the rows that ran went through every stage." if ran else "No row ran.")
     out.append("")
 
-    out += ["## Provenance", "", "DVC md5 of the outputs each row came from (`dvc.lock`).", ""]
-    keys = sorted({k for r in rows for k in r.provenance})
-    out.append("| Row | sampler | " + " | ".join(keys) + " |")
-    out.append("|---|---|" + "---|" * len(keys))
-    for r in rows:
-        out.append(f"| {r.label} | `{r.sampler}` | " + " | ".join(f"`{r.provenance.get(k) or 'not run'}`" for k in keys) + " |")
-    out.append("")
+    if ran:
+        out += ["## Provenance", "", "DVC md5 of the outputs each row came from (`dvc.lock`).", ""]
+        keys = sorted({k for r in ran for k in r.provenance})
+        out.append("| Row | sampler | " + " | ".join(keys) + " |")
+        out.append("|---|---|" + "---|" * len(keys))
+        for r in ran:
+            out.append(f"| {r.label} | `{r.sampler}` | " + " | ".join(f"`{r.provenance.get(k) or 'not run'}`" for k in keys) + " |")
+        out.append("")
     return "\n".join(out)
+
+
+_CSS = """
+body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:72rem;color:#1b1b1b;line-height:1.45}
+table{border-collapse:collapse;margin:1rem 0;font-size:.92rem}
+th,td{border:1px solid #d0d0d0;padding:.3rem .55rem;text-align:right}
+th:first-child,td:first-child{text-align:left}
+th{background:#f3f3f3}
+td.needs{color:#8a5a00;background:#fff7e6}
+td.notrun{color:#777}
+.delta-good{color:#146c2e}.delta-bad{color:#a11}
+figure{margin:1rem 0}
+img,video{image-rendering:pixelated;max-width:100%;border:1px solid #ccc}
+code{background:#f5f5f5;padding:0 .2rem}
+"""
+
+
+def _delta_class(metric: str, mine, theirs) -> str:
+    if _is_missing(mine) or _is_missing(theirs):
+        return ""
+    better = (mine > theirs) == METRICS[metric].higher_is_better
+    return "delta-good" if better else "delta-bad"
+
+
+def render_html(spec: TableSpec, rows: list[RowResult], timings: list[dict] | None = None) -> str:
+    """A self-contained static page (inline CSS, relative image and video paths)."""
+    e = html.escape
+    out = ["<!doctype html>", '<html lang="en"><head><meta charset="utf-8">',
+           f"<title>{e(spec.title or spec.name)}</title><style>{_CSS}</style></head><body>",
+           f"<h1>{e(spec.title or spec.name)}</h1>", f"<p>Table <code>{e(spec.name)}</code>. {e(_protocol_sentence(spec))}</p>"]  # fmt: skip
+    if spec.paper_source:
+        out.append(f"<p>Paper numbers: {e(spec.paper_source)}. Cells read: ours (paper, Δ = ours − paper), in the paper's print scale.</p>")
+    if spec.notes:
+        out.append("<ul>" + "".join(f"<li>{e(n)}</li>" for n in spec.notes) + "</ul>")
+    out.append('<table id="results"><thead><tr><th>Row</th>' + "".join(f"<th>{e(_header_label(spec, c))}</th>" for c in spec.columns)
+               + "<th>clips</th><th>frames</th><th>failed clips</th></tr></thead><tbody>")  # fmt: skip
+    for r in rows:
+        tds = []
+        for c in spec.columns:
+            text = cell(spec, r, c)
+            cls = "notrun" if r.metrics is None else ("needs" if text.startswith("needs") else _delta_class(c, ours(r, c, spec.protocol), r.paper.get(c)))
+            tds.append(f'<td class="{cls}" data-metric="{e(c)}">{e(text)}</td>')
+        counts = ["—"] * 3
+        if r.metrics is not None:
+            counts = [str(len(r.metrics["clips"])), str(r.metrics["frames"]), str(len({f["clip_id"] for f in r.metrics.get("failed", [])}))]
+        out.append(f'<tr data-row="{e(r.label)}"><td>{e(r.label)}</td>' + "".join(tds) + "".join(f"<td>{c}</td>" for c in counts) + "</tr>")
+    out.append("</tbody></table>")
+    waiting = [r for r in rows if r.needs]
+    if waiting:
+        out.append("<h2>Rows that cannot run here</h2><ul>" + "".join(
+            f"<li><b>{e(r.label)}</b>{(' (sampler <code>' + e(r.sampler) + '</code>)') if r.sampler else ''}: needs {e(r.needs)}</li>" for r in waiting) + "</ul>")  # fmt: skip
+    ran = [r for r in rows if r.metrics is not None]
+    if ran:
+        out.append("<h2>Both protocols</h2><table><thead><tr><th>Row</th>" + "".join(f"<th>{e(METRICS[c].label)} corrected / disco</th>" for c in spec.columns) + "</tr></thead><tbody>")
+        for r in ran:
+            out.append(f"<tr><td>{e(r.label)}</td>" + "".join(f"<td>{e(' / '.join(fmt(c, ours(r, c, p)) for p in PROTOCOLS))}</td>" for c in spec.columns) + "</tr>")
+        out.append("</tbody></table><h2>Conditions</h2><ul>")
+        for r in ran:
+            lines = "; ".join(_condition_lines(r.metrics.get("conditions", {}))).replace("**", "").replace("`", "")
+            out.append(f"<li>{e(r.label)} (data <code>{e(r.metrics.get('data', '?'))}</code>): {e(lines)}</li>")
+        out.append("</ul>")
+    previews = [r for r in rows if r.preview]
+    if previews:
+        out.append("<h2>Samples</h2><p>Generated | ground truth | condition, first test clip.</p>")
+        for r in previews:
+            out.append(f'<figure><figcaption><b>{e(r.label)}</b></figcaption><img src="{e(r.preview)}" alt="{e(r.label)}: generated, ground truth, condition">')
+            if r.video:
+                out.append(f'<br><video src="{e(r.video)}" controls loop muted autoplay playsinline></video>')
+            out.append("</figure>")
+    if timings:
+        out.append("<h2>Stage times</h2><table><thead><tr><th>stage</th><th>wall time (s)</th><th>device</th><th>GPU-hours</th></tr></thead><tbody>")
+        out += [f"<tr><td>{e(t['stage'])}</td><td>{t['seconds']:.1f}</td><td>{e(t['device'])}</td><td>{t['gpu_hours']:.4f}</td></tr>" for t in timings]
+        out.append(f"<tr><td><b>total</b></td><td>{sum(t['seconds'] for t in timings):.1f}</td><td></td><td>{sum(t['gpu_hours'] for t in timings):.4f}</td></tr></tbody></table>")
+    failures = [(r.label, f) for r in ran for f in r.metrics.get("failed", [])]
+    out.append("<h2>Failures</h2>")
+    if failures:
+        out.append("<table><thead><tr><th>Row</th><th>clip</th><th>stage</th><th>error</th></tr></thead><tbody>"
+                   + "".join(f"<tr><td>{e(lb)}</td><td>{e(f['clip_id'])}</td><td>{e(f['stage'])}</td><td>{e(f['error'])}</td></tr>" for lb, f in failures)
+                   + "</tbody></table>")  # fmt: skip
+    else:
+        out.append("<p>None: every clip of the rows that ran went through every stage.</p>" if ran else "<p>No row ran.</p>")
+    if ran:
+        keys = sorted({k for r in ran for k in r.provenance})
+        out.append("<h2>Provenance</h2><p>DVC md5 of the outputs each row came from (<code>dvc.lock</code>).</p><table><thead><tr><th>Row</th><th>sampler</th>"
+                   + "".join(f"<th>{e(k)}</th>" for k in keys) + "</tr></thead><tbody>")  # fmt: skip
+        for r in ran:
+            out.append(f"<tr><td>{e(r.label)}</td><td><code>{e(r.sampler or '')}</code></td>" + "".join(f"<td><code>{e(r.provenance.get(k) or 'not run')}</code></td>" for k in keys) + "</tr>")
+        out.append("</tbody></table>")
+    out.append("</body></html>")
+    return "\n".join(out) + "\n"
