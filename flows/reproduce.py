@@ -12,7 +12,7 @@ from pathlib import Path
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from flows.workspace import is_gpu_stage, open_workspace, ordered_stages, stage_status, table_stages
+from flows.workspace import WEIGHTS_ARRIVED, is_gpu_stage, open_workspace, ordered_stages, stage_status, table_stages
 
 
 class StageFailed(RuntimeError):
@@ -27,10 +27,11 @@ def _stage_env() -> dict[str, str]:
     return env
 
 
-def repro_single(root: Path, stage: str) -> float:
-    """`dvc repro --single-item <stage>`: DVC runs the command, checks outputs, writes dvc.lock. -> seconds."""
+def repro_single(root: Path, stage: str, force: bool = False) -> float:
+    """`dvc repro --single-item <stage>`: DVC runs the command, checks outputs, writes dvc.lock. -> seconds.
+    `force` runs it although DVC sees no change (weights that arrived outside the workspace)."""
     start = time.perf_counter()
-    cmd = [sys.executable, "-m", "dvc", "repro", "--single-item", stage]
+    cmd = [sys.executable, "-m", "dvc", "repro", "--single-item", *(["--force"] if force else []), stage]
     proc = subprocess.run(cmd, cwd=root, env=_stage_env())
     if proc.returncode != 0:
         raise StageFailed(f"stage {stage} failed (exit code {proc.returncode}); its output is above")
@@ -42,7 +43,7 @@ def repro_single(root: Path, stage: str) -> float:
 def run_stage(root: str, stage: str, reasons: list[str]) -> dict:
     logger = get_run_logger()
     logger.info("running %s (%s)", stage, "; ".join(reasons) or "stale")
-    seconds = repro_single(Path(root), stage)
+    seconds = repro_single(Path(root), stage, force=any(r.startswith(WEIGHTS_ARRIVED) for r in reasons))
     logger.info("%s done in %.1f s", stage, seconds)
     return {"stage": stage, "seconds": round(seconds, 2), "reasons": reasons}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -148,16 +149,47 @@ def stage_status(root: Path, names: list[str]) -> dict[str, list[str]]:
                     status.update(stage.status())
     finally:
         repo.close()
+    reasons = _weights_arrived(root, [n for n in names if n.startswith("evaluate@") and not any(a.endswith(":" + n) or a == n for a in status)])
     if not status:
-        return {}
+        return reasons
     lock_path = root / "dvc.lock"
     lock = yaml.safe_load(lock_path.read_text()) if lock_path.is_file() else {}
     params = yaml.safe_load((root / "params.yaml").read_text())
-    reasons: dict[str, list[str]] = {}
     for address, changes in status.items():
         name = address.rpartition(":")[2]
         reasons[name] = [r for c in changes for r in (_describe(name, c, lock, params) if isinstance(c, dict) else [str(c)])]
     return reasons
+
+
+WEIGHTS_ARRIVED = "weights now on this machine, evaluated without them: "
+
+
+def _weights_arrived(root: Path, evaluate_stages: list[str]) -> dict[str, list[str]]:
+    """Evaluate stages whose metrics were computed without weights that are now present. DVC cannot see
+    this (the weight cache is outside the workspace), so the stage is re-run with --force."""
+    if not evaluate_stages:
+        return {}
+    from humanvid import weights
+    from humanvid.paths import Layout
+
+    cfg = load_config(root / "params.yaml")
+    layout = Layout.at(root, cfg.paths)
+    out = {}
+    for name in evaluate_stages:
+        path = layout.metrics(name.partition("@")[2])
+        if not path.is_file():
+            continue
+        missing = json.loads(path.read_text()).get("missing_weights", [])
+        arrived = []
+        for w in missing:
+            try:
+                if w in weights.WEIGHTS and weights.find(w, cfg.weights.overrides) is not None:
+                    arrived.append(w)
+            except weights.MissingWeightsError:
+                pass
+        if arrived:
+            out[name] = [WEIGHTS_ARRIVED + ", ".join(arrived)]
+    return out
 
 
 def table_state(root: Path, cfg: Config, table: str) -> list[StageState]:

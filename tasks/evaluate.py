@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> None:
     ev = ctx.cfg.evaluation
     device = resolve_device(ev.device)
     dtype = resolve_dtype(ev.dtype, device)
-    doc, preview = evaluate_samples(ctx.layout.samples(ctx.name), ShardReader(ctx.layout.shards(cfg.data)), ev,
+    doc, preview, per_frame = evaluate_samples(ctx.layout.samples(ctx.name), ShardReader(ctx.layout.shards(cfg.data)), ev,
                                     device, dtype, ctx.cfg.weights.overrides, progress)  # fmt: skip
     doc = {"sampler": ctx.name, "model": cfg.model, "data": cfg.data, **doc}
     with atomic_dir(ctx.layout.previews(ctx.name)) as tmp:
@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> None:
             Image.fromarray(preview_image(preview)).save(tmp / "grid.png", format="PNG")
             write_webm(tmp / "clip.webm", preview_video(preview), fps=8)
     write_text(ctx.layout.metrics(ctx.name), json.dumps(doc, indent=2, sort_keys=True, allow_nan=True) + "\n")
+    write_text(ctx.layout.plot(ctx.name), json.dumps(per_frame, indent=1) + "\n")
     for metric, why in sorted(doc["needs"].items()):
         progress(f"{metric}: not computed, needs " + "; ".join(f"{p}: {w}" for p, w in why.items()))
     progress(f"{doc['frames']} frames: " + ", ".join(f"{k}={v:.4g}" for k, v in doc["overall"].items()))

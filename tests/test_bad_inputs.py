@@ -12,9 +12,7 @@ import time
 import pyarrow.parquet as pq
 import yaml
 
-from humanvid.config import parse_config
-from humanvid.reports import RowResult, render_markdown
-from tasks import download, estimate, shard
+from tasks import download, estimate, report, shard
 
 
 def test_bad_params_stop_before_any_work(workspace, tiny_params):
@@ -51,13 +49,18 @@ def test_corrupted_clip_is_recorded_and_the_rest_completes(workspace):
     (failure,) = manifest["failed"]
     assert failure["clip_id"] == "id000_clip001" and failure["stage"] == "estimate" and "id000_clip001.mp4" in failure["error"]
 
-    # The report shows it.
-    cfg = parse_config(yaml.safe_load((workspace / "params.yaml").read_text()))
-    metrics = {"protocol": "corrected", "overall": {"l1": 0.1, "psnr": 20.0, "ssim": 0.5}, "frames": 8, "clips": {"a": {}},
-               "failed": manifest["failed"], "conditions": manifest["conditions"], "data": "synthdance"}  # fmt: skip
-    md = render_markdown("demo", cfg.tables["demo"], [RowResult("tiny", "tiny_w4", metrics)])
+    # The report stage shows it (metrics as evaluate would write them, without running the model stages).
+    overall = {"l1": 0.1, "psnr": 20.0, "ssim": 0.5}
+    metrics = {"protocol": "corrected", "overall": overall, "protocols": {"corrected": {"overall": overall}},
+               "needs": {"fid": {"corrected": "weights fid-inception (humanvid weights fetch fid-inception)"}},
+               "frames": 8, "clips": {"a": {}}, "failed": manifest["failed"], "conditions": manifest["conditions"], "data": "synthdance"}  # fmt: skip
+    (workspace / "reports/metrics").mkdir(parents=True, exist_ok=True)
+    (workspace / "reports/metrics/tiny_w4.json").write_text(json.dumps(metrics))
+    report.main(["demo", *ws])
+    md = (workspace / "reports/demo.md").read_text()
     assert "| tiny | id000_clip001 | estimate |" in md
-    assert "| tiny | 0.1000 | 20.00 | 0.500 | 1 | 8 | 1 |" in md
+    assert "| tiny | 0.1 | 20.00 | 0.500 | needs weights fid-inception | 1 | 8 | 1 |" in md
+    assert "id000_clip001" in (workspace / "reports/demo.html").read_text()
 
 
 def test_killed_stage_leaves_nothing_that_looks_done(workspace, tiny_params):

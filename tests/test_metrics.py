@@ -126,3 +126,20 @@ def test_landmark_mean_distance_counts_only_confident_pairs():
     assert out["lmd_missing"] == pytest.approx(42 / (2 * 133))
     t[..., 2] = 0.0
     assert np.isnan(landmark_distances(p, t)["lmd_body"])
+
+
+def test_fast_frechet_forms_equal_the_sqrtm_definition():
+    from scipy import linalg
+
+    def by_sqrtm(a, b):
+        mu1, mu2 = a.mean(0), b.mean(0)
+        s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+        root = linalg.sqrtm(s1 @ s2)
+        return float((mu1 - mu2) @ (mu1 - mu2) + np.trace(s1) + np.trace(s2) - 2 * np.trace(root).real)
+
+    rng = np.random.default_rng(3)
+    mix = rng.normal(size=(16, 16))
+    for n, m in [(300, 200), (9, 7)]:  # more samples than dimensions (eigh form), fewer (nuclear-norm form)
+        a = rng.normal(size=(n, 16)) @ mix
+        b = rng.normal(size=(m, 16)) @ mix * 1.3 + 0.5
+        assert frechet_distance_of(a, b) == pytest.approx(by_sqrtm(a, b), rel=1e-6, abs=1e-6)

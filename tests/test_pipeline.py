@@ -11,6 +11,7 @@ import sys
 
 import yaml
 
+
 from flows.workspace import table_state
 from humanvid.config import load_config
 
@@ -56,11 +57,23 @@ def test_demo_end_to_end_then_only_what_changed(workspace):
     assert {name for name, _, tags in runs if "gpu" in tags} == {"pretrain@tiny", "finetune@tiny", "sample@tiny_w4"}
     report = (workspace / "reports" / "demo.md").read_text()
     metrics = json.loads((workspace / "reports" / "metrics" / "tiny_w4.json").read_text())
-    assert set(metrics["overall"]) == {"l1", "psnr", "ssim"}
+    assert set(metrics["overall"]) == {"l1", "psnr", "ssim"}  # the network metrics need weights this machine lacks
     assert all(math.isfinite(v) for v in metrics["overall"].values())
+    assert set(metrics["protocols"]["disco"]["overall"]) == {"l1", "psnr", "ssim"}
+    assert set(metrics["needs"]) == {"lpips", "fid", "fvd"} and "humanvid weights fetch fid-inception" in metrics["needs"]["fid"]["corrected"]
     assert metrics["frames"] == 2 * 8  # two test clips, max_frames 8
-    assert "**ground truth**" in report and "| tiny |" in report
-    assert (workspace / "reports" / "previews" / "tiny_w4.png").is_file()
+    assert "**ground truth**" in report and "| tiny |" in report and "needs weights fid-inception" in report
+    assert "## Stage times" in report and "| sample@tiny_w4 |" in report
+    assert (workspace / "reports" / "previews" / "tiny_w4" / "grid.png").is_file()
+    assert (workspace / "reports" / "previews" / "tiny_w4" / "clip.webm").is_file()
+    assert "previews/tiny_w4/clip.webm" in (workspace / "reports" / "demo.html").read_text()
+    # DVC's own metrics and plots read what evaluate declared.
+    dvc_metrics = json.loads(subprocess.run([sys.executable, "-m", "dvc", "metrics", "show", "--json"], cwd=workspace,
+                                            capture_output=True, text=True, check=True).stdout)  # fmt: skip
+    shown = next(iter(dvc_metrics.values()))["data"]["reports/metrics/tiny_w4.json"]["data"]
+    assert shown["overall"]["psnr"] == metrics["overall"]["psnr"]
+    plots = subprocess.run([sys.executable, "-m", "dvc", "plots", "show", "--json"], cwd=workspace, capture_output=True, text=True, check=True)
+    assert "reports/metrics/frames/tiny_w4.json" in plots.stdout
     first = _lock(workspace)
     assert first["finetune@tiny"]["outs"][0]["md5"] in report  # provenance is DVC's own hash
 
@@ -93,3 +106,25 @@ def test_demo_end_to_end_then_only_what_changed(workspace):
     assert [n for n, s in states.items() if s.stale] == ["evaluate@tiny_w4"]
     assert states["evaluate@tiny_w4"].reasons == ["deps src/humanvid/metrics modified"]
     assert states["report@demo"].upstream == ["evaluate@tiny_w4"]
+
+
+def test_weights_that_arrive_later_re_run_exactly_the_evaluation(workspace, isolated_weights):
+    import torch
+
+    import metric_weights
+
+    humanvid(workspace, "reproduce")
+    assert "fid" in json.loads((workspace / "reports/metrics/tiny_w4.json").read_text())["needs"]
+    # The FID network's weights appear in the weight cache (outside the workspace: DVC cannot see it).
+    path = isolated_weights / "fid-inception" / "pt_inception-2015-12-05-6726825d.pth"
+    path.parent.mkdir(parents=True)
+    torch.save(metric_weights.fid_inception_state(), path)
+    states = {s.name: s for s in table_state(workspace, load_config(workspace / "params.yaml"), "demo")}
+    assert [n for n, s in states.items() if s.stale] == ["evaluate@tiny_w4"]
+    assert states["evaluate@tiny_w4"].reasons == ["weights now on this machine, evaluated without them: fid-inception"]
+    out = humanvid(workspace, "reproduce")
+    assert ran_stages(out) == ["evaluate@tiny_w4", "report@demo"]
+    metrics = json.loads((workspace / "reports/metrics/tiny_w4.json").read_text())
+    assert "fid" not in metrics["needs"] and math.isfinite(metrics["protocols"]["disco"]["overall"]["fid"])
+    assert "needs weights fid-inception" not in (workspace / "reports/demo.md").read_text()
+    assert "nothing to do" in humanvid(workspace, "reproduce")

@@ -56,6 +56,10 @@ class Layout:
     def metrics(self, sampler: str) -> Path:
         return self._p(self.paths.metrics, f"{sampler}.json")
 
+    def plot(self, sampler: str) -> Path:
+        """Per-frame values of the frame metrics (DVC plots data)."""
+        return self._p(self.paths.metrics, "frames", f"{sampler}.json")
+
     def previews(self, sampler: str) -> Path:
         """A folder: `grid.png` (generated | ground truth | condition) and `clip.webm` of the first clip."""
         return self._p(self.paths.previews, sampler)

@@ -51,12 +51,14 @@ def evaluate_frames(pred: np.ndarray, target: np.ndarray, names: list[str], prot
     return {n: [fn(p, t) for p, t in zip(pred, target, strict=True)] for n, fn in fns.items()}
 
 
-def plan_needs(cfg: EvaluationConfig, overrides: dict[str, str] | None, has_depth: bool) -> dict[str, dict[str, str]]:
-    """metric -> protocol -> what is missing, for every metric that cannot be computed here."""
+def plan_needs(cfg: EvaluationConfig, overrides: dict[str, str] | None, has_depth: bool) -> tuple[dict[str, dict[str, str]], list[str]]:
+    """(metric -> protocol -> what is missing, for every metric that cannot be computed here; the
+    missing weight names, so a later run can tell that they have arrived)."""
     from humanvid.estimators import ESTIMATORS
     from humanvid.metrics.network_metrics import missing_weights
 
     needs: dict[str, dict[str, str]] = {}
+    all_missing: set[str] = set()
     for name in cfg.metrics:
         kind = METRICS[name].kind
         for protocol in PROTOCOLS:
@@ -64,6 +66,7 @@ def plan_needs(cfg: EvaluationConfig, overrides: dict[str, str] | None, has_dept
             if kind == "landmark":
                 wanted += list(ESTIMATORS.get(cfg.landmarks.estimator).weights)
             missing = missing_weights(wanted, overrides)
+            all_missing.update(missing)
             reason = ""
             if kind == "depth" and not has_depth:
                 reason = "a model that generates depth (these samples have none)"
@@ -71,7 +74,7 @@ def plan_needs(cfg: EvaluationConfig, overrides: dict[str, str] | None, has_dept
                 reason = "weights " + ", ".join(missing) + " (humanvid weights fetch " + " ".join(missing) + ")"
             if reason:
                 needs.setdefault(name, {})[protocol] = reason
-    return needs
+    return needs, sorted(all_missing)
 
 
 class _Pools:
@@ -147,7 +150,8 @@ def _depth_images(gen: np.ndarray, gt: np.ndarray, mask: np.ndarray) -> tuple[np
 
 def evaluate_samples(samples_dir: Path, reader: ShardReader, cfg: EvaluationConfig, device=None, dtype=None,
                      overrides: dict[str, str] | None = None, progress: Callable[[str], None] = lambda _m: None) -> tuple[dict, dict]:  # fmt: skip
-    """-> (metrics document, preview arrays of the first ok clip)."""
+    """-> (metrics document, preview arrays of the first ok clip, per-frame records of the `corrected`
+    frame metrics for DVC plots: {clip, frame, metric: value})."""
     import torch
 
     from humanvid.metrics import features
@@ -158,7 +162,7 @@ def evaluate_samples(samples_dir: Path, reader: ShardReader, cfg: EvaluationConf
     size = manifest["resolution"]
     entries = manifest["clips"]
     has_depth = any(e.get("depth_file") for e in entries if e["status"] == "ok")
-    needs = plan_needs(cfg, overrides, has_depth)
+    needs, missing_weights = plan_needs(cfg, overrides, has_depth)
     can = {(m, p) for m in cfg.metrics for p in PROTOCOLS if p not in needs.get(m, {})}
     nets = FeatureNetworks(device or torch.device("cpu"), dtype or torch.float32, overrides, cfg.batch_size)
     estimator = None
@@ -167,7 +171,7 @@ def evaluate_samples(samples_dir: Path, reader: ShardReader, cfg: EvaluationConf
 
         estimator = ESTIMATORS.get(cfg.landmarks.estimator)(nets.device, nets.dtype, reader.dir, overrides)
 
-    per_clip, failed, preview = {}, [], {}
+    per_clip, failed, preview, per_frame = {}, [], {}, []
     pooled = {p: {m: [] for m in cfg.metrics} for p in PROTOCOLS}  # per-frame / per-clip values
     pools = _Pools()
     frame_names = [m for m in cfg.metrics if METRICS[m].kind == "frame"]
@@ -201,6 +205,9 @@ def evaluate_samples(samples_dir: Path, reader: ShardReader, cfg: EvaluationConf
                     values["lpips"] = lpips_per_frame(nets, pred, target, protocol)
                 for m, v in values.items():
                     pooled[protocol][m].extend(v)
+                if protocol == PRIMARY:
+                    per_frame += [{"clip": cid, "frame": t} | {m: (float(v[t]) if math.isfinite(v[t]) else None) for m, v in values.items()}
+                                  for t in range(len(pred))]  # fmt: skip
                 clip_doc[protocol] = {m: _mean(v) for m, v in values.items()}
                 for m in (m for m in extra if (m, protocol) in can):
                     pooled[protocol][m].append(extra[m])
@@ -256,6 +263,7 @@ def evaluate_samples(samples_dir: Path, reader: ShardReader, cfg: EvaluationConf
         "overall": protocols[PRIMARY]["overall"],
         "protocols": protocols,
         "needs": needs,
+        "missing_weights": missing_weights,
         "samples": samples,
         "frames": sum(c["frames"] for c in per_clip.values()),
         "clips": per_clip,
@@ -263,7 +271,7 @@ def evaluate_samples(samples_dir: Path, reader: ShardReader, cfg: EvaluationConf
         "conditions": manifest["conditions"],
         "settings": cfg.model_dump(),
     }
-    return doc, preview
+    return doc, preview, per_frame
 
 
 def preview_image(preview: dict[str, np.ndarray], columns: int = 8, min_size: int = 128) -> np.ndarray:

@@ -25,19 +25,20 @@ CLIP_FRAMES = 16
 
 
 def pil_bicubic(frames: np.ndarray, size: int) -> np.ndarray:
-    """(T, H, W, 3) uint8 -> (T, size, size, 3) float32 in 0..255, each channel resized as a float image."""
+    """(T, H, W, 3) uint8 -> (T, size, size, 3) float32 in 0..255, each channel resized as a float image
+    and clipped to 0..255 (clean-fid's resize, which DisCo's resizer is)."""
     out = np.empty((len(frames), size, size, 3), np.float32)
     for t, frame in enumerate(frames):
         for c in range(3):
             img = Image.fromarray(frame[..., c].astype(np.float32), mode="F")
             out[t, ..., c] = np.asarray(img.resize((size, size), resample=Image.BICUBIC))
-    return out
+    return np.clip(out, 0, 255, out=out)
 
 
 def fid_inputs(frames: np.ndarray, protocol: str) -> torch.Tensor:
     """-> (T, 3, H', W') float32 in [0, 1] for `FIDInceptionV3`."""
     if protocol == "disco":
-        x = np.clip(pil_bicubic(frames, 299), 0, 255) / 255.0
+        x = pil_bicubic(frames, 299) / 255.0
     else:
         x = frames.astype(np.float32) / 255.0
     return torch.from_numpy(np.ascontiguousarray(x)).permute(0, 3, 1, 2)

@@ -1,0 +1,89 @@
+"""evaluate_samples end to end on real shards and real videos: every metric is a number in both
+protocols or a stated need, with the networks loaded from the weight cache when present."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+import metric_weights
+from humanvid.conditions import crop_resize
+from humanvid.config import EvaluationConfig, ShardConfig
+from humanvid.datasets import Clip
+from humanvid.datasets.synthdance import SynthDanceOptions, render_clip
+from humanvid.metrics.evaluate import _fit, evaluate_samples
+from humanvid.sampling.clips import MANIFEST
+from humanvid.shards import ShardReader, write_shards
+from humanvid.video import write_video
+
+CONDITIONS = {c: {"estimator": "groundtruth", "ground_truth": True} for c in ("openpose18", "wholebody133", "depth", "alpha", "densepose")}
+ALL = ["l1", "psnr", "ssim", "lpips", "fid", "fid_vid", "fvd", "depth_l2", "depth_absrel", "depth_delta1", "depth_fid", "lmd_body"]
+SIZE, FRAMES = 32, 17
+
+
+@pytest.fixture(scope="module")
+def samples(tmp_path_factory):
+    """Two test clips sharded, and 'generated' videos: the ground truth plus noise, with a depth
+    prediction that is an affine transform of the true depth."""
+    root = tmp_path_factory.mktemp("eval")
+    data, clips = {}, []
+    for i in range(2):
+        d = render_clip(SynthDanceOptions(width=SIZE, height=SIZE, num_frames=FRAMES), identity=i, clip=0)
+        data[f"c{i}"] = d
+        clips.append(Clip("synth", f"c{i}", f"id{i}", "test", 12.0, FRAMES, SIZE, SIZE, f"clips/c{i}.mp4"))
+    conds = lambda c: {"openpose18": data[c.clip_id]["openpose18"], "wholebody133": data[c.clip_id]["wholebody133"],  # noqa: E731
+                       "depth": data[c.clip_id]["depth"], "alpha": data[c.clip_id]["alpha"], "densepose": data[c.clip_id]["iuv"]}  # fmt: skip
+    (root / "shards").mkdir()
+    write_shards(root / "shards", clips, lambda c: data[c.clip_id]["rgb"], conds, CONDITIONS,
+                 ShardConfig(window_frames=FRAMES, jpeg_quality=95, rows_per_group=2, rows_per_file=2), lambda m: None)  # fmt: skip
+    out = root / "samples"
+    out.mkdir()
+    rng = np.random.default_rng(0)
+    entries = []
+    for cid, d in data.items():
+        frames = np.stack([crop_resize(f, SIZE) for f in d["rgb"]]).astype(int)
+        write_video(out / f"{cid}.mp4", np.clip(frames + rng.integers(-12, 13, frames.shape), 0, 255).astype(np.uint8), 12.0)
+        depth = np.stack([_fit(z, SIZE) for z in d["depth"]])
+        np.savez(out / f"{cid}_depth.npz", depth=(depth - 0.3) / 2.0)  # relative depth: affine in the truth
+        entries.append({"clip_id": cid, "status": "ok", "error": "", "file": f"{cid}.mp4", "depth_file": f"{cid}_depth.npz"})
+    entries.append({"clip_id": "c9", "status": "failed", "error": "RuntimeError: boom"})
+    (out / MANIFEST).write_text(json.dumps({"resolution": SIZE, "clips": entries, "conditions": CONDITIONS, "dataset_failures": []}))
+    return out, ShardReader(root / "shards")
+
+
+def test_without_weights_every_network_metric_states_its_need(samples):
+    out, reader = samples
+    doc, preview, per_frame = evaluate_samples(out, reader, EvaluationConfig(metrics=ALL))
+    for m in ("lpips", "fid", "fid_vid", "fvd", "depth_fid"):
+        assert m not in doc["overall"]
+        assert set(doc["needs"][m]) == {"corrected", "disco"}
+    assert "weights fid-inception (humanvid weights fetch fid-inception)" == doc["needs"]["fid"]["corrected"]
+    assert "i3d-kinetics400" in doc["needs"]["fvd"]["disco"]
+    assert "dwpose-yolox-l" in doc["needs"]["lmd_body"]["corrected"]
+    corrected, disco = doc["protocols"]["corrected"]["overall"], doc["protocols"]["disco"]["overall"]
+    assert corrected["psnr"] != pytest.approx(disco["psnr"]) and 0 < corrected["ssim"] < 1 and 0 < disco["ssim"] < 1
+    assert disco["l1"] == pytest.approx(corrected["l1"] * 255 / SIZE**2, rel=0.05)  # 0..255 units over H·W
+    assert doc["overall"] == corrected and doc["protocol"] == "corrected"
+    assert corrected["depth_l2"] < 1e-6 and corrected["depth_delta1"] == 1.0  # affine depth aligns exactly
+    assert doc["frames"] == 2 * FRAMES and set(doc["clips"]) == {"c0", "c1"}
+    assert doc["failed"] == [{"clip_id": "c9", "stage": "sample", "error": "RuntimeError: boom"}]
+    assert preview["generated"].shape == (FRAMES, SIZE, SIZE, 3)
+    assert len(per_frame) == 2 * FRAMES and per_frame[0]["clip"] == "c0" and per_frame[0]["frame"] == 0
+    assert np.mean([r["psnr"] for r in per_frame]) == pytest.approx(corrected["psnr"])
+
+
+def test_with_weights_every_network_metric_is_computed_in_both_protocols(samples, isolated_weights):
+    metric_weights.write_all(isolated_weights)
+    out, reader = samples
+    cfg = EvaluationConfig(metrics=[m for m in ALL if m != "lmd_body"], batch_size=8)
+    doc, _, _ = evaluate_samples(out, reader, cfg)
+    assert doc["needs"] == {}  # two videos: 2 samples for every Fréchet distance in both protocols
+    assert doc["samples"]["fid_vid"] == {"corrected": 2, "disco": 2}
+    for protocol in ("corrected", "disco"):
+        overall = doc["protocols"][protocol]["overall"]
+        for m in ("lpips", "fid", "fvd", "depth_fid"):
+            assert math.isfinite(overall[m]) and overall[m] >= -1e-6, (protocol, m, overall[m])
+    assert doc["samples"]["fid"] == {"corrected": 2 * FRAMES, "disco": 2 * FRAMES}
+    assert doc["samples"]["fvd"] == {"corrected": 2, "disco": 2 * (FRAMES - 16 + 1)}  # first clip vs every window
+    assert doc["settings"]["fvd"] == {"weights": "i3d-400", "clips": "styleganv"}
