@@ -38,7 +38,7 @@ def cmd_reproduce(args) -> int:
         if row.needs:
             print(f"table {args.table}: row {row.label!r} cannot run here: needs {row.needs}")
     names = table_stages(cfg, args.table, root)
-    stale = stage_status(root, names)
+    stale = stage_status(root, names, cfg)
     if not stale:
         print(f"table {args.table}: nothing to do, all {len(names)} stages are up to date")
         return 0

@@ -60,7 +60,7 @@ def reproduce(table: str = "demo", workspace: str = ".") -> list[dict]:
     names = ordered_stages(root, table_stages(cfg, table, root))
     ran = []
     for name in names:
-        reasons = stage_status(root, [name]).get(name)
+        reasons = stage_status(root, [name], cfg).get(name)
         if reasons is None:
             logger.info("%s is up to date", name)
             continue

@@ -6,11 +6,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 from dvc.exceptions import DvcException
 from dvc.repo import Repo
 
-from humanvid.config import Config, load_config, pipeline_stages
+from humanvid.config import Config, load_config, pipeline_stages, safe_load_yaml
 from humanvid.estimators import ESTIMATORS
 
 # Stage kinds whose work is GPU work; a later issue sends these to a GPU work pool.
@@ -131,8 +130,9 @@ def ordered_stages(root: Path, names: list[str]) -> list[str]:
         repo.close()
 
 
-def stage_status(root: Path, names: list[str]) -> dict[str, list[str]]:
-    """DVC's status of exactly these stages: name -> reasons (only the stale ones appear)."""
+def stage_status(root: Path, names: list[str], cfg: Config | None = None) -> dict[str, list[str]]:
+    """DVC's status of exactly these stages, plus evaluations whose missing weights have arrived:
+    name -> reasons (only the stale ones appear). `cfg`: the validated params, if the caller has them."""
     repo = Repo(str(root))
     try:
         # One pass over the parsed stages (what `dvc status` does), instead of a `status(targets=...)`
@@ -149,12 +149,12 @@ def stage_status(root: Path, names: list[str]) -> dict[str, list[str]]:
                     status.update(stage.status())
     finally:
         repo.close()
-    reasons = _weights_arrived(root, [n for n in names if n.startswith("evaluate@") and not any(a.endswith(":" + n) or a == n for a in status)])
+    reasons = _weights_arrived(root, cfg or load_config(root / "params.yaml"), [n for n in names if n.startswith("evaluate@") and not any(a.endswith(":" + n) or a == n for a in status)])
     if not status:
         return reasons
     lock_path = root / "dvc.lock"
-    lock = yaml.safe_load(lock_path.read_text()) if lock_path.is_file() else {}
-    params = yaml.safe_load((root / "params.yaml").read_text())
+    lock = safe_load_yaml(lock_path.read_text()) if lock_path.is_file() else {}
+    params = safe_load_yaml((root / "params.yaml").read_text())
     for address, changes in status.items():
         name = address.rpartition(":")[2]
         reasons[name] = [r for c in changes for r in (_describe(name, c, lock, params) if isinstance(c, dict) else [str(c)])]
@@ -164,7 +164,7 @@ def stage_status(root: Path, names: list[str]) -> dict[str, list[str]]:
 WEIGHTS_ARRIVED = "weights now on this machine, evaluated without them: "
 
 
-def _weights_arrived(root: Path, evaluate_stages: list[str]) -> dict[str, list[str]]:
+def _weights_arrived(root: Path, cfg: Config, evaluate_stages: list[str]) -> dict[str, list[str]]:
     """Evaluate stages whose metrics were computed without weights that are now present. DVC cannot see
     this (the weight cache is outside the workspace), so the stage is re-run with --force."""
     if not evaluate_stages:
@@ -172,7 +172,6 @@ def _weights_arrived(root: Path, evaluate_stages: list[str]) -> dict[str, list[s
     from humanvid import weights
     from humanvid.paths import Layout
 
-    cfg = load_config(root / "params.yaml")
     layout = Layout.at(root, cfg.paths)
     out = {}
     for name in evaluate_stages:
@@ -196,7 +195,7 @@ def table_state(root: Path, cfg: Config, table: str) -> list[StageState]:
     """Every stage of the table in order, with DVC's verdict and the stale stages upstream of it."""
     import networkx as nx
     names = ordered_stages(root, table_stages(cfg, table, root))
-    stale = stage_status(root, names)
+    stale = stage_status(root, names, cfg)
     repo = Repo(str(root))
     try:
         graph = _graph(repo)

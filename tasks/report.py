@@ -6,10 +6,8 @@ from __future__ import annotations
 import json
 import os
 
-import yaml
-
 from humanvid.atomic import write_text
-from humanvid.config import pipeline_stages
+from humanvid.config import pipeline_stages, safe_load_yaml
 from humanvid.reports import RowResult, TableSpec, lock_hashes, render_html, render_markdown
 from humanvid.reports.papers import resolve_rows, table_columns
 from tasks.common import progress, stage_context
@@ -20,7 +18,7 @@ def main(argv: list[str] | None = None) -> None:
     table, root = ctx.cfg.tables[ctx.name], ctx.layout.root
     columns, paper = table_columns(ctx.cfg, ctx.name, root)
     lock_path = root / "dvc.lock"
-    lock = yaml.safe_load(lock_path.read_text()) if lock_path.is_file() else {}
+    lock = safe_load_yaml(lock_path.read_text()) if lock_path.is_file() else {}
     report_path = ctx.layout.report(ctx.name)
 
     def rel(path) -> str | None:

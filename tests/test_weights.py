@@ -70,3 +70,14 @@ def test_cli_lists_every_weight_with_its_source_and_licence(tmp_path):
     assert "hf://yzd-v/DWPose/dw-ll_ucoco_384.onnx" in out.stdout and "(offline)" in out.stdout
     bad = subprocess.run([sys.executable, "-m", "flows.cli", "weights", "verify", "openpose-body"], capture_output=True, text=True, env=env)
     assert bad.returncode == 1 and "missing" in bad.stdout
+
+
+def test_weights_without_a_direct_download_say_where_they_come_from(tmp_path, monkeypatch):
+    monkeypatch.setenv("HUMANVID_WEIGHTS_DIR", str(tmp_path))
+    with pytest.raises(weights.MissingWeightsError, match=r"no direct download: it is published on Google Drive .*r3d50-kinetics/resnet-50-kinetics\.pth"):
+        weights.fetch("r3d50-kinetics")
+    placed = tmp_path / "i3d-kinetics400" / "i3d_pretrained_400.pt"
+    placed.parent.mkdir()
+    placed.write_bytes(b"\0" * 8)
+    assert weights.find("i3d-kinetics400") == placed  # placed by hand where the message says: found
+    assert weights.verify("i3d-kinetics400")[0] == "ok"

@@ -368,13 +368,20 @@ def parse_config(data: Any, source: str = "params.yaml", root: str | os.PathLike
     return cfg
 
 
+def safe_load_yaml(text: str) -> Any:
+    """`yaml.safe_load` through libyaml's C parser when PyYAML has it (the same safe constructor, ~10×
+    faster: params.yaml and the paper tables are read on `humanvid reproduce`'s no-op path)."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load(text, Loader=loader)  # noqa: S506 — a safe loader, C or Python
+
+
 def load_config(path: str | os.PathLike = "params.yaml") -> Config:
     """Read and validate params.yaml (yaml.safe_load only)."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: not found (run humanvid from a workspace holding params.yaml and dvc.yaml)")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = safe_load_yaml(path.read_text())
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     return parse_config(data, source=str(path), root=path.parent)

@@ -109,6 +109,13 @@ def cached_path(name: str) -> Path:
     return base / src.local_name if src.local_name else base
 
 
+def _hub_cache_holds(repo: str) -> bool:
+    """Whether the Hugging Face cache has a folder for `repo` (checked before importing huggingface_hub,
+    which costs a tenth of a second: `humanvid reproduce` asks about every weight on its no-op path)."""
+    hub = os.environ.get("HF_HUB_CACHE") or os.path.join(os.environ.get("HF_HOME") or Path.home() / ".cache" / "huggingface", "hub")
+    return (Path(hub) / ("models--" + repo.replace("/", "--"))).is_dir()
+
+
 def find(name: str, overrides: dict[str, str] | None = None) -> Path | None:
     """The local path of a weight, or None."""
     src = source(name)
@@ -120,7 +127,7 @@ def find(name: str, overrides: dict[str, str] | None = None) -> Path | None:
     path = cached_path(name)
     if path.exists():
         return path
-    if src.repo:
+    if src.repo and _hub_cache_holds(src.repo):
         try:
             from huggingface_hub import hf_hub_download, snapshot_download
 

@@ -62,11 +62,13 @@ class PaperTable(_Strict):
 
 
 def load_paper(path: str | Path) -> PaperTable:
+    from humanvid.config import safe_load_yaml
+
     path = Path(path)
     if not path.is_file():
         raise PaperError(f"{path}: paper table not found")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = safe_load_yaml(path.read_text())
         table = PaperTable.model_validate(data)
     except yaml.YAMLError as exc:
         raise PaperError(f"{path}: not valid YAML: {exc}") from None

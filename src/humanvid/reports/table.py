@@ -92,9 +92,7 @@ def _header_label(spec: TableSpec, metric: str) -> str:
     label = METRICS[metric].label
     paper_label = spec.column_labels.get(metric)
     scale = spec.scales.get(metric, 1.0)
-    extra = [f"paper: {paper_label}"] if paper_label else []
-    if scale != 1.0:
-        extra.append(f"×{scale:g}")
+    extra = [f"paper: {paper_label}"] if paper_label else ([f"×{scale:g}"] if scale != 1.0 else [])
     return label + (f" ({', '.join(extra)})" if extra else "")
 
 
@@ -213,16 +211,23 @@ def _delta_class(metric: str, mine, theirs) -> str:
     return "delta-good" if better else "delta-bad"
 
 
+def _code_spans(text: str) -> str:
+    """`x` -> <code>x</code> in already-escaped text."""
+    import re
+
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
+
+
 def render_html(spec: TableSpec, rows: list[RowResult], timings: list[dict] | None = None) -> str:
     """A self-contained static page (inline CSS, relative image and video paths)."""
     e = html.escape
     out = ["<!doctype html>", '<html lang="en"><head><meta charset="utf-8">',
            f"<title>{e(spec.title or spec.name)}</title><style>{_CSS}</style></head><body>",
-           f"<h1>{e(spec.title or spec.name)}</h1>", f"<p>Table <code>{e(spec.name)}</code>. {e(_protocol_sentence(spec))}</p>"]  # fmt: skip
+           f"<h1>{e(spec.title or spec.name)}</h1>", f"<p>Table <code>{e(spec.name)}</code>. {_code_spans(e(_protocol_sentence(spec)))}</p>"]  # fmt: skip
     if spec.paper_source:
         out.append(f"<p>Paper numbers: {e(spec.paper_source)}. Cells read: ours (paper, Δ = ours − paper), in the paper's print scale.</p>")
     if spec.notes:
-        out.append("<ul>" + "".join(f"<li>{e(n)}</li>" for n in spec.notes) + "</ul>")
+        out.append("<ul>" + "".join(f"<li>{_code_spans(e(n))}</li>" for n in spec.notes) + "</ul>")
     out.append('<table id="results"><thead><tr><th>Row</th>' + "".join(f"<th>{e(_header_label(spec, c))}</th>" for c in spec.columns)
                + "<th>clips</th><th>frames</th><th>failed clips</th></tr></thead><tbody>")  # fmt: skip
     for r in rows:
