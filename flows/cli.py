@@ -70,6 +70,25 @@ def cmd_datasets_new(args) -> int:
     return 0
 
 
+def cmd_shards_verify(args) -> int:
+    from humanvid.shards.verify import summary, verify_shards
+
+    target = Path(args.name)
+    if not target.is_dir():
+        from humanvid.config import load_config
+        from humanvid.paths import Layout
+
+        root = Path(args.workspace)
+        cfg = load_config(root / "params.yaml")
+        if args.name not in cfg.datasets:
+            print(f"humanvid: {args.name}: neither a shards folder nor a dataset of params.yaml ({', '.join(cfg.datasets)})", file=sys.stderr)
+            return 2
+        target = Layout.at(root, cfg.paths).shards(args.name)
+    report = verify_shards(target, progress=lambda m: print(m, file=sys.stderr))
+    print(f"shards {target}: {summary(report)}")
+    return 0 if report.ok else 1
+
+
 def cmd_datasets_check(args) -> int:
     from humanvid.config import load_config
     from humanvid.datasets.contract import check_dataset
@@ -159,6 +178,12 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("stage", help="run one stage (e.g. sample@baseline_debug_w8) if DVC finds it stale: what a worker runs")
     p.add_argument("name")
     p.set_defaults(fn=cmd_stage)
+    p = sub.add_parser("shards", help="tools for Parquet shards")
+    ssub = p.add_subparsers(dest="shards_command", required=True)
+    q = ssub.add_parser("verify", help="schema version, checksums, counts against the index, every frame decodes")
+    q.add_argument("name", help="a dataset of params.yaml, or a shards folder")
+    q.set_defaults(fn=cmd_shards_verify)
+
     p = sub.add_parser("datasets", help="tools for dataset plugins")
     dsub = p.add_subparsers(dest="datasets_command", required=True)
     q = dsub.add_parser("new", help="scaffold a dataset plugin package and its contract test")

@@ -38,3 +38,39 @@ def openpose18_from_wholebody(kp: np.ndarray) -> np.ndarray:
     if kp.shape[-1] > 2:
         out[..., 1, 2:] = np.minimum(kp[..., 5, 2:], kp[..., 6, 2:])
     return out
+
+
+def _swap(n: int, pairs: list[tuple[int, int]]) -> list[int]:
+    perm = list(range(n))
+    for a, b in pairs:
+        perm[a], perm[b] = b, a
+    return perm
+
+
+def _face68_mirror() -> list[tuple[int, int]]:
+    """Left-right pairs of the 68 iBUG face landmarks (jaw, brows, nose base, eyes, lips)."""
+    pairs = [(i, 16 - i) for i in range(8)]  # jaw 0..16
+    pairs += [(17 + i, 26 - i) for i in range(5)]  # eyebrows
+    pairs += [(31, 35), (32, 34)]  # nose base
+    pairs += [(36, 45), (37, 44), (38, 43), (39, 42), (40, 47), (41, 46)]  # eyes
+    pairs += [(48, 54), (49, 53), (50, 52), (55, 59), (56, 58), (60, 64), (61, 63), (65, 67)]  # lips
+    return pairs
+
+
+# Index permutations that swap left and right, for a horizontally flipped frame.
+FLIP_OPENPOSE18 = _swap(18, [(2, 5), (3, 6), (4, 7), (8, 11), (9, 12), (10, 13), (14, 15), (16, 17)])
+FLIP_WHOLEBODY133 = _swap(
+    NUM_WHOLEBODY,
+    [(1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16), (17, 20), (18, 21), (19, 22)]
+    + [(FACE_START + a, FACE_START + b) for a, b in _face68_mirror()]
+    + [(LHAND_START + i, RHAND_START + i) for i in range(21)],
+)
+FLIPS = {18: FLIP_OPENPOSE18, NUM_WHOLEBODY: FLIP_WHOLEBODY133}
+
+
+def flip_keypoints(kp: np.ndarray, width: int) -> np.ndarray:
+    """Keypoints (..., J, 3) of a frame `width` pixels wide -> those of the mirrored frame: x -> width - 1 - x
+    and left/right joints swapped (J = 18 or 133). Missing points (score 0) stay missing."""
+    out = kp[..., FLIPS[kp.shape[-2]], :].copy()
+    out[..., 0] = np.where(out[..., 2] > 0, width - 1 - out[..., 0], out[..., 0])
+    return out

@@ -72,6 +72,23 @@ class ShardReader:
     def clip_ids(self, split: str | None = None) -> list[str]:
         return list(dict.fromkeys(r["clip_id"] for r in self.rows(split)))
 
+    def read_items(self, entry: dict, columns: tuple[str, ...], offsets: list[int]) -> dict[str, list]:
+        """Only the given frames of a row: column -> per-offset values (bytes for JPEG/PNG columns, float32
+        arrays for keypoints), without turning the rest of the row into Python objects (a training sample
+        uses a few frames of a window; `read_raw` copies all of them)."""
+        table = self._row_group(entry["shard"], entry["row_group"])
+        i = entry["row_in_group"]
+        if table.column("clip_id")[i].as_py() != entry["clip_id"] or table.column("frame_start")[i].as_py() != entry["frame_start"]:
+            raise ShardError(f"{self.dir / entry['shard']}: row {entry['row']} does not match the index")
+        out = {}
+        for name in columns:
+            items = table.column(name)[i].values  # this row's list: one item per frame
+            if name in KEYPOINT_CONDITIONS:
+                out[name] = [items[k].values.to_numpy(zero_copy_only=False) for k in offsets]
+            else:
+                out[name] = [items[k].as_buffer().to_pybytes() for k in offsets]
+        return out
+
     def read_raw(self, entry: dict) -> dict:
         """One row as stored (bytes and flat lists)."""
         table = self._row_group(entry["shard"], entry["row_group"])

@@ -52,6 +52,16 @@ def _window_rows(clip: Clip, frames: np.ndarray, conditions: dict[str, np.ndarra
         yield row
 
 
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def write_shards(
     out_dir: Path,
     clips: list[Clip],
@@ -125,6 +135,7 @@ def write_shards(
         "rows": summary.rows,
         "clips": summary.clips,
         "files": summary.files,
+        "sha256": {name: _sha256(out_dir / name) for name in summary.files + [INDEX_FILE]},
         "conditions": conditions,
         "failed": summary.failed,
     }

@@ -1,0 +1,207 @@
+"""Benchmark: training-sample throughput of the shard loader against the peer approach and the JPEG ceiling.
+
+Same clips (synthetic 512×512 videos with moving content, OpenPose-18 keypoints and a DensePose-style
+IUV image per frame), same samples: MagicAnimate stage 2 — a reference frame plus K = 16 frames at
+stride 4 — with conditions. Three ways to deliver them through a torch DataLoader:
+
+(a) humanvid: `ShardSamples` over Parquet shards (JPEG frames q95 4:4:4, keypoints as lists, IUV as PNG).
+(b) peer: what public MagicAnimate/AnimateAnyone-style loaders do — open the clip's mp4 with decord and
+    `get_batch` the 17 frames, and read one condition PNG per frame (a rendered pose image, or the IUV).
+(c) ceiling: decode the same 17 JPEG frames from bytes already in memory, nothing else.
+
+Conditions: `pose` = keypoints for (a) / rendered pose PNGs for (b); `pose+densepose` adds the IUV PNGs
+to both. Each configuration runs in its own process (so peak RSS is its own), 1, 2 and 4 workers.
+
+    .venv/bin/python benchmarks/loader.py [--clips 6] [--frames 80] [--samples 48]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+SIZE = 512
+K, STRIDE = 16, 4
+
+
+def make_clips(root: Path, n: int, frames: int) -> None:
+    """Write the sources once: shards (a), mp4 + PNG folders (b), and a JPEG list for (c)."""
+    from PIL import Image
+
+    from humanvid.conditions import render_openpose18
+    from humanvid.config import ShardConfig
+    from humanvid.datasets import Clip
+    from humanvid.shards import write_shards
+    from humanvid.video import write_video
+
+    ys, xs = np.mgrid[0:SIZE, 0:SIZE]
+    rng = np.random.default_rng(0)
+    data, clips = {}, []
+    for c in range(n):
+        video = np.empty((frames, SIZE, SIZE, 3), np.uint8)
+        iuv = np.zeros((frames, SIZE, SIZE, 3), np.uint8)
+        kp = np.zeros((frames, 18, 3), np.float32)
+        base = rng.uniform(100, 400, (18, 2))
+        for t in range(frames):
+            phase = 2 * np.pi * (t / 60 + c / n)
+            video[t, ..., 0] = (128 + 100 * np.sin(xs / 40 + phase)).astype(np.uint8)
+            video[t, ..., 1] = (128 + 100 * np.cos(ys / 30 - phase)).astype(np.uint8)
+            video[t, ..., 2] = ((xs + ys + 3 * t) % 256).astype(np.uint8)
+            cx, cy = int(SIZE / 2 + 120 * np.sin(phase)), int(SIZE / 2 + 60 * np.cos(phase))
+            video[t, cy - 60 : cy + 60, cx - 30 : cx + 30] = (200, 60, 40)
+            iuv[t, cy - 60 : cy + 60, cx - 30 : cx + 30] = (1 + (t % 24), 128, 64)
+            kp[t, :, :2] = base + 20 * np.sin(phase + np.arange(18))[:, None]
+            kp[t, :, 2] = 0.9
+        data[f"clip{c}"] = {"rgb": video, "openpose18": kp, "densepose": iuv}
+        clips.append(Clip("bench", f"clip{c}", f"id{c}", "train", 25.0, frames, SIZE, SIZE, f"clips/clip{c}.mp4"))
+        # (b) the peer's files: an mp4 per clip and one PNG per frame per condition
+        write_video(root / "mp4" / f"clip{c}.mp4", video, 25.0, crf=18)
+        for t in range(frames):
+            (root / "png" / f"clip{c}" / "pose").mkdir(parents=True, exist_ok=True)
+            (root / "png" / f"clip{c}" / "densepose").mkdir(parents=True, exist_ok=True)
+            Image.fromarray(render_openpose18(kp[t], SIZE, SIZE)).save(root / "png" / f"clip{c}" / "pose" / f"{t:05d}.png")
+            Image.fromarray(iuv[t]).save(root / "png" / f"clip{c}" / "densepose" / f"{t:05d}.png")
+    conds = {"openpose18": {"estimator": "synthetic", "ground_truth": True}, "densepose": {"estimator": "synthetic", "ground_truth": True}}
+    (root / "shards").mkdir()
+    write_shards(root / "shards", clips, lambda c: data[c.clip_id]["rgb"],
+                 lambda c: {"openpose18": data[c.clip_id]["openpose18"], "densepose": data[c.clip_id]["densepose"]}, conds,
+                 ShardConfig(window_frames=frames, jpeg_quality=95, rows_per_group=1, rows_per_file=2), lambda m: None)  # fmt: skip
+
+
+def _picks(n_clips: int, frames: int, samples: int) -> list[tuple[int, int, list[int]]]:
+    rng = np.random.default_rng(1)
+    span = (K - 1) * STRIDE + 1
+    out = []
+    for i in range(samples):
+        start = int(rng.integers(0, frames - span + 1))
+        out.append((i % n_clips, int(rng.integers(0, frames)), list(range(start, start + span, STRIDE))))
+    return out
+
+
+def run(root: Path, way: str, conditions: str, workers: int, samples: int) -> dict:
+    import torch
+
+    from humanvid.shards import ShardReader
+    from humanvid.shards.loader import ShardSamples, collate, jpeg_decoder
+    from humanvid.shards.sampling import MagicAnimateVideoConfig
+
+    reader = ShardReader(root / "shards")
+    n_clips = len(reader.clip_ids())
+    frames = reader.index[0]["num_frames"]
+    cond = ("openpose18",) if conditions == "pose" else ("openpose18", "densepose")
+    if way == "humanvid":
+        cfg = MagicAnimateVideoConfig(frames=K, stride=STRIDE, reduce_p=0.0, flip_p=0.0)
+        epochs = []
+        for e in range(int(np.ceil(samples / n_clips))):
+            ds = ShardSamples(reader, cfg, SIZE, conditions=cond, seed=0)
+            ds.set_epoch(e)
+            epochs.append(ds)
+        dataset = torch.utils.data.ChainDataset(epochs)
+    else:
+        picks = _picks(n_clips, frames, samples)
+        decoder_name, decode = jpeg_decoder()
+        if way == "ceiling":
+            jpegs = {}
+            for cid in reader.clip_ids():
+                (entry,) = [e for e in reader.index if e["clip_id"] == cid]
+                jpegs[int(cid[4:])] = reader.read_raw(entry)["frames"]
+
+            class Ceiling(torch.utils.data.Dataset):
+                def __len__(self):
+                    return len(picks)
+
+                def __getitem__(self, i):
+                    c, ref, targets = picks[i]
+                    return {"frames": torch.from_numpy(np.stack([decode(jpegs[c][t]) for t in [ref] + targets]))}
+
+            dataset = Ceiling()
+        else:
+            import decord
+            from PIL import Image
+
+            class Peer(torch.utils.data.Dataset):
+                def __len__(self):
+                    return len(picks)
+
+                def __getitem__(self, i):
+                    c, ref, targets = picks[i]
+                    vr = decord.VideoReader(str(root / "mp4" / f"clip{c}.mp4"), num_threads=1)
+                    video = vr.get_batch([ref] + targets).asnumpy()
+                    out = {"frames": torch.from_numpy(video)}
+                    for name in ("pose",) + (("densepose",) if conditions != "pose" else ()):
+                        out[name] = torch.from_numpy(np.stack([np.asarray(Image.open(root / "png" / f"clip{c}" / name / f"{t:05d}.png").convert("RGB"))
+                                                               for t in targets]))  # fmt: skip
+                    return out
+
+            dataset = Peer()
+    loader = torch.utils.data.DataLoader(dataset, batch_size=1, num_workers=workers, collate_fn=collate,
+                                         prefetch_factor=2 if workers else None)  # fmt: skip
+    it = iter(loader)
+    next(it)  # workers started, first sample decoded: steady state from here
+    t0 = time.perf_counter()
+    n = 0
+    for _ in it:
+        n += 1
+        if n >= samples - 1:
+            break
+    seconds = time.perf_counter() - t0
+    rss = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+    return {"way": way, "conditions": conditions, "workers": workers, "samples_per_s": n / seconds,
+            "frames_per_s": n * (K + 1) / seconds, "peak_rss_mb": rss}  # fmt: skip
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--clips", type=int, default=6)
+    ap.add_argument("--frames", type=int, default=80)
+    ap.add_argument("--samples", type=int, default=48)
+    ap.add_argument("--one", nargs=4, metavar=("ROOT", "WAY", "CONDITIONS", "WORKERS"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.one:
+        root, way, conditions, workers = args.one
+        print(json.dumps(run(Path(root), way, conditions, int(workers), args.samples)))
+        return
+    from humanvid.shards.loader import jpeg_decoder
+
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cpus, Python {platform.python_version()}, JPEG decoder {jpeg_decoder()[0]}")
+    with tempfile.TemporaryDirectory(prefix="humanvid-loader-") as tmp:
+        root = Path(tmp)
+        t0 = time.perf_counter()
+        make_clips(root, args.clips, args.frames)
+        print(f"sources: {args.clips} clips × {args.frames} frames at {SIZE}² written in {time.perf_counter() - t0:.1f} s")
+        results = []
+        for conditions in ("pose", "pose+densepose"):
+            for workers in (1, 2, 4):
+                for way in ("humanvid", "peer", "ceiling"):
+                    if way == "ceiling" and conditions != "pose":
+                        continue
+                    out = subprocess.run([sys.executable, __file__, "--samples", str(args.samples), "--one", str(root), way, conditions, str(workers)],
+                                         capture_output=True, text=True)  # fmt: skip
+                    if out.returncode:
+                        raise SystemExit(f"{way} {conditions} workers {workers} failed:\n{out.stderr[-3000:]}")
+                    results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+                    r = results[-1]
+                    print(f"  {conditions:15s} workers {workers}  {way:9s} {r['samples_per_s']:7.2f} samples/s  {r['frames_per_s']:7.1f} frames/s  "
+                          f"peak RSS {r['peak_rss_mb']:.0f} MB", flush=True)  # fmt: skip
+        print("\n| conditions | workers | humanvid samples/s (frames/s) | peer samples/s | ceiling samples/s | humanvid / peer | humanvid / ceiling | peak RSS humanvid / peer MB |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|")
+        get = {(r["way"], r["conditions"], r["workers"]): r for r in results}
+        for conditions in ("pose", "pose+densepose"):
+            for w in (1, 2, 4):
+                a, b, c = get[("humanvid", conditions, w)], get[("peer", conditions, w)], get[("ceiling", "pose", w)]
+                print(f"| {conditions} | {w} | {a['samples_per_s']:.2f} ({a['frames_per_s']:.0f}) | {b['samples_per_s']:.2f} | {c['samples_per_s']:.2f} | "
+                      f"{a['samples_per_s'] / b['samples_per_s']:.2f}× | {a['samples_per_s'] / c['samples_per_s']:.0%} | {a['peak_rss_mb']:.0f} / {b['peak_rss_mb']:.0f} |")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

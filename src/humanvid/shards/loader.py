@@ -1,0 +1,283 @@
+"""The training data loader over Parquet shards: one reader for every paper's sampling.
+
+- Epochs: every training clip once per epoch, in a seeded permutation across all shards.
+- Ranks and workers: the permutation is padded by wrap-around to a multiple of world_size × workers and
+  dealt round-robin, so every rank gets the same number of samples (a rank that ran out early would
+  leave the others waiting in a collective forever).
+- Resume: `state_dict()` = {epoch, consumed}; a loader restored from it continues with exactly the
+  samples that had not been delivered (DataLoader hands out worker items round-robin, in order).
+- Bad data: a frame that does not decode skips that sample — the next one of the same worker's share
+  takes its place, so counts stay equal — and the skipped clip is listed in the sample (`skipped`).
+- Decoding: only the frames and conditions a sample uses, with the fastest JPEG decoder present
+  (`jpeg_decoder()`); resizing only when the shard resolution differs from the training resolution.
+
+Samples hold uint8 frames (K, 3, S, S) (normalise on the device), keypoints mapped to the crop, and the
+image conditions asked for.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from humanvid.conditions import crop_box, crop_resize, crop_resize_keypoints
+from humanvid.keypoints import flip_keypoints
+from humanvid.shards.codec import DecodeError, decode_png, png_to_depth
+from humanvid.shards.reader import ShardReader
+from humanvid.shards.sampling import ClipInfo, DiffPerformerConfig, Pick, pick, span
+from humanvid.shards.schema import IMAGE_CONDITIONS, KEYPOINT_CONDITIONS
+
+
+def jpeg_decoder() -> tuple[str, Callable[[bytes], np.ndarray]]:
+    """(name, bytes -> uint8 RGB): simplejpeg (libjpeg-turbo, fastest here) > OpenCV > Pillow."""
+    try:
+        import simplejpeg
+
+        def decode(data: bytes) -> np.ndarray:
+            return simplejpeg.decode_jpeg(data, colorspace="RGB")
+
+        return "simplejpeg", decode
+    except ImportError:
+        pass
+    try:
+        import cv2
+
+        def decode(data: bytes) -> np.ndarray:
+            img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+            if img is None:
+                raise ValueError("not a JPEG")
+            return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+        return "opencv", decode
+    except ImportError:
+        from humanvid.shards.codec import decode_jpeg
+
+        return "pillow", decode_jpeg
+
+
+@dataclass(frozen=True)
+class ClipRows:
+    """Where a clip's frames live: its index entries (windows) in frame order."""
+
+    info: ClipInfo
+    entries: list[dict]
+
+    def locate(self, frame: int) -> tuple[dict, int]:
+        for e in self.entries:
+            if e["frame_start"] <= frame < e["frame_start"] + e["num_frames"]:
+                return e, frame - e["frame_start"]
+        raise IndexError(f"clip {self.info.clip_id}: no frame {frame}")
+
+
+def clip_rows(reader: ShardReader, split: str) -> dict[str, ClipRows]:
+    by_clip: dict[str, list[dict]] = {}
+    for e in reader.rows(split):
+        by_clip.setdefault(e["clip_id"], []).append(e)
+    out = {}
+    for cid, entries in by_clip.items():
+        entries.sort(key=lambda e: e["frame_start"])
+        n = entries[-1]["frame_start"] + entries[-1]["num_frames"]
+        out[cid] = ClipRows(ClipInfo(cid, entries[0]["identity"], n), entries)
+    return out
+
+
+class ShardSamples(torch.utils.data.IterableDataset):
+    """Samples of one split for one sampling config; see the module docstring."""
+
+    def __init__(self, reader: ShardReader, cfg, resolution: int, split: str = "train", seed: int = 0,
+                 conditions: tuple[str, ...] = ("openpose18",), rank: int = 0, world_size: int = 1) -> None:  # fmt: skip
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank {rank} outside world size {world_size}")
+        missing = set(conditions) - set(reader.conditions)
+        if missing:
+            raise ValueError(f"{reader.dir}: shards have no conditions {sorted(missing)}; they have {sorted(reader.conditions)}")
+        if "densepose" in conditions and cfg.flip_p > 0:
+            raise ValueError("DensePose cannot be flipped (its parts are sided): set flip_p 0, or flip videos before estimating "
+                             "DensePose, as MagicAnimate does")  # fmt: skip
+        self.reader, self.cfg, self.resolution, self.split, self.seed = reader, cfg, resolution, split, seed
+        self.conditions, self.rank, self.world_size = tuple(conditions), rank, world_size
+        self.clips = {cid: c for cid, c in clip_rows(reader, split).items() if c.info.num_frames >= span(cfg)}
+        if not self.clips:
+            raise ValueError(f"{reader.dir}: no {split} clip holds the {span(cfg)} frames sampler {cfg.kind} needs")
+        self.order = sorted(self.clips)
+        self.by_identity: dict[str, list[ClipInfo]] = {}
+        for c in self.clips.values():
+            self.by_identity.setdefault(c.info.identity, []).append(c.info)
+        self.epoch, self.consumed = 0, 0
+        self.decoder_name, self._decode_jpeg = jpeg_decoder()
+
+    # -- epochs, ranks, resume ---------------------------------------------------------------------
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch, self.consumed = epoch, 0
+
+    def state_dict(self) -> dict:
+        return {"epoch": self.epoch, "consumed": self.consumed, "seed": self.seed}
+
+    def load_state_dict(self, state: dict) -> None:
+        if state.get("seed", self.seed) != self.seed:
+            raise ValueError(f"resume state was made with seed {state['seed']}, this loader has seed {self.seed}")
+        self.epoch, self.consumed = int(state["epoch"]), int(state["consumed"])
+
+    def per_rank(self, workers: int = 1) -> int:
+        """Samples each rank gets per epoch (equal for all ranks)."""
+        return math.ceil(len(self.order) / (self.world_size * workers)) * workers
+
+    def share(self, worker: int = 0, workers: int = 1) -> list[int]:
+        """Slots of this epoch for one rank's worker, in delivery order. Slot i samples clip
+        `permutation()[i % clips]`: the padding wraps around to the start of the permutation."""
+        slots = self.world_size * workers
+        total = math.ceil(len(self.order) / slots) * slots
+        return list(range(self.rank * workers + worker, total, slots))
+
+    def permutation(self) -> list[str]:
+        perm = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.order))
+        return [self.order[i] for i in perm]
+
+    def __len__(self) -> int:
+        return self.per_rank()
+
+    def __iter__(self) -> Iterator[dict]:
+        info = torch.utils.data.get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info else (0, 1)
+        clips = self.permutation()
+        positions = self.share(worker, workers)
+        # Resume: of the rank's first `consumed` samples, worker w delivered those at w, w + W, ...
+        done = max(0, math.ceil((self.consumed - worker) / workers))
+        skipped: list[dict] = []
+        for k in range(done, len(positions)):
+            sample = None
+            for attempt in range(len(positions)):  # a sample that fails is replaced by the next of this share
+                slot = positions[(k + attempt) % len(positions)]
+                cid = clips[slot % len(clips)]
+                try:
+                    sample = self.load(cid, np.random.default_rng([self.seed, self.epoch, slot, attempt]))
+                    break
+                except DecodeError as exc:
+                    skipped.append({"clip_id": cid, "error": f"{type(exc).__name__}: {exc}"})
+            if sample is None:
+                raise RuntimeError(f"{self.reader.dir}: every sample of this worker's share failed to decode: {skipped[:3]}")
+            sample["skipped"], skipped = skipped, []
+            if info is None:
+                self.consumed += 1
+            yield sample
+
+    # -- one sample ----------------------------------------------------------------------------------
+    def load(self, clip_id: str, rng: np.random.Generator) -> dict:
+        clip = self.clips[clip_id]
+        p = pick(self.cfg, clip.info, rng, self.by_identity.get(clip.info.identity))
+        decoded = self._decode(p)
+        return self._assemble(p, decoded)
+
+    def _decode(self, p: Pick) -> dict[tuple[str, int], dict]:
+        """(clip_id, frame) -> {"frame": uint8 (H, W, 3), condition: value} for every frame the pick uses."""
+        targets = {(p.clip_id, t) for t in p.targets}
+        wanted: dict[tuple[str, int], None] = {}
+        if p.reference is not None:
+            wanted[p.reference] = None
+        for t in p.targets:
+            wanted[(p.clip_id, t)] = None
+        by_row: dict[int, tuple[dict, list[tuple[tuple[str, int], int]]]] = {}
+        for key in wanted:
+            source = self.clips.get(key[0])
+            if source is None:  # a reference clip of the identity too short for the sampler: still readable
+                source = clip_rows(self.reader, self.split)[key[0]]
+            entry, offset = source.locate(key[1])
+            by_row.setdefault(entry["row"], (entry, []))[1].append((key, offset))
+        out = {}
+        for entry, items in by_row.values():
+            offsets = [offset for _, offset in items]
+            raw = self.reader.read_items(entry, ("frames",) + self.conditions, offsets)
+            for j, (key, _offset) in enumerate(items):
+                item = {"frame": self._jpeg(raw["frames"][j], entry, key[1])}
+                conds = self.conditions if key in targets else ()  # a reference-only frame needs no condition
+                for name in conds:
+                    value = raw[name][j]
+                    if name in KEYPOINT_CONDITIONS:
+                        item[name] = np.asarray(value, np.float32).reshape(KEYPOINT_CONDITIONS[name], 3)
+                    elif name == "depth":
+                        item[name] = png_to_depth(value)
+                    else:
+                        item[name] = decode_png(value)
+                out[key] = item
+        return out
+
+    def _jpeg(self, data: bytes, entry: dict, frame: int) -> np.ndarray:
+        try:
+            return self._decode_jpeg(data)
+        except Exception as exc:
+            raise DecodeError(f"{self.reader.dir / entry['shard']}: clip {entry['clip_id']} frame {frame}: JPEG does not decode ({exc})") from exc
+
+    def _fit(self, frame: np.ndarray) -> np.ndarray:
+        return frame if frame.shape[0] == frame.shape[1] == self.resolution else crop_resize(frame, self.resolution)
+
+    def _fit_plane(self, plane: np.ndarray) -> np.ndarray:
+        if plane.shape[0] == plane.shape[1] == self.resolution:
+            return plane
+        import cv2
+
+        top, left, side = crop_box(*plane.shape[:2])
+        return cv2.resize(np.ascontiguousarray(plane[top : top + side, left : left + side]), (self.resolution, self.resolution),
+                          interpolation=cv2.INTER_NEAREST)  # fmt: skip
+
+    def _assemble(self, p: Pick, decoded: dict) -> dict:
+        s = self.resolution
+        keys = [(p.clip_id, t) for t in p.targets]
+        h, w = decoded[keys[0]]["frame"].shape[:2]
+        frames = np.stack([self._fit(decoded[k]["frame"]) for k in keys])  # (K, S, S, 3)
+        if p.flip:
+            frames = frames[:, :, ::-1]
+        sample: dict = {"clip_id": p.clip_id, "targets": torch.tensor(p.targets), "flip": p.flip, "image_joint": p.image_joint,
+                        "frames": torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)}  # fmt: skip
+        if p.reference is not None:
+            ref = self._fit(decoded[p.reference]["frame"])
+            sample["reference"] = torch.from_numpy(np.ascontiguousarray(ref[:, ::-1] if p.flip else ref)).permute(2, 0, 1)
+            sample["reference_clip"] = p.reference[0]
+        for name in self.conditions:
+            values = [decoded[k][name] for k in keys]
+            if name in KEYPOINT_CONDITIONS:
+                kp = crop_resize_keypoints(np.stack(values), h, w, s)
+                sample[name] = torch.from_numpy(flip_keypoints(kp, s) if p.flip else kp)
+            else:
+                planes = np.stack([self._fit_plane(v) for v in values])
+                if p.flip:
+                    planes = planes[:, :, ::-1]
+                t = torch.from_numpy(np.ascontiguousarray(planes))
+                sample[name] = t.permute(0, 3, 1, 2) if t.ndim == 4 else t
+        if isinstance(self.cfg, DiffPerformerConfig):
+            sample["usable_frames"] = int(np.floor(self.clips[p.clip_id].info.num_frames * self.cfg.first_fraction))
+        if p.extras:
+            sample["extras"] = p.extras
+        return sample
+
+
+def collate(samples: list[dict]) -> dict:
+    """Stack tensors of equal shape; lists for the rest (clip ids, skipped records, mixed K)."""
+    out: dict = {}
+    for key in samples[0]:
+        values = [s.get(key) for s in samples]
+        if all(isinstance(v, torch.Tensor) for v in values) and len({tuple(v.shape) for v in values}) == 1:
+            out[key] = torch.stack(values)
+        else:
+            out[key] = values
+    return out
+
+
+def make_loader(dataset: ShardSamples, batch_size: int, workers: int = 0, pin_memory: bool = False, prefetch: int = 2) -> torch.utils.data.DataLoader:
+    """A DataLoader over `dataset`: bounded memory (workers × prefetch batches in flight), pinned host
+    memory when the caller trains on CUDA. Keep `dataset.consumed` in step with delivered samples by
+    calling `dataset.consumed += len(batch)` (or use `iterate`)."""
+    kwargs = {"prefetch_factor": prefetch, "persistent_workers": False} if workers else {}
+    return torch.utils.data.DataLoader(dataset, batch_size=batch_size, num_workers=workers, collate_fn=collate,
+                                       pin_memory=pin_memory, **kwargs)  # fmt: skip
+
+
+def iterate(dataset: ShardSamples, batch_size: int, workers: int = 0, pin_memory: bool = False) -> Iterator[dict]:
+    """Batches of one epoch from where the dataset's state says, counting what is delivered."""
+    for batch in make_loader(dataset, batch_size, workers, pin_memory):
+        if workers:  # in worker processes the count stayed there; count here, in the main process
+            dataset.consumed += len(batch["clip_id"])
+        yield batch

@@ -1,0 +1,219 @@
+"""Training data from shards: each paper's sampler, exact contents, rank/worker splits, resume, bad data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from humanvid.config import ShardConfig
+from humanvid.datasets import Clip
+from humanvid.datasets.synthdance import SynthDanceOptions, render_clip
+from humanvid.keypoints import FLIP_WHOLEBODY133
+from humanvid.shards import ShardReader, write_shards
+from humanvid.shards.loader import ShardSamples, iterate
+from humanvid.shards.sampling import (
+    ClipInfo,
+    DiffPerformerConfig,
+    IdolConfig,
+    MagicAnimatePairConfig,
+    MagicAnimateVideoConfig,
+    MakeYourAnchorConfig,
+    pick,
+)
+
+CONDITIONS = {c: {"estimator": "groundtruth", "ground_truth": True} for c in ("openpose18", "wholebody133", "depth", "alpha", "densepose")}
+SIZE, FRAMES = 32, 64
+
+
+def _build(root, n_ids=3, per_id=2, frames=FRAMES, corrupt: tuple[str, int] | None = None):
+    data, clips = {}, []
+    for i in range(n_ids):
+        for j in range(per_id):
+            d = render_clip(SynthDanceOptions(width=SIZE, height=SIZE, num_frames=frames), identity=i, clip=j)
+            cid = f"id{i}_c{j}"
+            data[cid] = d
+            clips.append(Clip("synth", cid, f"id{i}", "train", 12.0, frames, SIZE, SIZE, f"clips/{cid}.mp4"))
+    root.mkdir(parents=True)
+    conds = lambda c: {"openpose18": data[c.clip_id]["openpose18"], "wholebody133": data[c.clip_id]["wholebody133"],  # noqa: E731
+                       "depth": data[c.clip_id]["depth"], "alpha": data[c.clip_id]["alpha"], "densepose": data[c.clip_id]["iuv"]}  # fmt: skip
+    write_shards(root, clips, lambda c: data[c.clip_id]["rgb"], conds, CONDITIONS,
+                 ShardConfig(window_frames=24, jpeg_quality=95, rows_per_group=2, rows_per_file=3), lambda m: None)  # fmt: skip
+    if corrupt:  # overwrite one stored JPEG with bytes that are not a JPEG, in place in its shard file
+        reader = ShardReader(root)
+        entry = next(e for e in reader.index if e["clip_id"] == corrupt[0] and e["frame_start"] <= corrupt[1] < e["frame_start"] + e["num_frames"])
+        pf = pq.ParquetFile(root / entry["shard"])
+        table = pf.read()
+        rows = table.to_pylist()
+        rows[entry["row"] - min(e["row"] for e in reader.index if e["shard"] == entry["shard"])]["frames"][corrupt[1] - entry["frame_start"]] = b"\xff\xd8garbage"
+        pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), root / entry["shard"], row_group_size=pf.metadata.row_group(0).num_rows,
+                       use_dictionary=False, compression="none")  # fmt: skip
+    return ShardReader(root), data
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory):
+    return _build(tmp_path_factory.mktemp("loader") / "shards")
+
+
+# -- samplers: statistics ---------------------------------------------------------------------------------
+
+
+def test_magicanimate_pair_gap_follows_the_beta_and_image_joint_rate():
+    cfg, clip = MagicAnimatePairConfig(), ClipInfo("c", "i", 101)
+    rng = np.random.default_rng(0)
+    picks = [pick(cfg, clip, rng) for _ in range(6000)]
+    joint = [p for p in picks if p.image_joint]
+    assert len(joint) / len(picks) == pytest.approx(0.2, abs=0.02)  # τ0
+    assert all(p.reference == (p.clip_id, p.targets[0]) for p in joint)
+    gaps = np.array([abs(p.targets[0] - p.reference[1]) / 100 for p in picks if not p.image_joint])
+    assert gaps.mean() == pytest.approx(2 / 3, abs=0.02)  # Beta(2, 1) has mean a / (a + b)
+    assert np.mean(gaps > 0.5) == pytest.approx(1 - 0.25, abs=0.03)  # P(X > 1/2) = 1 - 0.5² for Beta(2, 1)
+    assert np.mean([p.flip for p in picks]) == pytest.approx(0.5, abs=0.03)
+
+
+def test_magicanimate_video_stride_and_reduction_rates():
+    cfg, clip = MagicAnimateVideoConfig(reduce_p=0.2, image_joint_p=0.36), ClipInfo("c", "i", 90)
+    rng = np.random.default_rng(1)
+    picks = [pick(cfg, clip, rng) for _ in range(6000)]
+    full = [p for p in picks if len(p.targets) == 16]
+    reduced = [p for p in picks if len(p.targets) == 1]
+    assert len(full) + len(reduced) == len(picks)
+    assert len(reduced) / len(picks) == pytest.approx(0.2, abs=0.02)  # τ1
+    assert np.mean([p.image_joint for p in reduced]) == pytest.approx(0.36, abs=0.04)  # τ2
+    assert all(np.all(np.diff(p.targets) == 4) and p.targets[-1] < 90 for p in full)
+    refs = np.array([p.reference[1] for p in picks])
+    assert refs.min() == 0 and refs.max() == 89 and refs.mean() == pytest.approx(44.5, abs=1.5)  # uniform reference
+
+
+def test_idol_diffperformer_and_make_your_anchor_picks():
+    rng = np.random.default_rng(2)
+    for _ in range(500):
+        p = pick(IdolConfig(), ClipInfo("c", "i", 30), rng)
+        assert p.reference is None and p.targets == list(range(p.targets[0], p.targets[0] + 8))
+        d = pick(DiffPerformerConfig(), ClipInfo("c", "i", 50), rng)
+        assert len(d.targets) == 8 and d.targets[-1] < 40  # inside the first 80 %
+    mates = [ClipInfo("a", "id7", 20), ClipInfo("b", "id7", 30), ClipInfo("c", "id7", 25)]
+    refs = [pick(MakeYourAnchorConfig(), mates[0], rng, mates).reference for _ in range(300)]
+    assert {r[0] for r in refs} == {"a", "b", "c"}  # references come from all of the identity's clips
+    assert all(0 <= f < {"a": 20, "b": 30, "c": 25}[c] for c, f in refs)
+
+
+# -- the loader: exact contents ---------------------------------------------------------------------------
+
+
+def test_samples_hold_exactly_the_source_frames_and_conditions(shards):
+    reader, data = shards
+    ds = ShardSamples(reader, MagicAnimateVideoConfig(reduce_p=0.0, flip_p=0.0), SIZE, conditions=("wholebody133", "alpha"))
+    sample = next(iter(ds))
+    clip = reader.read_clip(sample["clip_id"], conditions=("wholebody133", "alpha"))
+    t = sample["targets"].numpy()
+    assert len(t) == 16 and np.all(np.diff(t) == 4) and t[-1] - t[0] == 60  # crosses the 24-frame shard windows
+    assert np.array_equal(sample["frames"].permute(0, 2, 3, 1).numpy(), clip["frames"][t])  # the stored JPEGs, decoded
+    assert np.array_equal(sample["wholebody133"].numpy(), clip["wholebody133"][t])
+    assert np.array_equal(sample["alpha"].numpy(), clip["alpha"][t])
+    rgb = data[sample["clip_id"]]["rgb"][t].astype(int)
+    assert np.abs(sample["frames"].permute(0, 2, 3, 1).numpy() - rgb).mean() < 3  # JPEG q95 of the render
+
+
+def test_flipped_samples_mirror_frames_and_swap_sides(shards):
+    reader, _ = shards
+    plain = ShardSamples(reader, IdolConfig(flip_p=0.0), SIZE, conditions=("wholebody133",))
+    flipped = ShardSamples(reader, IdolConfig(flip_p=1.0), SIZE, conditions=("wholebody133",))
+    a, b = next(iter(plain)), next(iter(flipped))
+    assert a["clip_id"] == b["clip_id"] and b["flip"] and not a["flip"]
+    src = reader.read_clip(b["clip_id"], conditions=("wholebody133",))
+    t = b["targets"].numpy()
+    assert np.array_equal(b["frames"].numpy(), src["frames"][t][:, :, ::-1].transpose(0, 3, 1, 2))
+    kp = src["wholebody133"][t]
+    expect = kp[:, FLIP_WHOLEBODY133].copy()
+    seen = expect[..., 2] > 0
+    expect[..., 0][seen] = SIZE - 1 - expect[..., 0][seen]
+    assert np.allclose(b["wholebody133"].numpy(), expect)
+    with pytest.raises(ValueError, match="DensePose cannot be flipped"):
+        ShardSamples(reader, IdolConfig(flip_p=0.5), SIZE, conditions=("densepose",))
+
+
+# -- ranks, workers, resume -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("world,workers", [(2, 1), (4, 1), (2, 2)])
+def test_ranks_get_equal_counts_and_cover_every_clip(shards, world, workers):
+    reader, _ = shards  # 6 clips: uneven for 4 ranks and for 2 ranks × 2 workers
+    counts, seen = [], set()
+    for rank in range(world):
+        ds = ShardSamples(reader, IdolConfig(), SIZE, rank=rank, world_size=world, seed=3)
+        ids = [cid for batch in iterate(ds, batch_size=1, workers=workers) for cid in batch["clip_id"]]
+        assert len({len(ds.share(w, workers)) for w in range(workers)}) == 1  # workers of a rank: equal shares
+        assert len(ids) == ds.per_rank(workers)
+        counts.append(len(ids))
+        seen |= set(ids)
+    assert len(set(counts)) == 1 and counts[0] * world >= 6
+    assert seen == set(ShardSamples(reader, IdolConfig(), SIZE).order)
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_resume_continues_with_exactly_the_remaining_samples(shards, workers):
+    reader, _ = shards
+    cfg = MagicAnimatePairConfig()
+
+    def run(ds):
+        return [(cid, tuple(t.tolist())) for batch in iterate(ds, 1, workers) for cid, t in zip(batch["clip_id"], batch["targets"])]
+
+    full = ShardSamples(reader, cfg, SIZE, seed=5)
+    full.set_epoch(2)
+    everything = run(full)
+    first = ShardSamples(reader, cfg, SIZE, seed=5)
+    first.set_epoch(2)
+    head = []
+    for batch in iterate(first, 1, workers):
+        head += [(cid, tuple(t.tolist())) for cid, t in zip(batch["clip_id"], batch["targets"])]
+        if len(head) == 4:
+            break
+    state = first.state_dict()
+    assert state == {"epoch": 2, "consumed": 4, "seed": 5}
+    resumed = ShardSamples(reader, cfg, SIZE, seed=5)
+    resumed.load_state_dict(state)
+    assert head + run(resumed) == everything
+    other = ShardSamples(reader, cfg, SIZE, seed=5)
+    other.set_epoch(3)
+    assert run(other) != everything  # a new epoch is a new permutation
+
+
+def test_a_corrupted_jpeg_skips_that_sample_and_the_epoch_completes(tmp_path):
+    reader, _ = _build(tmp_path / "shards", n_ids=2, per_id=2, frames=30, corrupt=("id0_c1", 5))
+    ds = ShardSamples(reader, IdolConfig(frames=30), SIZE, seed=0)  # every sample reads every frame
+    batches = list(iterate(ds, batch_size=1))
+    assert len(batches) == 4  # the failed sample was replaced: counts stay equal across ranks
+    skipped = [s for b in batches for rec in b["skipped"] for s in rec]
+    assert [s["clip_id"] for s in skipped] == ["id0_c1"]
+    assert "frame 5" in skipped[0]["error"] and "JPEG does not decode" in skipped[0]["error"]
+
+
+def test_shards_verify_passes_clean_shards_and_names_every_problem(shards, tmp_path):
+    import subprocess
+    import sys
+
+    from humanvid.shards.verify import verify_shards
+
+    reader, _ = shards
+    report = verify_shards(reader.dir)
+    assert report.ok, report.problems
+    assert report.files == len(reader.manifest["files"]) and report.rows == len(reader.index) and report.frames == 6 * FRAMES
+    broken, _ = _build(tmp_path / "broken", n_ids=1, per_id=2, frames=30, corrupt=("id0_c1", 7))
+    report = verify_shards(broken.dir)
+    assert not report.ok
+    assert any("sha256 differs" in p for p in report.problems)  # the file was changed after sharding
+    (decode_problem,) = [p for p in report.problems if "JPEG does not decode" in p]
+    assert "clip id0_c1" in decode_problem and "frame 7" in decode_problem and ".parquet row" in decode_problem
+    proc = subprocess.run([sys.executable, "-m", "flows.cli", "shards", "verify", str(broken.dir)], capture_output=True, text=True)
+    assert proc.returncode == 1 and "JPEG does not decode" in proc.stdout
+
+
+def test_a_reference_that_is_also_a_target_keeps_its_conditions(shards):
+    reader, _ = shards
+    ds = ShardSamples(reader, MagicAnimateVideoConfig(reduce_p=1.0, image_joint_p=1.0), SIZE, conditions=("openpose18",))
+    sample = next(iter(ds))
+    assert sample["image_joint"] and sample["openpose18"].shape == (1, 18, 3)
+    assert np.array_equal(sample["reference"].numpy(), sample["frames"][0].numpy())
