@@ -7,10 +7,13 @@ stride 4 — with conditions. Three ways to deliver them through a torch DataLoa
 (a) humanvid: `ShardSamples` over Parquet shards (JPEG frames q95 4:4:4, keypoints as lists, IUV as PNG).
 (b) peer: what public MagicAnimate/AnimateAnyone-style loaders do — open the clip's mp4 with decord and
     `get_batch` the 17 frames, and read one condition PNG per frame (a rendered pose image, or the IUV).
-(c) ceiling: decode the same 17 JPEG frames from bytes already in memory, nothing else.
+(c) ceiling: decode the same 17 JPEG frames from bytes already in memory into a reused buffer, nothing
+    else, in a tight loop in one process; for W workers the single-process rate × min(W, cores) (perfect
+    scaling, no transfer to a training process).
 
 Conditions: `pose` = keypoints for (a) / rendered pose PNGs for (b); `pose+densepose` adds the IUV PNGs
-to both. Each configuration runs in its own process (so peak RSS is its own), 1, 2 and 4 workers.
+to both. Each configuration runs in its own process, 0 (in the training process), 1, 2 and 4 workers; memory is the resident set of
+the process and its workers, sampled during the run (peak of the samples).
 
     .venv/bin/python benchmarks/loader.py [--clips 6] [--frames 80] [--samples 48]
 """
@@ -21,7 +24,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -88,6 +90,20 @@ def _picks(n_clips: int, frames: int, samples: int) -> list[tuple[int, int, list
     return out
 
 
+def _rss_mb(pids: list[int]) -> float:
+    """Resident memory now of this process and the given ones (DataLoader workers), from /proc. (ru_maxrss
+    would carry the parent's high-water mark across exec.)"""
+    total = 0
+    for pid in ["self"] + [str(p) for p in pids]:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except FileNotFoundError:
+            pass
+    return total / 1024
+
+
 def run(root: Path, way: str, conditions: str, workers: int, samples: int) -> dict:
     import torch
 
@@ -110,21 +126,29 @@ def run(root: Path, way: str, conditions: str, workers: int, samples: int) -> di
     else:
         picks = _picks(n_clips, frames, samples)
         decoder_name, decode = jpeg_decoder()
-        if way == "ceiling":
+        if way.startswith("ceiling"):  # no DataLoader: decode the sample's 17 JPEGs from memory in a tight loop
             jpegs = {}
             for cid in reader.clip_ids():
                 (entry,) = [e for e in reader.index if e["clip_id"] == cid]
                 jpegs[int(cid[4:])] = reader.read_raw(entry)["frames"]
+            reused = np.empty((K + 1, SIZE, SIZE, 3), np.uint8)
 
-            class Ceiling(torch.utils.data.Dataset):
-                def __len__(self):
-                    return len(picks)
+            def one(c, ref, targets):
+                # `ceiling`: a fresh array per sample, as a loader handing samples on must produce;
+                # `ceiling-reused`: one buffer for every sample (no allocation, no page faults at all).
+                buffer = reused if way == "ceiling-reused" else np.empty((K + 1, SIZE, SIZE, 3), np.uint8)
+                for i, t in enumerate([ref] + targets):
+                    decode(jpegs[c][t], buffer[i])
 
-                def __getitem__(self, i):
-                    c, ref, targets = picks[i]
-                    return {"frames": torch.from_numpy(np.stack([decode(jpegs[c][t]) for t in [ref] + targets]))}
-
-            dataset = Ceiling()
+            for pk in picks[:2]:  # warm-up
+                one(*pk)
+            t0 = time.perf_counter()
+            for pk in picks:
+                one(*pk)
+            one_core = len(picks) / (time.perf_counter() - t0)
+            rate = one_core * max(1, min(workers, os.cpu_count() or 1))  # perfect scaling over the cores the workers can use
+            return {"way": way, "conditions": conditions, "workers": workers, "samples_per_s": rate, "frames_per_s": rate * (K + 1),
+                    "peak_rss_mb": _rss_mb([])}  # fmt: skip
         else:
             import decord
             from PIL import Image
@@ -148,14 +172,16 @@ def run(root: Path, way: str, conditions: str, workers: int, samples: int) -> di
                                          prefetch_factor=2 if workers else None)  # fmt: skip
     it = iter(loader)
     next(it)  # workers started, first sample decoded: steady state from here
+    worker_pids = [w.pid for w in getattr(it, "_workers", [])]
     t0 = time.perf_counter()
-    n = 0
+    n, rss = 0, 0.0
     for _ in it:
         n += 1
+        if n % 4 == 0:
+            rss = max(rss, _rss_mb(worker_pids))
         if n >= samples - 1:
             break
     seconds = time.perf_counter() - t0
-    rss = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
     return {"way": way, "conditions": conditions, "workers": workers, "samples_per_s": n / seconds,
             "frames_per_s": n * (K + 1) / seconds, "peak_rss_mb": rss}  # fmt: skip
 
@@ -181,9 +207,9 @@ def main() -> None:
         print(f"sources: {args.clips} clips × {args.frames} frames at {SIZE}² written in {time.perf_counter() - t0:.1f} s")
         results = []
         for conditions in ("pose", "pose+densepose"):
-            for workers in (1, 2, 4):
-                for way in ("humanvid", "peer", "ceiling"):
-                    if way == "ceiling" and conditions != "pose":
+            for workers in (0, 1, 2, 4):
+                for way in ("humanvid", "peer", "ceiling", "ceiling-reused"):
+                    if way.startswith("ceiling") and conditions != "pose":
                         continue
                     out = subprocess.run([sys.executable, __file__, "--samples", str(args.samples), "--one", str(root), way, conditions, str(workers)],
                                          capture_output=True, text=True)  # fmt: skip
@@ -193,14 +219,16 @@ def main() -> None:
                     r = results[-1]
                     print(f"  {conditions:15s} workers {workers}  {way:9s} {r['samples_per_s']:7.2f} samples/s  {r['frames_per_s']:7.1f} frames/s  "
                           f"peak RSS {r['peak_rss_mb']:.0f} MB", flush=True)  # fmt: skip
-        print("\n| conditions | workers | humanvid samples/s (frames/s) | peer samples/s | ceiling samples/s | humanvid / peer | humanvid / ceiling | peak RSS humanvid / peer MB |")
+        print("\n| conditions | workers | humanvid samples/s (frames/s) | peer samples/s | ceiling samples/s (fresh / reused buffer) | humanvid / peer | humanvid / ceiling (fresh / reused) | peak RSS humanvid / peer MB |")
         print("|---|---:|---:|---:|---:|---:|---:|---:|")
         get = {(r["way"], r["conditions"], r["workers"]): r for r in results}
         for conditions in ("pose", "pose+densepose"):
-            for w in (1, 2, 4):
-                a, b, c = get[("humanvid", conditions, w)], get[("peer", conditions, w)], get[("ceiling", "pose", w)]
-                print(f"| {conditions} | {w} | {a['samples_per_s']:.2f} ({a['frames_per_s']:.0f}) | {b['samples_per_s']:.2f} | {c['samples_per_s']:.2f} | "
-                      f"{a['samples_per_s'] / b['samples_per_s']:.2f}× | {a['samples_per_s'] / c['samples_per_s']:.0%} | {a['peak_rss_mb']:.0f} / {b['peak_rss_mb']:.0f} |")  # fmt: skip
+            for w in (0, 1, 2, 4):
+                a, b = get[("humanvid", conditions, w)], get[("peer", conditions, w)]
+                c, d = get[("ceiling", "pose", w)], get[("ceiling-reused", "pose", w)]
+                print(f"| {conditions} | {w} | {a['samples_per_s']:.2f} ({a['frames_per_s']:.0f}) | {b['samples_per_s']:.2f} | {c['samples_per_s']:.2f} / {d['samples_per_s']:.2f} | "
+                      f"{a['samples_per_s'] / b['samples_per_s']:.2f}× | {a['samples_per_s'] / c['samples_per_s']:.0%} / {a['samples_per_s'] / d['samples_per_s']:.0%} | "
+                      f"{a['peak_rss_mb']:.0f} / {b['peak_rss_mb']:.0f} |")  # fmt: skip
 
 
 if __name__ == "__main__":

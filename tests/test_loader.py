@@ -217,3 +217,14 @@ def test_a_reference_that_is_also_a_target_keeps_its_conditions(shards):
     sample = next(iter(ds))
     assert sample["image_joint"] and sample["openpose18"].shape == (1, 18, 3)
     assert np.array_equal(sample["reference"].numpy(), sample["frames"][0].numpy())
+
+
+def test_flipped_reference_is_the_mirrored_source_frame(shards):
+    reader, _ = shards
+    for cfg in (MagicAnimateVideoConfig(reduce_p=1.0, image_joint_p=1.0, flip_p=1.0), MagicAnimatePairConfig(image_joint_p=0.0, flip_p=1.0)):
+        sample = next(iter(ShardSamples(reader, cfg, SIZE, conditions=())))
+        src = reader.read_clip(sample["reference_clip"], conditions=())["frames"]
+        ref_frame = sample["targets"][0].item() if sample["image_joint"] else None
+        if ref_frame is not None:
+            assert np.array_equal(sample["reference"].permute(1, 2, 0).numpy(), src[ref_frame][:, ::-1])
+        assert any(np.array_equal(sample["reference"].permute(1, 2, 0).numpy(), f[:, ::-1]) for f in src)

@@ -26,37 +26,47 @@ import torch
 
 from humanvid.conditions import crop_box, crop_resize, crop_resize_keypoints
 from humanvid.keypoints import flip_keypoints
-from humanvid.shards.codec import DecodeError, decode_png, png_to_depth
+from humanvid.shards.codec import DecodeError
 from humanvid.shards.reader import ShardReader
 from humanvid.shards.sampling import ClipInfo, DiffPerformerConfig, Pick, pick, span
-from humanvid.shards.schema import IMAGE_CONDITIONS, KEYPOINT_CONDITIONS
+from humanvid.shards.schema import DEPTH_SCALE, KEYPOINT_CONDITIONS
 
 
-def jpeg_decoder() -> tuple[str, Callable[[bytes], np.ndarray]]:
-    """(name, bytes -> uint8 RGB): simplejpeg (libjpeg-turbo, fastest here) > OpenCV > Pillow."""
+def jpeg_decoder() -> tuple[str, Callable[..., np.ndarray]]:
+    """(name, decode(bytes, out=None) -> uint8 RGB): simplejpeg (libjpeg-turbo, fastest here, decodes
+    straight into `out`) > OpenCV > Pillow."""
     try:
         import simplejpeg
 
-        def decode(data: bytes) -> np.ndarray:
-            return simplejpeg.decode_jpeg(data, colorspace="RGB")
+        def decode(data: bytes, out: np.ndarray | None = None) -> np.ndarray:
+            if out is not None and simplejpeg.decode_jpeg_header(data)[:2] != out.shape[:2]:
+                out = None  # another size: decode to a new array, the caller resizes
+            return simplejpeg.decode_jpeg(data, colorspace="RGB", buffer=out)
 
         return "simplejpeg", decode
     except ImportError:
         pass
+
+    def copy_into(img: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+        if out is None or out.shape != img.shape:
+            return img
+        out[...] = img
+        return out
+
     try:
         import cv2
 
-        def decode(data: bytes) -> np.ndarray:
+        def decode(data: bytes, out: np.ndarray | None = None) -> np.ndarray:
             img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
             if img is None:
                 raise ValueError("not a JPEG")
-            return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+            return copy_into(cv2.cvtColor(img, cv2.COLOR_BGR2RGB), out)
 
         return "opencv", decode
     except ImportError:
         from humanvid.shards.codec import decode_jpeg
 
-        return "pillow", decode_jpeg
+        return "pillow", lambda data, out=None: copy_into(decode_jpeg(data), out)
 
 
 @dataclass(frozen=True)
@@ -173,7 +183,8 @@ class ShardSamples(torch.utils.data.IterableDataset):
         return self._assemble(p, decoded)
 
     def _decode(self, p: Pick) -> dict[tuple[str, int], dict]:
-        """(clip_id, frame) -> {"frame": uint8 (H, W, 3), condition: value} for every frame the pick uses."""
+        """(clip_id, frame) -> {"jpeg": bytes, "where": (entry, frame), condition: value} for every frame the
+        pick uses (JPEGs are decoded in `_assemble`, straight into the sample's array)."""
         targets = {(p.clip_id, t) for t in p.targets}
         wanted: dict[tuple[str, int], None] = {}
         if p.reference is not None:
@@ -192,22 +203,32 @@ class ShardSamples(torch.utils.data.IterableDataset):
             offsets = [offset for _, offset in items]
             raw = self.reader.read_items(entry, ("frames",) + self.conditions, offsets)
             for j, (key, _offset) in enumerate(items):
-                item = {"frame": self._jpeg(raw["frames"][j], entry, key[1])}
+                item = {"jpeg": raw["frames"][j], "where": (entry, key[1])}
                 conds = self.conditions if key in targets else ()  # a reference-only frame needs no condition
                 for name in conds:
                     value = raw[name][j]
                     if name in KEYPOINT_CONDITIONS:
                         item[name] = np.asarray(value, np.float32).reshape(KEYPOINT_CONDITIONS[name], 3)
-                    elif name == "depth":
-                        item[name] = png_to_depth(value)
                     else:
-                        item[name] = decode_png(value)
+                        item[name] = self._png(value, entry, key[1], name)
                 out[key] = item
         return out
 
-    def _jpeg(self, data: bytes, entry: dict, frame: int) -> np.ndarray:
+    def _png(self, data: bytes, entry: dict, frame: int, name: str) -> np.ndarray:
+        """A PNG condition (OpenCV's decoder: faster than Pillow's here), RGB order, depth in metres."""
+        import cv2
+
+        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        if img is None:
+            raise DecodeError(f"{self.reader.dir / entry['shard']}: clip {entry['clip_id']} frame {frame}: {name} PNG does not decode")
+        if name == "depth":
+            return img.astype(np.float32) * DEPTH_SCALE
+        return img[..., ::-1] if img.ndim == 3 else img
+
+    def _jpeg(self, item: dict, out: np.ndarray | None = None) -> np.ndarray:
+        entry, frame = item["where"]
         try:
-            return self._decode_jpeg(data)
+            return self._decode_jpeg(item["jpeg"], out)
         except Exception as exc:
             raise DecodeError(f"{self.reader.dir / entry['shard']}: clip {entry['clip_id']} frame {frame}: JPEG does not decode ({exc})") from exc
 
@@ -226,14 +247,21 @@ class ShardSamples(torch.utils.data.IterableDataset):
     def _assemble(self, p: Pick, decoded: dict) -> dict:
         s = self.resolution
         keys = [(p.clip_id, t) for t in p.targets]
-        h, w = decoded[keys[0]]["frame"].shape[:2]
-        frames = np.stack([self._fit(decoded[k]["frame"]) for k in keys])  # (K, S, S, 3)
+        frames = _empty((len(keys), s, s, 3), np.uint8)  # (K, S, S, 3): decoded in place when no resize is needed
+        h = w = None
+        for i, k in enumerate(keys):
+            img = self._jpeg(decoded[k], frames[i])
+            h, w = img.shape[:2]
+            if img is not frames[i] and not np.shares_memory(img, frames[i]):
+                frames[i] = self._fit(img)
+        ref = None
+        if p.reference is not None:  # before the flip below: the reference is flipped with the sample
+            ref = frames[keys.index(p.reference)].copy() if p.reference in keys else self._fit(self._jpeg(decoded[p.reference]))
         if p.flip:
-            frames = frames[:, :, ::-1]
+            frames[...] = frames[:, :, ::-1].copy()
         sample: dict = {"clip_id": p.clip_id, "targets": torch.tensor(p.targets), "flip": p.flip, "image_joint": p.image_joint,
-                        "frames": torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)}  # fmt: skip
-        if p.reference is not None:
-            ref = self._fit(decoded[p.reference]["frame"])
+                        "frames": torch.from_numpy(frames).permute(0, 3, 1, 2)}  # fmt: skip
+        if ref is not None:
             sample["reference"] = torch.from_numpy(np.ascontiguousarray(ref[:, ::-1] if p.flip else ref)).permute(2, 0, 1)
             sample["reference_clip"] = p.reference[0]
         for name in self.conditions:
@@ -242,10 +270,13 @@ class ShardSamples(torch.utils.data.IterableDataset):
                 kp = crop_resize_keypoints(np.stack(values), h, w, s)
                 sample[name] = torch.from_numpy(flip_keypoints(kp, s) if p.flip else kp)
             else:
-                planes = np.stack([self._fit_plane(v) for v in values])
+                first = self._fit_plane(values[0])
+                planes = _empty((len(values),) + first.shape, first.dtype)
+                for i, v in enumerate(values):
+                    planes[i] = first if i == 0 else self._fit_plane(v)
                 if p.flip:
-                    planes = planes[:, :, ::-1]
-                t = torch.from_numpy(np.ascontiguousarray(planes))
+                    planes[...] = planes[:, :, ::-1].copy()
+                t = torch.from_numpy(planes)
                 sample[name] = t.permute(0, 3, 1, 2) if t.ndim == 4 else t
         if isinstance(self.cfg, DiffPerformerConfig):
             sample["usable_frames"] = int(np.floor(self.clips[p.clip_id].info.num_frames * self.cfg.first_fraction))
@@ -254,13 +285,27 @@ class ShardSamples(torch.utils.data.IterableDataset):
         return sample
 
 
+def _empty(shape: tuple[int, ...], dtype) -> np.ndarray:
+    """The sample's array, decoded into in place. Plain process memory: allocating it in shared memory
+    up front (to skip collate's copy) measured slower here — a new shared segment per sample costs more
+    than the copy (docs/benchmarks.md)."""
+    return np.empty(shape, dtype)
+
+
 def collate(samples: list[dict]) -> dict:
-    """Stack tensors of equal shape; lists for the rest (clip ids, skipped records, mixed K)."""
+    """Stack tensors of equal shape — in a worker, straight into shared memory, as torch's default collate
+    does, so the batch crosses to the main process without another copy; lists for the rest (clip ids,
+    skipped records, mixed K)."""
+    in_worker = torch.utils.data.get_worker_info() is not None
     out: dict = {}
     for key in samples[0]:
         values = [s.get(key) for s in samples]
         if all(isinstance(v, torch.Tensor) for v in values) and len({tuple(v.shape) for v in values}) == 1:
-            out[key] = torch.stack(values)
+            target = None
+            if in_worker:
+                storage = values[0]._typed_storage()._new_shared(sum(v.numel() for v in values), device=values[0].device)
+                target = values[0].new(storage).resize_(len(values), *values[0].shape)
+            out[key] = torch.stack(values, out=target)
         else:
             out[key] = values
     return out
