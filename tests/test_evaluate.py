@@ -87,3 +87,21 @@ def test_with_weights_every_network_metric_is_computed_in_both_protocols(samples
     assert doc["samples"]["fid"] == {"corrected": 2 * FRAMES, "disco": 2 * FRAMES}
     assert doc["samples"]["fvd"] == {"corrected": 2, "disco": 2 * (FRAMES - 16 + 1)}  # first clip vs every window
     assert doc["settings"]["fvd"] == {"weights": "i3d-400", "clips": "styleganv"}
+
+
+def test_landmark_distances_run_the_pose_estimator_on_both_videos(samples, isolated_weights):
+    """DWPose's real load-and-predict path with tiny ONNX models (tests/onnx_models.py) that answer the same
+    pose for every frame: generated and ground truth then agree exactly."""
+    from onnx_models import build_detector, build_pose, peaked_simcc, yolox_output
+
+    (isolated_weights / "dwpose-yolox-l").mkdir()
+    (isolated_weights / "dwpose-ll-ucoco-384").mkdir()
+    build_detector(isolated_weights / "dwpose-yolox-l" / "yolox_l.onnx", yolox_output([(160, 80, 352, 464)]))
+    build_pose(isolated_weights / "dwpose-ll-ucoco-384" / "dw-ll_ucoco_384.onnx", *peaked_simcc((2 * np.arange(133)) % 576, (5 * np.arange(133)) % 768))
+    out, reader = samples
+    doc, _, _ = evaluate_samples(out, reader, EvaluationConfig(metrics=["l1", "lmd_face", "lmd_body", "lmd_hand", "lmd_missing"]))
+    assert doc["needs"] == {} and doc["missing_weights"] == []
+    for protocol in ("corrected", "disco"):
+        overall = doc["protocols"][protocol]["overall"]
+        assert overall["lmd_body"] == 0.0 and overall["lmd_face"] == 0.0 and overall["lmd_missing"] == 0.0
+    assert set(doc["clips"]["c0"]["corrected"]) == {"l1", "lmd_face", "lmd_body", "lmd_hand", "lmd_missing"}
