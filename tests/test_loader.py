@@ -228,3 +228,33 @@ def test_flipped_reference_is_the_mirrored_source_frame(shards):
         if ref_frame is not None:
             assert np.array_equal(sample["reference"].permute(1, 2, 0).numpy(), src[ref_frame][:, ::-1])
         assert any(np.array_equal(sample["reference"].permute(1, 2, 0).numpy(), f[:, ::-1]) for f in src)
+
+
+def test_training_stages_read_through_the_paper_samplers(shards, tmp_path):
+    import json
+
+    import torch
+
+    from humanvid.config import ModelConfig
+    from humanvid.training.stages import finetune, pretrain
+
+    reader, _ = shards
+    cfg = ModelConfig.model_validate({
+        "arch": {"method": "baseline", "flavor": "debug", "resolution": SIZE}, "data": "synth",
+        "run": {"seed": 0, "device": "cpu", "dtype": "float32"},
+        "pretrain": {"steps": 2, "batch_size": 2, "log_every": 1, "sampling": {"kind": "magicanimate_pair"}},
+        "finetune": {"steps": 3, "batch_size": 1, "log_every": 1,
+                     "sampling": {"kind": "magicanimate_video", "frames": 4, "stride": 2, "reduce_p": 0.5}},
+    })  # fmt: skip
+    cpu = torch.device("cpu")
+    pretrain(cfg, reader.dir, tmp_path / "pre", cpu, torch.float32, log=lambda m: None)
+    finetune(cfg, reader.dir, tmp_path / "pre", tmp_path / "fine", cpu, torch.float32, log=lambda m: None)
+    for stage, steps in (("pre", 2), ("fine", 3)):
+        log = json.loads((tmp_path / stage / "train_log.json").read_text())
+        run = log["pretrain" if stage == "pre" else "finetune"]
+        assert run["steps"] == steps and all(np.isfinite(run["losses"]))
+    with pytest.raises(ValueError, match="mixes K = 1 and K > 1"):
+        ModelConfig.model_validate({**cfg.model_dump(), "finetune": {"steps": 1, "batch_size": 2, "sampling": {"kind": "magicanimate_video"}}})
+    idol = ModelConfig.model_validate({**cfg.model_dump(), "pretrain": {"steps": 1, "sampling": {"kind": "idol", "frames": 2}}})
+    with pytest.raises(ValueError, match="gives no reference frame"):
+        pretrain(idol, reader.dir, tmp_path / "idol", cpu, torch.float32, log=lambda m: None)

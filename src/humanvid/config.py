@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 
 class ConfigError(ValueError):
@@ -78,6 +78,83 @@ class DatasetConfig(Section):
     """Sharding of this dataset (`{}` for the defaults)."""
 
 
+# Training-sample recipes of the papers (humanvid.shards.sampling; docs/loader.md).
+
+
+class MagicAnimatePairConfig(Section):
+    """MagicAnimate stage 1: reference/target pairs of one video, image-joint with probability τ0."""
+
+    kind: Literal["magicanimate_pair"] = "magicanimate_pair"
+    beta_a: float = Field(2.0, gt=0)
+    """Beta distribution of the pair's gap as a fraction of the clip length: a."""
+    beta_b: float = Field(1.0, gt=0)
+    """... and b (Beta(2, 1) makes distant pairs likelier, as in DIGAN)."""
+    image_joint_p: float = Field(0.2, ge=0, le=1)
+    """τ0: probability of an image-joint (reconstruction) sample."""
+    flip_p: float = Field(0.5, ge=0, le=1)
+    """Horizontal flip probability (whole sample)."""
+
+
+class MagicAnimateVideoConfig(Section):
+    """MagicAnimate stage 2: reference + K frames at an interval, K reduced to 1 with probability τ1."""
+
+    kind: Literal["magicanimate_video"] = "magicanimate_video"
+    frames: int = Field(16, ge=1)
+    """K."""
+    stride: int = Field(4, ge=1)
+    """Interval between the K frames."""
+    reduce_p: float = Field(0.2, ge=0, le=1)
+    """τ1: probability of reducing K to 1 (TikTok 0.2, TED-talks 0.2)."""
+    image_joint_p: float = Field(0.2, ge=0, le=1)
+    """τ2: probability that a reduced sample is image-joint (TikTok 0.2, TED-talks 0.36)."""
+    flip_p: float = Field(0.5, ge=0, le=1)
+    """Horizontal flip probability."""
+
+
+class IdolConfig(Section):
+    """IDOL: consecutive frames with depth, foreground mask and pose."""
+
+    kind: Literal["idol"] = "idol"
+    frames: int = Field(8, ge=1)
+    """Sequence length."""
+    stride: int = Field(1, ge=1)
+    """Interval between frames."""
+    flip_p: float = Field(0.0, ge=0, le=1)
+    """Horizontal flip probability (the paper names none)."""
+
+
+class MakeYourAnchorConfig(Section):
+    """Make-Your-Anchor: a frame and a random reference frame of the same identity."""
+
+    kind: Literal["make_your_anchor"] = "make_your_anchor"
+    face_crop: bool = False
+    """Also return a face crop (the face model's input), from the whole-body face keypoints."""
+    face_size: int = Field(128, ge=16)
+    """Face crop size in pixels."""
+    perturb: str | None = None
+    """Name of a registered SMPL-X perturbation hook applied to the sample's mesh condition (None: off)."""
+    flip_p: float = Field(0.0, ge=0, le=1)
+    """Horizontal flip probability (the paper names none)."""
+
+
+class DiffPerformerConfig(Section):
+    """DiffPerformer: windows from the first part of each video (the rest is held out)."""
+
+    kind: Literal["diffperformer"] = "diffperformer"
+    frames: int = Field(8, ge=1)
+    """Window length."""
+    first_fraction: float = Field(0.8, gt=0, le=1)
+    """Windows lie inside the first fraction of each video."""
+    flip_p: float = Field(0.0, ge=0, le=1)
+    """Horizontal flip probability (the paper names none)."""
+
+
+SamplingConfig = Annotated[
+    Union[MagicAnimatePairConfig, MagicAnimateVideoConfig, IdolConfig, MakeYourAnchorConfig, DiffPerformerConfig],
+    Field(discriminator="kind"),
+]
+
+
 class TrainConfig(Section):
     """One training stage (pretrain = image stage, finetune = video stage)."""
 
@@ -95,6 +172,18 @@ class TrainConfig(Section):
     """Steps fitting the VAE before the diffusion model; only for flavors without released VAE weights."""
     log_every: int = Field(10, ge=1)
     """Progress line every this many steps."""
+    sampling: SamplingConfig | None = None
+    """A paper's training-sample recipe (docs/loader.md: magicanimate_pair, magicanimate_video, idol,
+    make_your_anchor, diffperformer) read through the shard loader; None: a reference plus `frames`
+    frames at `stride` (the baseline's own sampler)."""
+
+    @model_validator(mode="after")
+    def _one_k_per_batch(self):
+        s = self.sampling
+        if s is not None and getattr(s, "reduce_p", 0) > 0 and self.batch_size > 1:
+            raise ValueError("sampling.reduce_p > 0 mixes K = 1 and K > 1 samples: use batch_size 1 per process "
+                             "(MagicAnimate's batch of 8 is one sample on each of 8 GPUs)")  # fmt: skip
+        return self
 
 
 class ArchConfig(Section):

@@ -18,88 +18,20 @@ Horizontal flips where the paper uses them (MagicAnimate flips whole videos).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Literal, Union
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
+from humanvid.config import (
+    DiffPerformerConfig,
+    IdolConfig,
+    MagicAnimatePairConfig,
+    MagicAnimateVideoConfig,
+    MakeYourAnchorConfig,
+    SamplingConfig,
+)
 
-class _Cfg(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class MagicAnimatePairConfig(_Cfg):
-    """MagicAnimate stage 1: reference/target pairs of one video, image-joint with probability τ0."""
-
-    kind: Literal["magicanimate_pair"] = "magicanimate_pair"
-    beta_a: float = Field(2.0, gt=0)
-    """Beta distribution of the pair's gap as a fraction of the clip length: a."""
-    beta_b: float = Field(1.0, gt=0)
-    """... and b (Beta(2, 1) makes distant pairs likelier, as in DIGAN)."""
-    image_joint_p: float = Field(0.2, ge=0, le=1)
-    """τ0: probability of an image-joint (reconstruction) sample."""
-    flip_p: float = Field(0.5, ge=0, le=1)
-    """Horizontal flip probability (whole sample)."""
-
-
-class MagicAnimateVideoConfig(_Cfg):
-    """MagicAnimate stage 2: reference + K frames at an interval, K reduced to 1 with probability τ1."""
-
-    kind: Literal["magicanimate_video"] = "magicanimate_video"
-    frames: int = Field(16, ge=1)
-    """K."""
-    stride: int = Field(4, ge=1)
-    """Interval between the K frames."""
-    reduce_p: float = Field(0.2, ge=0, le=1)
-    """τ1: probability of reducing K to 1 (TikTok 0.2, TED-talks 0.2)."""
-    image_joint_p: float = Field(0.2, ge=0, le=1)
-    """τ2: probability that a reduced sample is image-joint (TikTok 0.2, TED-talks 0.36)."""
-    flip_p: float = Field(0.5, ge=0, le=1)
-    """Horizontal flip probability."""
-
-
-class IdolConfig(_Cfg):
-    """IDOL: consecutive frames with depth, foreground mask and pose."""
-
-    kind: Literal["idol"] = "idol"
-    frames: int = Field(8, ge=1)
-    """Sequence length."""
-    stride: int = Field(1, ge=1)
-    """Interval between frames."""
-    flip_p: float = Field(0.0, ge=0, le=1)
-    """Horizontal flip probability (the paper names none)."""
-
-
-class MakeYourAnchorConfig(_Cfg):
-    """Make-Your-Anchor: a frame and a random reference frame of the same identity."""
-
-    kind: Literal["make_your_anchor"] = "make_your_anchor"
-    face_crop: bool = False
-    """Also return a face crop (the face model's input), from the whole-body face keypoints."""
-    face_size: int = Field(128, ge=16)
-    """Face crop size in pixels."""
-    perturb: str | None = None
-    """Name of a registered SMPL-X perturbation hook applied to the sample's mesh condition (None: off)."""
-    flip_p: float = Field(0.0, ge=0, le=1)
-    """Horizontal flip probability (the paper names none)."""
-
-
-class DiffPerformerConfig(_Cfg):
-    """DiffPerformer: windows from the first part of each video (the rest is held out)."""
-
-    kind: Literal["diffperformer"] = "diffperformer"
-    frames: int = Field(8, ge=1)
-    """Window length."""
-    first_fraction: float = Field(0.8, gt=0, le=1)
-    """Windows lie inside the first fraction of each video."""
-    flip_p: float = Field(0.0, ge=0, le=1)
-    """Horizontal flip probability (the paper names none)."""
-
-
-SamplingConfig = Annotated[
-    Union[MagicAnimatePairConfig, MagicAnimateVideoConfig, IdolConfig, MakeYourAnchorConfig, DiffPerformerConfig],
-    Field(discriminator="kind"),
-]
+__all__ = ["ClipInfo", "DiffPerformerConfig", "IdolConfig", "MagicAnimatePairConfig", "MagicAnimateVideoConfig",
+           "MakeYourAnchorConfig", "Pick", "SamplingConfig", "pick", "span"]  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 
@@ -18,6 +18,32 @@ TRAIN_LOG = "train_log.json"
 
 def _samples(reader: ShardReader, cfg: ModelConfig, stage: TrainConfig) -> ReferenceClipSamples:
     return ReferenceClipSamples(reader, SampleSpec(frames=stage.frames, stride=stage.stride, resolution=cfg.arch.resolution), "train", cfg.run.seed)
+
+
+def _batches(reader: ShardReader, cfg: ModelConfig, stage: TrainConfig, seed: int) -> Iterator[dict]:
+    """Endless training batches: the stage's paper sampler through the shard loader when `sampling` is set,
+    else the baseline's reference + K frames at a stride."""
+    if stage.sampling is None:
+        return cycle_batches(_samples(reader, cfg, stage), stage.batch_size, seed)
+    return paper_batches(reader, stage.sampling, cfg.arch.resolution, stage.batch_size, seed)
+
+
+def paper_batches(reader: ShardReader, sampling, resolution: int, batch_size: int, seed: int) -> Iterator[dict]:
+    """The loader's uint8 samples as model batches: reference and frames in [-1, 1], OpenPose images in [0, 1]."""
+    from humanvid.shards.loader import ShardSamples, iterate
+    from humanvid.shards.samples import to_pose_images
+
+    dataset = ShardSamples(reader, sampling, resolution, "train", seed, conditions=("openpose18",))
+    epoch = 0
+    while True:
+        dataset.set_epoch(epoch)
+        for batch in iterate(dataset, batch_size):
+            if "reference" not in batch:
+                raise ValueError(f"sampler {sampling.kind!r} gives no reference frame; this method conditions on one")
+            keypoints = batch["openpose18"].numpy()  # (B, K, 18, 3), already in the resolution's pixels
+            pose = torch.stack([to_pose_images(kp, resolution, resolution, resolution) for kp in keypoints])
+            yield {"reference": batch["reference"].float() / 127.5 - 1, "frames": batch["frames"].float() / 127.5 - 1, "pose": pose}
+        epoch += 1
 
 
 def _fit_vae(model, reader: ShardReader, cfg: ModelConfig, log: Callable[[str], None]) -> TrainResult:
@@ -47,7 +73,7 @@ def pretrain(cfg: ModelConfig, shards_dir: Path, out_dir: Path, device: torch.de
     results = {}
     if cfg.pretrain.vae_steps:
         results["vae"] = _fit_vae(model, reader, cfg, log)
-    batches = cycle_batches(_samples(reader, cfg, cfg.pretrain), cfg.pretrain.batch_size, cfg.run.seed)
+    batches = _batches(reader, cfg, cfg.pretrain, cfg.run.seed)
     results["pretrain"] = train(model.trainable_parameters("pretrain"), model.diffusion_loss, batches, cfg.pretrain.steps,
                                 cfg.pretrain.lr, torch.Generator(device).manual_seed(cfg.run.seed), log, cfg.pretrain.log_every, "pretrain")  # fmt: skip
     model.save(out_dir)
@@ -60,7 +86,7 @@ def finetune(cfg: ModelConfig, shards_dir: Path, pretrain_dir: Path, out_dir: Pa
     reader = ShardReader(shards_dir)
     model = METHODS.get(cfg.arch.method).load().load(pretrain_dir, device, dtype)
     model.enter_video_stage(cfg.run.seed)
-    batches = cycle_batches(_samples(reader, cfg, cfg.finetune), cfg.finetune.batch_size, cfg.run.seed + 10)
+    batches = _batches(reader, cfg, cfg.finetune, cfg.run.seed + 10)
     result = train(model.trainable_parameters("finetune"), model.diffusion_loss, batches, cfg.finetune.steps, cfg.finetune.lr,
                    torch.Generator(device).manual_seed(cfg.run.seed + 10), log, cfg.finetune.log_every, "finetune")  # fmt: skip
     model.save(out_dir)
