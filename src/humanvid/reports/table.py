@@ -244,7 +244,7 @@ def render_html(spec: TableSpec, rows: list[RowResult], timings: list[dict] | No
     waiting = [r for r in rows if r.needs]
     if waiting:
         out.append("<h2>Rows that cannot run here</h2><ul>" + "".join(
-            f"<li><b>{e(r.label)}</b>{(' (sampler <code>' + e(r.sampler) + '</code>)') if r.sampler else ''}: needs {e(r.needs)}</li>" for r in waiting) + "</ul>")  # fmt: skip
+            f"<li><b>{e(r.label)}</b>{(' (sampler <code>' + e(r.sampler) + '</code>)') if r.sampler else ''}: needs {_code_spans(e(r.needs))}</li>" for r in waiting) + "</ul>")  # fmt: skip
     ran = [r for r in rows if r.metrics is not None]
     if ran:
         out.append("<h2>Both protocols</h2><table><thead><tr><th>Row</th>" + "".join(f"<th>{e(METRICS[c].label)} corrected / disco</th>" for c in spec.columns) + "</tr></thead><tbody>")
