@@ -4,7 +4,9 @@ Same clips (synthetic 512×512 videos with moving content, OpenPose-18 keypoints
 IUV image per frame), same samples: MagicAnimate stage 2 — a reference frame plus K = 16 frames at
 stride 4 — with conditions. Three ways to deliver them through a torch DataLoader:
 
-(a) humanvid: `ShardSamples` over Parquet shards (JPEG frames q95 4:4:4, keypoints as lists, IUV as PNG).
+(a) humanvid: `ShardSamples` over Parquet shards (JPEG frames q95 4:4:4, keypoints as lists, IUV as PNG),
+    through DataLoader worker processes, and through decoding threads in the training process
+    (`iterate(..., threads=W)`: the decoders release the GIL; nothing crosses a process boundary).
 (b) peer: what public MagicAnimate/AnimateAnyone-style loaders do — open the clip's mp4 with decord and
     `get_batch` the 17 frames, and read one condition PNG per frame (a rendered pose image, or the IUV).
 (c) ceiling: decode the same 17 JPEG frames from bytes already in memory into a reused buffer, nothing
@@ -115,7 +117,7 @@ def run(root: Path, way: str, conditions: str, workers: int, samples: int) -> di
     n_clips = len(reader.clip_ids())
     frames = reader.index[0]["num_frames"]
     cond = ("openpose18",) if conditions == "pose" else ("openpose18", "densepose")
-    if way == "humanvid":
+    if way.startswith("humanvid"):
         cfg = MagicAnimateVideoConfig(frames=K, stride=STRIDE, reduce_p=0.0, flip_p=0.0)
         epochs = []
         for e in range(int(np.ceil(samples / n_clips))):
@@ -123,6 +125,14 @@ def run(root: Path, way: str, conditions: str, workers: int, samples: int) -> di
             ds.set_epoch(e)
             epochs.append(ds)
         dataset = torch.utils.data.ChainDataset(epochs)
+        if way == "humanvid-threads":  # decoding threads in this process, no DataLoader workers
+            from humanvid.shards.loader import iterate
+
+            def threaded():
+                for ds in epochs:
+                    yield from iterate(ds, 1, threads=workers)
+
+            return _measure(threaded(), way, conditions, workers, samples, [])
     else:
         picks = _picks(n_clips, frames, samples)
         decoder_name, decode = jpeg_decoder()
@@ -171,8 +181,11 @@ def run(root: Path, way: str, conditions: str, workers: int, samples: int) -> di
     loader = torch.utils.data.DataLoader(dataset, batch_size=1, num_workers=workers, collate_fn=collate,
                                          prefetch_factor=2 if workers else None)  # fmt: skip
     it = iter(loader)
+    return _measure(it, way, conditions, workers, samples, [w.pid for w in getattr(it, "_workers", [])])
+
+
+def _measure(it, way: str, conditions: str, workers: int, samples: int, worker_pids: list[int]) -> dict:
     next(it)  # workers started, first sample decoded: steady state from here
-    worker_pids = [w.pid for w in getattr(it, "_workers", [])]
     t0 = time.perf_counter()
     n, rss = 0, 0.0
     for _ in it:
@@ -208,8 +221,8 @@ def main() -> None:
         results = []
         for conditions in ("pose", "pose+densepose"):
             for workers in (0, 1, 2, 4):
-                for way in ("humanvid", "peer", "ceiling", "ceiling-reused"):
-                    if way.startswith("ceiling") and conditions != "pose":
+                for way in ("humanvid", "humanvid-threads", "peer", "ceiling", "ceiling-reused"):
+                    if (way.startswith("ceiling") and conditions != "pose") or (way == "humanvid-threads" and workers == 0):
                         continue
                     out = subprocess.run([sys.executable, __file__, "--samples", str(args.samples), "--one", str(root), way, conditions, str(workers)],
                                          capture_output=True, text=True)  # fmt: skip
@@ -219,16 +232,18 @@ def main() -> None:
                     r = results[-1]
                     print(f"  {conditions:15s} workers {workers}  {way:9s} {r['samples_per_s']:7.2f} samples/s  {r['frames_per_s']:7.1f} frames/s  "
                           f"peak RSS {r['peak_rss_mb']:.0f} MB", flush=True)  # fmt: skip
-        print("\n| conditions | workers | humanvid samples/s (frames/s) | peer samples/s | ceiling samples/s (fresh / reused buffer) | humanvid / peer | humanvid / ceiling (fresh / reused) | peak RSS humanvid / peer MB |")
-        print("|---|---:|---:|---:|---:|---:|---:|---:|")
+        print("\n| conditions | workers (threads) | humanvid workers samples/s | humanvid threads samples/s (frames/s) | peer samples/s | ceiling samples/s (fresh / reused buffer) | best humanvid / peer | best humanvid / ceiling (fresh / reused) | peak RSS humanvid workers / threads / peer MB |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         get = {(r["way"], r["conditions"], r["workers"]): r for r in results}
         for conditions in ("pose", "pose+densepose"):
             for w in (0, 1, 2, 4):
                 a, b = get[("humanvid", conditions, w)], get[("peer", conditions, w)]
+                t = get.get(("humanvid-threads", conditions, w), a)
                 c, d = get[("ceiling", "pose", w)], get[("ceiling-reused", "pose", w)]
-                print(f"| {conditions} | {w} | {a['samples_per_s']:.2f} ({a['frames_per_s']:.0f}) | {b['samples_per_s']:.2f} | {c['samples_per_s']:.2f} / {d['samples_per_s']:.2f} | "
-                      f"{a['samples_per_s'] / b['samples_per_s']:.2f}× | {a['samples_per_s'] / c['samples_per_s']:.0%} / {a['samples_per_s'] / d['samples_per_s']:.0%} | "
-                      f"{a['peak_rss_mb']:.0f} / {b['peak_rss_mb']:.0f} |")  # fmt: skip
+                best = max(a["samples_per_s"], t["samples_per_s"])
+                print(f"| {conditions} | {w} | {a['samples_per_s']:.2f} | {t['samples_per_s']:.2f} ({t['frames_per_s']:.0f}) | {b['samples_per_s']:.2f} | "
+                      f"{c['samples_per_s']:.2f} / {d['samples_per_s']:.2f} | {best / b['samples_per_s']:.2f}× | {best / c['samples_per_s']:.0%} / {best / d['samples_per_s']:.0%} | "
+                      f"{a['peak_rss_mb']:.0f} / {t['peak_rss_mb']:.0f} / {b['peak_rss_mb']:.0f} |")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -153,13 +153,13 @@ def test_ranks_get_equal_counts_and_cover_every_clip(shards, world, workers):
     assert seen == set(ShardSamples(reader, IdolConfig(), SIZE).order)
 
 
-@pytest.mark.parametrize("workers", [0, 2])
-def test_resume_continues_with_exactly_the_remaining_samples(shards, workers):
+@pytest.mark.parametrize("workers,threads", [(0, 0), (2, 0), (0, 3)])
+def test_resume_continues_with_exactly_the_remaining_samples(shards, workers, threads):
     reader, _ = shards
     cfg = MagicAnimatePairConfig()
 
     def run(ds):
-        return [(cid, tuple(t.tolist())) for batch in iterate(ds, 1, workers) for cid, t in zip(batch["clip_id"], batch["targets"])]
+        return [(cid, tuple(t.tolist())) for batch in iterate(ds, 1, workers, threads=threads) for cid, t in zip(batch["clip_id"], batch["targets"])]
 
     full = ShardSamples(reader, cfg, SIZE, seed=5)
     full.set_epoch(2)
@@ -167,7 +167,7 @@ def test_resume_continues_with_exactly_the_remaining_samples(shards, workers):
     first = ShardSamples(reader, cfg, SIZE, seed=5)
     first.set_epoch(2)
     head = []
-    for batch in iterate(first, 1, workers):
+    for batch in iterate(first, 1, workers, threads=threads):
         head += [(cid, tuple(t.tolist())) for cid, t in zip(batch["clip_id"], batch["targets"])]
         if len(head) == 4:
             break
@@ -258,3 +258,29 @@ def test_training_stages_read_through_the_paper_samplers(shards, tmp_path):
     idol = ModelConfig.model_validate({**cfg.model_dump(), "pretrain": {"steps": 1, "sampling": {"kind": "idol", "frames": 2}}})
     with pytest.raises(ValueError, match="gives no reference frame"):
         pretrain(idol, reader.dir, tmp_path / "idol", cpu, torch.float32, log=lambda m: None)
+
+
+def test_threaded_decoding_gives_the_same_samples_in_the_same_order(shards):
+    import pickle
+
+    reader, _ = shards
+    cfg = MagicAnimateVideoConfig(frames=8, stride=2, reduce_p=0.3)
+    a = ShardSamples(reader, cfg, SIZE, seed=9, conditions=("openpose18", "alpha"))
+    b = ShardSamples(reader, cfg, SIZE, seed=9, conditions=("openpose18", "alpha"))
+    plain = list(iterate(a, batch_size=2))
+    threaded = list(iterate(b, batch_size=2, threads=4))
+    assert len(plain) == len(threaded) == 3
+    for x, y in zip(plain, threaded):
+        assert x["clip_id"] == y["clip_id"]
+        for key in ("frames", "openpose18", "alpha", "reference"):
+            xs, ys = (x[key], y[key]) if isinstance(x[key], list) else ([x[key]], [y[key]])
+            assert all(torch_equal(p, q) for p, q in zip(xs, ys))
+    assert a.consumed == b.consumed == 6
+    clone = pickle.loads(pickle.dumps(reader))  # a spawn-started worker gets a working reader
+    assert clone.read_items(reader.index[0], ("frames",), [0])["frames"][0] == reader.read_items(reader.index[0], ("frames",), [0])["frames"][0]
+
+
+def torch_equal(a, b) -> bool:
+    import torch
+
+    return torch.equal(a, b)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections import OrderedDict
 from pathlib import Path
 
@@ -40,6 +41,18 @@ class ShardReader:
         self.conditions: dict[str, dict] = self.manifest["conditions"]
         self._files: dict[str, pq.ParquetFile] = {}
         self._groups: OrderedDict[tuple[str, int], object] = OrderedDict()
+        self._lock, self._read_lock = threading.Lock(), threading.Lock()
+
+    def __getstate__(self) -> dict:  # for DataLoader workers started by spawn: locks and open files stay behind
+        state = dict(self.__dict__)
+        for key in ("_lock", "_read_lock", "_files", "_groups"):
+            state.pop(key)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._files, self._groups = {}, OrderedDict()
+        self._lock, self._read_lock = threading.Lock(), threading.Lock()
 
     def _file(self, name: str) -> pq.ParquetFile:
         if name in self._files:
@@ -54,15 +67,19 @@ class ShardReader:
         return pf
 
     def _row_group(self, name: str, group: int):
-        """A row group, from a small per-reader LRU cache (consecutive reads often hit the same group)."""
+        """A row group, from a small per-reader LRU cache (consecutive reads often hit the same group).
+        Thread-safe: the training loader reads from several threads."""
         key = (name, group)
-        if key in self._groups:
-            self._groups.move_to_end(key)
-            return self._groups[key]
-        table = self._file(name).read_row_group(group)
-        self._groups[key] = table
-        if len(self._groups) > 8:
-            self._groups.popitem(last=False)
+        with self._lock:
+            if key in self._groups:
+                self._groups.move_to_end(key)
+                return self._groups[key]
+        with self._read_lock:  # one ParquetFile is not promised to be safe for concurrent reads
+            table = self._file(name).read_row_group(group)
+        with self._lock:
+            self._groups[key] = table
+            if len(self._groups) > 8:
+                self._groups.popitem(last=False)
         return table
 
     def rows(self, split: str | None = None) -> list[dict]:
