@@ -178,14 +178,9 @@ def _weights_arrived(root: Path, cfg: Config, evaluate_stages: list[str]) -> dic
         path = layout.metrics(name.partition("@")[2])
         if not path.is_file():
             continue
-        missing = json.loads(path.read_text()).get("missing_weights", [])
-        arrived = []
-        for w in missing:
-            try:
-                if w in weights.WEIGHTS and weights.find(w, cfg.weights.overrides) is not None:
-                    arrived.append(w)
-            except weights.MissingWeightsError:
-                pass
+        known = [w for w in json.loads(path.read_text()).get("missing_weights", []) if w in weights.WEIGHTS]
+        still_missing = weights.missing(known, cfg.weights.overrides)
+        arrived = [w for w in known if w not in still_missing]
         if arrived:
             out[name] = [WEIGHTS_ARRIVED + ", ".join(arrived)]
     return out

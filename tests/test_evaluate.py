@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 import metric_weights
-from humanvid.conditions import crop_resize
+from humanvid.conditions import crop_resize, crop_resize_plane
 from humanvid.config import EvaluationConfig, ShardConfig
 from humanvid.datasets import Clip
 from humanvid.datasets.synthdance import SynthDanceOptions, render_clip
-from humanvid.metrics.evaluate import _fit, evaluate_samples
+from humanvid.metrics.evaluate import evaluate_samples
 from humanvid.sampling.clips import MANIFEST
 from humanvid.shards import ShardReader, write_shards
 from humanvid.video import write_video
@@ -44,7 +44,7 @@ def samples(tmp_path_factory):
     for cid, d in data.items():
         frames = np.stack([crop_resize(f, SIZE) for f in d["rgb"]]).astype(int)
         write_video(out / f"{cid}.mp4", np.clip(frames + rng.integers(-12, 13, frames.shape), 0, 255).astype(np.uint8), 12.0)
-        depth = np.stack([_fit(z, SIZE) for z in d["depth"]])
+        depth = np.stack([crop_resize_plane(z, SIZE) for z in d["depth"]])
         np.savez(out / f"{cid}_depth.npz", depth=(depth - 0.3) / 2.0)  # relative depth: affine in the truth
         entries.append({"clip_id": cid, "status": "ok", "error": "", "file": f"{cid}.mp4", "depth_file": f"{cid}_depth.npz"})
     entries.append({"clip_id": "c9", "status": "failed", "error": "RuntimeError: boom"})

@@ -44,6 +44,18 @@ def crop_resize(frame: np.ndarray, size: int) -> np.ndarray:
     return np.asarray(Image.fromarray(crop).resize((size, size), Image.BICUBIC))
 
 
+def crop_resize_plane(plane: np.ndarray, size: int) -> np.ndarray:
+    """The same centre crop for a condition map (depth, mask, IUV), resized nearest-neighbour so no value
+    is blended across a silhouette or part boundary."""
+    top, left, side = crop_box(*plane.shape[:2])
+    crop = plane[top : top + side, left : left + side]
+    if side == size:
+        return np.ascontiguousarray(crop)
+    import cv2
+
+    return cv2.resize(np.ascontiguousarray(crop), (size, size), interpolation=cv2.INTER_NEAREST)
+
+
 def crop_resize_keypoints(keypoints: np.ndarray, height: int, width: int, size: int) -> np.ndarray:
     """Map keypoints (..., 3) through the same centre crop and resize as `crop_resize`."""
     top, left, side = crop_box(height, width)

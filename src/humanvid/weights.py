@@ -139,6 +139,25 @@ def find(name: str, overrides: dict[str, str] | None = None) -> Path | None:
     return None
 
 
+def missing(names: tuple[str, ...] | list[str], overrides: dict[str, str] | None = None) -> list[str]:
+    """The names among `names` that are not on this machine (an override pointing nowhere counts as
+    missing). Looks only; downloads nothing."""
+    out = []
+    for name in names:
+        try:
+            found = find(name, overrides)
+        except MissingWeightsError:
+            found = None
+        if found is None:
+            out.append(name)
+    return out
+
+
+def fetch_hint(names: list[str]) -> str:
+    """'weights a, b (humanvid weights fetch a b)': how reports and metrics say what a result needs."""
+    return "weights " + ", ".join(names) + " (humanvid weights fetch " + " ".join(names) + ")"
+
+
 def resolve(name: str, overrides: dict[str, str] | None = None) -> str:
     """A path `from_pretrained`/a loader can open, or MissingWeightsError saying how to get it."""
     path = find(name, overrides)

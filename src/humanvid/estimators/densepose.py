@@ -96,6 +96,7 @@ def densepose_condition(iuv: np.ndarray) -> np.ndarray:
 class DensePose(Estimator):
     name: ClassVar[str] = "densepose"
     provides: ClassVar[tuple[str, ...]] = ("densepose",)
+    weights: ClassVar[tuple[str, ...]] = ("densepose-r50-fpn-s1x",)
     needs_gpu: ClassVar[bool] = True
     min_score: float = 0.8  # detectron2 DensePose demo's default detection threshold
 
@@ -108,7 +109,7 @@ class DensePose(Estimator):
             raise ImportError(INSTALL) from exc
         from humanvid import weights
 
-        self.predictor = self._build_predictor(weights.resolve("densepose-r50-fpn-s1x", self.overrides))
+        self.predictor = self._build_predictor(weights.resolve(self.weights[0], self.overrides))
 
     def _build_predictor(self, weight_path: str):  # pragma: no cover - needs detectron2
         from densepose import add_densepose_config

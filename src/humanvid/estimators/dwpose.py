@@ -141,8 +141,9 @@ class DWPose(Estimator):
         super().__init__(device, dtype, raw_dir, overrides)
         from humanvid import weights
 
-        self.detector = self._session(weights.resolve("dwpose-yolox-l", self.overrides))
-        self.pose = self._session(weights.resolve("dwpose-ll-ucoco-384", self.overrides))
+        detector, pose = self.weights
+        self.detector = self._session(weights.resolve(detector, self.overrides))
+        self.pose = self._session(weights.resolve(pose, self.overrides))
 
     def _session(self, path: str):
         import onnxruntime as ort

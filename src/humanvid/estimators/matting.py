@@ -24,6 +24,7 @@ def auto_downsample_ratio(height: int, width: int) -> float:
 class RobustVideoMatting(Estimator):
     name: ClassVar[str] = "matting"
     provides: ClassVar[tuple[str, ...]] = ("alpha",)
+    weights: ClassVar[tuple[str, ...]] = ("rvm-mobilenetv3",)
     needs_gpu: ClassVar[bool] = True
     chunk: int = 16  # frames per call; the recurrent state carries across chunks
 
@@ -33,7 +34,7 @@ class RobustVideoMatting(Estimator):
 
         from humanvid import weights
 
-        path = weights.resolve("rvm-mobilenetv3", self.overrides)
+        path = weights.resolve(self.weights[0], self.overrides)
         try:
             self.model = torch.jit.load(path, map_location=device).eval()
         except Exception as exc:  # torch raises several types for a file that is not a TorchScript archive

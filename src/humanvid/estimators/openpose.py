@@ -206,6 +206,7 @@ def assemble_people(peaks: list[np.ndarray], limbs: list[np.ndarray]) -> list[np
 class OpenPoseBody(Estimator):
     name: ClassVar[str] = "openpose"
     provides: ClassVar[tuple[str, ...]] = ("openpose18",)
+    weights: ClassVar[tuple[str, ...]] = ("openpose-body",)
     needs_gpu: ClassVar[bool] = True
 
     def __init__(self, device, dtype, raw_dir, overrides: dict[str, str] | None = None) -> None:
@@ -214,7 +215,7 @@ class OpenPoseBody(Estimator):
 
         from humanvid import weights
 
-        path = weights.resolve("openpose-body", self.overrides)
+        path = weights.resolve(self.weights[0], self.overrides)
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from humanvid.conditions import crop_resize
+from humanvid.conditions import crop_resize, crop_resize_plane
 from humanvid.config import EvaluationConfig
-from humanvid.metrics import METRICS, PROTOCOLS, weights_needed
+from humanvid.metrics import METRICS, PROTOCOLS, disco, image, weights_needed
 from humanvid.sampling.clips import MANIFEST
 from humanvid.shards import ShardReader
 from humanvid.shards.samples import to_pose_images
@@ -25,17 +25,10 @@ from humanvid.video import read_video
 
 PRIMARY = "corrected"  # the protocol of `overall` (what DVC metrics and plots read)
 
-FRAME_FNS = {
-    "corrected": {"l1": "humanvid.metrics.image:l1", "psnr": "humanvid.metrics.image:psnr", "ssim": "humanvid.metrics.image:ssim"},
-    "disco": {"l1": "humanvid.metrics.disco:l1", "psnr": "humanvid.metrics.disco:psnr", "ssim": "humanvid.metrics.disco:ssim"},
+FRAME_FNS: dict[str, dict[str, Callable[[np.ndarray, np.ndarray], float]]] = {
+    "corrected": {"l1": image.l1, "psnr": image.psnr, "ssim": image.ssim},
+    "disco": {"l1": disco.l1, "psnr": disco.psnr, "ssim": disco.ssim},
 }
-
-
-def _fn(target: str) -> Callable[[np.ndarray, np.ndarray], float]:
-    from importlib import import_module
-
-    module, attr = target.split(":")
-    return getattr(import_module(module), attr)
 
 
 def _mean(values: list[float]) -> float:
@@ -47,15 +40,15 @@ def evaluate_frames(pred: np.ndarray, target: np.ndarray, names: list[str], prot
     """Per-frame values of the non-network frame metrics for uint8 videos (T, H, W, 3)."""
     if pred.shape != target.shape:
         raise ValueError(f"generated and ground-truth videos differ in shape: {pred.shape} vs {target.shape}")
-    fns = {n: _fn(FRAME_FNS[protocol][n]) for n in names if n in FRAME_FNS[protocol]}
+    fns = {n: FRAME_FNS[protocol][n] for n in names if n in FRAME_FNS[protocol]}
     return {n: [fn(p, t) for p, t in zip(pred, target, strict=True)] for n, fn in fns.items()}
 
 
 def plan_needs(cfg: EvaluationConfig, overrides: dict[str, str] | None, has_depth: bool) -> tuple[dict[str, dict[str, str]], list[str]]:
     """(metric -> protocol -> what is missing, for every metric that cannot be computed here; the
     missing weight names, so a later run can tell that they have arrived)."""
+    from humanvid import weights
     from humanvid.estimators import ESTIMATORS
-    from humanvid.metrics.network_metrics import missing_weights
 
     needs: dict[str, dict[str, str]] = {}
     all_missing: set[str] = set()
@@ -65,13 +58,13 @@ def plan_needs(cfg: EvaluationConfig, overrides: dict[str, str] | None, has_dept
             wanted = list(weights_needed(name, protocol, cfg.fvd.weights))
             if kind == "landmark":
                 wanted += list(ESTIMATORS.get(cfg.landmarks.estimator).weights)
-            missing = missing_weights(wanted, overrides)
+            missing = weights.missing(wanted, overrides)
             all_missing.update(missing)
             reason = ""
             if kind == "depth" and not has_depth:
                 reason = "a model that generates depth (these samples have none)"
             elif missing:
-                reason = "weights " + ", ".join(missing) + " (humanvid weights fetch " + " ".join(missing) + ")"
+                reason = weights.fetch_hint(missing)
             if reason:
                 needs.setdefault(name, {})[protocol] = reason
     return needs, sorted(all_missing)
@@ -99,14 +92,34 @@ class _Pools:
         return frechet_distance_of(np.concatenate(gen), np.concatenate(gt)), n, ""
 
 
-def _fit(plane: np.ndarray, size: int) -> np.ndarray:
-    """Centre-crop a (H, W) map to a square and resize it (nearest: no blending across the silhouette)."""
-    import cv2
+class _ClipFeatures:
+    """Clip-level features of one generated/ground-truth pair, each network run once when the protocols
+    share it: DisCo's FID-VID clips are the complete clips plus one padded tail clip, so the `corrected`
+    features are their first rows; FVD features are kept per (network, extraction)."""
 
-    from humanvid.conditions import crop_box
+    def __init__(self, nets, pred: np.ndarray, target: np.ndarray):
+        self.nets, self.videos = nets, (pred, target)
+        self._r3d: tuple[np.ndarray, np.ndarray] | None = None
+        self._fvd: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
 
-    top, left, side = crop_box(*plane.shape[:2])
-    return cv2.resize(np.ascontiguousarray(plane[top : top + side, left : left + side]), (size, size), interpolation=cv2.INTER_NEAREST)
+    def fid_vid(self, protocol: str) -> tuple[np.ndarray, np.ndarray]:
+        from humanvid.metrics.features import CLIP_FRAMES, fid_vid_clips
+
+        if self._r3d is None:
+            self._r3d = tuple(self.nets.run("r3d50-kinetics", fid_vid_clips(v, "disco")) for v in self.videos)
+        gen, gt = self._r3d
+        if protocol == "disco":  # one vector per video: the mean over its clips
+            return gen.mean(0, keepdims=True), gt.mean(0, keepdims=True)
+        complete = len(self.videos[0]) // CLIP_FRAMES
+        return gen[:complete], gt[:complete]
+
+    def fvd(self, net: str, extraction: str) -> tuple[np.ndarray, np.ndarray]:
+        from humanvid.metrics.features import fvd_clips
+
+        if (net, extraction) not in self._fvd:
+            gen, gt = ([self.nets.run(net, c) for c in fvd_clips(v, extraction)] for v in self.videos)
+            self._fvd[(net, extraction)] = (np.concatenate(gen), np.concatenate(gt)) if gen else (np.zeros((0, 400)), np.zeros((0, 400)))
+        return self._fvd[(net, extraction)]
 
 
 def _depth_pair(path: Path, reader: ShardReader, clip_id: str, size: int, frames: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -116,8 +129,8 @@ def _depth_pair(path: Path, reader: ShardReader, clip_id: str, size: int, frames
             raise ValueError(f"{path}: no array 'depth' (has {', '.join(npz.files)})")
         gen = npz["depth"][:frames].astype(np.float32)
     data = reader.read_clip(clip_id, conditions=("depth", "alpha"))
-    gt = np.stack([_fit(d, size) for d in data["depth"][:frames]])
-    mask = np.stack([_fit(a, size) for a in data["alpha"][:frames]]) > 127
+    gt = np.stack([crop_resize_plane(d, size) for d in data["depth"][:frames]])
+    mask = np.stack([crop_resize_plane(a, size) for a in data["alpha"][:frames]]) > 127
     if gen.shape != gt.shape:
         raise ValueError(f"{path}: generated depth {gen.shape} vs ground truth {gt.shape}")
     return gen, gt, mask
@@ -195,10 +208,12 @@ def evaluate_samples(samples_dir: Path, reader: ShardReader, cfg: EvaluationConf
 
                 clip = Clip(**reader.clip_meta(cid) | {"num_frames": len(pred), "width": size, "height": size, "source": "generated"})
                 extra |= landmark_distances(estimator(pred, clip)["wholebody133"], estimator(target, clip)["wholebody133"], cfg.landmarks.threshold)
-            depth_pair = None
+            depth_rgb = None
             if entry.get("depth_file") and any(METRICS[m].kind == "depth" for m, _ in can):
                 depth_pair = _depth_pair(samples_dir / entry["depth_file"], reader, cid, size, len(pred))
                 extra |= _depth_errors(*depth_pair)
+                depth_rgb = _depth_images(*depth_pair)
+            clip_feats = _ClipFeatures(nets, pred, target)
             for protocol in PROTOCOLS:
                 values = evaluate_frames(pred, target, [m for m in frame_names if (m, protocol) in can], protocol)
                 if ("lpips", protocol) in can:
@@ -212,25 +227,15 @@ def evaluate_samples(samples_dir: Path, reader: ShardReader, cfg: EvaluationConf
                 for m in (m for m in extra if (m, protocol) in can):
                     pooled[protocol][m].append(extra[m])
                     clip_doc[protocol][m] = extra[m]
-                if depth_pair is not None and ("depth_fid", protocol) in can:
-                    gen_rgb, gt_rgb = _depth_images(*depth_pair)
-                    pools.add(("depth_fid", protocol), nets.run("fid-inception", features.fid_inputs(gen_rgb, protocol)),
-                              nets.run("fid-inception", features.fid_inputs(gt_rgb, protocol)))  # fmt: skip
+                if depth_rgb is not None and ("depth_fid", protocol) in can:
+                    pools.add(("depth_fid", protocol), *(nets.run("fid-inception", features.fid_inputs(v, protocol)) for v in depth_rgb))
                 if ("fid", protocol) in can:
-                    pools.add(("fid", protocol), nets.run("fid-inception", features.fid_inputs(pred, protocol)),
-                              nets.run("fid-inception", features.fid_inputs(target, protocol)))  # fmt: skip
+                    pools.add(("fid", protocol), *(nets.run("fid-inception", features.fid_inputs(v, protocol)) for v in (pred, target)))
                 if ("fid_vid", protocol) in can:
-                    gen, gt = (nets.run("r3d50-kinetics", features.fid_vid_clips(v, protocol)) for v in (pred, target))
-                    if protocol == "disco":  # one vector per video: the mean over its clips
-                        gen, gt = gen.mean(0, keepdims=True), gt.mean(0, keepdims=True)
-                    pools.add(("fid_vid", protocol), gen, gt)
+                    pools.add(("fid_vid", protocol), *clip_feats.fid_vid(protocol))
                 if ("fvd", protocol) in can:
                     extraction = "disco" if protocol == "disco" else cfg.fvd.clips
-                    net = weights_needed("fvd", protocol, cfg.fvd.weights)[0]
-                    gen = [nets.run(net, c) for c in features.fvd_clips(pred, extraction)]
-                    gt = [nets.run(net, c) for c in features.fvd_clips(target, extraction)]
-                    if gen:
-                        pools.add(("fvd", protocol), np.concatenate(gen), np.concatenate(gt))
+                    pools.add(("fvd", protocol), *clip_feats.fvd(weights_needed("fvd", protocol, cfg.fvd.weights)[0], extraction))
         except Exception as exc:  # recorded, the other clips still count
             failed.append({"clip_id": cid, "stage": "evaluate", "error": f"{type(exc).__name__}: {exc}"})
             continue

@@ -43,19 +43,6 @@ def _build(net: str, paths: list[str]) -> nn.Module:
     raise KeyError(f"unknown feature network {net!r}; known: {', '.join(NETWORK_WEIGHTS)}")
 
 
-def missing_weights(names: tuple[str, ...] | list[str], overrides: dict[str, str] | None = None) -> list[str]:
-    """The weight names not on this machine (nothing is downloaded)."""
-    out = []
-    for name in names:
-        try:
-            found = weights.find(name, overrides)
-        except weights.MissingWeightsError:
-            found = None
-        if found is None:
-            out.append(name)
-    return out
-
-
 class FeatureNetworks:
     """Each network built on first use and kept; device and dtype come from the caller."""
 

@@ -127,15 +127,8 @@ def resolve_rows(cfg: "Config", name: str, root: Path) -> list[TableRow]:
         else:
             model = cfg.models[cfg.samplers[sampler].model]
             wanted = METHODS.get(model.arch.method).weights.get(model.arch.flavor, ())
-            missing = []
-            for w in wanted:
-                try:
-                    found = weights.find(w, cfg.weights.overrides)
-                except weights.MissingWeightsError:
-                    found = None
-                if found is None:
-                    missing.append(w)
+            missing = weights.missing(wanted, cfg.weights.overrides)
             if missing:
-                needs = "weights " + ", ".join(missing) + f" (humanvid weights fetch {' '.join(missing)})"
+                needs = weights.fetch_hint(missing)
         out.append(TableRow(label, sampler, needs, values))
     return out

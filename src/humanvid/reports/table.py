@@ -88,6 +88,14 @@ def cell(spec: TableSpec, row: RowResult, metric: str) -> str:
     return f"{text} (paper {fmt(metric, theirs, scale)}, Δ {(mine - theirs) / scale:+.3g})"
 
 
+def _counts(row: RowResult) -> list[str]:
+    """clips, frames, failed clips of a row ('—' for a row that did not run)."""
+    if row.metrics is None:
+        return ["—", "—", "—"]
+    failed = len({f["clip_id"] for f in row.metrics.get("failed", [])})
+    return [str(len(row.metrics["clips"])), str(row.metrics["frames"]), str(failed)]
+
+
 def _header_label(spec: TableSpec, metric: str) -> str:
     label = METRICS[metric].label
     paper_label = spec.column_labels.get(metric)
@@ -122,11 +130,7 @@ def render_markdown(spec: TableSpec, rows: list[RowResult], timings: list[dict] 
     out.append("| " + " | ".join(header) + " |")
     out.append("|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|")
     for r in rows:
-        counts = ["—", "—", "—"]
-        if r.metrics is not None:
-            failed = len({f["clip_id"] for f in r.metrics.get("failed", [])})
-            counts = [str(len(r.metrics["clips"])), str(r.metrics["frames"]), str(failed)]
-        out.append("| " + " | ".join([r.label] + [cell(spec, r, c) for c in spec.columns] + counts) + " |")
+        out.append("| " + " | ".join([r.label] + [cell(spec, r, c) for c in spec.columns] + _counts(r)) + " |")
     out.append("")
 
     waiting = [r for r in rows if r.needs]
@@ -236,10 +240,7 @@ def render_html(spec: TableSpec, rows: list[RowResult], timings: list[dict] | No
             text = cell(spec, r, c)
             cls = "notrun" if r.metrics is None else ("needs" if text.startswith("needs") else _delta_class(c, ours(r, c, spec.protocol), r.paper.get(c)))
             tds.append(f'<td class="{cls}" data-metric="{e(c)}">{e(text)}</td>')
-        counts = ["—"] * 3
-        if r.metrics is not None:
-            counts = [str(len(r.metrics["clips"])), str(r.metrics["frames"]), str(len({f["clip_id"] for f in r.metrics.get("failed", [])}))]
-        out.append(f'<tr data-row="{e(r.label)}"><td>{e(r.label)}</td>' + "".join(tds) + "".join(f"<td>{c}</td>" for c in counts) + "</tr>")
+        out.append(f'<tr data-row="{e(r.label)}"><td>{e(r.label)}</td>' + "".join(tds) + "".join(f"<td>{c}</td>" for c in _counts(r)) + "</tr>")
     out.append("</tbody></table>")
     waiting = [r for r in rows if r.needs]
     if waiting:

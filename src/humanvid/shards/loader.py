@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from humanvid.conditions import crop_box, crop_resize, crop_resize_keypoints
+from humanvid.conditions import crop_resize, crop_resize_keypoints, crop_resize_plane
 from humanvid.keypoints import flip_keypoints
 from humanvid.shards.codec import DecodeError
 from humanvid.shards.reader import ShardReader
@@ -110,7 +110,8 @@ class ShardSamples(torch.utils.data.IterableDataset):
                              "DensePose, as MagicAnimate does")  # fmt: skip
         self.reader, self.cfg, self.resolution, self.split, self.seed = reader, cfg, resolution, split, seed
         self.conditions, self.rank, self.world_size = tuple(conditions), rank, world_size
-        self.clips = {cid: c for cid, c in clip_rows(reader, split).items() if c.info.num_frames >= span(cfg)}
+        self.all_clips = clip_rows(reader, split)  # references may come from clips too short to sample
+        self.clips = {cid: c for cid, c in self.all_clips.items() if c.info.num_frames >= span(cfg)}
         if not self.clips:
             raise ValueError(f"{reader.dir}: no {split} clip holds the {span(cfg)} frames sampler {cfg.kind} needs")
         self.order = sorted(self.clips)
@@ -196,10 +197,7 @@ class ShardSamples(torch.utils.data.IterableDataset):
             wanted[(p.clip_id, t)] = None
         by_row: dict[int, tuple[dict, list[tuple[tuple[str, int], int]]]] = {}
         for key in wanted:
-            source = self.clips.get(key[0])
-            if source is None:  # a reference clip of the identity too short for the sampler: still readable
-                source = clip_rows(self.reader, self.split)[key[0]]
-            entry, offset = source.locate(key[1])
+            entry, offset = self.all_clips[key[0]].locate(key[1])
             by_row.setdefault(entry["row"], (entry, []))[1].append((key, offset))
         out = {}
         for entry, items in by_row.values():
@@ -235,18 +233,6 @@ class ShardSamples(torch.utils.data.IterableDataset):
         except Exception as exc:
             raise DecodeError(f"{self.reader.dir / entry['shard']}: clip {entry['clip_id']} frame {frame}: JPEG does not decode ({exc})") from exc
 
-    def _fit(self, frame: np.ndarray) -> np.ndarray:
-        return frame if frame.shape[0] == frame.shape[1] == self.resolution else crop_resize(frame, self.resolution)
-
-    def _fit_plane(self, plane: np.ndarray) -> np.ndarray:
-        if plane.shape[0] == plane.shape[1] == self.resolution:
-            return plane
-        import cv2
-
-        top, left, side = crop_box(*plane.shape[:2])
-        return cv2.resize(np.ascontiguousarray(plane[top : top + side, left : left + side]), (self.resolution, self.resolution),
-                          interpolation=cv2.INTER_NEAREST)  # fmt: skip
-
     def _assemble(self, p: Pick, decoded: dict) -> dict:
         s = self.resolution
         keys = [(p.clip_id, t) for t in p.targets]
@@ -256,10 +242,10 @@ class ShardSamples(torch.utils.data.IterableDataset):
             img = self._jpeg(decoded[k], frames[i])
             h, w = img.shape[:2]
             if img is not frames[i] and not np.shares_memory(img, frames[i]):
-                frames[i] = self._fit(img)
+                frames[i] = crop_resize(img, s)
         ref = None
         if p.reference is not None:  # before the flip below: the reference is flipped with the sample
-            ref = frames[keys.index(p.reference)].copy() if p.reference in keys else self._fit(self._jpeg(decoded[p.reference]))
+            ref = frames[keys.index(p.reference)].copy() if p.reference in keys else crop_resize(self._jpeg(decoded[p.reference]), s)
         if p.flip:
             frames[...] = frames[:, :, ::-1].copy()
         sample: dict = {"clip_id": p.clip_id, "targets": torch.tensor(p.targets), "flip": p.flip, "image_joint": p.image_joint,
@@ -273,10 +259,10 @@ class ShardSamples(torch.utils.data.IterableDataset):
                 kp = crop_resize_keypoints(np.stack(values), h, w, s)
                 sample[name] = torch.from_numpy(flip_keypoints(kp, s) if p.flip else kp)
             else:
-                first = self._fit_plane(values[0])
+                first = crop_resize_plane(values[0], s)
                 planes = _empty((len(values),) + first.shape, first.dtype)
                 for i, v in enumerate(values):
-                    planes[i] = first if i == 0 else self._fit_plane(v)
+                    planes[i] = first if i == 0 else crop_resize_plane(v, s)
                 if p.flip:
                     planes[...] = planes[:, :, ::-1].copy()
                 t = torch.from_numpy(planes)

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
+from humanvid.datasets.fetch import sha256_of
 from humanvid.shards.reader import ShardError, ShardReader
 from humanvid.shards.schema import IMAGE_CONDITIONS, INDEX_FILE, KEYPOINT_CONDITIONS, MANIFEST_FILE
-from humanvid.shards.writer import _sha256
 
 
 @dataclass
@@ -48,7 +48,7 @@ def verify_shards(shards_dir: str | Path, progress: Callable[[str], None] = lamb
             path = shards_dir / name
             if not path.is_file():
                 report.problems.append(f"{path}: listed in the manifest but missing")
-            elif _sha256(path) != digest:
+            elif sha256_of(path) != digest:
                 report.problems.append(f"{path}: sha256 differs from the manifest (file changed after sharding)")
     if len(reader.index) != manifest["rows"]:
         report.problems.append(f"{shards_dir / INDEX_FILE}: {len(reader.index)} rows, manifest says {manifest['rows']}")

@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 
 from humanvid.config import ShardConfig
 from humanvid.datasets.clips import Clip
+from humanvid.datasets.fetch import sha256_of
 from humanvid.shards.codec import depth_to_png, encode_jpeg, encode_png
 from humanvid.shards.schema import (
     INDEX_FILE,
@@ -50,16 +51,6 @@ def _window_rows(clip: Clip, frames: np.ndarray, conditions: dict[str, np.ndarra
             else:  # keypoints: one flat float list per frame
                 row[name] = [k.reshape(-1).astype(np.float32) for k in part]
         yield row
-
-
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def write_shards(
@@ -135,7 +126,7 @@ def write_shards(
         "rows": summary.rows,
         "clips": summary.clips,
         "files": summary.files,
-        "sha256": {name: _sha256(out_dir / name) for name in summary.files + [INDEX_FILE]},
+        "sha256": {name: sha256_of(out_dir / name) for name in summary.files + [INDEX_FILE]},
         "conditions": conditions,
         "failed": summary.failed,
     }
