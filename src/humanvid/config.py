@@ -239,6 +239,11 @@ class SamplerConfig(Section):
     """Frames denoised together."""
     overlap: int = Field(4, ge=0)
     """Frames shared by consecutive windows; their noise predictions are averaged."""
+    closed_loop: bool = False
+    """Wrap windows around the clip's end to its start (MagicAnimate's released pipeline); False: the last
+    window is aligned to the end."""
+    window_batch: int = Field(1, ge=1)
+    """Windows denoised in one network call (memory for speed; the result does not change)."""
     steps: int = Field(25, ge=1)
     """DDIM steps."""
     guidance_scale: float = Field(1.0, ge=1.0)

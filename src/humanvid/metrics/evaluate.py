@@ -202,9 +202,8 @@ def evaluate_samples(samples_dir: Path, reader: ShardReader, cfg: EvaluationConf
             clip_doc: dict = {"frames": len(pred)}
             extra = {}  # protocol-independent values of this clip: landmarks, depth
             if estimator is not None:
-                from humanvid.metrics.landmarks import landmark_distances
-
                 from humanvid.datasets.clips import Clip
+                from humanvid.metrics.landmarks import landmark_distances
 
                 clip = Clip(**reader.clip_meta(cid) | {"num_frames": len(pred), "width": size, "height": size, "source": "generated"})
                 extra |= landmark_distances(estimator(pred, clip)["wholebody133"], estimator(target, clip)["wholebody133"], cfg.landmarks.threshold)

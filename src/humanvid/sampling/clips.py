@@ -1,4 +1,5 @@
-"""Sample every selected clip of a dataset: the clip's first frame is the reference, its poses drive."""
+"""Sample every selected clip of a dataset: the clip's first frame is the reference, its conditions (the
+model's control kind) drive."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import torch
 from humanvid.config import SamplerConfig
 from humanvid.sampling.denoise import sample_video
 from humanvid.shards import ShardReader
-from humanvid.shards.samples import to_model_frames, to_pose_images
+from humanvid.shards.samples import CONTROL_SOURCES, control_images, to_model_frames
 from humanvid.video import write_video
 
 MANIFEST = "manifest.json"
@@ -32,14 +33,15 @@ def sample_clips(model, reader: ShardReader, cfg: SamplerConfig, out_dir: Path, 
     for n, clip_id in enumerate(clip_ids, 1):
         entry = {"clip_id": clip_id, "status": "ok", "error": "", "file": f"{clip_id}.mp4"}
         try:
-            data = reader.read_clip(clip_id, conditions=("openpose18",))
+            data = reader.read_clip(clip_id, conditions=CONTROL_SOURCES[model.control])
             meta = reader.clip_meta(clip_id)
             frames = data["frames"][: cfg.max_frames]
             h, w = frames.shape[1:3]
             reference = to_model_frames(frames[:1], model.resolution)[0]
-            pose = to_pose_images(data["openpose18"][: len(frames)], h, w, model.resolution)
+            control = control_images(model.control, {c: data[c][: len(frames)] for c in CONTROL_SOURCES[model.control]}, h, w, model.resolution)
             generator = torch.Generator(model.device).manual_seed(cfg.seed * 1_000_003 + n)
-            video = sample_video(model, reference, pose, cfg.steps, cfg.window, cfg.overlap, cfg.guidance_scale, generator)
+            video = sample_video(model, reference, control, cfg.steps, cfg.window, cfg.overlap, cfg.guidance_scale, generator,
+                                 cfg.closed_loop, cfg.window_batch)  # fmt: skip
             write_video(out_dir / entry["file"], to_uint8(video), meta["fps"])
             entry.update(frames=len(frames), fps=meta["fps"])
             log(f"clip {n}/{len(clip_ids)} {clip_id}: {len(frames)} frames")

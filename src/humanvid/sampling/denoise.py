@@ -1,4 +1,13 @@
-"""DDIM sampling of a whole clip with a sliding-window fuser."""
+"""DDIM sampling of a whole clip with a sliding-window fuser, over any method that offers:
+
+- `sampling_state(reference (3, S, S) in [-1, 1], control (T, 3, S, S) in [0, 1], guidance_scale) -> state`
+  (what stays fixed for the clip: image tokens, reference latents, control images);
+- `begin_step(state, latents (T, 4, h, w), t)` (work done once per step for all frames: MagicAnimate's
+  appearance encoder and per-frame ControlNet);
+- `window_noise(state, latents (n, K, 4, h, w), frames (n, K), t) -> (n, K, 4, h, w)` (the guided noise
+  prediction of n windows at once);
+- `sampling_scheduler()`, `decode`, `vae_scale`, `device`, `dtype`.
+"""
 
 from __future__ import annotations
 
@@ -6,54 +15,49 @@ from typing import Callable
 
 import torch
 
-from humanvid.sampling.windows import fuse_windows
+from humanvid.sampling.windows import fuse_windows, window_frames
 
 
 @torch.no_grad()
 def sample_video(
     model,
     reference: torch.Tensor,
-    pose: torch.Tensor,
+    control: torch.Tensor,
     steps: int,
     window: int,
     overlap: int,
     guidance_scale: float,
     generator: torch.Generator,
+    closed_loop: bool = False,
+    window_batch: int = 1,
     progress: Callable[[str], None] | None = None,
 ) -> torch.Tensor:
-    """Animate `reference` (3, S, S) in [-1, 1] along `pose` (T, 3, S, S) -> frames (T, 3, S, S) in [-1, 1].
+    """Animate `reference` (3, S, S) in [-1, 1] along `control` (T, 3, S, S) -> frames (T, 3, S, S) in [-1, 1].
 
-    At every DDIM step the clip's latents are denoised window by window; where windows overlap, their
-    noise predictions are averaged uniformly before the scheduler step.
+    At every DDIM step the clip's latents are denoised window by window (`window_batch` windows per
+    network call); where windows overlap, their noise predictions are averaged uniformly before the
+    scheduler step. Guidance is linear, so guiding each window and then averaging equals averaging the
+    unconditional and conditional predictions first and then guiding (the released MagicAnimate order).
     """
-    device, dtype = model.device, model.dtype
-    num_frames, size = pose.shape[0], pose.shape[-1]
+    device = model.device
+    num_frames, size = control.shape[0], control.shape[-1]
     h = size // model.vae_scale
     scheduler = model.sampling_scheduler()
     scheduler.set_timesteps(steps, device=device)
-    latents = torch.randn((1, num_frames, 4, h, h), generator=generator, device=device, dtype=torch.float32)
+    latents = torch.randn((num_frames, 4, h, h), generator=generator, device=device, dtype=torch.float32)
     latents = latents * scheduler.init_noise_sigma
-    tokens = model.image_tokens(reference[None].to(device))
-    if guidance_scale > 1.0:
-        tokens = torch.cat([torch.zeros_like(tokens), tokens])  # unconditional first
-    pose = pose[None].to(device, dtype)
+    state = model.sampling_state(reference.to(device), control.to(device), guidance_scale)
+    windows = window_frames(num_frames, window, overlap, closed_loop)
 
     for i, t in enumerate(scheduler.timesteps):
+        model.begin_step(state, latents, t)
 
-        def predict(s: int, e: int, latents: torch.Tensor = latents, t: torch.Tensor = t) -> torch.Tensor:
-            x = latents[:, s:e].to(dtype)
-            p = pose[:, s:e]
-            if guidance_scale > 1.0:
-                x, p = torch.cat([x, x]), torch.cat([p, p])
-            eps = model.predict_noise(x, t.expand(x.shape[0]), tokens, p).float()
-            if guidance_scale > 1.0:
-                uncond, cond = eps.chunk(2)
-                eps = uncond + guidance_scale * (cond - uncond)
-            return eps
+        def predict(frames: torch.Tensor, latents: torch.Tensor = latents, t: torch.Tensor = t) -> torch.Tensor:
+            return model.window_noise(state, latents[frames.to(device)], frames, t).float()
 
-        eps = fuse_windows(num_frames, window, overlap, predict)
-        latents = scheduler.step(eps.flatten(0, 1), t, latents.flatten(0, 1)).prev_sample.unflatten(0, (1, num_frames))
+        eps = fuse_windows(num_frames, windows, predict, window_batch)
+        latents = scheduler.step(eps, t, latents).prev_sample
         if progress is not None:
             progress(f"step {i + 1}/{steps}")
-    frames = torch.cat([model.decode(latents[0, s : s + 8].to(dtype)) for s in range(0, num_frames, 8)])
+    frames = torch.cat([model.decode(latents[s : s + 8].to(model.dtype)) for s in range(0, num_frames, 8)])
     return frames.float()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from humanvid.conditions import crop_resize, crop_resize_keypoints, render_openpose18
+from humanvid.conditions import crop_resize, crop_resize_keypoints, crop_resize_plane, render_openpose18, render_wholebody
 from humanvid.shards.reader import ShardReader
 
 
@@ -22,6 +22,43 @@ def to_pose_images(keypoints: np.ndarray, height: int, width: int, size: int) ->
     kp = crop_resize_keypoints(keypoints, height, width, size)
     imgs = np.stack([render_openpose18(k, size, size) for k in kp]).astype(np.float32) / 255.0
     return torch.from_numpy(imgs).permute(0, 3, 1, 2).contiguous()
+
+
+# A control image kind -> the shard conditions it is drawn from.
+CONTROL_SOURCES: dict[str, tuple[str, ...]] = {
+    "openpose": ("openpose18",),
+    "dwpose": ("wholebody133",),
+    "densepose": ("densepose",),
+    "dwpose+densepose": ("wholebody133", "densepose"),
+}
+
+
+def control_images(kind: str, conditions: dict[str, np.ndarray], height: int, width: int, size: int) -> torch.Tensor:
+    """A method's control images (T, 3, size, size) in [0, 1] from per-frame conditions in frame pixels
+    (height × width; pass size × size for conditions the loader already cropped).
+
+    openpose: the OpenPose-18 skeleton; dwpose: the whole-body skeleton (body, feet, face, hands);
+    densepose: MagicAnimate's visualisation (viridis of the part index); dwpose+densepose: the two images
+    added (MagicAnimate's ablation "combines the two driving signals by addition"), clipped to 1.
+    """
+    if kind not in CONTROL_SOURCES:
+        raise ValueError(f"unknown control kind {kind!r}; known: {', '.join(CONTROL_SOURCES)}")
+    missing = [c for c in CONTROL_SOURCES[kind] if c not in conditions]
+    if missing:
+        raise ValueError(f"control {kind!r} needs conditions {missing}; given {sorted(conditions)}")
+    images = []
+    if kind == "openpose":
+        return to_pose_images(conditions["openpose18"], height, width, size)
+    if "wholebody133" in CONTROL_SOURCES[kind]:
+        kp = crop_resize_keypoints(conditions["wholebody133"], height, width, size)
+        images.append(np.stack([render_wholebody(k, size, size) for k in kp]).astype(np.float32) / 255.0)
+    if "densepose" in CONTROL_SOURCES[kind]:
+        from humanvid.estimators.densepose import densepose_condition
+
+        iuv = np.stack([crop_resize_plane(np.asarray(p), size) for p in conditions["densepose"]])
+        images.append(densepose_condition(iuv).astype(np.float32) / 255.0)
+    out = np.clip(sum(images), 0.0, 1.0)
+    return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ the remaining time steps.
 
 from __future__ import annotations
 
-
 import torch
 import torch.nn.functional as F
 from torch import nn

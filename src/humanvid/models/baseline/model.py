@@ -12,7 +12,6 @@ AnimateDiff v1.5.2 motion modules, the OpenPose ControlNet and CLIP ViT-L/14 by 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Iterator
@@ -23,10 +22,10 @@ from diffusers import AutoencoderKL, ControlNetModel, DDIMScheduler, DDPMSchedul
 from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
 from humanvid import weights
+from humanvid.models.latent import SD15_SCHEDULE, LatentModel, debug_vae, read_spec
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
-SPEC_FILE = "humanvid.json"
 STAGES = ("pretrain", "finetune")
 
 
@@ -44,17 +43,12 @@ class DebugSizes:
     clip_patch: int = 8
 
 
-def _scheduler_config() -> dict:
-    # Stable Diffusion 1.5's noise schedule, used by both flavors.
-    return dict(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
-                clip_sample=False, set_alpha_to_one=False, steps_offset=1, prediction_type="epsilon")  # fmt: skip
-
-
-class Baseline:
+class Baseline(LatentModel):
     """The baseline's components and what each stage does with them."""
 
     FLAVORS: ClassVar[tuple[str, ...]] = ("debug", "sd15")
     reference_dropout: float = 0.1  # lets a sampler use classifier-free guidance on the reference
+    control: str = "openpose"  # control images: OpenPose-18 skeletons (humanvid.shards.samples.control_images)
 
     def __init__(self, vae, unet, controlnet, image_encoder, flavor: str, resolution: int, stage: str) -> None:
         self.vae: AutoencoderKL = vae
@@ -62,7 +56,7 @@ class Baseline:
         self.controlnet: ControlNetModel = controlnet
         self.image_encoder: CLIPVisionModelWithProjection = image_encoder
         self.flavor, self.resolution, self.stage = flavor, resolution, stage
-        self.noise_scheduler = DDPMScheduler(**{k: v for k, v in _scheduler_config().items() if k != "set_alpha_to_one"})
+        self.noise_scheduler = DDPMScheduler(**{k: v for k, v in SD15_SCHEDULE.items() if k != "set_alpha_to_one"})
         for module in (self.vae, self.image_encoder):
             module.requires_grad_(False)
 
@@ -78,19 +72,13 @@ class Baseline:
         else:
             vae, unet, controlnet, encoder = cls._sd15_components()
         model = cls(vae, unet, controlnet, encoder, flavor, resolution, "pretrain")
-        if resolution % model.vae_scale:
-            raise ValueError(f"resolution {resolution} must be a multiple of the VAE's downsampling factor {model.vae_scale}")
+        model.check_resolution()
         return model.to(device, dtype)
 
     @staticmethod
     def _debug_components(resolution: int):
         s = DebugSizes()
-        vae = AutoencoderKL(
-            in_channels=3, out_channels=3, latent_channels=4, layers_per_block=1, norm_num_groups=8,
-            down_block_types=("DownEncoderBlock2D",) * len(s.vae_channels),
-            up_block_types=("UpDecoderBlock2D",) * len(s.vae_channels),
-            block_out_channels=s.vae_channels, sample_size=resolution,
-        )  # fmt: skip
+        vae = debug_vae(resolution, s.vae_channels)
         latent = resolution // 2 ** (len(s.vae_channels) - 1)
         unet = UNet2DConditionModel(
             sample_size=latent, in_channels=4, out_channels=4, layers_per_block=1,
@@ -135,27 +123,8 @@ class Baseline:
         self.stage = "finetune"
         self.to(device, dtype)
 
-    # ------------------------------------------------------------------ properties
-    @property
-    def device(self) -> torch.device:
-        return self.vae.device
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return self.vae.dtype
-
-    @property
-    def vae_scale(self) -> int:
-        return 2 ** (len(self.vae.config.block_out_channels) - 1)
-
     def modules(self) -> dict[str, torch.nn.Module]:
         return {"vae": self.vae, "unet": self.unet, "controlnet": self.controlnet, "image_encoder": self.image_encoder}
-
-    def to(self, device: torch.device, dtype: torch.dtype) -> "Baseline":
-        for m in self.modules().values():
-            # Pass dtype only when it changes: diffusers warns on every dtype cast through `.to()`.
-            m.to(device=device) if m.dtype == dtype else m.to(device=device, dtype=dtype)
-        return self
 
     def trainable_parameters(self, stage: str) -> Iterator[torch.nn.Parameter]:
         """pretrain: spatial UNet + ControlNet. finetune: the motion modules only."""
@@ -185,17 +154,6 @@ class Baseline:
         out = self.image_encoder.vision_model(pixel_values=(x - mean) / std)
         tokens = self.image_encoder.vision_model.post_layernorm(out.last_hidden_state)
         return self.image_encoder.visual_projection(tokens)
-
-    @torch.no_grad()
-    def encode(self, frames: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """(N, 3, S, S) in [-1, 1] -> scaled latents (N, 4, S/f, S/f)."""
-        dist = self.vae.encode(frames.to(self.dtype)).latent_dist
-        return dist.sample(generator) * self.vae.config.scaling_factor
-
-    @torch.no_grad()
-    def decode(self, latents: torch.Tensor) -> torch.Tensor:
-        """Scaled latents (N, 4, h, w) -> frames (N, 3, S, S) in [-1, 1]."""
-        return self.vae.decode(latents / self.vae.config.scaling_factor).sample.clamp(-1, 1)
 
     def predict_noise(self, latents: torch.Tensor, t: torch.Tensor, tokens: torch.Tensor, pose: torch.Tensor) -> torch.Tensor:
         """Noise prediction for B videos of K frames.
@@ -233,40 +191,43 @@ class Baseline:
         pred = self.predict_noise(noisy, t, tokens, batch["pose"].to(self.device))
         return F.mse_loss(pred.float(), noise.float())
 
-    def vae_loss(self, frames: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """Reconstruction + a light KL, for fitting the debug VAE."""
-        dist = self.vae.encode(frames).latent_dist
-        recon = self.vae.decode(dist.sample(generator)).sample
-        return F.mse_loss(recon, frames) + F.l1_loss(recon, frames) + 1e-6 * dist.kl().mean()
+    # ------------------------------------------------------------------ sampling (humanvid.sampling.denoise)
+    def sampling_state(self, reference: torch.Tensor, control: torch.Tensor, guidance_scale: float) -> dict:
+        """CLIP tokens of the reference (zeros first for the unconditional half when guiding) and the pose images."""
+        tokens = self.image_tokens(reference[None])
+        if guidance_scale > 1.0:
+            tokens = torch.cat([torch.zeros_like(tokens), tokens])
+        return {"tokens": tokens, "pose": control.to(self.dtype), "guidance_scale": guidance_scale}
 
-    @torch.no_grad()
-    def calibrate_latent_scale(self, frames: torch.Tensor) -> float:
-        """Set the VAE's scaling factor so latents have unit variance (what SD's 0.18215 does for its VAE)."""
-        latents = self.vae.encode(frames.to(self.dtype)).latent_dist.mean
-        scale = float(1.0 / latents.float().std().clamp_min(1e-6))
-        self.vae.register_to_config(scaling_factor=scale)
-        return scale
+    def begin_step(self, state: dict, latents: torch.Tensor, t: torch.Tensor) -> None:
+        """Nothing is shared across windows within a step."""
+
+    def window_noise(self, state: dict, latents: torch.Tensor, frames: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """Guided noise of n windows: latents (n, K, 4, h, w), frames (n, K) -> (n, K, 4, h, w)."""
+        n, g = latents.shape[0], state["guidance_scale"]
+        x, pose = latents.to(self.dtype), state["pose"][frames.to(self.device)]
+        tokens = state["tokens"].repeat_interleave(n, dim=0)  # (uncond ×n, cond ×n) or (cond ×n)
+        if g > 1.0:
+            x, pose = torch.cat([x, x]), torch.cat([pose, pose])
+        eps = self.predict_noise(x, t.expand(x.shape[0]), tokens, pose).float()
+        if g > 1.0:
+            uncond, cond = eps.chunk(2)
+            eps = uncond + g * (cond - uncond)
+        return eps
 
     def sampling_scheduler(self) -> DDIMScheduler:
-        return DDIMScheduler(**_scheduler_config())
+        return DDIMScheduler(**SD15_SCHEDULE)
 
     # ------------------------------------------------------------------ checkpoints
     def save(self, out_dir: Path) -> None:
-        """diffusers/transformers folders (safetensors + config) plus humanvid.json."""
-        out_dir = Path(out_dir)
-        for name, module in self.modules().items():
-            module.save_pretrained(out_dir / name, safe_serialization=True)
         spec = {"method": "baseline", "flavor": self.flavor, "resolution": self.resolution, "stage": self.stage,
                 "unet_class": type(self.unet).__name__}  # fmt: skip
-        (out_dir / SPEC_FILE).write_text(json.dumps(spec, indent=2, sort_keys=True))
+        self.save_modules(out_dir, spec)
 
     @classmethod
     def load(cls, ckpt_dir: Path, device: torch.device, dtype: torch.dtype) -> "Baseline":
         ckpt_dir = Path(ckpt_dir)
-        spec_path = ckpt_dir / SPEC_FILE
-        if not spec_path.is_file():
-            raise FileNotFoundError(f"{spec_path}: not a humanvid checkpoint (no {SPEC_FILE})")
-        spec = json.loads(spec_path.read_text())
+        spec = read_spec(ckpt_dir)
         unet_cls = {"UNet2DConditionModel": UNet2DConditionModel, "UNetMotionModel": UNetMotionModel}[spec["unet_class"]]
         model = cls(
             AutoencoderKL.from_pretrained(ckpt_dir / "vae"),

@@ -1,0 +1,97 @@
+"""What the latent video diffusion methods share: the VAE and its latents, device/dtype handling and
+diffusers-folder checkpoints. A method subclasses `LatentModel` and lists its components in `modules()`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from diffusers import AutoencoderKL
+
+SPEC_FILE = "humanvid.json"
+
+# Stable Diffusion 1.5's noise schedule (its scheduler_config.json).
+SD15_SCHEDULE = dict(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                     clip_sample=False, set_alpha_to_one=False, steps_offset=1, prediction_type="epsilon")  # fmt: skip
+
+
+def debug_vae(resolution: int, channels: tuple[int, ...] = (16, 32, 32)) -> AutoencoderKL:
+    """A tiny AutoencoderKL for debug flavors (no released VAE at that size: it is fitted first)."""
+    return AutoencoderKL(
+        in_channels=3, out_channels=3, latent_channels=4, layers_per_block=1, norm_num_groups=8,
+        down_block_types=("DownEncoderBlock2D",) * len(channels), up_block_types=("UpDecoderBlock2D",) * len(channels),
+        block_out_channels=channels, sample_size=resolution,
+    )  # fmt: skip
+
+
+def read_spec(ckpt_dir: Path) -> dict:
+    """The humanvid.json of a checkpoint folder, or a clear error."""
+    spec_path = Path(ckpt_dir) / SPEC_FILE
+    if not spec_path.is_file():
+        raise FileNotFoundError(f"{spec_path}: not a humanvid checkpoint (no {SPEC_FILE})")
+    return json.loads(spec_path.read_text())
+
+
+class LatentModel:
+    """VAE latents, device/dtype and checkpoint plumbing; `vae` and `modules()` come from the method."""
+
+    vae: AutoencoderKL
+
+    def modules(self) -> dict[str, torch.nn.Module]:
+        raise NotImplementedError
+
+    @property
+    def device(self) -> torch.device:
+        return self.vae.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.vae.dtype
+
+    @property
+    def vae_scale(self) -> int:
+        return 2 ** (len(self.vae.config.block_out_channels) - 1)
+
+    def to(self, device: torch.device, dtype: torch.dtype):
+        for m in self.modules().values():
+            # Pass dtype only when it changes: diffusers warns on every dtype cast through `.to()`.
+            m.to(device=device) if m.dtype == dtype else m.to(device=device, dtype=dtype)
+        return self
+
+    def check_resolution(self) -> None:
+        if self.resolution % self.vae_scale:
+            raise ValueError(f"resolution {self.resolution} must be a multiple of the VAE's downsampling factor {self.vae_scale}")
+
+    @torch.no_grad()
+    def encode(self, frames: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """(N, 3, S, S) in [-1, 1] -> scaled latents (N, 4, S/f, S/f)."""
+        dist = self.vae.encode(frames.to(self.dtype)).latent_dist
+        return dist.sample(generator) * self.vae.config.scaling_factor
+
+    @torch.no_grad()
+    def decode(self, latents: torch.Tensor) -> torch.Tensor:
+        """Scaled latents (N, 4, h, w) -> frames (N, 3, S, S) in [-1, 1]."""
+        return self.vae.decode(latents / self.vae.config.scaling_factor).sample.clamp(-1, 1)
+
+    def vae_loss(self, frames: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Reconstruction + a light KL, for fitting a debug VAE."""
+        dist = self.vae.encode(frames).latent_dist
+        recon = self.vae.decode(dist.sample(generator)).sample
+        return F.mse_loss(recon, frames) + F.l1_loss(recon, frames) + 1e-6 * dist.kl().mean()
+
+    @torch.no_grad()
+    def calibrate_latent_scale(self, frames: torch.Tensor) -> float:
+        """Set the VAE's scaling factor so latents have unit variance (what SD's 0.18215 does for its VAE)."""
+        latents = self.vae.encode(frames.to(self.dtype)).latent_dist.mean
+        scale = float(1.0 / latents.float().std().clamp_min(1e-6))
+        self.vae.register_to_config(scaling_factor=scale)
+        return scale
+
+    def save_modules(self, out_dir: Path, spec: dict) -> None:
+        """diffusers/transformers folders (safetensors + config) plus humanvid.json."""
+        out_dir = Path(out_dir)
+        for name, module in self.modules().items():
+            module.save_pretrained(out_dir / name, safe_serialization=True)
+        (out_dir / SPEC_FILE).write_text(json.dumps(spec, indent=2, sort_keys=True))

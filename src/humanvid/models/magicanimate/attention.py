@@ -1,0 +1,138 @@
+"""MagicAnimate's hybrid self-attention (supplement Sec. 1, Fig. 1).
+
+The appearance encoder (a trainable UNet copy) runs on the reference latent; in each self-attention
+transformer block of the chosen layers, the normalised input of its first attention layer — y_a — is
+recorded. In the denoising UNet's matching block, self-attention projects y_a with its *own* key/value
+projections and concatenates them to the frame's keys and values: softmax(Q [K, K'_a]^T) [V, V'_a].
+
+Both sides are diffusers attention processors on the `attn1` of `BasicTransformerBlock`s (whose input
+*is* the normalised hidden state), matched by module name — the appearance encoder and the denoiser have
+the same spatial layout, so `up_blocks.1.attentions.0.transformer_blocks.0.attn1` in one feeds the same
+name in the other.
+
+Rows without a reference (classifier-free guidance's unconditional half, or a training sample whose
+reference was dropped) attend to themselves only, exactly as the plain block — the released pipeline's
+unconditional branch is the same network without appearance.
+"""
+
+from __future__ import annotations
+
+import re
+
+import torch
+import torch.nn.functional as F
+
+# attn1 of a spatial transformer block (not a motion module's attention).
+_SELF_ATTENTION = re.compile(r"^(down_blocks|mid_block|up_blocks)\..*attentions\.\d+\.transformer_blocks\.\d+\.attn1$")
+FUSION_LAYERS = ("midup", "full")
+
+
+def hybrid_layers(unet: torch.nn.Module, fusion: str) -> list[str]:
+    """Names of the self-attention layers that exchange appearance: mid+up blocks (`midup`, the paper's
+    choice) or down+mid+up (`full`, its ablation)."""
+    if fusion not in FUSION_LAYERS:
+        raise ValueError(f"unknown fusion layers {fusion!r}; known: {', '.join(FUSION_LAYERS)}")
+    names = [n for n, _ in unet.named_modules() if _SELF_ATTENTION.match(n) and "motion_modules" not in n]
+    if fusion == "midup":
+        names = [n for n in names if not n.startswith("down_blocks")]
+    if not names:
+        raise ValueError(f"{type(unet).__name__} has no spatial self-attention in its {fusion} blocks")
+    return names
+
+
+class AppearanceBank:
+    """The appearance tokens of one forward pass, per layer, and which reference each denoised row reads.
+
+    tokens[layer]: (R, L, C) — the R references' normalised hidden states at that layer.
+    rows: (N,) long — for each row of the denoiser's batch (frames flattened), the reference it attends to,
+    or -1 for none. None: the denoiser runs as the plain UNet.
+    """
+
+    def __init__(self) -> None:
+        self.tokens: dict[str, torch.Tensor] = {}
+        self.rows: torch.Tensor | None = None
+        self.recording = False
+
+    def clear(self) -> None:
+        self.tokens, self.rows, self.recording = {}, None, False
+
+
+def attend(attn, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """Multi-head attention of projected queries (N, Lq, C) over projected keys/values (N, Lk, C), then
+    the layer's output projection -> (N, Lq, C)."""
+    n, lq, c = queries.shape
+    h = attn.heads
+
+    def split(x: torch.Tensor) -> torch.Tensor:  # (N, L, C) -> (N, heads, L, C / heads)
+        return x.unflatten(-1, (h, c // h)).transpose(1, 2)
+
+    out = F.scaled_dot_product_attention(split(queries), split(keys), split(values), scale=attn.scale)
+    out = out.transpose(1, 2).reshape(n, lq, c)
+    return attn.to_out[1](attn.to_out[0](out)) / attn.rescale_output_factor
+
+
+def _check_plain(attn, name: str) -> None:
+    # The blocks these processors replace: SD's attn1 (no norms inside, no residual, no mask).
+    for feature in ("group_norm", "spatial_norm", "norm_q", "norm_k", "norm_cross"):
+        if getattr(attn, feature, None) is not None:
+            raise ValueError(f"{name}: hybrid attention supports plain self-attention only ({feature} is set)")
+    if attn.residual_connection:
+        raise ValueError(f"{name}: hybrid attention supports plain self-attention only (residual_connection)")
+
+
+class AppearanceWriter:
+    """On the appearance encoder: record the layer's input (y_a), then attend as usual."""
+
+    def __init__(self, bank: AppearanceBank, name: str) -> None:
+        self.bank, self.name = bank, name
+
+    def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None, **kwargs):
+        if encoder_hidden_states is not None or attention_mask is not None:
+            raise ValueError(f"{self.name}: self-attention with a context or mask is not what MagicAnimate records")
+        if self.bank.recording:
+            self.bank.tokens[self.name] = hidden_states
+        return attend(attn, attn.to_q(hidden_states), attn.to_k(hidden_states), attn.to_v(hidden_states))
+
+
+class HybridAttention:
+    """On the denoiser: keys/values [K, K'_a], [V, V'_a] for rows with a reference, plain otherwise."""
+
+    def __init__(self, bank: AppearanceBank, name: str) -> None:
+        self.bank, self.name = bank, name
+
+    def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None, **kwargs):
+        if encoder_hidden_states is not None or attention_mask is not None:
+            raise ValueError(f"{self.name}: self-attention with a context or mask is not what MagicAnimate reads into")
+        x = hidden_states  # (N, L, C): N = videos × frames
+        q, k, v = attn.to_q(x), attn.to_k(x), attn.to_v(x)
+        rows = self.bank.rows
+        if rows is None or not bool((rows >= 0).any()):
+            return attend(attn, q, k, v)
+        tokens = self.bank.tokens.get(self.name)
+        if tokens is None:
+            raise RuntimeError(f"{self.name}: no appearance tokens recorded for this layer (run the appearance encoder first)")
+        if rows.shape[0] != x.shape[0]:
+            raise ValueError(f"{self.name}: bank rows for {rows.shape[0]} frames, the batch has {x.shape[0]}")
+        # Project each reference once (R rows), then hand each frame its reference's keys/values.
+        k_ref, v_ref = attn.to_k(tokens), attn.to_v(tokens)  # (R, L', C)
+        with_ref = rows >= 0
+        if bool(with_ref.all()):
+            return attend(attn, q, torch.cat([k, k_ref[rows]], 1), torch.cat([v, v_ref[rows]], 1))
+        out = torch.empty_like(q)
+        plain = ~with_ref
+        out[plain] = attend(attn, q[plain], k[plain], v[plain])
+        r = rows[with_ref]
+        out[with_ref] = attend(attn, q[with_ref], torch.cat([k[with_ref], k_ref[r]], 1), torch.cat([v[with_ref], v_ref[r]], 1))
+        return out
+
+
+def install(unet: torch.nn.Module, bank: AppearanceBank, fusion: str, role: str) -> list[str]:
+    """Put writers (`role="write"`, the appearance encoder) or hybrid readers (`"read"`, the denoiser) on
+    the fusion layers of `unet`; the other layers keep their processors. Returns the layer names."""
+    cls = {"write": AppearanceWriter, "read": HybridAttention}[role]
+    names = hybrid_layers(unet, fusion)
+    modules = dict(unet.named_modules())
+    for name in names:
+        _check_plain(modules[name], name)
+        modules[name].set_processor(cls(bank, name))
+    return names

@@ -1,0 +1,349 @@
+"""MagicAnimate (Xu et al., 2023): appearance encoder with hybrid attention, a pose ControlNet on DensePose,
+AnimateDiff temporal attention; two-stage training; sliding-window sampling with closed-loop fusion.
+
+Components:
+- `vae` (AutoencoderKL), `unet` (the denoiser: UNet2DConditionModel in stage 1, UNetMotionModel with
+  AnimateDiff motion modules in stage 2), `appearance_encoder` (a trainable copy of the UNet, run on the
+  clean reference latent at the denoiser's timestep), `controlnet` (ControlNetModel on the control
+  images), and `null_text` — the text encoder's embedding of the empty prompt, the only text MagicAnimate
+  ever feeds its cross-attention (computed once, stored with the checkpoint).
+- Appearance enters through hybrid self-attention on the `fusion` layers (attention.py).
+
+Flavors:
+- `debug`: tiny, random init, trains on CPU in seconds (its VAE is fitted first: no released VAE at that size).
+- `sd15`: trained here from SD1.5 (UNet, text encoder), sd-vae-ft-mse, the appearance encoder a copy of
+  the SD UNet, the ControlNet initialised from the UNet, motion modules from AnimateDiff v1.
+- `released`: the released MagicAnimate checkpoints (released.py) — evaluation without training.
+
+Options (params.yaml `arch.options`): `fusion` midup (the paper) | full (its ablation); `control`
+densepose (the paper) | dwpose | dwpose+densepose (its ablation).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar, Iterator
+
+import torch
+import torch.nn.functional as F
+from diffusers import AutoencoderKL, ControlNetModel, DDIMScheduler, DDPMScheduler, MotionAdapter, UNet2DConditionModel, UNetMotionModel
+from safetensors.torch import load_file, save_file
+from transformers import CLIPTextConfig, CLIPTextModel
+
+from humanvid import weights
+from humanvid.models.latent import LatentModel, debug_vae, read_spec
+from humanvid.models.magicanimate import attention, released
+
+STAGES = ("pretrain", "finetune")
+NULL_TEXT_FILE = "null_text.safetensors"
+CONTROLS = ("densepose", "dwpose", "dwpose+densepose")
+
+# The released pipeline's scheduler (configs/inference/inference.yaml): AnimateDiff's linear betas, every
+# other DDIM setting at diffusers' defaults (clip_sample=True, set_alpha_to_one=True, steps_offset=0).
+# Training uses the same betas.
+MAGICANIMATE_SCHEDULE = dict(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="linear")
+# SD1.5's tokenizer on "" padded to 77: <|startoftext|> then <|endoftext|> (its pad token) 76 times.
+EMPTY_PROMPT_IDS = [49406] + [49407] * 76
+
+
+@dataclass(frozen=True)
+class DebugSizes:
+    """The debug flavor's sizes (all tiny: CPU, seconds)."""
+
+    vae_channels: tuple[int, ...] = (16, 32, 32)
+    unet_channels: tuple[int, ...] = (32, 64)
+    cross_attention_dim: int = 32
+    attention_head_dim: int = 8
+    norm_groups: int = 8
+    text_hidden: int = 32
+    motion_heads: int = 2
+    motion_max_length: int = 24  # AnimateDiff v1's, as the release
+
+
+@dataclass(frozen=True)
+class Hyper:
+    """Training choices the supplement states (Sec. 2, 3) or that the released pipeline implies."""
+
+    appearance_dropout: float = 0.1
+    """Probability of training a video without its reference (its rows attend to themselves only). The
+    supplement does not state one; the released pipeline's guidance contrasts with and without appearance,
+    which only means something if the network saw both."""
+
+
+class MagicAnimate(LatentModel):
+    """The components and what each stage does with them."""
+
+    FLAVORS: ClassVar[tuple[str, ...]] = ("debug", "sd15", "released")
+    hyper = Hyper()
+
+    def __init__(self, vae, unet, appearance_encoder, controlnet, null_text: torch.Tensor, flavor: str, resolution: int,
+                 stage: str, fusion: str = "midup", control: str = "densepose") -> None:  # fmt: skip
+        if control not in CONTROLS:
+            raise ValueError(f"unknown MagicAnimate control {control!r}; known: {', '.join(CONTROLS)}")
+        self.vae: AutoencoderKL = vae
+        self.unet: UNet2DConditionModel | UNetMotionModel = unet
+        self.appearance_encoder: UNet2DConditionModel = appearance_encoder
+        self.controlnet: ControlNetModel = controlnet
+        self.null_text = null_text  # (1, 77, D)
+        self.flavor, self.resolution, self.stage, self.fusion, self.control = flavor, resolution, stage, fusion, control
+        self.noise_scheduler = DDPMScheduler(**MAGICANIMATE_SCHEDULE)
+        self.bank = attention.AppearanceBank()
+        self._install_attention()
+        self.vae.requires_grad_(False)
+
+    def _install_attention(self) -> None:
+        writers = attention.install(self.appearance_encoder, self.bank, self.fusion, "write")
+        readers = attention.install(self.unet, self.bank, self.fusion, "read")
+        if writers != readers:
+            raise ValueError(f"appearance encoder and denoiser differ in their {self.fusion} attention layers")
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def create(cls, flavor: str, resolution: int, seed: int, device: torch.device, dtype: torch.dtype,
+               fusion: str = "midup", control: str = "densepose") -> "MagicAnimate":  # fmt: skip
+        """Fresh components for stage 1 (`released`: the released model, already in stage 2)."""
+        if flavor not in cls.FLAVORS:
+            raise ValueError(f"unknown magicanimate flavor {flavor!r}; known: {', '.join(cls.FLAVORS)}")
+        torch.manual_seed(seed)
+        if flavor == "debug":
+            parts, stage = cls._debug_components(resolution), "pretrain"
+        elif flavor == "sd15":
+            parts, stage = cls._sd15_components(), "pretrain"
+        else:
+            parts = cls._released_components(weights.resolve("magicanimate"), weights.resolve("sd15"), weights.resolve("sd-vae-ft-mse"))
+            stage = "finetune"
+        model = cls(*parts, flavor, resolution, stage, fusion, control)
+        model.check_resolution()
+        return model.to(device, dtype)
+
+    @staticmethod
+    def _debug_unet(resolution: int) -> UNet2DConditionModel:
+        s = DebugSizes()
+        return UNet2DConditionModel(
+            sample_size=resolution // 2 ** (len(s.vae_channels) - 1), in_channels=4, out_channels=4, layers_per_block=1,
+            down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+            block_out_channels=s.unet_channels, cross_attention_dim=s.cross_attention_dim,
+            attention_head_dim=s.attention_head_dim, norm_num_groups=s.norm_groups,
+        )  # fmt: skip
+
+    @classmethod
+    def _debug_components(cls, resolution: int):
+        s = DebugSizes()
+        unet = cls._debug_unet(resolution)
+        appearance = cls._debug_unet(resolution)
+        appearance.load_state_dict(unet.state_dict())  # a copy of the UNet, as in the paper
+        cond_channels = tuple(16 * 2**i for i in range(len(s.vae_channels)))  # one stride-2 conv per VAE downsampling
+        controlnet = ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=cond_channels)
+        text = CLIPTextModel(CLIPTextConfig(vocab_size=49408, hidden_size=s.text_hidden, intermediate_size=2 * s.text_hidden,
+                                            num_hidden_layers=1, num_attention_heads=2, max_position_embeddings=77))  # fmt: skip
+        return debug_vae(resolution, s.vae_channels), unet, appearance, controlnet, null_text_embedding(text)
+
+    @staticmethod
+    def _sd15_base(sd15: str | Path, vae: str | Path):
+        unet = UNet2DConditionModel.from_pretrained(sd15, subfolder="unet", local_files_only=True)
+        text = CLIPTextModel.from_pretrained(sd15, subfolder="text_encoder", local_files_only=True)
+        return AutoencoderKL.from_pretrained(vae, local_files_only=True), unet, null_text_embedding(text)
+
+    @classmethod
+    def _sd15_components(cls):
+        vae, unet, null_text = cls._sd15_base(weights.resolve("sd15"), weights.resolve("sd-vae-ft-mse"))
+        appearance = UNet2DConditionModel.from_config(unet.config)
+        appearance.load_state_dict(unet.state_dict())
+        return vae, unet, appearance, ControlNetModel.from_unet(unet), null_text
+
+    @classmethod
+    def _released_components(cls, release: str | Path, sd15: str | Path, vae: str | Path, heads: int = 8):
+        """SD1.5 + sd-vae-ft-mse + the release's appearance encoder, ControlNet and temporal attention."""
+        release = Path(release)
+        vae, unet, null_text = cls._sd15_base(sd15, vae)
+        appearance = released.load_folder(UNet2DConditionModel, release / released.APPEARANCE_DIR)
+        controlnet = released.load_folder(ControlNetModel, release / released.CONTROLNET_DIR)
+        video = UNetMotionModel.from_unet2d(unet, magicanimate_adapter(unet, heads))
+        released.load_temporal(video, release / released.TEMPORAL_FILE)
+        return vae, video, appearance, controlnet, null_text
+
+    @classmethod
+    def from_release(cls, release: str | Path, sd15: str | Path, vae: str | Path, resolution: int, device: torch.device,
+                     dtype: torch.dtype, fusion: str = "midup", control: str = "densepose", heads: int = 8) -> "MagicAnimate":  # fmt: skip
+        """The released model from explicit folders (what the `released` flavor does with the registry's
+        paths; `heads` is the motion modules' head count, 8 in the release)."""
+        parts = cls._released_components(release, sd15, vae, heads)
+        model = cls(*parts, "released", resolution, "finetune", fusion, control)
+        model.check_resolution()
+        return model.to(device, dtype)
+
+    def enter_video_stage(self, seed: int) -> None:
+        """Stage 2: insert motion modules (AnimateDiff v1 weights for sd15, fresh for debug) into the denoiser."""
+        if isinstance(self.unet, UNetMotionModel):
+            return
+        device, dtype = self.device, self.dtype
+        torch.manual_seed(seed)
+        if self.flavor == "sd15":
+            adapter = MotionAdapter.from_pretrained(weights.resolve("animatediff-v1-5"), local_files_only=True)
+            if adapter.config.use_motion_mid_block or adapter.config.motion_max_seq_length != 24:
+                raise ValueError("animatediff-v1-5 is not AnimateDiff v1's layout (no mid-block module, max length 24)")
+        else:
+            adapter = magicanimate_adapter(self.unet, DebugSizes().motion_heads)
+        self.unet = UNetMotionModel.from_unet2d(self.unet, adapter)
+        self.stage = "finetune"
+        self._install_attention()
+        self.to(device, dtype)
+
+    # ------------------------------------------------------------------ bookkeeping
+    def modules(self) -> dict[str, torch.nn.Module]:
+        return {"vae": self.vae, "unet": self.unet, "appearance_encoder": self.appearance_encoder, "controlnet": self.controlnet}
+
+    def to(self, device: torch.device, dtype: torch.dtype) -> "MagicAnimate":
+        super().to(device, dtype)
+        self.null_text = self.null_text.to(device, dtype)
+        return self
+
+    def trainable_parameters(self, stage: str) -> Iterator[torch.nn.Parameter]:
+        """pretrain: appearance encoder + ControlNet (denoiser frozen, temporal layers absent).
+        finetune: the motion modules only."""
+        for m in self.modules().values():
+            m.requires_grad_(False)
+        if stage == "pretrain":
+            self.appearance_encoder.requires_grad_(True)
+            self.controlnet.requires_grad_(True)
+            params = list(self.appearance_encoder.parameters()) + list(self.controlnet.parameters())
+        elif stage == "finetune":
+            if not isinstance(self.unet, UNetMotionModel):
+                raise ValueError("finetune needs the video UNet: call enter_video_stage first")
+            self.unet.freeze_unet2d_params()  # leaves exactly the motion modules trainable
+            params = [p for p in self.unet.parameters() if p.requires_grad]
+        else:
+            raise ValueError(f"unknown stage {stage!r}; known: {', '.join(STAGES)}")
+        return iter(params)
+
+    # ------------------------------------------------------------------ the network
+    def text(self, n: int) -> torch.Tensor:
+        return self.null_text.expand(n, -1, -1)
+
+    def record_appearance(self, reference_latents: torch.Tensor, t: torch.Tensor) -> None:
+        """Run the appearance encoder on R reference latents (R, 4, h, w) at timesteps t (R,), filling the bank."""
+        self.bank.tokens = {}
+        self.bank.recording = True
+        try:
+            self.appearance_encoder(reference_latents.to(self.dtype), t, encoder_hidden_states=self.text(len(reference_latents)))
+        finally:
+            self.bank.recording = False
+
+    def control_residuals(self, latents: torch.Tensor, t: torch.Tensor, control: torch.Tensor, scale: float = 1.0):
+        """Per-frame ControlNet: latents (N, 4, h, w), t (N,), control (N, 3, S, S) -> (down residuals, mid residual)."""
+        return self.controlnet(latents.to(self.dtype), t, encoder_hidden_states=self.text(len(latents)),
+                               controlnet_cond=control.to(self.dtype), conditioning_scale=scale, return_dict=False)  # fmt: skip
+
+    def denoise(self, latents: torch.Tensor, t: torch.Tensor, down, mid, rows: torch.Tensor | None) -> torch.Tensor:
+        """The denoiser on B videos of K frames: latents (B, K, 4, h, w), t (B,), ControlNet residuals per
+        frame (B*K, ...), rows (B*K,) -> the reference each frame reads (-1: none) -> noise (B, K, 4, h, w)."""
+        b, k = latents.shape[:2]
+        self.bank.rows = rows
+        try:
+            if isinstance(self.unet, UNetMotionModel):
+                # UNetMotionModel takes (B, 4, K, h, w) and the context already repeated per frame (B*K, 77, D).
+                out = self.unet(latents.permute(0, 2, 1, 3, 4).to(self.dtype), t, encoder_hidden_states=self.text(b * k),
+                                down_block_additional_residuals=down, mid_block_additional_residual=mid).sample  # fmt: skip
+                return out.permute(0, 2, 1, 3, 4)
+            out = self.unet(latents.flatten(0, 1).to(self.dtype), t.repeat_interleave(k), encoder_hidden_states=self.text(b * k),
+                            down_block_additional_residuals=down, mid_block_additional_residual=mid).sample  # fmt: skip
+            return out.unflatten(0, (b, k))
+        finally:
+            self.bank.rows = None
+
+    def predict_noise(self, latents: torch.Tensor, t: torch.Tensor, reference_latents: torch.Tensor, control: torch.Tensor,
+                      rows: torch.Tensor) -> torch.Tensor:  # fmt: skip
+        """latents (B, K, 4, h, w), t (B,), reference latents (B, 4, h, w) (each video's own, at its t),
+        control (B, K, 3, S, S), rows (B*K,) -> noise (B, K, 4, h, w)."""
+        k = latents.shape[1]
+        self.record_appearance(reference_latents, t)
+        down, mid = self.control_residuals(latents.flatten(0, 1), t.repeat_interleave(k), control.flatten(0, 1))
+        return self.denoise(latents, t, down, mid, rows)
+
+    def diffusion_loss(self, batch: dict, generator: torch.Generator) -> torch.Tensor:
+        """Epsilon MSE: reference (B, 3, S, S) and frames (B, K, 3, S, S) in [-1, 1], control (B, K, 3, S, S)
+        in [0, 1]. An image-joint sample has its reference as its target (the loader makes it so)."""
+        frames = batch["frames"].to(self.device)
+        b, k = frames.shape[:2]
+        latents = self.encode(frames.flatten(0, 1), generator).unflatten(0, (b, k))
+        reference = self.encode(batch["reference"].to(self.device), generator)
+        noise = torch.randn(latents.shape, generator=generator, device=self.device, dtype=latents.dtype)
+        t = torch.randint(0, self.noise_scheduler.config.num_train_timesteps, (b,), generator=generator, device=self.device)
+        noisy = self.noise_scheduler.add_noise(latents.flatten(0, 1), noise.flatten(0, 1), t.repeat_interleave(k)).unflatten(0, (b, k))
+        keep = torch.rand(b, generator=generator, device=self.device) >= self.hyper.appearance_dropout
+        rows = torch.where(keep, torch.arange(b, device=self.device), -1).repeat_interleave(k)
+        pred = self.predict_noise(noisy, t, reference, batch["control"].to(self.device), rows)
+        return F.mse_loss(pred.float(), noise.float())
+
+    # ------------------------------------------------------------------ sampling (humanvid.sampling.denoise)
+    def sampling_scheduler(self) -> DDIMScheduler:
+        return DDIMScheduler(**MAGICANIMATE_SCHEDULE)
+
+    def sampling_state(self, reference: torch.Tensor, control: torch.Tensor, guidance_scale: float) -> dict:
+        return {"reference": self.encode(reference[None].to(self.device)), "control": control.to(self.dtype),
+                "guidance_scale": guidance_scale, "down": None, "mid": None}  # fmt: skip
+
+    def begin_step(self, state: dict, latents: torch.Tensor, t: torch.Tensor) -> None:
+        """Once per step: the appearance tokens of the reference at t (conditional branch only: the
+        unconditional one reads none), and the ControlNet residuals of every frame (they depend on the
+        frame alone, so overlapping windows share them)."""
+        self.record_appearance(state["reference"], t.expand(1))
+        n = latents.shape[0]
+        down, mid = self.control_residuals(latents, t.expand(n), state["control"])
+        state["down"], state["mid"] = down, mid
+
+    def window_noise(self, state: dict, latents: torch.Tensor, frames: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """Guided noise of n windows: latents (n, K, 4, h, w), frames (n, K) -> (n, K, 4, h, w)."""
+        n, k = latents.shape[:2]
+        idx = frames.flatten().to(self.device)
+        down = [r[idx] for r in state["down"]]
+        mid = state["mid"][idx]
+        g = state["guidance_scale"]
+        cond_rows = torch.zeros(n * k, dtype=torch.long, device=self.device)
+        if g <= 1.0:
+            return self.denoise(latents, t.expand(n), down, mid, cond_rows).float()
+        rows = torch.cat([torch.full_like(cond_rows, -1), cond_rows])  # unconditional first: no appearance
+        eps = self.denoise(torch.cat([latents, latents]), t.expand(2 * n), [torch.cat([r, r]) for r in down],
+                           torch.cat([mid, mid]), rows).float()  # fmt: skip
+        uncond, cond = eps.chunk(2)
+        return uncond + g * (cond - uncond)
+
+    # ------------------------------------------------------------------ checkpoints
+    def save(self, out_dir: Path) -> None:
+        spec = {"method": "magicanimate", "flavor": self.flavor, "resolution": self.resolution, "stage": self.stage,
+                "fusion": self.fusion, "control": self.control, "unet_class": type(self.unet).__name__}  # fmt: skip
+        self.save_modules(out_dir, spec)
+        save_file({"null_text": self.null_text.detach().float().cpu().contiguous()}, str(Path(out_dir) / NULL_TEXT_FILE))
+
+    @classmethod
+    def load(cls, ckpt_dir: Path, device: torch.device, dtype: torch.dtype) -> "MagicAnimate":
+        ckpt_dir = Path(ckpt_dir)
+        spec = read_spec(ckpt_dir)
+        if spec.get("method") != "magicanimate":
+            raise ValueError(f"{ckpt_dir}: a {spec.get('method')} checkpoint, not magicanimate")
+        unet_cls = {"UNet2DConditionModel": UNet2DConditionModel, "UNetMotionModel": UNetMotionModel}[spec["unet_class"]]
+        model = cls(
+            AutoencoderKL.from_pretrained(ckpt_dir / "vae"),
+            unet_cls.from_pretrained(ckpt_dir / "unet"),
+            UNet2DConditionModel.from_pretrained(ckpt_dir / "appearance_encoder"),
+            ControlNetModel.from_pretrained(ckpt_dir / "controlnet"),
+            load_file(str(ckpt_dir / NULL_TEXT_FILE))["null_text"],
+            spec["flavor"], spec["resolution"], spec["stage"], spec["fusion"], spec["control"],
+        )  # fmt: skip
+        return model.to(device, dtype)
+
+
+def magicanimate_adapter(unet: UNet2DConditionModel, heads: int) -> MotionAdapter:
+    """Fresh motion modules in MagicAnimate's layout (AnimateDiff v1: max length 24, none in the mid
+    block; 8 heads at SD size) for a UNet of any size."""
+    return MotionAdapter(block_out_channels=tuple(unet.config.block_out_channels), motion_layers_per_block=unet.config.layers_per_block,
+                         motion_num_attention_heads=heads, motion_norm_num_groups=unet.config.norm_num_groups,
+                         motion_max_seq_length=DebugSizes.motion_max_length, use_motion_mid_block=False)  # fmt: skip
+
+
+@torch.no_grad()
+def null_text_embedding(text_encoder: CLIPTextModel) -> torch.Tensor:
+    """The text encoder's last hidden state for the empty prompt: (1, 77, D)."""
+    ids = torch.tensor([EMPTY_PROMPT_IDS], device=text_encoder.device)
+    return text_encoder(input_ids=ids).last_hidden_state.detach().float().cpu()
