@@ -8,7 +8,8 @@ from tasks.common import progress, run_training_stage
 
 def main(argv: list[str] | None = None) -> None:
     def run(ctx, cfg, out, device, dtype):
-        finetune(cfg, ctx.layout.shards(cfg.data), ctx.layout.checkpoint(ctx.name, "pretrain"), out, device, dtype, progress)
+        finetune(cfg, ctx.layout.shards(cfg.data), ctx.layout.checkpoint(ctx.name, "pretrain"), out, device, dtype, progress,
+                 ctx.cfg.weights.overrides)
 
     run_training_stage("finetune", argv, run)
 

@@ -8,7 +8,7 @@ from tasks.common import progress, run_training_stage
 
 def main(argv: list[str] | None = None) -> None:
     run_training_stage(
-        "pretrain", argv, lambda ctx, cfg, out, device, dtype: pretrain(cfg, ctx.layout.shards(cfg.data), out, device, dtype, progress)
+        "pretrain", argv, lambda ctx, cfg, out, device, dtype: pretrain(cfg, ctx.layout.shards(cfg.data), out, device, dtype, progress, ctx.cfg.weights.overrides)
     )
 
 

@@ -16,7 +16,7 @@ def _batch(k, gen):
     return {
         "reference": torch.rand(2, 3, 32, 32, generator=gen) * 2 - 1,
         "frames": torch.rand(2, k, 3, 32, 32, generator=gen) * 2 - 1,
-        "pose": torch.rand(2, k, 3, 32, 32, generator=gen),
+        "control": torch.rand(2, k, 3, 32, 32, generator=gen),
     }
 
 

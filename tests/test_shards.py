@@ -84,7 +84,7 @@ def test_reference_clip_samples(sharded):
     assert len(ds) == 2  # only the two 4-frame windows of c0 can hold a span of 4
     item = ds[0]
     assert item["reference"].shape == (3, 16, 16) and item["frames"].shape == (2, 3, 16, 16)
-    assert item["pose"].shape == (2, 3, 16, 16) and 0 <= item["pose"].min() and item["pose"].max() <= 1
+    assert item["control"].shape == (2, 3, 16, 16) and 0 <= item["control"].min() and item["control"].max() <= 1
     # The frames are the source frames at stride 3: compare against every possible start.
     window = reader.decode(reader.read_raw(ds.entries[0]))["frames"]
     candidates = [to_model_frames(window[[s, s + 3]], 16) for s in range(len(window) - 3)]

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from humanvid.sampling import coverage, fuse_windows, window_starts
+from humanvid.sampling import coverage, fuse_windows, window_frames, window_starts
 
 
 @pytest.mark.parametrize(
@@ -18,19 +18,60 @@ def test_window_starts(n, window, overlap, starts):
 def test_bad_windows():
     with pytest.raises(ValueError, match="overlap < window"):
         window_starts(10, 4, 4)
+    with pytest.raises(ValueError, match="overlap < window"):
+        window_frames(10, 4, 4, closed_loop=True)
+
+
+@pytest.mark.parametrize(
+    "n, window, overlap, expected",
+    [
+        # MagicAnimate's released `uniform` schedule at its defaults: starts 0, 12, 24, ... < n, indices mod n.
+        (30, 16, 4, [list(range(16)), list(range(12, 28)), [24, 25, 26, 27, 28, 29] + list(range(10))]),
+        (24, 16, 4, [list(range(16)), list(range(12, 24)) + list(range(4))]),
+        (16, 16, 4, [list(range(16))]),  # one window: no wrap
+        (10, 16, 4, [list(range(10))]),  # shorter than a window: the whole clip
+        (10, 4, 1, [[0, 1, 2, 3], [3, 4, 5, 6], [6, 7, 8, 9], [9, 0, 1, 2]]),
+    ],
+)
+def test_closed_loop_windows_wrap_around_exactly(n, window, overlap, expected):
+    assert window_frames(n, window, overlap, closed_loop=True) == expected
+
+
+def test_closed_loop_coverage_is_uniform_where_the_schedule_says():
+    # 30 frames, 16/4: frames 0-9 in windows 1 and 3, 10-11 in 1 only, 12-15 in 1 and 2, 16-23 in 2, 24-27 in 2 and 3, 28-29 in 3.
+    cov = coverage(30, 16, 4, closed_loop=True)
+    assert cov.tolist() == [2] * 10 + [1] * 2 + [2] * 4 + [1] * 8 + [2] * 4 + [1] * 2
 
 
 def test_fuse_is_the_uniform_average_of_overlapping_predictions():
     n, window, overlap = 10, 4, 2  # starts 0, 2, 4, 6
     calls = []
 
-    def predict(s, e):
-        calls.append((s, e))
+    def predict(frames):
+        calls.append(frames[:, 0].tolist())
         # Each window predicts its own start index for every frame it covers.
-        return torch.full((1, e - s, 2), float(s))
+        return frames[:, :1].float().expand(-1, frames.shape[1]).unsqueeze(-1).repeat(1, 1, 2)
 
-    fused = fuse_windows(n, window, overlap, predict)
-    assert calls == [(0, 4), (2, 6), (4, 8), (6, 10)]
+    fused = fuse_windows(n, window_frames(n, window, overlap), predict)
+    assert calls == [[0], [2], [4], [6]]
     expected = [0, 0, 1, 1, 3, 3, 5, 5, 6, 6]  # frames 2-3: mean(0, 2); 4-5: mean(2, 4); ...
-    assert fused[0, :, 0].tolist() == expected
+    assert fused[:, 0].tolist() == expected
     assert coverage(n, window, overlap).tolist() == [1, 1, 2, 2, 2, 2, 2, 2, 1, 1]
+
+
+def test_fuse_weights_with_wrap_around_and_batching_are_exact():
+    """Closed loop, 3 windows batched 2 + 1: each frame's value is the mean of its windows' values."""
+    n, window, overlap = 30, 16, 4
+    windows = window_frames(n, window, overlap, closed_loop=True)
+    calls = []
+
+    def predict(frames):  # window i predicts i + 1 for all its frames
+        calls.append(frames.shape[0])
+        ids = torch.tensor([windows.index(f.tolist()) + 1.0 for f in frames])
+        return ids.view(-1, 1, 1).expand(-1, frames.shape[1], 1)
+
+    fused = fuse_windows(n, windows, predict, batch=2)
+    assert calls == [2, 1]
+    # frames 0-9: windows 1 and 3 -> 2; 10-11: 1; 12-15: (1+2)/2; 16-23: 2; 24-27: (2+3)/2; 28-29: 3
+    assert fused[:, 0].tolist() == [2.0] * 10 + [1.0] * 2 + [1.5] * 4 + [2.0] * 8 + [2.5] * 4 + [3.0] * 2
+    assert torch.equal(fused, fuse_windows(n, windows, predict, batch=1))  # batching does not change the result

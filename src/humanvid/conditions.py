@@ -105,3 +105,19 @@ def render_wholebody(keypoints: np.ndarray, height: int, width: int, min_score: 
         if s >= min_score:
             draw.point((x, y), fill=(255, 255, 255))
     return np.asarray(img)
+
+
+DENSEPOSE_PARTS = 24  # DensePose's body parts; I = 0 is background
+
+
+def viridis_lut() -> np.ndarray:
+    """(256, 3) RGB: OpenCV's viridis, the colour map DensePose's visualiser uses."""
+    import cv2
+
+    return cv2.applyColorMap(np.arange(256, dtype=np.uint8)[:, None], cv2.COLORMAP_VIRIDIS)[:, 0, ::-1].copy()
+
+
+def densepose_condition(iuv: np.ndarray) -> np.ndarray:
+    """IUV (..., H, W, 3) -> MagicAnimate's condition image (..., H, W, 3) RGB: viridis(I * 255 / 24)."""
+    scaled = np.round(iuv[..., 0].astype(np.float32) * (255.0 / DENSEPOSE_PARTS)).astype(np.uint8)
+    return viridis_lut()[scaled]

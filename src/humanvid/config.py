@@ -158,10 +158,13 @@ SamplingConfig = Annotated[
 class TrainConfig(Section):
     """One training stage (pretrain = image stage, finetune = video stage)."""
 
-    steps: int = Field(ge=1)
-    """Optimizer steps."""
+    steps: int = Field(ge=0)
+    """Optimizer steps (0 only for a released flavor, which is not trained here)."""
     batch_size: int = Field(1, ge=1)
-    """Samples per step."""
+    """Samples per forward pass."""
+    grad_accum: int = Field(1, ge=1)
+    """Forward passes per optimizer step: a step sees batch_size × grad_accum samples (MagicAnimate's batch
+    of 8 is batch_size 1 × grad_accum 8 on one GPU)."""
     lr: float = Field(1e-4, gt=0)
     """AdamW learning rate."""
     frames: int = Field(1, ge=1)
@@ -181,8 +184,8 @@ class TrainConfig(Section):
     def _one_k_per_batch(self):
         s = self.sampling
         if s is not None and getattr(s, "reduce_p", 0) > 0 and self.batch_size > 1:
-            raise ValueError("sampling.reduce_p > 0 mixes K = 1 and K > 1 samples: use batch_size 1 per process "
-                             "(MagicAnimate's batch of 8 is one sample on each of 8 GPUs)")  # fmt: skip
+            raise ValueError("sampling.reduce_p > 0 mixes K = 1 and K > 1 samples: use batch_size 1 per pass "
+                             "(MagicAnimate's batch of 8 is one sample on each of 8 GPUs: grad_accum 8 here)")  # fmt: skip
         return self
 
 
@@ -195,6 +198,9 @@ class ArchConfig(Section):
     """Size flavor of the method (`debug` runs on CPU in seconds; `sd15` loads released weights)."""
     resolution: int = Field(64, ge=16)
     """Square training and sampling resolution in pixels (frames are centre-cropped and resized)."""
+    options: dict[str, str] = Field(default_factory=dict)
+    """Method options (magicanimate: `fusion` midup | full, `control` densepose | dwpose | dwpose+densepose);
+    unknown names or values are config errors."""
 
 
 class RunConfig(Section):
@@ -396,8 +402,22 @@ def _check_references(cfg: Config, source: str, root: Path) -> None:
         if arch.method not in METHODS:
             need(False, f"models.{name}.arch.method", f"unknown method {arch.method!r}; known: {', '.join(METHODS.names())}")
         else:
-            flavors = METHODS.get(arch.method).FLAVORS
-            need(arch.flavor in flavors, f"models.{name}.arch.flavor", f"unknown flavor {arch.flavor!r}; known: {', '.join(flavors)}")
+            entry = METHODS.get(arch.method)
+            need(arch.flavor in entry.FLAVORS, f"models.{name}.arch.flavor", f"unknown flavor {arch.flavor!r}; known: {', '.join(entry.FLAVORS)}")
+            for key, value in arch.options.items():
+                allowed = entry.options.get(key)
+                if allowed is None:
+                    need(False, f"models.{name}.arch.options.{key}",
+                         f"method {arch.method!r} has no option {key!r}; it has: {', '.join(entry.options) or '(none)'}")
+                else:
+                    need(value in allowed, f"models.{name}.arch.options.{key}", f"unknown value {value!r}; known: {', '.join(allowed)}")
+            released = arch.flavor in entry.released
+            for stage in ("pretrain", "finetune"):
+                steps = getattr(model, stage).steps
+                if released:
+                    need(steps == 0, f"models.{name}.{stage}.steps", f"flavor {arch.flavor!r} is the released model, not trained here: set 0")
+                else:
+                    need(steps > 0, f"models.{name}.{stage}.steps", f"must be at least 1 (0 is only for a released flavor), got {steps}")
         need(model.data in cfg.datasets, f"models.{name}.data", f"unknown dataset {model.data!r}; known: {', '.join(cfg.datasets)}")
         need(model.data in cfg.estimators, f"models.{name}.data", f"dataset {model.data!r} has no estimators: list them under `estimators.{model.data}`")
     for name, sampler in cfg.samplers.items():

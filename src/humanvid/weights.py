@@ -61,6 +61,12 @@ WEIGHTS: dict[str, WeightSource] = {
         WeightSource("animatediff-v1-5-2", "baseline/sd15: motion modules", "Apache-2.0", repo="guoyww/animatediff-motion-adapter-v1-5-2"),
         WeightSource("controlnet-openpose", "baseline/sd15: pose ControlNet", "CreativeML OpenRAIL-M", repo="lllyasviel/control_v11p_sd15_openpose"),
         WeightSource("clip-vit-large-patch14", "baseline/sd15: reference image tokens", "MIT", repo="openai/clip-vit-large-patch14"),
+        WeightSource("sd-vae-ft-mse", "magicanimate/sd15, released: the fine-tuned SD VAE MagicAnimate decodes with", "MIT",
+                     repo="stabilityai/sd-vae-ft-mse"),  # fmt: skip
+        WeightSource("animatediff-v1-5", "magicanimate/sd15: AnimateDiff v1 motion modules (temporal attention init)", "Apache-2.0",
+                     repo="guoyww/animatediff-motion-adapter-v1-5"),  # fmt: skip
+        WeightSource("magicanimate", "magicanimate/released: appearance encoder, DensePose ControlNet, temporal attention", "BSD-3-Clause",
+                     repo="zcxu-eric/MagicAnimate"),  # fmt: skip
         WeightSource("dwpose-yolox-l", "estimator dwpose: person detector", "Apache-2.0", repo="yzd-v/DWPose", filename="yolox_l.onnx"),
         WeightSource("dwpose-ll-ucoco-384", "estimator dwpose: whole-body pose", "Apache-2.0", repo="yzd-v/DWPose", filename="dw-ll_ucoco_384.onnx"),
         WeightSource("openpose-body", "estimator openpose: CMU body model (PyTorch port)", "CMU OpenPose academic licence",

@@ -22,10 +22,10 @@ from typing import ClassVar
 
 import numpy as np
 
+from humanvid.conditions import densepose_condition  # noqa: F401  (re-exported: the estimator's output, as MagicAnimate sees it)
 from humanvid.datasets.clips import Clip
 from humanvid.estimators.base import Estimator
 
-N_PARTS = 24
 INSTALL = (
     "detectron2 and its DensePose project are not installed. They are not on PyPI: "
     "pip install 'git+https://github.com/facebookresearch/detectron2.git' && "
@@ -78,19 +78,6 @@ def paste_instances(instances: list[ChartInstance], height: int, width: int) -> 
         fg = part[..., 0] > 0
         out[cy0:cy1, cx0:cx1][fg] = part[fg]
     return out
-
-
-def viridis_lut() -> np.ndarray:
-    """(256, 3) RGB: OpenCV's viridis, the colour map DensePose's visualiser uses."""
-    import cv2
-
-    return cv2.applyColorMap(np.arange(256, dtype=np.uint8)[:, None], cv2.COLORMAP_VIRIDIS)[:, 0, ::-1].copy()
-
-
-def densepose_condition(iuv: np.ndarray) -> np.ndarray:
-    """IUV (..., H, W, 3) -> MagicAnimate's condition image (..., H, W, 3) RGB: viridis(I * 255 / 24)."""
-    scaled = np.round(iuv[..., 0].astype(np.float32) * (255.0 / N_PARTS)).astype(np.uint8)
-    return viridis_lut()[scaled]
 
 
 class DensePose(Estimator):

@@ -18,6 +18,10 @@ class MethodEntry:
     target: str  # "module:Class"
     weights: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """flavor -> released weights it loads (names in humanvid.weights.WEIGHTS); none for trained-here flavors."""
+    options: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """`arch.options` the method takes -> allowed values (the first is the default)."""
+    released: tuple[str, ...] = ()
+    """Flavors that are a released model as published: no training (pretrain/finetune steps 0)."""
 
     def load(self) -> type:
         module, attr = self.target.split(":")
@@ -27,5 +31,11 @@ class MethodEntry:
 METHODS: Registry[MethodEntry] = Registry("method", "humanvid.methods")
 METHODS.add("baseline", MethodEntry(("debug", "sd15"), "humanvid.models.baseline.model:Baseline",
                                     {"sd15": ("sd15", "controlnet-openpose", "clip-vit-large-patch14", "animatediff-v1-5-2")}))
+METHODS.add("magicanimate", MethodEntry(
+    ("debug", "sd15", "released"), "humanvid.models.magicanimate.model:MagicAnimate",
+    {"sd15": ("sd15", "sd-vae-ft-mse", "animatediff-v1-5"), "released": ("sd15", "sd-vae-ft-mse", "magicanimate")},
+    options={"fusion": ("midup", "full"), "control": ("densepose", "dwpose", "dwpose+densepose")},
+    released=("released",),
+))  # fmt: skip
 
 __all__ = ["METHODS", "MethodEntry"]

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from diffusers import AutoencoderKL
 
 SPEC_FILE = "humanvid.json"
+RELEASED_STAGE = "released"  # a checkpoint folder that only names the released weights to load
 
 # Stable Diffusion 1.5's noise schedule (its scheduler_config.json).
 SD15_SCHEDULE = dict(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
@@ -66,9 +67,12 @@ class LatentModel:
 
     @torch.no_grad()
     def encode(self, frames: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """(N, 3, S, S) in [-1, 1] -> scaled latents (N, 4, S/f, S/f)."""
+        """(N, 3, S, S) in [-1, 1] -> scaled latents (N, 4, S/f, S/f): a posterior sample drawn with
+        `generator` (training), or the posterior mean without one (sampling: deterministic, as the released
+        MagicAnimate pipeline encodes its reference)."""
         dist = self.vae.encode(frames.to(self.dtype)).latent_dist
-        return dist.sample(generator) * self.vae.config.scaling_factor
+        latents = dist.mean if generator is None else dist.sample(generator)
+        return latents * self.vae.config.scaling_factor
 
     @torch.no_grad()
     def decode(self, latents: torch.Tensor) -> torch.Tensor:

@@ -7,7 +7,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from humanvid.conditions import crop_resize, crop_resize_keypoints, crop_resize_plane, render_openpose18, render_wholebody
+from humanvid.conditions import (
+    crop_resize,
+    crop_resize_keypoints,
+    crop_resize_plane,
+    densepose_condition,
+    render_openpose18,
+    render_wholebody,
+)
 from humanvid.shards.reader import ShardReader
 
 
@@ -53,8 +60,6 @@ def control_images(kind: str, conditions: dict[str, np.ndarray], height: int, wi
         kp = crop_resize_keypoints(conditions["wholebody133"], height, width, size)
         images.append(np.stack([render_wholebody(k, size, size) for k in kp]).astype(np.float32) / 255.0)
     if "densepose" in CONTROL_SOURCES[kind]:
-        from humanvid.estimators.densepose import densepose_condition
-
         iuv = np.stack([crop_resize_plane(np.asarray(p), size) for p in conditions["densepose"]])
         images.append(densepose_condition(iuv).astype(np.float32) / 255.0)
     out = np.clip(sum(images), 0.0, 1.0)
@@ -112,6 +117,6 @@ class ReferenceClipSamples(torch.utils.data.Dataset):
         return {
             "reference": frames[0],  # (3, S, S)
             "frames": frames[1:],  # (K, 3, S, S)
-            "pose": to_pose_images(data["openpose18"][1:], h, w, self.spec.resolution),  # (K, 3, S, S)
+            "control": to_pose_images(data["openpose18"][1:], h, w, self.spec.resolution),  # (K, 3, S, S) OpenPose images
             "clip_id": entry["clip_id"],
         }

@@ -44,8 +44,10 @@ def train(
     log: Callable[[str], None] = print,
     log_every: int = 10,
     name: str = "train",
+    grad_accum: int = 1,
 ) -> TrainResult:
-    """Run `steps` optimizer steps of `loss_fn` on `batches`; progress every `log_every` steps."""
+    """Run `steps` optimizer steps of `loss_fn` on `batches` (`grad_accum` batches, losses averaged, per
+    step); progress every `log_every` steps."""
     params = [p for p in params if p.requires_grad]
     if not params:
         raise ValueError(f"{name}: nothing to train (no parameter requires grad)")
@@ -53,15 +55,17 @@ def train(
     result = TrainResult(steps=steps)
     start = time.perf_counter()
     for step in range(1, steps + 1):
-        batch = next(batches)
-        loss = loss_fn(batch, generator)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"{name}: loss is {loss.item()} at step {step}")
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        total = 0.0
+        for _ in range(grad_accum):
+            loss = loss_fn(next(batches), generator)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"{name}: loss is {loss.item()} at step {step}")
+            (loss / grad_accum).backward()
+            total += float(loss.detach()) / grad_accum
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
-        result.losses.append(float(loss.detach()))
+        result.losses.append(total)
         if step % log_every == 0 or step == steps:
             rate = step / (time.perf_counter() - start)
             log(f"{name}: step {step}/{steps} loss {result.final_loss:.4f} ({rate:.1f} steps/s)")

@@ -1,4 +1,9 @@
-"""The two training stages over any method: pretrain (image stage) and finetune (video stage)."""
+"""The two training stages over any method: pretrain (image stage) and finetune (video stage).
+
+A released flavor (a model as published, e.g. `magicanimate/released`) is not trained: both stages write a
+checkpoint folder that names the released weights (`stage: released` in humanvid.json), after checking
+they are on this machine; loading that folder loads them.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,12 @@ from typing import Callable, Iterator
 
 import torch
 
+from humanvid import weights
 from humanvid.config import ModelConfig, TrainConfig
 from humanvid.models import METHODS
+from humanvid.models.latent import RELEASED_STAGE, SPEC_FILE
 from humanvid.shards import ReferenceClipSamples, SampleSpec, ShardReader
+from humanvid.shards.samples import CONTROL_SOURCES, control_images
 from humanvid.training.loop import TrainResult, cycle_batches, train
 
 TRAIN_LOG = "train_log.json"
@@ -20,29 +28,35 @@ def _samples(reader: ShardReader, cfg: ModelConfig, stage: TrainConfig) -> Refer
     return ReferenceClipSamples(reader, SampleSpec(frames=stage.frames, stride=stage.stride, resolution=cfg.arch.resolution), "train", cfg.run.seed)
 
 
-def _batches(reader: ShardReader, cfg: ModelConfig, stage: TrainConfig, seed: int) -> Iterator[dict]:
+def _batches(reader: ShardReader, cfg: ModelConfig, stage: TrainConfig, seed: int, control: str) -> Iterator[dict]:
     """Endless training batches: the stage's paper sampler through the shard loader when `sampling` is set,
-    else the baseline's reference + K frames at a stride."""
+    else the baseline's reference + K frames at a stride (OpenPose control)."""
     if stage.sampling is None:
+        if control != "openpose":
+            raise ValueError(f"the baseline's own sampler gives OpenPose control images; this model wants {control!r}: "
+                             "set the stage's `sampling:` (docs/loader.md)")  # fmt: skip
         return cycle_batches(_samples(reader, cfg, stage), stage.batch_size, seed)
-    return paper_batches(reader, stage.sampling, cfg.arch.resolution, stage.batch_size, seed)
+    return paper_batches(reader, stage.sampling, cfg.arch.resolution, stage.batch_size, seed, control)
 
 
-def paper_batches(reader: ShardReader, sampling, resolution: int, batch_size: int, seed: int) -> Iterator[dict]:
-    """The loader's uint8 samples as model batches: reference and frames in [-1, 1], OpenPose images in [0, 1]."""
+def paper_batches(reader: ShardReader, sampling, resolution: int, batch_size: int, seed: int, control: str = "openpose") -> Iterator[dict]:
+    """The loader's uint8 samples as model batches: reference and frames in [-1, 1], control images of the
+    model's kind (`humanvid.shards.samples.control_images`) in [0, 1]."""
     from humanvid.shards.loader import ShardSamples, iterate
-    from humanvid.shards.samples import to_pose_images
 
-    dataset = ShardSamples(reader, sampling, resolution, "train", seed, conditions=("openpose18",))
+    sources = CONTROL_SOURCES[control]
+    dataset = ShardSamples(reader, sampling, resolution, "train", seed, conditions=sources)
     epoch = 0
     while True:
         dataset.set_epoch(epoch)
         for batch in iterate(dataset, batch_size):
             if "reference" not in batch:
                 raise ValueError(f"sampler {sampling.kind!r} gives no reference frame; this method conditions on one")
-            keypoints = batch["openpose18"].numpy()  # (B, K, 18, 3), already in the resolution's pixels
-            pose = torch.stack([to_pose_images(kp, resolution, resolution, resolution) for kp in keypoints])
-            yield {"reference": batch["reference"].float() / 127.5 - 1, "frames": batch["frames"].float() / 127.5 - 1, "pose": pose}
+            # The loader already cropped keypoints and condition maps to the training resolution.
+            images = [control_images(control, {c: batch[c][i].numpy() for c in sources}, resolution, resolution, resolution)
+                      for i in range(len(batch["frames"]))]  # fmt: skip
+            yield {"reference": batch["reference"].float() / 127.5 - 1, "frames": batch["frames"].float() / 127.5 - 1,
+                   "control": torch.stack(images)}  # fmt: skip
         epoch += 1
 
 
@@ -65,29 +79,52 @@ def _write_log(out_dir: Path, results: dict[str, TrainResult], extra: dict) -> N
     (Path(out_dir) / TRAIN_LOG).write_text(json.dumps({**extra, **data}, indent=2))
 
 
+def _released(cfg: ModelConfig) -> bool:
+    return cfg.arch.flavor in METHODS.get(cfg.arch.method).released
+
+
+def write_release_pointer(cfg: ModelConfig, out_dir: Path, overrides: dict[str, str] | None, log: Callable[[str], None]) -> None:
+    """A released flavor's checkpoint: the weights it loads, by name, once they are all here."""
+    names = METHODS.get(cfg.arch.method).weights.get(cfg.arch.flavor, ())
+    missing = weights.missing(names, overrides)
+    if missing:
+        raise weights.MissingWeightsError(f"{cfg.arch.method}/{cfg.arch.flavor} needs {weights.fetch_hint(missing)}")
+    spec = {"method": cfg.arch.method, "flavor": cfg.arch.flavor, "resolution": cfg.arch.resolution, "stage": RELEASED_STAGE,
+            "options": dict(cfg.arch.options), "overrides": dict(overrides or {}),
+            "weights": {n: str(weights.find(n, overrides)) for n in names}}  # fmt: skip
+    (Path(out_dir) / SPEC_FILE).write_text(json.dumps(spec, indent=2, sort_keys=True))
+    log(f"{cfg.arch.method}/{cfg.arch.flavor}: the released weights, not trained here ({', '.join(names)})")
+
+
 def pretrain(cfg: ModelConfig, shards_dir: Path, out_dir: Path, device: torch.device, dtype: torch.dtype,
-             log: Callable[[str], None] = print) -> None:  # fmt: skip
-    """Image stage: temporal layers absent; spatial UNet + ControlNet train on (reference, target) pairs."""
+             log: Callable[[str], None] = print, overrides: dict[str, str] | None = None) -> None:  # fmt: skip
+    """Image stage: temporal layers absent; what the method trains in its stage 1, on (reference, target) pairs."""
+    if _released(cfg):
+        return write_release_pointer(cfg, out_dir, overrides, log)
     reader = ShardReader(shards_dir)
-    model = METHODS.get(cfg.arch.method).load().create(cfg.arch.flavor, cfg.arch.resolution, cfg.run.seed, device, dtype)
+    model = METHODS.get(cfg.arch.method).load().create(cfg.arch.flavor, cfg.arch.resolution, cfg.run.seed, device, dtype,
+                                                       overrides=overrides, **cfg.arch.options)  # fmt: skip
     results = {}
     if cfg.pretrain.vae_steps:
         results["vae"] = _fit_vae(model, reader, cfg, log)
-    batches = _batches(reader, cfg, cfg.pretrain, cfg.run.seed)
+    batches = _batches(reader, cfg, cfg.pretrain, cfg.run.seed, model.control)
     results["pretrain"] = train(model.trainable_parameters("pretrain"), model.diffusion_loss, batches, cfg.pretrain.steps,
-                                cfg.pretrain.lr, torch.Generator(device).manual_seed(cfg.run.seed), log, cfg.pretrain.log_every, "pretrain")  # fmt: skip
+                                cfg.pretrain.lr, torch.Generator(device).manual_seed(cfg.run.seed), log, cfg.pretrain.log_every, "pretrain",
+                                cfg.pretrain.grad_accum)  # fmt: skip
     model.save(out_dir)
     _write_log(out_dir, results, {"device": str(device), "dtype": str(dtype)})
 
 
 def finetune(cfg: ModelConfig, shards_dir: Path, pretrain_dir: Path, out_dir: Path, device: torch.device,
-             dtype: torch.dtype, log: Callable[[str], None] = print) -> None:  # fmt: skip
+             dtype: torch.dtype, log: Callable[[str], None] = print, overrides: dict[str, str] | None = None) -> None:  # fmt: skip
     """Video stage: motion modules inserted and trained alone on K-frame clips."""
+    if _released(cfg):
+        return write_release_pointer(cfg, out_dir, overrides, log)
     reader = ShardReader(shards_dir)
     model = METHODS.get(cfg.arch.method).load().load(pretrain_dir, device, dtype)
-    model.enter_video_stage(cfg.run.seed)
-    batches = _batches(reader, cfg, cfg.finetune, cfg.run.seed + 10)
+    model.enter_video_stage(cfg.run.seed, overrides)
+    batches = _batches(reader, cfg, cfg.finetune, cfg.run.seed + 10, model.control)
     result = train(model.trainable_parameters("finetune"), model.diffusion_loss, batches, cfg.finetune.steps, cfg.finetune.lr,
-                   torch.Generator(device).manual_seed(cfg.run.seed + 10), log, cfg.finetune.log_every, "finetune")  # fmt: skip
+                   torch.Generator(device).manual_seed(cfg.run.seed + 10), log, cfg.finetune.log_every, "finetune", cfg.finetune.grad_accum)  # fmt: skip
     model.save(out_dir)
     _write_log(out_dir, {"finetune": result}, {"device": str(device), "dtype": str(dtype)})

@@ -62,15 +62,16 @@ class Baseline(LatentModel):
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def create(cls, flavor: str, resolution: int, seed: int, device: torch.device, dtype: torch.dtype) -> "Baseline":
-        """Fresh components for the image stage."""
+    def create(cls, flavor: str, resolution: int, seed: int, device: torch.device, dtype: torch.dtype,
+               overrides: dict[str, str] | None = None) -> "Baseline":  # fmt: skip
+        """Fresh components for the image stage (`overrides`: params.yaml `weights.overrides`)."""
         if flavor not in cls.FLAVORS:
             raise ValueError(f"unknown baseline flavor {flavor!r}; known: {', '.join(cls.FLAVORS)}")
         torch.manual_seed(seed)
         if flavor == "debug":
             vae, unet, controlnet, encoder = cls._debug_components(resolution)
         else:
-            vae, unet, controlnet, encoder = cls._sd15_components()
+            vae, unet, controlnet, encoder = cls._sd15_components(overrides)
         model = cls(vae, unet, controlnet, encoder, flavor, resolution, "pretrain")
         model.check_resolution()
         return model.to(device, dtype)
@@ -97,24 +98,24 @@ class Baseline(LatentModel):
         return vae, unet, controlnet, encoder
 
     @staticmethod
-    def _sd15_components():
-        sd = weights.resolve("sd15")
+    def _sd15_components(overrides: dict[str, str] | None = None):
+        sd = weights.resolve("sd15", overrides)
         vae = AutoencoderKL.from_pretrained(sd, subfolder="vae", local_files_only=True)
         unet = UNet2DConditionModel.from_pretrained(sd, subfolder="unet", local_files_only=True)
-        controlnet = ControlNetModel.from_pretrained(weights.resolve("controlnet-openpose"), local_files_only=True)
-        encoder = CLIPVisionModelWithProjection.from_pretrained(weights.resolve("clip-vit-large-patch14"), local_files_only=True)
+        controlnet = ControlNetModel.from_pretrained(weights.resolve("controlnet-openpose", overrides), local_files_only=True)
+        encoder = CLIPVisionModelWithProjection.from_pretrained(weights.resolve("clip-vit-large-patch14", overrides), local_files_only=True)
         if encoder.config.projection_dim != unet.config.cross_attention_dim:
             raise ValueError("CLIP projection size must equal the UNet's cross-attention size")
         return vae, unet, controlnet, encoder
 
-    def enter_video_stage(self, seed: int) -> None:
+    def enter_video_stage(self, seed: int, overrides: dict[str, str] | None = None) -> None:
         """Insert AnimateDiff motion modules and freeze everything else: only temporal layers train."""
         if isinstance(self.unet, UNetMotionModel):
             return
         device, dtype = self.device, self.dtype
         torch.manual_seed(seed)
         if self.flavor == "sd15":
-            adapter = MotionAdapter.from_pretrained(weights.resolve("animatediff-v1-5-2"), local_files_only=True)
+            adapter = MotionAdapter.from_pretrained(weights.resolve("animatediff-v1-5-2", overrides), local_files_only=True)
         else:
             s = DebugSizes()
             adapter = MotionAdapter(block_out_channels=s.unet_channels, motion_layers_per_block=1, motion_num_attention_heads=2,
@@ -177,7 +178,7 @@ class Baseline(LatentModel):
         return out.unflatten(0, (b, k))
 
     def diffusion_loss(self, batch: dict, generator: torch.Generator) -> torch.Tensor:
-        """Epsilon-prediction MSE on a batch: reference (B, 3, S, S), frames/pose (B, K, 3, S, S)."""
+        """Epsilon-prediction MSE on a batch: reference (B, 3, S, S), frames/control (B, K, 3, S, S)."""
         frames = batch["frames"].to(self.device)
         b, k = frames.shape[:2]
         latents = self.encode(frames.flatten(0, 1), generator).unflatten(0, (b, k))
@@ -188,7 +189,7 @@ class Baseline(LatentModel):
             tokens = self.image_tokens(batch["reference"].to(self.device))
         keep = (torch.rand(b, generator=generator, device=self.device) >= self.reference_dropout).to(tokens.dtype)
         tokens = tokens * keep.view(b, 1, 1)
-        pred = self.predict_noise(noisy, t, tokens, batch["pose"].to(self.device))
+        pred = self.predict_noise(noisy, t, tokens, batch["control"].to(self.device))
         return F.mse_loss(pred.float(), noise.float())
 
     # ------------------------------------------------------------------ sampling (humanvid.sampling.denoise)

@@ -32,7 +32,7 @@ from safetensors.torch import load_file, save_file
 from transformers import CLIPTextConfig, CLIPTextModel
 
 from humanvid import weights
-from humanvid.models.latent import LatentModel, debug_vae, read_spec
+from humanvid.models.latent import RELEASED_STAGE, LatentModel, debug_vae, read_spec
 from humanvid.models.magicanimate import attention, released
 
 STAGES = ("pretrain", "finetune")
@@ -101,17 +101,18 @@ class MagicAnimate(LatentModel):
     # ------------------------------------------------------------------ construction
     @classmethod
     def create(cls, flavor: str, resolution: int, seed: int, device: torch.device, dtype: torch.dtype,
-               fusion: str = "midup", control: str = "densepose") -> "MagicAnimate":  # fmt: skip
-        """Fresh components for stage 1 (`released`: the released model, already in stage 2)."""
+               fusion: str = "midup", control: str = "densepose", overrides: dict[str, str] | None = None) -> "MagicAnimate":  # fmt: skip
+        """Fresh components for stage 1 (`released`: the released model, already in stage 2). `overrides`:
+        params.yaml `weights.overrides` for the released weights it loads."""
         if flavor not in cls.FLAVORS:
             raise ValueError(f"unknown magicanimate flavor {flavor!r}; known: {', '.join(cls.FLAVORS)}")
         torch.manual_seed(seed)
         if flavor == "debug":
             parts, stage = cls._debug_components(resolution), "pretrain"
         elif flavor == "sd15":
-            parts, stage = cls._sd15_components(), "pretrain"
+            parts, stage = cls._sd15_components(overrides), "pretrain"
         else:
-            parts = cls._released_components(weights.resolve("magicanimate"), weights.resolve("sd15"), weights.resolve("sd-vae-ft-mse"))
+            parts = cls._released_components(*(weights.resolve(n, overrides) for n in ("magicanimate", "sd15", "sd-vae-ft-mse")))
             stage = "finetune"
         model = cls(*parts, flavor, resolution, stage, fusion, control)
         model.check_resolution()
@@ -146,8 +147,8 @@ class MagicAnimate(LatentModel):
         return AutoencoderKL.from_pretrained(vae, local_files_only=True), unet, null_text_embedding(text)
 
     @classmethod
-    def _sd15_components(cls):
-        vae, unet, null_text = cls._sd15_base(weights.resolve("sd15"), weights.resolve("sd-vae-ft-mse"))
+    def _sd15_components(cls, overrides: dict[str, str] | None = None):
+        vae, unet, null_text = cls._sd15_base(weights.resolve("sd15", overrides), weights.resolve("sd-vae-ft-mse", overrides))
         appearance = UNet2DConditionModel.from_config(unet.config)
         appearance.load_state_dict(unet.state_dict())
         return vae, unet, appearance, ControlNetModel.from_unet(unet), null_text
@@ -173,14 +174,14 @@ class MagicAnimate(LatentModel):
         model.check_resolution()
         return model.to(device, dtype)
 
-    def enter_video_stage(self, seed: int) -> None:
+    def enter_video_stage(self, seed: int, overrides: dict[str, str] | None = None) -> None:
         """Stage 2: insert motion modules (AnimateDiff v1 weights for sd15, fresh for debug) into the denoiser."""
         if isinstance(self.unet, UNetMotionModel):
             return
         device, dtype = self.device, self.dtype
         torch.manual_seed(seed)
         if self.flavor == "sd15":
-            adapter = MotionAdapter.from_pretrained(weights.resolve("animatediff-v1-5"), local_files_only=True)
+            adapter = MotionAdapter.from_pretrained(weights.resolve("animatediff-v1-5", overrides), local_files_only=True)
             if adapter.config.use_motion_mid_block or adapter.config.motion_max_seq_length != 24:
                 raise ValueError("animatediff-v1-5 is not AnimateDiff v1's layout (no mid-block module, max length 24)")
         else:
@@ -322,6 +323,8 @@ class MagicAnimate(LatentModel):
         spec = read_spec(ckpt_dir)
         if spec.get("method") != "magicanimate":
             raise ValueError(f"{ckpt_dir}: a {spec.get('method')} checkpoint, not magicanimate")
+        if spec["stage"] == RELEASED_STAGE:  # a pointer to the released weights (humanvid.training.stages)
+            return cls.create(spec["flavor"], spec["resolution"], 0, device, dtype, **spec["options"], overrides=spec["overrides"])
         unet_cls = {"UNet2DConditionModel": UNet2DConditionModel, "UNetMotionModel": UNetMotionModel}[spec["unet_class"]]
         model = cls(
             AutoencoderKL.from_pretrained(ckpt_dir / "vae"),

@@ -1,0 +1,281 @@
+"""MagicAnimate: hybrid attention, stage freezing, released-weight loading, and train → sample → evaluate at
+debug size. Every network is the real diffusers/transformers module at a tiny size, seeded."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from diffusers.models.attention_processor import AttnProcessor2_0
+from released_magicanimate import write_release
+
+from humanvid.models.magicanimate import attention
+from humanvid.models.magicanimate.model import MagicAnimate
+from humanvid.models.magicanimate.released import motion_keys
+
+CPU = torch.device("cpu")
+
+
+@pytest.fixture(scope="module")
+def model() -> MagicAnimate:
+    return MagicAnimate.create("debug", 32, seed=0, device=CPU, dtype=torch.float32)
+
+
+def _layer(model: MagicAnimate, name: str):
+    return dict(model.unet.named_modules())[name]
+
+
+# -- hybrid attention ----------------------------------------------------------------------------------------
+
+
+def _manual_attention(attn, q_in, kv_in):
+    """softmax(Q K^T / sqrt(d)) V per head with explicit matmuls, through the layer's projections."""
+    h = attn.heads
+    q, k, v = attn.to_q(q_in), attn.to_k(kv_in), attn.to_v(kv_in)
+    n, lq, c = q.shape
+    q, k, v = (x.unflatten(-1, (h, c // h)).transpose(1, 2) for x in (q, k, v))
+    w = torch.softmax(q @ k.transpose(-1, -2) / (c // h) ** 0.5, dim=-1)
+    return attn.to_out[0]((w @ v).transpose(1, 2).reshape(n, lq, c))
+
+
+def test_fusion_layers_are_mid_and_up_or_all(model):
+    midup = attention.hybrid_layers(model.unet, "midup")
+    full = attention.hybrid_layers(model.unet, "full")
+    assert midup and all(n.startswith(("mid_block", "up_blocks")) for n in midup)
+    assert set(midup) < set(full) and any(n.startswith("down_blocks") for n in full)
+    assert all(n.endswith("attn1") and "motion_modules" not in n for n in full)
+    with pytest.raises(ValueError, match="unknown fusion"):
+        attention.hybrid_layers(model.unet, "down")
+
+
+def test_without_appearance_tokens_the_block_is_the_plain_block(model):
+    name = attention.hybrid_layers(model.unet, "midup")[0]
+    attn = _layer(model, name)
+    x = torch.randn(3, 10, attn.to_q.in_features, generator=torch.Generator().manual_seed(0))
+    plain = AttnProcessor2_0()(attn, x)
+    model.bank.clear()
+    assert torch.allclose(attn.processor(attn, x), plain, atol=1e-6)  # no rows set
+    model.bank.rows = torch.full((3,), -1)
+    model.bank.tokens = {name: torch.randn(1, 7, x.shape[-1])}
+    assert torch.allclose(attn.processor(attn, x), plain, atol=1e-6)  # rows set, none reads a reference
+    model.bank.clear()
+
+
+def test_with_tokens_only_the_keys_and_values_change(model):
+    name = attention.hybrid_layers(model.unet, "midup")[-1]
+    attn = _layer(model, name)
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(4, 10, attn.to_q.in_features, generator=gen)
+    tokens = torch.randn(2, 6, x.shape[-1], generator=gen)  # two references
+    model.bank.tokens, model.bank.rows = {name: tokens}, torch.tensor([0, 1, -1, 1])
+    out = attn.processor(attn, x)
+    # Rows reading a reference: attention of their queries over [K, K'_a], [V, V'_a] ...
+    for row, ref in ((0, 0), (1, 1), (3, 1)):
+        expected = _manual_attention(attn, x[row : row + 1], torch.cat([x[row : row + 1], tokens[ref : ref + 1]], 1))
+        assert torch.allclose(out[row : row + 1], expected, atol=1e-5)
+    # ... the row without one is the plain block.
+    assert torch.allclose(out[2:3], _manual_attention(attn, x[2:3], x[2:3]), atol=1e-5)
+    # The queries come from the frame alone: appearance tokens equal to the frame's own hidden states only
+    # duplicate its keys and values, which leaves softmax-weighted averages unchanged.
+    model.bank.tokens, model.bank.rows = {name: x[:1].clone()}, torch.tensor([0, -1, -1, -1])
+    assert torch.allclose(attn.processor(attn, x)[:1], _manual_attention(attn, x[:1], x[:1]), atol=1e-5)
+    model.bank.clear()
+
+
+def test_the_appearance_encoder_records_the_normalised_block_inputs(model):
+    """y_a is the input of attn1 — norm1's output — of each fusion block of the appearance encoder."""
+    names = attention.hybrid_layers(model.appearance_encoder, "midup")
+    seen = {}
+    modules = dict(model.appearance_encoder.named_modules())
+    hooks = [modules[n.removesuffix(".attn1")].norm1.register_forward_hook(lambda m, i, o, n=n: seen.__setitem__(n, o.detach()))
+             for n in names]  # fmt: skip
+    try:
+        with torch.no_grad():
+            model.record_appearance(torch.randn(2, 4, 8, 8, generator=torch.Generator().manual_seed(2)), torch.tensor([10, 500]))
+    finally:
+        for h in hooks:
+            h.remove()
+    assert set(model.bank.tokens) == set(names)
+    for n in names:
+        assert torch.equal(model.bank.tokens[n], seen[n])
+    model.bank.clear()
+
+
+def test_reference_changes_the_denoiser_output_only_through_the_bank(model):
+    gen = torch.Generator().manual_seed(3)
+    lat, ref = torch.randn(1, 2, 4, 8, 8, generator=gen), torch.randn(1, 4, 8, 8, generator=gen)
+    control, t = torch.rand(1, 2, 3, 32, 32, generator=gen), torch.tensor([400])
+    with torch.no_grad():
+        with_ref = model.predict_noise(lat, t, ref, control, torch.tensor([0, 0]))
+        other_ref = model.predict_noise(lat, t, ref + 1.0, control, torch.tensor([0, 0]))
+        dropped_a = model.predict_noise(lat, t, ref, control, torch.tensor([-1, -1]))
+        dropped_b = model.predict_noise(lat, t, ref + 1.0, control, torch.tensor([-1, -1]))
+    assert not torch.allclose(with_ref, other_ref)  # the reference matters ...
+    assert torch.equal(dropped_a, dropped_b)  # ... and nothing else carries it
+
+
+# -- training stages -------------------------------------------------------------------------------------------
+
+
+def _changed(before: dict, model: MagicAnimate) -> set[str]:
+    out = set()
+    for comp, module in model.modules().items():
+        for k, v in module.state_dict().items():
+            if not torch.equal(before[f"{comp}.{k}"], v):
+                out.add(f"{comp}.{k}")
+    return out
+
+
+def _snapshot(model: MagicAnimate) -> dict:
+    return {f"{c}.{k}": v.clone() for c, m in model.modules().items() for k, v in m.state_dict().items()}
+
+
+def _step(model: MagicAnimate, stage: str, k: int) -> None:
+    gen = torch.Generator().manual_seed(4)
+    params = list(model.trainable_parameters(stage))
+    opt = torch.optim.AdamW(params, lr=1e-2)
+    batch = {"reference": torch.rand(2, 3, 32, 32, generator=gen) * 2 - 1, "frames": torch.rand(2, k, 3, 32, 32, generator=gen) * 2 - 1,
+             "control": torch.rand(2, k, 3, 32, 32, generator=gen)}  # fmt: skip
+    model.hyper = type(model.hyper)(appearance_dropout=0.0)  # every sample reads its reference: the encoder gets gradients
+    loss = model.diffusion_loss(batch, gen)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+
+
+def test_each_stage_changes_exactly_its_parameters():
+    m = MagicAnimate.create("debug", 32, seed=5, device=CPU, dtype=torch.float32)
+    before = _snapshot(m)
+    _step(m, "pretrain", 1)
+    changed = _changed(before, m)
+    assert changed and all(c.startswith(("appearance_encoder.", "controlnet.")) for c in changed)
+    assert any(c.startswith("appearance_encoder.") for c in changed) and any(c.startswith("controlnet.") for c in changed)
+    # The appearance encoder's layers after its last fusion layer never feed the denoiser: no gradient, unchanged.
+    assert "appearance_encoder.conv_out.weight" not in changed
+    m.enter_video_stage(seed=6)
+    assert attention.hybrid_layers(m.unet, "midup") == attention.hybrid_layers(m.appearance_encoder, "midup")
+    assert isinstance(_layer(m, attention.hybrid_layers(m.unet, "midup")[0]).processor, attention.HybridAttention)
+    before = _snapshot(m)
+    _step(m, "finetune", 4)
+    changed = _changed(before, m)
+    assert changed and all(c.startswith("unet.") and "motion_modules" in c for c in changed)
+    # Every trainable motion-module tensor moved (the fixed positional tables are buffers).
+    motion = {f"unet.{k}" for k in m.unet.state_dict() if "motion_modules" in k and not k.endswith("pos_embed.pe")}
+    assert changed == motion
+
+
+def test_unknown_flavor_control_and_stage_are_refused():
+    with pytest.raises(ValueError, match="unknown magicanimate flavor"):
+        MagicAnimate.create("xl", 32, 0, CPU, torch.float32)
+    with pytest.raises(ValueError, match="unknown MagicAnimate control"):
+        MagicAnimate.create("debug", 32, 0, CPU, torch.float32, control="canny")
+    with pytest.raises(ValueError, match="multiple of the VAE"):
+        MagicAnimate.create("debug", 30, 0, CPU, torch.float32)
+    m = MagicAnimate.create("debug", 32, 0, CPU, torch.float32)
+    with pytest.raises(ValueError, match="call enter_video_stage first"):
+        m.trainable_parameters("finetune")
+
+
+# -- released weights ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("wrap", ["plain", "wrapped"])
+def test_released_checkpoints_load_by_name_with_nothing_missing_or_unexpected(tmp_path, wrap):
+    r = write_release(tmp_path, wrap=wrap)
+    m = MagicAnimate.from_release(r["release"], r["sd15"], r["vae"], 32, CPU, torch.float32, heads=2)
+    assert m.stage == "finetune" and type(m.unet).__name__ == "UNetMotionModel"
+    unet = m.unet.state_dict()
+    # AnimateDiff v1 names land on diffusers' modules: attention_blocks.1 -> attn2, norms.1 -> norm2, ff_norm -> norm3.
+    p = "up_blocks.1.motion_modules.1.temporal_transformer.transformer_blocks.0."
+    q = "up_blocks.1.motion_modules.1.transformer_blocks.0."
+    for src, dst in (("attention_blocks.1.to_v.weight", "attn2.to_v.weight"), ("attention_blocks.0.to_out.0.bias", "attn1.to_out.0.bias"),
+                     ("norms.1.bias", "norm2.bias"), ("ff_norm.weight", "norm3.weight"), ("ff.net.0.proj.weight", "ff.net.0.proj.weight"),
+                     ("attention_blocks.0.pos_encoder.pe", "pos_embed.pe")):  # fmt: skip
+        assert torch.equal(r["motion"][p + src], unet[q + dst]), src
+    motion_in_model = {k for k in unet if "motion_modules" in k}
+    assert motion_in_model == set(motion_keys(r["motion"], "test")[0])  # every motion tensor, nothing else
+    for k, v in r["appearance"].items():
+        assert torch.equal(v, m.appearance_encoder.state_dict()[k]), k
+    for k, v in r["controlnet"].items():
+        assert torch.equal(v, m.controlnet.state_dict()[k]), k
+    with torch.no_grad():  # and the loaded model runs
+        state = m.sampling_state(torch.zeros(3, 32, 32), torch.rand(4, 3, 32, 32), 7.5)
+        lat = torch.randn(4, 4, 8, 8)
+        m.begin_step(state, lat, torch.tensor(500))
+        assert torch.isfinite(m.window_noise(state, lat[None], torch.arange(4)[None], torch.tensor(500))).all()
+
+
+def test_a_release_that_does_not_fit_is_refused_with_the_key_named(tmp_path):
+    r = write_release(tmp_path)
+    path = r["release"] / "temporal_attention" / "temporal_attention.ckpt"
+    state = torch.load(path, weights_only=True)
+    key = "down_blocks.0.motion_modules.0.temporal_transformer.transformer_blocks.0.norms.0.weight"
+    state["down_blocks.0.motion_modules.0.temporal_transformer.transformer_blocks.0.norms.7.weight"] = state.pop(key)
+    torch.save(state, path)
+    with pytest.raises(ValueError, match=r"temporal_attention\.ckpt.*missing.*norm1\.weight.*unexpected.*norms\.7"):
+        MagicAnimate.from_release(r["release"], r["sd15"], r["vae"], 32, CPU, torch.float32, heads=2)
+    r2 = write_release(tmp_path / "b")
+    (r2["release"] / "appearance_encoder" / "diffusion_pytorch_model.safetensors").unlink()
+    with pytest.raises(FileNotFoundError, match="appearance_encoder: no diffusion_pytorch_model"):
+        MagicAnimate.from_release(r2["release"], r2["sd15"], r2["vae"], 32, CPU, torch.float32, heads=2)
+
+
+def test_the_released_flavor_without_weights_names_what_to_fetch():
+    from humanvid.weights import MissingWeightsError
+
+    with pytest.raises(MissingWeightsError, match="humanvid weights fetch magicanimate"):
+        MagicAnimate.create("released", 512, 0, CPU, torch.float32)
+
+
+# -- sampling -------------------------------------------------------------------------------------------------
+
+
+def test_window_batching_does_not_change_the_sample(model):
+    from humanvid.sampling import sample_video
+
+    gen = torch.Generator().manual_seed(7)
+    ref, control = torch.rand(3, 32, 32, generator=gen) * 2 - 1, torch.rand(10, 3, 32, 32, generator=gen)
+    runs = [sample_video(model, ref, control, 2, 4, 1, 7.5, torch.Generator().manual_seed(0), closed_loop=True, window_batch=b)
+            for b in (1, 4)]  # fmt: skip
+    assert runs[0].shape == (10, 3, 32, 32) and torch.isfinite(runs[0]).all()
+    assert torch.allclose(runs[0], runs[1], atol=1e-5)
+    guided = sample_video(model, ref, control, 2, 4, 1, 1.0, torch.Generator().manual_seed(0), closed_loop=True)
+    assert not torch.allclose(runs[0], guided)  # guidance 7.5 contrasts with and without appearance
+
+
+# -- train → sample → evaluate ---------------------------------------------------------------------------------
+
+
+def test_debug_train_sample_evaluate_end_to_end(tmp_path):
+    from test_loader import _build
+
+    from humanvid.config import EvaluationConfig, ModelConfig, SamplerConfig
+    from humanvid.metrics.evaluate import evaluate_samples
+    from humanvid.sampling.clips import sample_clips
+    from humanvid.training.stages import finetune, pretrain
+
+    reader, _ = _build(tmp_path / "shards", n_ids=2, per_id=1, frames=24)
+    cfg = ModelConfig.model_validate({
+        "arch": {"method": "magicanimate", "flavor": "debug", "resolution": 32, "options": {"control": "dwpose+densepose"}},
+        "data": "synth", "run": {"seed": 0, "device": "cpu", "dtype": "float32"},
+        "pretrain": {"steps": 2, "batch_size": 2, "vae_steps": 2, "log_every": 1, "sampling": {"kind": "magicanimate_pair", "flip_p": 0}},
+        "finetune": {"steps": 2, "batch_size": 1, "grad_accum": 2, "log_every": 1,
+                     "sampling": {"kind": "magicanimate_video", "frames": 4, "stride": 2, "reduce_p": 0.5, "flip_p": 0}},
+    })  # fmt: skip
+    pretrain(cfg, reader.dir, tmp_path / "pre", CPU, torch.float32, log=lambda m: None)
+    finetune(cfg, reader.dir, tmp_path / "pre", tmp_path / "fine", CPU, torch.float32, log=lambda m: None)
+    for stage, name in (("pre", "pretrain"), ("fine", "finetune")):
+        run = json.loads((tmp_path / stage / "train_log.json").read_text())[name]
+        assert run["steps"] == 2 and all(np.isfinite(run["losses"]))
+    model = MagicAnimate.load(tmp_path / "fine", CPU, torch.float32)
+    assert (model.control, model.fusion, type(model.unet).__name__) == ("dwpose+densepose", "midup", "UNetMotionModel")
+    sampler = SamplerConfig(model="m", data="synth", split="train", window=8, overlap=2, closed_loop=True, window_batch=2, steps=2,
+                            guidance_scale=7.5, max_clips=1, max_frames=12)  # fmt: skip
+    (tmp_path / "samples").mkdir()
+    manifest = sample_clips(model, reader, sampler, tmp_path / "samples", log=lambda m: None)
+    assert [c["status"] for c in manifest["clips"]] == ["ok"] and manifest["clips"][0]["frames"] == 12
+    doc, preview, _ = evaluate_samples(tmp_path / "samples", reader, EvaluationConfig(metrics=["l1", "psnr", "ssim"], device="cpu"))
+    for metric in ("l1", "psnr", "ssim"):
+        assert np.isfinite(doc["overall"][metric])
