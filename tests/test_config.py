@@ -73,3 +73,21 @@ def test_missing_and_malformed_files(tmp_path):
     bad.write_text(yaml.safe_dump(["a", "list"]))
     with pytest.raises(ConfigError, match="mapping at the top level"):
         load_config(bad)
+
+
+def test_method_options_and_released_steps_are_checked(tiny_params):
+    p = tiny_params
+    p["models"]["tiny"]["arch"] = {"method": "magicanimate", "flavor": "debug", "resolution": 32, "options": {"fusion": "down", "colour": "x"}}
+    p["models"]["rel"] = {"arch": {"method": "magicanimate", "flavor": "released", "resolution": 32}, "data": "synthdance", "run": {},
+                          "pretrain": {"steps": 5}, "finetune": {"steps": 0}}  # fmt: skip
+    p["models"]["tiny"]["finetune"]["steps"] = 0
+    p["models"]["base"] = {**p["models"]["rel"], "arch": {"method": "baseline", "flavor": "debug", "resolution": 32},
+                           "pretrain": {"steps": 1, "base_steps": 5}, "finetune": {"steps": 1}}  # fmt: skip
+    with pytest.raises(ConfigError) as err:
+        parse_config(p, root=REPO)
+    text = str(err.value)
+    assert "models.tiny.arch.options.fusion: unknown value 'down'; known: midup, full" in text
+    assert "models.tiny.arch.options.colour: method 'magicanimate' has no option 'colour'" in text
+    assert "models.tiny.finetune.steps: must be at least 1" in text
+    assert "models.rel.pretrain.steps: flavor 'released' is the released model, not trained here: set 0" in text
+    assert "models.base.pretrain.base_steps: method 'baseline' trains its denoiser in stage 1 itself: set 0" in text

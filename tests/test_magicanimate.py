@@ -147,6 +147,14 @@ def _step(model: MagicAnimate, stage: str, k: int) -> None:
 
 def test_each_stage_changes_exactly_its_parameters():
     m = MagicAnimate.create("debug", 32, seed=5, device=CPU, dtype=torch.float32)
+    # Debug only: the base denoiser (SD1.5's stand-in) trains alone first.
+    before = _snapshot(m)
+    gen = torch.Generator().manual_seed(8)
+    opt = torch.optim.AdamW(list(m.trainable_parameters("base")), lr=1e-2)
+    m.base_loss({"frames": torch.rand(2, 3, 32, 32, generator=gen) * 2 - 1}, gen).backward()
+    opt.step()
+    changed = _changed(before, m)
+    assert changed and all(c.startswith("unet.") for c in changed)
     before = _snapshot(m)
     _step(m, "pretrain", 1)
     changed = _changed(before, m)
@@ -176,6 +184,9 @@ def test_unknown_flavor_control_and_stage_are_refused():
     m = MagicAnimate.create("debug", 32, 0, CPU, torch.float32)
     with pytest.raises(ValueError, match="call enter_video_stage first"):
         m.trainable_parameters("finetune")
+    m.enter_video_stage(0)
+    with pytest.raises(ValueError, match="only a debug model before stage 1 trains its base denoiser"):
+        m.trainable_parameters("base")
 
 
 # -- released weights ------------------------------------------------------------------------------------------
@@ -260,13 +271,14 @@ def test_debug_train_sample_evaluate_end_to_end(tmp_path):
     cfg = ModelConfig.model_validate({
         "arch": {"method": "magicanimate", "flavor": "debug", "resolution": 32, "options": {"control": "dwpose+densepose"}},
         "data": "synth", "run": {"seed": 0, "device": "cpu", "dtype": "float32"},
-        "pretrain": {"steps": 2, "batch_size": 2, "vae_steps": 2, "log_every": 1, "sampling": {"kind": "magicanimate_pair", "flip_p": 0}},
+        "pretrain": {"steps": 2, "batch_size": 2, "vae_steps": 2, "base_steps": 2, "log_every": 1,
+                     "sampling": {"kind": "magicanimate_pair", "flip_p": 0}},
         "finetune": {"steps": 2, "batch_size": 1, "grad_accum": 2, "log_every": 1,
                      "sampling": {"kind": "magicanimate_video", "frames": 4, "stride": 2, "reduce_p": 0.5, "flip_p": 0}},
     })  # fmt: skip
     pretrain(cfg, reader.dir, tmp_path / "pre", CPU, torch.float32, log=lambda m: None)
     finetune(cfg, reader.dir, tmp_path / "pre", tmp_path / "fine", CPU, torch.float32, log=lambda m: None)
-    for stage, name in (("pre", "pretrain"), ("fine", "finetune")):
+    for stage, name in (("pre", "vae"), ("pre", "base"), ("pre", "pretrain"), ("fine", "finetune")):
         run = json.loads((tmp_path / stage / "train_log.json").read_text())[name]
         assert run["steps"] == 2 and all(np.isfinite(run["losses"]))
     model = MagicAnimate.load(tmp_path / "fine", CPU, torch.float32)
@@ -279,3 +291,26 @@ def test_debug_train_sample_evaluate_end_to_end(tmp_path):
     doc, preview, _ = evaluate_samples(tmp_path / "samples", reader, EvaluationConfig(metrics=["l1", "psnr", "ssim"], device="cpu"))
     for metric in ("l1", "psnr", "ssim"):
         assert np.isfinite(doc["overall"][metric])
+
+
+def test_the_released_flavor_is_not_trained_its_stages_name_the_weights(tmp_path):
+    from humanvid.config import ModelConfig
+    from humanvid.training.stages import finetune, pretrain
+    from humanvid.weights import MissingWeightsError
+
+    cfg = ModelConfig.model_validate({"arch": {"method": "magicanimate", "flavor": "released", "resolution": 32}, "data": "tiktok",
+                                      "run": {}, "pretrain": {"steps": 0}, "finetune": {"steps": 0}})  # fmt: skip
+    (tmp_path / "pre").mkdir()
+    with pytest.raises(MissingWeightsError, match="humanvid weights fetch"):
+        pretrain(cfg, tmp_path / "no-shards", tmp_path / "pre", CPU, torch.float32, log=lambda m: None)
+    r = write_release(tmp_path / "release")
+    overrides = {"magicanimate": str(r["release"]), "sd15": str(r["sd15"]), "sd-vae-ft-mse": str(r["vae"])}
+    (tmp_path / "fine").mkdir()
+    pretrain(cfg, tmp_path / "no-shards", tmp_path / "pre", CPU, torch.float32, log=lambda m: None, overrides=overrides)
+    finetune(cfg, tmp_path / "no-shards", tmp_path / "pre", tmp_path / "fine", CPU, torch.float32, log=lambda m: None, overrides=overrides)
+    spec = json.loads((tmp_path / "fine" / "humanvid.json").read_text())
+    assert spec["stage"] == "released" and set(spec["weights"]) == {"magicanimate", "sd15", "sd-vae-ft-mse"}
+    assert sorted(p.name for p in (tmp_path / "fine").iterdir()) == ["humanvid.json"]  # nothing copied, nothing trained
+    m = MagicAnimate.load(tmp_path / "fine", CPU, torch.float32)
+    key = "down_blocks.0.motion_modules.0.temporal_transformer.transformer_blocks.0.attention_blocks.0.to_q.weight"
+    assert torch.equal(m.unet.state_dict()["down_blocks.0.motion_modules.0.transformer_blocks.0.attn1.to_q.weight"], r["motion"][key])

@@ -173,6 +173,9 @@ class TrainConfig(Section):
     """Frame interval between target frames."""
     vae_steps: int = Field(0, ge=0)
     """Steps fitting the VAE before the diffusion model; only for flavors without released VAE weights."""
+    base_steps: int = Field(0, ge=0)
+    """Steps training the base denoiser as a plain image diffusion model before the method's stage 1; only
+    for debug flavors of methods whose stage 1 freezes a pretrained denoiser (MagicAnimate's SD1.5)."""
     log_every: int = Field(10, ge=1)
     """Progress line every this many steps."""
     sampling: SamplingConfig | None = None
@@ -411,6 +414,8 @@ def _check_references(cfg: Config, source: str, root: Path) -> None:
                          f"method {arch.method!r} has no option {key!r}; it has: {', '.join(entry.options) or '(none)'}")
                 else:
                     need(value in allowed, f"models.{name}.arch.options.{key}", f"unknown value {value!r}; known: {', '.join(allowed)}")
+            need(not model.pretrain.base_steps or entry.base_stage, f"models.{name}.pretrain.base_steps",
+                 f"method {arch.method!r} trains its denoiser in stage 1 itself: set 0")
             released = arch.flavor in entry.released
             for stage in ("pretrain", "finetune"):
                 steps = getattr(model, stage).steps

@@ -22,6 +22,8 @@ class MethodEntry:
     """`arch.options` the method takes -> allowed values (the first is the default)."""
     released: tuple[str, ...] = ()
     """Flavors that are a released model as published: no training (pretrain/finetune steps 0)."""
+    base_stage: bool = False
+    """Stage 1 freezes a pretrained base denoiser, which a debug flavor trains first (`pretrain.base_steps`)."""
 
     def load(self) -> type:
         module, attr = self.target.split(":")
@@ -35,7 +37,7 @@ METHODS.add("magicanimate", MethodEntry(
     ("debug", "sd15", "released"), "humanvid.models.magicanimate.model:MagicAnimate",
     {"sd15": ("sd15", "sd-vae-ft-mse", "animatediff-v1-5"), "released": ("sd15", "sd-vae-ft-mse", "magicanimate")},
     options={"fusion": ("midup", "full"), "control": ("densepose", "dwpose", "dwpose+densepose")},
-    released=("released",),
+    released=("released",), base_stage=True,
 ))  # fmt: skip
 
 __all__ = ["METHODS", "MethodEntry"]

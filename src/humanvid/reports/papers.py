@@ -129,6 +129,6 @@ def resolve_rows(cfg: "Config", name: str, root: Path) -> list[TableRow]:
             wanted = METHODS.get(model.arch.method).weights.get(model.arch.flavor, ())
             missing = weights.missing(wanted, cfg.weights.overrides)
             if missing:
-                needs = weights.fetch_hint(missing)
+                needs = weights.fetch_hint(missing) + hint
         out.append(TableRow(label, sampler, needs, values))
     return out

@@ -74,6 +74,16 @@ def _fit_vae(model, reader: ShardReader, cfg: ModelConfig, log: Callable[[str], 
     return result
 
 
+def _fit_base(model, reader: ShardReader, cfg: ModelConfig, log: Callable[[str], None]) -> TrainResult:
+    """A debug flavor has no released base denoiser (MagicAnimate's is SD1.5, frozen in both of its stages):
+    train it first as a plain image diffusion model on the training frames — the stand-in for Stable
+    Diffusion's pretraining — then the method's own stage 1 starts from it."""
+    frames = _samples(reader, cfg, TrainConfig(steps=1, frames=1))
+    batches = ({"frames": b["frames"].flatten(0, 1)} for b in cycle_batches(frames, cfg.pretrain.batch_size * 2, cfg.run.seed + 4))
+    return train(model.trainable_parameters("base"), model.base_loss, batches, cfg.pretrain.base_steps, cfg.pretrain.lr,
+                 torch.Generator(model.device).manual_seed(cfg.run.seed + 5), log, cfg.pretrain.log_every, "base")  # fmt: skip
+
+
 def _write_log(out_dir: Path, results: dict[str, TrainResult], extra: dict) -> None:
     data = {name: {"steps": r.steps, "seconds": round(r.seconds, 3), "final_loss": r.final_loss, "losses": r.losses} for name, r in results.items()}
     (Path(out_dir) / TRAIN_LOG).write_text(json.dumps({**extra, **data}, indent=2))
@@ -107,6 +117,8 @@ def pretrain(cfg: ModelConfig, shards_dir: Path, out_dir: Path, device: torch.de
     results = {}
     if cfg.pretrain.vae_steps:
         results["vae"] = _fit_vae(model, reader, cfg, log)
+    if cfg.pretrain.base_steps:
+        results["base"] = _fit_base(model, reader, cfg, log)
     batches = _batches(reader, cfg, cfg.pretrain, cfg.run.seed, model.control)
     results["pretrain"] = train(model.trainable_parameters("pretrain"), model.diffusion_loss, batches, cfg.pretrain.steps,
                                 cfg.pretrain.lr, torch.Generator(device).manual_seed(cfg.run.seed), log, cfg.pretrain.log_every, "pretrain",

@@ -201,11 +201,17 @@ class MagicAnimate(LatentModel):
         return self
 
     def trainable_parameters(self, stage: str) -> Iterator[torch.nn.Parameter]:
-        """pretrain: appearance encoder + ControlNet (denoiser frozen, temporal layers absent).
+        """base (debug flavors only: the stand-in for SD1.5's pretraining): the denoiser alone.
+        pretrain: appearance encoder + ControlNet (denoiser frozen, temporal layers absent).
         finetune: the motion modules only."""
         for m in self.modules().values():
             m.requires_grad_(False)
-        if stage == "pretrain":
+        if stage == "base":
+            if self.flavor != "debug" or self.stage != "pretrain":
+                raise ValueError("only a debug model before stage 1 trains its base denoiser (sd15/released start from SD1.5)")
+            self.unet.requires_grad_(True)
+            params = list(self.unet.parameters())
+        elif stage == "pretrain":
             self.appearance_encoder.requires_grad_(True)
             self.controlnet.requires_grad_(True)
             params = list(self.appearance_encoder.parameters()) + list(self.controlnet.parameters())
@@ -261,6 +267,16 @@ class MagicAnimate(LatentModel):
         self.record_appearance(reference_latents, t)
         down, mid = self.control_residuals(latents.flatten(0, 1), t.repeat_interleave(k), control.flatten(0, 1))
         return self.denoise(latents, t, down, mid, rows)
+
+    def base_loss(self, batch: dict, generator: torch.Generator) -> torch.Tensor:
+        """Plain image diffusion of the denoiser on frames (N, 3, S, S): no appearance, no control, the
+        empty prompt — what Stable Diffusion's pretraining is to the sd15 flavor."""
+        latents = self.encode(batch["frames"].to(self.device), generator)[:, None]  # (N, 1, 4, h, w)
+        noise = torch.randn(latents.shape, generator=generator, device=self.device, dtype=latents.dtype)
+        t = torch.randint(0, self.noise_scheduler.config.num_train_timesteps, (len(latents),), generator=generator, device=self.device)
+        noisy = self.noise_scheduler.add_noise(latents.flatten(0, 1), noise.flatten(0, 1), t).unflatten(0, latents.shape[:2])
+        pred = self.denoise(noisy, t, None, None, None)
+        return F.mse_loss(pred.float(), noise.float())
 
     def diffusion_loss(self, batch: dict, generator: torch.Generator) -> torch.Tensor:
         """Epsilon MSE: reference (B, 3, S, S) and frames (B, K, 3, S, S) in [-1, 1], control (B, K, 3, S, S)
