@@ -177,9 +177,10 @@ def run_one(args, label: str) -> dict:
         fn = lambda: sample_video(model, reference, control, args.steps, 16, 4, 7.5, torch.Generator(device).manual_seed(0),  # noqa: E731
                                   closed_loop=True, window_batch=args.window_batch)  # fmt: skip
     sample_video(model, reference, control[:16], 1, 16, 4, 7.5, torch.Generator(device).manual_seed(0))  # warm-up
-    seconds, frames = timed(fn, device)
-    torch.save(frames.cpu(), args.out)
-    return {"seconds": seconds, "peak_mb": peak_memory_mb(device)}
+    runs = [timed(fn, device) for _ in range(args.repeats)]
+    torch.save(runs[0][1].cpu(), args.out)
+    times = sorted(r[0] for r in runs)
+    return {"seconds": times[len(times) // 2], "all_seconds": times, "peak_mb": peak_memory_mb(device)}
 
 
 def main() -> None:
@@ -189,6 +190,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=4)
     ap.add_argument("--window-batch", type=int, default=2)
     ap.add_argument("--train-frames", type=int, default=16)
+    ap.add_argument("--repeats", type=int, default=3, help="sampling runs per way (the median is reported)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--dtype", default="float32")
     ap.add_argument("--sd15", action="store_true", help="SD1.5's real widths (GPU)")
@@ -209,7 +211,7 @@ def main() -> None:
         for label in ("public", "humanvid") + (("train",) if args.train else ()):
             outs[label] = str(Path(tmp) / f"{label}.pt")
             argv = [sys.executable, __file__, "--only", label, "--out", outs[label]]
-            for key in ("size", "frames", "steps", "window_batch", "train_frames", "device", "dtype"):
+            for key in ("size", "frames", "steps", "window_batch", "train_frames", "repeats", "device", "dtype"):
                 argv += [f"--{key.replace('_', '-')}", str(getattr(args, key))]
             argv += ["--sd15"] if args.sd15 else []
             proc = subprocess.run(argv, capture_output=True, text=True)
@@ -220,7 +222,8 @@ def main() -> None:
             if label == "train":
                 print(f"  train step: stage 1 (K = 1) {r['pretrain']:.2f} s, stage 2 (K = {args.train_frames}) {r['finetune']:.2f} s; peak {r['peak_mb']:.0f} MB")
             else:
-                print(f"  {label:9s} {r['seconds']:8.2f} s  {r['seconds'] / args.frames:6.3f} s/frame  peak {r['peak_mb']:.0f} MB", flush=True)
+                runs = ", ".join(f"{x:.2f}" for x in r["all_seconds"])
+                print(f"  {label:9s} {r['seconds']:8.2f} s (median of {runs})  {r['seconds'] / args.frames:6.3f} s/frame  peak {r['peak_mb']:.0f} MB", flush=True)
         diff = (torch.load(outs["public"], weights_only=True) - torch.load(outs["humanvid"], weights_only=True)).abs().max().item()
     ratio = results["public"]["seconds"] / results["humanvid"]["seconds"]
     print(f"\nhumanvid vs the public design: {ratio:.2f}× faster; max |Δ| of the decoded frames {diff:.2e}")

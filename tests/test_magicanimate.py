@@ -314,3 +314,26 @@ def test_the_released_flavor_is_not_trained_its_stages_name_the_weights(tmp_path
     m = MagicAnimate.load(tmp_path / "fine", CPU, torch.float32)
     key = "down_blocks.0.motion_modules.0.temporal_transformer.transformer_blocks.0.attention_blocks.0.to_q.weight"
     assert torch.equal(m.unet.state_dict()["down_blocks.0.motion_modules.0.transformer_blocks.0.attn1.to_q.weight"], r["motion"][key])
+
+
+@pytest.mark.parametrize("video", [False, True])
+def test_guidance_with_a_shared_down_path_equals_two_full_branches(video):
+    from humanvid.models.magicanimate import guided
+
+    m = MagicAnimate.create("debug", 32, seed=9, device=CPU, dtype=torch.float32)
+    if video:
+        m.enter_video_stage(seed=10)
+        for p in m.unet.parameters():  # fresh motion modules output zero: give them weight so they matter
+            p.data += 0.01 * torch.randn(p.shape, generator=torch.Generator().manual_seed(p.numel()))
+    gen = torch.Generator().manual_seed(11)
+    lat, ref = torch.randn(2, 4, 4, 8, 8, generator=gen), torch.randn(1, 4, 8, 8, generator=gen)
+    control, t = torch.rand(8, 3, 32, 32, generator=gen), torch.tensor(300)
+    with torch.no_grad():
+        m.record_appearance(ref, t.expand(1))
+        down, mid = m.control_residuals(lat.flatten(0, 1), t.expand(8), control)
+        assert guided.supported(m.unet, 8)
+        uncond, cond = guided.guided_noise(m.unet, m.bank, lat, t, m.text(8), down, mid)
+        rows = torch.cat([torch.full((8,), -1), torch.zeros(8, dtype=torch.long)])
+        both = m.denoise(torch.cat([lat, lat]), t.expand(4), [torch.cat([r, r]) for r in down], torch.cat([mid, mid]), rows)
+    assert torch.allclose(uncond, both[:2], atol=1e-5) and torch.allclose(cond, both[2:], atol=1e-5)
+    assert not torch.allclose(uncond, cond, atol=1e-3)  # the branches do differ (appearance)

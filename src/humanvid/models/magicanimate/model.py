@@ -33,7 +33,7 @@ from transformers import CLIPTextConfig, CLIPTextModel
 
 from humanvid import weights
 from humanvid.models.latent import RELEASED_STAGE, LatentModel, debug_vae, read_spec
-from humanvid.models.magicanimate import attention, released
+from humanvid.models.magicanimate import attention, guided, released
 
 STAGES = ("pretrain", "finetune")
 NULL_TEXT_FILE = "null_text.safetensors"
@@ -311,7 +311,8 @@ class MagicAnimate(LatentModel):
         state["down"], state["mid"] = down, mid
 
     def window_noise(self, state: dict, latents: torch.Tensor, frames: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """Guided noise of n windows: latents (n, K, 4, h, w), frames (n, K) -> (n, K, 4, h, w)."""
+        """Guided noise of n windows: latents (n, K, 4, h, w), frames (n, K) -> (n, K, 4, h, w). With
+        midup fusion the two guidance branches share their down path (guided.py)."""
         n, k = latents.shape[:2]
         idx = frames.flatten().to(self.device)
         down = [r[idx] for r in state["down"]]
@@ -320,6 +321,9 @@ class MagicAnimate(LatentModel):
         cond_rows = torch.zeros(n * k, dtype=torch.long, device=self.device)
         if g <= 1.0:
             return self.denoise(latents, t.expand(n), down, mid, cond_rows).float()
+        if self.fusion == "midup" and guided.supported(self.unet, latents.shape[-1]):
+            uncond, cond = guided.guided_noise(self.unet, self.bank, latents, t, self.text(n * k), down, mid)
+            return (uncond + g * (cond - uncond)).float()
         rows = torch.cat([torch.full_like(cond_rows, -1), cond_rows])  # unconditional first: no appearance
         eps = self.denoise(torch.cat([latents, latents]), t.expand(2 * n), [torch.cat([r, r]) for r in down],
                            torch.cat([mid, mid]), rows).float()  # fmt: skip
