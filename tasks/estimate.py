@@ -37,8 +37,9 @@ def main(argv: list[str] | None = None) -> None:
                     continue
                 progress(f"{est_name}: clip {n}/{len(clips)} {clip.clip_id} ok")
             write_status(out_dir, status)
+            extra = {"depth_kind": cls.depth_kind} if hasattr(cls, "depth_kind") else {}  # relative inverse depth or as stored
             write_info(out_dir, {"estimator": est_name, "ground_truth": cls.is_ground_truth, "provides": list(cls.provides),
-                                 "device": str(device)})  # fmt: skip
+                                 "device": str(device), **extra})  # fmt: skip
             failed = sum(s["status"] != "ok" for s in status)
             if failed == len(clips):
                 raise SystemExit(f"estimator {est_name!r} failed on every clip of {ctx.name!r}")

@@ -67,6 +67,11 @@ WEIGHTS: dict[str, WeightSource] = {
                      repo="guoyww/animatediff-motion-adapter-v1-5"),  # fmt: skip
         WeightSource("magicanimate", "magicanimate/released: appearance encoder, DensePose ControlNet, temporal attention", "BSD-3-Clause",
                      repo="zcxu-eric/MagicAnimate"),  # fmt: skip
+        WeightSource("dpt-hybrid-midas", "estimator dpt_hybrid: MiDaS v3 DPT-Hybrid relative depth", "Apache-2.0", repo="Intel/dpt-hybrid-midas"),
+        WeightSource("depth-anything-v2-small", "estimator depth_anything_v2_small: Depth Anything V2 ViT-S", "Apache-2.0",
+                     repo="depth-anything/Depth-Anything-V2-Small-hf"),  # fmt: skip
+        WeightSource("depth-anything-v2-base", "estimator depth_anything_v2_base: Depth Anything V2 ViT-B", "CC-BY-NC-4.0",
+                     repo="depth-anything/Depth-Anything-V2-Base-hf"),  # fmt: skip
         WeightSource("dwpose-yolox-l", "estimator dwpose: person detector", "Apache-2.0", repo="yzd-v/DWPose", filename="yolox_l.onnx"),
         WeightSource("dwpose-ll-ucoco-384", "estimator dwpose: whole-body pose", "Apache-2.0", repo="yzd-v/DWPose", filename="dw-ll_ucoco_384.onnx"),
         WeightSource("openpose-body", "estimator openpose: CMU body model (PyTorch port)", "CMU OpenPose academic licence",

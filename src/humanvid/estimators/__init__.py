@@ -3,6 +3,7 @@
 
 from humanvid.estimators.base import CONDITION_LAYOUTS, Estimator, check_conditions
 from humanvid.estimators.densepose import DensePose
+from humanvid.estimators.depth import DatasetDepth, DepthAnythingV2Base, DepthAnythingV2Small, DPTHybridMidas
 from humanvid.estimators.dwpose import DWPose
 from humanvid.estimators.groundtruth import GroundTruth
 from humanvid.estimators.matting import RobustVideoMatting
@@ -15,5 +16,7 @@ ESTIMATORS.add("dwpose", DWPose)
 ESTIMATORS.add("matting", RobustVideoMatting)
 ESTIMATORS.add("densepose", DensePose)
 ESTIMATORS.add("openpose", OpenPoseBody)
+for _cls in (DPTHybridMidas, DepthAnythingV2Small, DepthAnythingV2Base, DatasetDepth):
+    ESTIMATORS.add(_cls.name, _cls)
 
-__all__ = ["CONDITION_LAYOUTS", "DWPose", "DensePose", "ESTIMATORS", "Estimator", "GroundTruth", "OpenPoseBody", "RobustVideoMatting", "check_conditions"]
+__all__ = ["CONDITION_LAYOUTS", "DPTHybridMidas", "DWPose", "DatasetDepth", "DepthAnythingV2Base", "DepthAnythingV2Small", "DensePose", "ESTIMATORS", "Estimator", "GroundTruth", "OpenPoseBody", "RobustVideoMatting", "check_conditions"]

@@ -1,0 +1,93 @@
+"""Depth estimators: tiny random DPT-Hybrid and Depth Anything V2 checkpoints (the real config classes,
+saved as transformers folders with their image processors) through the real load-and-predict path, and
+the datasets' own depth behind the same interface."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from transformers import BitConfig, DepthAnythingConfig, DepthAnythingForDepthEstimation, Dinov2Config, DPTConfig, DPTForDepthEstimation
+from transformers import DPTImageProcessor
+
+from humanvid.datasets import Clip
+from humanvid.estimators import ESTIMATORS, check_conditions
+from humanvid.estimators.depth import DatasetDepth, DepthAnythingV2Small, DPTHybridMidas
+
+CPU = torch.device("cpu")
+
+
+def _tiny_dpt_hybrid():
+    bit = BitConfig(layer_type="bottleneck", global_padding="same", depths=[1, 1, 1], hidden_sizes=[8, 16, 32], embedding_size=8,
+                    num_groups=2, out_features=["stage1", "stage2", "stage3"])  # fmt: skip
+    return DPTForDepthEstimation(DPTConfig(is_hybrid=True, backbone_config=bit, hidden_size=32, num_hidden_layers=4, num_attention_heads=2,
+                                           intermediate_size=37, image_size=32, patch_size=16, neck_hidden_sizes=[8, 16, 32, 32],
+                                           fusion_hidden_size=16, backbone_out_indices=[0, 1, 2, 3], readout_type="project",
+                                           backbone_featmap_shape=[1, 32, 2, 2]))  # fmt: skip
+
+
+def _tiny_depth_anything():
+    dino = Dinov2Config(hidden_size=32, num_hidden_layers=4, num_attention_heads=2, intermediate_size=37, image_size=28, patch_size=14,
+                        out_features=["stage1", "stage2", "stage3", "stage4"], reshape_hidden_states=False)  # fmt: skip
+    return DepthAnythingForDepthEstimation(DepthAnythingConfig(backbone_config=dino, neck_hidden_sizes=[8, 16, 32, 32], fusion_hidden_size=16,
+                                                               reassemble_hidden_size=32, reassemble_factors=[4, 2, 1, 0.5],
+                                                               head_hidden_size=8, patch_size=14))  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    """Folders laid out like the hub repositories: config.json, model.safetensors, preprocessor_config.json."""
+    root = tmp_path_factory.mktemp("depth")
+    torch.manual_seed(0)
+    out = {}
+    for name, model, size, multiple in (("dpt", _tiny_dpt_hybrid(), 32, 32), ("da", _tiny_depth_anything(), 28, 14)):
+        model.save_pretrained(root / name)
+        DPTImageProcessor(size={"height": size, "width": size}, keep_aspect_ratio=True, ensure_multiple_of=multiple, do_pad=False,
+                          image_mean=[0.5] * 3, image_std=[0.5] * 3).save_pretrained(root / name)  # fmt: skip
+        out[name] = root / name
+    return out
+
+
+def _frames(t=5, h=40, w=56):
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 256, (t, h, w, 3), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("cls, key, weight", [(DPTHybridMidas, "dpt", "dpt-hybrid-midas"), (DepthAnythingV2Small, "da", "depth-anything-v2-small")])
+def test_monocular_depth_through_the_real_load_and_predict_path(checkpoints, tmp_path, cls, key, weight):
+    est = cls(CPU, torch.float32, tmp_path, overrides={weight: str(checkpoints[key])})
+    frames = _frames()
+    clip = Clip("d", "c0", "p", "test", 10.0, len(frames), frames.shape[2], frames.shape[1], "clips/c0.mp4")
+    est.batch = 2  # 5 frames: batches of 2, 2, 1
+    out = est(frames, clip)
+    check_conditions(out, frames, "test")  # float32 (T, H, W): resized back to the frames
+    assert np.isfinite(out["depth"]).all() and out["depth"].std() > 0
+    est.batch = 1  # batching does not change a frame's depth
+    assert np.allclose(est(frames, clip)["depth"], out["depth"], atol=1e-4)
+    assert ESTIMATORS.get(cls.name) is cls and cls.depth_kind == "relative_inverse"
+
+
+def test_missing_depth_weights_name_what_to_fetch(tmp_path):
+    from humanvid.weights import MissingWeightsError
+
+    with pytest.raises(MissingWeightsError, match="humanvid weights fetch dpt-hybrid-midas"):
+        DPTHybridMidas(CPU, torch.float32, tmp_path)
+
+
+def test_dataset_depth_serves_what_the_dataset_ships(tmp_path):
+    frames = _frames(3, 8, 10)
+    clip = Clip("tiktok", "00001", "p", "train", 30.0, 3, 10, 8, "clips/00001.mp4")
+    est = DatasetDepth(CPU, torch.float32, tmp_path)
+    assert DatasetDepth.supports("tiktok") and not DatasetDepth.supports("ntu120") and not DatasetDepth.supports("synthdance")
+    with pytest.raises(FileNotFoundError, match="clip 00001: no annotations file"):
+        est(frames, clip)
+    (tmp_path / "annotations").mkdir()
+    depth = np.random.default_rng(1).uniform(0, 5, (3, 8, 10)).astype(np.float32)
+    np.savez(tmp_path / "annotations" / "00001.npz", alpha=np.zeros((3, 8, 10), np.uint8))
+    with pytest.raises(ValueError, match="has no depth maps"):
+        est(frames, clip)
+    np.savez(tmp_path / "annotations" / "00001.npz", depth=depth)
+    assert np.array_equal(est(frames, clip)["depth"], depth)
+    np.savez(tmp_path / "annotations" / "00001.npz", depth=depth[:2])
+    with pytest.raises(ValueError, match="does not match the video's frames"):
+        est(frames, clip)
