@@ -105,6 +105,15 @@ def test_frames_without_keypoints_are_carried_and_reported(model_path):
         fit_smplx(kp, SIZE, SIZE, model)
 
 
+def test_the_model_is_found_through_the_weight_registry_and_never_fetched(tmp_path, model_path):
+    from humanvid import weights
+
+    with pytest.raises(weights.MissingWeightsError, match="licence-gated: register at https://smpl-x.is.tue.mpg.de"):
+        load_smplx(None, 1, CPU, torch.float32)
+    model = load_smplx(None, 2, CPU, torch.float32, overrides={"smplx": str(model_path.parent)})
+    assert model.batch_size == 2 and model.v_template.shape == (9930, 3)
+
+
 def test_model_files_that_do_not_fit_are_refused(tmp_path, model_path):
     with pytest.raises(FileNotFoundError, match="licence-gated.*smpl-x.is.tue.mpg.de"):
         load_smplx(tmp_path, 1, CPU, torch.float32)

@@ -72,6 +72,10 @@ WEIGHTS: dict[str, WeightSource] = {
                      repo="depth-anything/Depth-Anything-V2-Small-hf"),  # fmt: skip
         WeightSource("depth-anything-v2-base", "estimator depth_anything_v2_base: Depth Anything V2 ViT-B", "CC-BY-NC-4.0",
                      repo="depth-anything/Depth-Anything-V2-Base-hf"),  # fmt: skip
+        WeightSource("smplx", "body: the SMPL-X model (fitting, mesh conditions; docs/body.md)", "SMPL-X licence (registration; non-commercial research)",
+                     filename="SMPLX_NEUTRAL.npz",
+                     manual="licence-gated: register at https://smpl-x.is.tue.mpg.de, download models_smplx_v1_1.zip and place "
+                            "SMPLX_NEUTRAL.npz as shown, or set weights.overrides.smplx to the file or its folder"),  # fmt: skip
         WeightSource("dwpose-yolox-l", "estimator dwpose: person detector", "Apache-2.0", repo="yzd-v/DWPose", filename="yolox_l.onnx"),
         WeightSource("dwpose-ll-ucoco-384", "estimator dwpose: whole-body pose", "Apache-2.0", repo="yzd-v/DWPose", filename="dw-ll_ucoco_384.onnx"),
         WeightSource("openpose-body", "estimator openpose: CMU body model (PyTorch port)", "CMU OpenPose academic licence",

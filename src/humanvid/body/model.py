@@ -60,11 +60,17 @@ def check_model_file(path: Path) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def load_smplx(path: str | Path, batch_size: int, device: torch.device, dtype: torch.dtype, gender: str = "neutral",
-               num_pca_comps: int = 12, num_betas: int = 10, num_expression: int = 10):  # fmt: skip
-    """smplx.SMPLX for `batch_size` frames (hand pose as PCA coefficients, no face contour)."""
+def load_smplx(path: str | Path | None, batch_size: int, device: torch.device, dtype: torch.dtype, gender: str = "neutral",
+               num_pca_comps: int = 12, num_betas: int = 10, num_expression: int = 10,
+               overrides: dict[str, str] | None = None):  # fmt: skip
+    """smplx.SMPLX for `batch_size` frames (hand pose as PCA coefficients, no face contour). `path` None: the
+    weight registry's `smplx` entry (the weight cache or `weights.overrides.smplx`)."""
     import smplx
 
+    if path is None:
+        from humanvid import weights
+
+        path = weights.resolve("smplx", overrides)
     path = model_file(path, gender)
     check_model_file(path)
     model = smplx.SMPLX(str(path), ext="npz", gender=gender, batch_size=batch_size, use_pca=True, num_pca_comps=num_pca_comps,
