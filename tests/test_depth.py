@@ -7,8 +7,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from transformers import BitConfig, DepthAnythingConfig, DepthAnythingForDepthEstimation, Dinov2Config, DPTConfig, DPTForDepthEstimation
-from transformers import DPTImageProcessor
+from transformers import (
+    BitConfig,
+    DepthAnythingConfig,
+    DepthAnythingForDepthEstimation,
+    Dinov2Config,
+    DPTConfig,
+    DPTForDepthEstimation,
+    DPTImageProcessor,
+)
 
 from humanvid.datasets import Clip
 from humanvid.estimators import ESTIMATORS, check_conditions

@@ -4,10 +4,10 @@ protocols or a stated need, with the networks loaded from the weight cache when 
 import json
 import math
 
+import metric_weights
 import numpy as np
 import pytest
 
-import metric_weights
 from humanvid.conditions import crop_resize, crop_resize_plane
 from humanvid.config import EvaluationConfig, ShardConfig
 from humanvid.datasets import Clip
