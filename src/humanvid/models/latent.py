@@ -8,10 +8,11 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from diffusers import AutoencoderKL
+from diffusers import AutoencoderKL, UNet2DConditionModel, UNetMotionModel
 
 SPEC_FILE = "humanvid.json"
 RELEASED_STAGE = "released"  # a checkpoint folder that only names the released weights to load
+UNET_CLASSES = {"UNet2DConditionModel": UNet2DConditionModel, "UNetMotionModel": UNetMotionModel}  # spec["unet_class"] -> class
 
 # Stable Diffusion 1.5's noise schedule (its scheduler_config.json).
 SD15_SCHEDULE = dict(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
@@ -78,6 +79,32 @@ class LatentModel:
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
         """Scaled latents (N, 4, h, w) -> frames (N, 3, S, S) in [-1, 1]."""
         return self.vae.decode(latents / self.vae.config.scaling_factor).sample.clamp(-1, 1)
+
+    def train_only(self, *modules: torch.nn.Module) -> list[torch.nn.Parameter]:
+        """Freeze every component, then unfreeze `modules`; returns their parameters."""
+        for m in self.modules().values():
+            m.requires_grad_(False)
+        for m in modules:
+            m.requires_grad_(True)
+        return [p for m in modules for p in m.parameters()]
+
+    def motion_parameters(self) -> list[torch.nn.Parameter]:
+        """The video stage's trainables: the motion modules of the UNetMotionModel alone."""
+        for m in self.modules().values():
+            m.requires_grad_(False)
+        if not isinstance(self.unet, UNetMotionModel):
+            raise ValueError("finetune needs the video UNet: call enter_video_stage first")
+        self.unet.freeze_unet2d_params()  # leaves exactly the motion modules trainable
+        return [p for p in self.unet.parameters() if p.requires_grad]
+
+    def noised(self, latents: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Forward diffusion of B videos of K frames: latents (B, K, 4, h, w) -> (noisy latents, noise, t (B,)),
+        one timestep per video."""
+        b, k = latents.shape[:2]
+        noise = torch.randn(latents.shape, generator=generator, device=self.device, dtype=latents.dtype)
+        t = torch.randint(0, self.noise_scheduler.config.num_train_timesteps, (b,), generator=generator, device=self.device)
+        noisy = self.noise_scheduler.add_noise(latents.flatten(0, 1), noise.flatten(0, 1), t.repeat_interleave(k)).unflatten(0, (b, k))
+        return noisy, noise, t
 
     def vae_loss(self, frames: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Reconstruction + a light KL, for fitting a debug VAE."""

@@ -60,28 +60,30 @@ def paper_batches(reader: ShardReader, sampling, resolution: int, batch_size: in
         epoch += 1
 
 
-def _fit_vae(model, reader: ShardReader, cfg: ModelConfig, log: Callable[[str], None]) -> TrainResult:
+def _frame_batches(frames: ReferenceClipSamples, cfg: ModelConfig, seed: int) -> Iterator[dict]:
+    """Endless batches of single training frames (N, 3, S, S) for fitting a debug flavor's own parts."""
+    return ({"frames": b["frames"].flatten(0, 1)} for b in cycle_batches(frames, cfg.pretrain.batch_size * 2, seed))
+
+
+def _fit_vae(model, frames: ReferenceClipSamples, cfg: ModelConfig, log: Callable[[str], None]) -> TrainResult:
     """The debug flavor has no released VAE: fit it on the training frames first, then freeze it."""
-    frames = _samples(reader, cfg, TrainConfig(steps=1, frames=1))
-    batches = ({"frames": b["frames"].flatten(0, 1)} for b in cycle_batches(frames, cfg.pretrain.batch_size * 2, cfg.run.seed + 1))
     model.vae.requires_grad_(True)
     result = train(model.vae.parameters(), lambda b, g: model.vae_loss(b["frames"].to(model.device, model.dtype), g),
-                   batches, cfg.pretrain.vae_steps, lr=1e-3, generator=torch.Generator(model.device).manual_seed(cfg.run.seed + 2),
-                   log=log, log_every=cfg.pretrain.log_every, name="vae")  # fmt: skip
+                   _frame_batches(frames, cfg, cfg.run.seed + 1), cfg.pretrain.vae_steps, lr=1e-3,
+                   generator=torch.Generator(model.device).manual_seed(cfg.run.seed + 2), log=log, log_every=cfg.pretrain.log_every,
+                   name="vae")  # fmt: skip
     model.vae.requires_grad_(False)
     calib = next(cycle_batches(frames, min(len(frames), 32), cfg.run.seed + 3))["frames"].flatten(0, 1).to(model.device)
     log(f"vae: latent scaling factor {model.calibrate_latent_scale(calib):.4f}")
     return result
 
 
-def _fit_base(model, reader: ShardReader, cfg: ModelConfig, log: Callable[[str], None]) -> TrainResult:
+def _fit_base(model, frames: ReferenceClipSamples, cfg: ModelConfig, log: Callable[[str], None]) -> TrainResult:
     """A debug flavor has no released base denoiser (MagicAnimate's is SD1.5, frozen in both of its stages):
     train it first as a plain image diffusion model on the training frames — the stand-in for Stable
     Diffusion's pretraining — then the method's own stage 1 starts from it."""
-    frames = _samples(reader, cfg, TrainConfig(steps=1, frames=1))
-    batches = ({"frames": b["frames"].flatten(0, 1)} for b in cycle_batches(frames, cfg.pretrain.batch_size * 2, cfg.run.seed + 4))
-    return train(model.trainable_parameters("base"), model.base_loss, batches, cfg.pretrain.base_steps, cfg.pretrain.lr,
-                 torch.Generator(model.device).manual_seed(cfg.run.seed + 5), log, cfg.pretrain.log_every, "base")  # fmt: skip
+    return train(model.trainable_parameters("base"), model.base_loss, _frame_batches(frames, cfg, cfg.run.seed + 4), cfg.pretrain.base_steps,
+                 cfg.pretrain.lr, torch.Generator(model.device).manual_seed(cfg.run.seed + 5), log, cfg.pretrain.log_every, "base")  # fmt: skip
 
 
 def _write_log(out_dir: Path, results: dict[str, TrainResult], extra: dict) -> None:
@@ -115,10 +117,12 @@ def pretrain(cfg: ModelConfig, shards_dir: Path, out_dir: Path, device: torch.de
     model = METHODS.get(cfg.arch.method).load().create(cfg.arch.flavor, cfg.arch.resolution, cfg.run.seed, device, dtype,
                                                        overrides=overrides, **cfg.arch.options)  # fmt: skip
     results = {}
-    if cfg.pretrain.vae_steps:
-        results["vae"] = _fit_vae(model, reader, cfg, log)
-    if cfg.pretrain.base_steps:
-        results["base"] = _fit_base(model, reader, cfg, log)
+    if cfg.pretrain.vae_steps or cfg.pretrain.base_steps:
+        frames = _samples(reader, cfg, TrainConfig(steps=1, frames=1))  # single frames, read once for both fits
+        if cfg.pretrain.vae_steps:
+            results["vae"] = _fit_vae(model, frames, cfg, log)
+        if cfg.pretrain.base_steps:
+            results["base"] = _fit_base(model, frames, cfg, log)
     batches = _batches(reader, cfg, cfg.pretrain, cfg.run.seed, model.control)
     results["pretrain"] = train(model.trainable_parameters("pretrain"), model.diffusion_loss, batches, cfg.pretrain.steps,
                                 cfg.pretrain.lr, torch.Generator(device).manual_seed(cfg.run.seed), log, cfg.pretrain.log_every, "pretrain",

@@ -22,7 +22,7 @@ from diffusers import AutoencoderKL, ControlNetModel, DDIMScheduler, DDPMSchedul
 from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
 from humanvid import weights
-from humanvid.models.latent import SD15_SCHEDULE, LatentModel, debug_vae, read_spec
+from humanvid.models.latent import SD15_SCHEDULE, UNET_CLASSES, LatentModel, debug_vae, read_spec
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -129,20 +129,11 @@ class Baseline(LatentModel):
 
     def trainable_parameters(self, stage: str) -> Iterator[torch.nn.Parameter]:
         """pretrain: spatial UNet + ControlNet. finetune: the motion modules only."""
-        for m in self.modules().values():
-            m.requires_grad_(False)
         if stage == "pretrain":
-            self.unet.requires_grad_(True)
-            self.controlnet.requires_grad_(True)
-            params = list(self.unet.parameters()) + list(self.controlnet.parameters())
-        elif stage == "finetune":
-            if not isinstance(self.unet, UNetMotionModel):
-                raise ValueError("finetune needs the video UNet: call enter_video_stage first")
-            self.unet.freeze_unet2d_params()  # leaves exactly the motion modules trainable
-            params = [p for p in self.unet.parameters() if p.requires_grad]
-        else:
-            raise ValueError(f"unknown stage {stage!r}; known: {', '.join(STAGES)}")
-        return iter(params)
+            return iter(self.train_only(self.unet, self.controlnet))
+        if stage == "finetune":
+            return iter(self.motion_parameters())
+        raise ValueError(f"unknown stage {stage!r}; known: {', '.join(STAGES)}")
 
     # ------------------------------------------------------------------ building blocks
     def image_tokens(self, reference: torch.Tensor) -> torch.Tensor:
@@ -182,9 +173,7 @@ class Baseline(LatentModel):
         frames = batch["frames"].to(self.device)
         b, k = frames.shape[:2]
         latents = self.encode(frames.flatten(0, 1), generator).unflatten(0, (b, k))
-        noise = torch.randn(latents.shape, generator=generator, device=self.device, dtype=latents.dtype)
-        t = torch.randint(0, self.noise_scheduler.config.num_train_timesteps, (b,), generator=generator, device=self.device)
-        noisy = self.noise_scheduler.add_noise(latents.flatten(0, 1), noise.flatten(0, 1), t.repeat_interleave(k)).unflatten(0, (b, k))
+        noisy, noise, t = self.noised(latents, generator)
         with torch.no_grad():
             tokens = self.image_tokens(batch["reference"].to(self.device))
         keep = (torch.rand(b, generator=generator, device=self.device) >= self.reference_dropout).to(tokens.dtype)
@@ -229,7 +218,7 @@ class Baseline(LatentModel):
     def load(cls, ckpt_dir: Path, device: torch.device, dtype: torch.dtype) -> "Baseline":
         ckpt_dir = Path(ckpt_dir)
         spec = read_spec(ckpt_dir)
-        unet_cls = {"UNet2DConditionModel": UNet2DConditionModel, "UNetMotionModel": UNetMotionModel}[spec["unet_class"]]
+        unet_cls = UNET_CLASSES[spec["unet_class"]]
         model = cls(
             AutoencoderKL.from_pretrained(ckpt_dir / "vae"),
             unet_cls.from_pretrained(ckpt_dir / "unet"),

@@ -51,7 +51,7 @@ def guided_noise(unet, bank, latents: torch.Tensor, t: torch.Tensor, text: torch
     for block in unet.down_blocks:
         x, res = _call(block, x, emb, text, frames)
         skips += res
-    skips = tuple(s + d for s, d in zip(skips, down))
+    skips = tuple(s + d for s, d in zip(skips, down, strict=True))
 
     def both(y: torch.Tensor) -> torch.Tensor:  # unconditional rows first, then conditional
         return torch.cat([y, y])

@@ -32,7 +32,7 @@ from safetensors.torch import load_file, save_file
 from transformers import CLIPTextConfig, CLIPTextModel
 
 from humanvid import weights
-from humanvid.models.latent import RELEASED_STAGE, LatentModel, debug_vae, read_spec
+from humanvid.models.latent import RELEASED_STAGE, UNET_CLASSES, LatentModel, debug_vae, read_spec
 from humanvid.models.magicanimate import attention, guided, released
 
 STAGES = ("pretrain", "finetune")
@@ -204,25 +204,15 @@ class MagicAnimate(LatentModel):
         """base (debug flavors only: the stand-in for SD1.5's pretraining): the denoiser alone.
         pretrain: appearance encoder + ControlNet (denoiser frozen, temporal layers absent).
         finetune: the motion modules only."""
-        for m in self.modules().values():
-            m.requires_grad_(False)
         if stage == "base":
             if self.flavor != "debug" or self.stage != "pretrain":
                 raise ValueError("only a debug model before stage 1 trains its base denoiser (sd15/released start from SD1.5)")
-            self.unet.requires_grad_(True)
-            params = list(self.unet.parameters())
-        elif stage == "pretrain":
-            self.appearance_encoder.requires_grad_(True)
-            self.controlnet.requires_grad_(True)
-            params = list(self.appearance_encoder.parameters()) + list(self.controlnet.parameters())
-        elif stage == "finetune":
-            if not isinstance(self.unet, UNetMotionModel):
-                raise ValueError("finetune needs the video UNet: call enter_video_stage first")
-            self.unet.freeze_unet2d_params()  # leaves exactly the motion modules trainable
-            params = [p for p in self.unet.parameters() if p.requires_grad]
-        else:
-            raise ValueError(f"unknown stage {stage!r}; known: {', '.join(STAGES)}")
-        return iter(params)
+            return iter(self.train_only(self.unet))
+        if stage == "pretrain":
+            return iter(self.train_only(self.appearance_encoder, self.controlnet))
+        if stage == "finetune":
+            return iter(self.motion_parameters())
+        raise ValueError(f"unknown stage {stage!r}; known: {', '.join(STAGES)}")
 
     # ------------------------------------------------------------------ the network
     def text(self, n: int) -> torch.Tensor:
@@ -272,9 +262,7 @@ class MagicAnimate(LatentModel):
         """Plain image diffusion of the denoiser on frames (N, 3, S, S): no appearance, no control, the
         empty prompt — what Stable Diffusion's pretraining is to the sd15 flavor."""
         latents = self.encode(batch["frames"].to(self.device), generator)[:, None]  # (N, 1, 4, h, w)
-        noise = torch.randn(latents.shape, generator=generator, device=self.device, dtype=latents.dtype)
-        t = torch.randint(0, self.noise_scheduler.config.num_train_timesteps, (len(latents),), generator=generator, device=self.device)
-        noisy = self.noise_scheduler.add_noise(latents.flatten(0, 1), noise.flatten(0, 1), t).unflatten(0, latents.shape[:2])
+        noisy, noise, t = self.noised(latents, generator)
         pred = self.denoise(noisy, t, None, None, None)
         return F.mse_loss(pred.float(), noise.float())
 
@@ -285,9 +273,7 @@ class MagicAnimate(LatentModel):
         b, k = frames.shape[:2]
         latents = self.encode(frames.flatten(0, 1), generator).unflatten(0, (b, k))
         reference = self.encode(batch["reference"].to(self.device), generator)
-        noise = torch.randn(latents.shape, generator=generator, device=self.device, dtype=latents.dtype)
-        t = torch.randint(0, self.noise_scheduler.config.num_train_timesteps, (b,), generator=generator, device=self.device)
-        noisy = self.noise_scheduler.add_noise(latents.flatten(0, 1), noise.flatten(0, 1), t.repeat_interleave(k)).unflatten(0, (b, k))
+        noisy, noise, t = self.noised(latents, generator)
         keep = torch.rand(b, generator=generator, device=self.device) >= self.hyper.appearance_dropout
         rows = torch.where(keep, torch.arange(b, device=self.device), -1).repeat_interleave(k)
         pred = self.predict_noise(noisy, t, reference, batch["control"].to(self.device), rows)
@@ -345,7 +331,7 @@ class MagicAnimate(LatentModel):
             raise ValueError(f"{ckpt_dir}: a {spec.get('method')} checkpoint, not magicanimate")
         if spec["stage"] == RELEASED_STAGE:  # a pointer to the released weights (humanvid.training.stages)
             return cls.create(spec["flavor"], spec["resolution"], 0, device, dtype, **spec["options"], overrides=spec["overrides"])
-        unet_cls = {"UNet2DConditionModel": UNet2DConditionModel, "UNetMotionModel": UNetMotionModel}[spec["unet_class"]]
+        unet_cls = UNET_CLASSES[spec["unet_class"]]
         model = cls(
             AutoencoderKL.from_pretrained(ckpt_dir / "vae"),
             unet_cls.from_pretrained(ckpt_dir / "unet"),
