@@ -150,13 +150,15 @@ def fit_smplx(keypoints: np.ndarray, height: int, width: int, model, cfg: FitCon
     def forward():
         return body(**p)  # (T, 127, 3)
 
+    # Keypoint weights per stage, built once: the torso, then body and feet, then everything.
+    is_torso = torch.tensor([k in TORSO for k in wb_idx], device=device)
+    body_feet = torch.tensor([k in PARTS["body"] or k in PARTS["feet"] for k in wb_idx], device=device)
+    stage_weights = [weight * is_torso, weight * body_feet, weight]
+
     def loss_terms(stage: int) -> dict[str, torch.Tensor]:
         joints = forward()
         px = project(joints[:, smplx_idx], focal, center)
-        w = weight if stage > 0 else weight * torch.isin(torch.tensor(wb_idx, device=device), torch.tensor(TORSO, device=device))
-        if stage < 2:  # hands and face join in the last stage
-            body_feet = torch.tensor([k in PARTS["body"] or k in PARTS["feet"] for k in wb_idx], device=device)
-            w = w * body_feet
+        w = stage_weights[stage]
         data = (w * gmof(((px - target) ** 2).sum(-1), cfg.robust_sigma)).sum() / w.sum().clamp_min(1e-6)
         terms = {"data": data, "pose": cfg.pose_prior * p["body_pose"].pow(2).mean(), "shape": cfg.shape_prior * p["betas"].pow(2).mean(),
                  "hands": cfg.hand_prior * (p["left_hand_pose"].pow(2).mean() + p["right_hand_pose"].pow(2).mean()),
