@@ -284,3 +284,24 @@ def torch_equal(a, b) -> bool:
     import torch
 
     return torch.equal(a, b)
+
+
+@pytest.mark.parametrize("control", ["densepose", "dwpose", "dwpose+densepose"])
+def test_training_control_images_are_those_of_the_stored_frames(shards, control):
+    """The control a training batch carries equals control_images on the sample's own frames as stored
+    (a regression: channels-first DensePose maps once reached control_images, which drew no figure at all)."""
+    import torch
+
+    from humanvid.shards.samples import CONTROL_SOURCES, control_images
+    from humanvid.training.stages import paper_batches
+
+    reader, data = shards
+    cfg = MagicAnimateVideoConfig(frames=3, stride=2, reduce_p=0.0, flip_p=0.0)
+    batch = next(paper_batches(reader, cfg, SIZE, 1, 0, control=control))
+    sample = next(iter(ShardSamples(reader, cfg, SIZE, conditions=CONTROL_SOURCES[control], seed=0)))
+    truth = data[sample["clip_id"]]
+    targets = sample["targets"].tolist()
+    stored = {"densepose": truth["iuv"][targets], "wholebody133": truth["wholebody133"][targets]}
+    expected = control_images(control, {c: stored[c] for c in CONTROL_SOURCES[control]}, SIZE, SIZE, SIZE)
+    torch.testing.assert_close(batch["control"][0], expected, atol=0, rtol=0)
+    assert (expected.flatten(1).std(1) > 0).all()  # every frame draws a figure

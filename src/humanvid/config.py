@@ -396,6 +396,9 @@ def _check_references(cfg: Config, source: str, root: Path) -> None:
                 need(ok, f"estimators.{ds_name}[{i}]", f"estimator {est!r} cannot run on dataset plugin {plugin!r}")
         provided: dict[str, str] = {}
         for i, est in enumerate(n for n in names if n in ESTIMATORS):
+            for cond in ESTIMATORS.get(est).needs:
+                need(cond in provided, f"estimators.{ds_name}[{i}]",
+                     f"estimator {est!r} needs {cond!r}: list an estimator that provides it (e.g. dwpose) before {est!r}")
             for cond in ESTIMATORS.get(est).provides:
                 need(cond not in provided, f"estimators.{ds_name}[{i}]",
                      f"condition {cond!r} is provided by both {provided.get(cond)!r} and {est!r}; list only one")
@@ -425,6 +428,13 @@ def _check_references(cfg: Config, source: str, root: Path) -> None:
                     need(steps > 0, f"models.{name}.{stage}.steps", f"must be at least 1 (0 is only for a released flavor), got {steps}")
         need(model.data in cfg.datasets, f"models.{name}.data", f"unknown dataset {model.data!r}; known: {', '.join(cfg.datasets)}")
         need(model.data in cfg.estimators, f"models.{name}.data", f"dataset {model.data!r} has no estimators: list them under `estimators.{model.data}`")
+        for stage in ("pretrain", "finetune"):
+            hook = getattr(getattr(getattr(model, stage), "sampling", None), "perturb", None)
+            if hook is not None:
+                from humanvid.body.perturb import PERTURBATIONS
+
+                need(hook in PERTURBATIONS, f"models.{name}.{stage}.sampling.perturb",
+                     f"unknown SMPL-X perturbation {hook!r}; known: {', '.join(PERTURBATIONS.names())}")
     for name, sampler in cfg.samplers.items():
         need(sampler.model in cfg.models, f"samplers.{name}.model", f"unknown model {sampler.model!r}; known: {', '.join(cfg.models) or '(none)'}")
         need(sampler.data in cfg.datasets, f"samplers.{name}.data", f"unknown dataset {sampler.data!r}; known: {', '.join(cfg.datasets)}")

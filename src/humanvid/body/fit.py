@@ -104,9 +104,11 @@ def _targets(keypoints: np.ndarray, cfg: FitConfig, device, dtype):
 
 
 def fit_smplx(keypoints: np.ndarray, height: int, width: int, model, cfg: FitConfig = FitConfig(),
-              log=lambda _m: None) -> FitResult:  # fmt: skip
+              log=lambda _m: None, fixed: dict[str, np.ndarray] | None = None) -> FitResult:  # fmt: skip
     """Fit `model` (an smplx.SMPLX with batch_size = T) to keypoints (T, 133, 3) in pixels of an image of
-    height × width. See the module docstring."""
+    height × width. See the module docstring. `fixed`: parameters known already (betas (1, n) or (n,); the
+    rest (T, n)), kept as given while the others — at least the camera's orientation and translation — are
+    fitted around them."""
     if keypoints.ndim != 3 or keypoints.shape[1:] != (133, 3):
         raise ValueError(f"keypoints must be (T, 133, 3) COCO-WholeBody, got {keypoints.shape}")
     t = len(keypoints)
@@ -127,6 +129,13 @@ def fit_smplx(keypoints: np.ndarray, height: int, width: int, model, cfg: FitCon
 
     p = {"betas": zeros(1, model.num_betas), "body_pose": zeros(t, 63), "left_hand_pose": zeros(t, model.num_pca_comps),
          "right_hand_pose": zeros(t, model.num_pca_comps), "jaw_pose": zeros(t, 3), "expression": zeros(t, model.num_expression_coeffs)}  # fmt: skip
+    for key, value in (fixed or {}).items():
+        if key not in p:  # the camera (global_orient, transl) is always fitted
+            raise ValueError(f"cannot hold {key!r} fixed; fixable: {', '.join(p)}")
+        value = torch.as_tensor(np.asarray(value), device=device, dtype=dtype).reshape(-1, p[key].shape[1])
+        if len(value) != len(p[key]):
+            raise ValueError(f"fixed {key!r}: expected {len(p[key])} rows of {p[key].shape[1]}, got {tuple(value.shape)}")
+        p[key] = value
     # Initial camera: rotate the model (y up, facing +z) to face the camera (y down); depth from the torso's size.
     orient = torch.zeros(t, 3, device=device, dtype=dtype)
     orient[:, 0] = np.pi
@@ -172,7 +181,7 @@ def fit_smplx(keypoints: np.ndarray, height: int, width: int, model, cfg: FitCon
               ("hands+face", list(p))]  # fmt: skip
     terms: dict[str, torch.Tensor] = {}
     for s, ((name, keys), steps) in enumerate(zip(stages, cfg.iterations, strict=True)):
-        opt = torch.optim.Adam([p[k] for k in keys], lr=cfg.lr)
+        opt = torch.optim.Adam([p[k] for k in keys if p[k].requires_grad], lr=cfg.lr)
         for _ in range(steps):
             terms = loss_terms(s)
             loss = sum(terms.values())

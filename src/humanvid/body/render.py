@@ -109,3 +109,14 @@ def render_normals(vertices: torch.Tensor, faces: torch.Tensor, focal: float, he
     rgb = ((n_view + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
     rgb[~mask] = 0
     return {"normals": rgb.cpu().numpy(), "depth": depth.float().cpu().numpy(), "mask": mask.cpu().numpy()}
+
+
+def render_sequence(vertices: torch.Tensor, faces: torch.Tensor, focal: float, height: int, width: int,
+                    center: tuple[float, float] | None = None, progress=lambda _i: None) -> np.ndarray:  # fmt: skip
+    """Shaded-normal images (T, H, W, 3) uint8 of a posed mesh sequence (T, V, 3), one frame at a time
+    (a frame's rasterisation already fills the device; `progress(i)` after each)."""
+    out = np.zeros((len(vertices), height, width, 3), np.uint8)
+    for i, v in enumerate(vertices):
+        out[i] = render_normals(v, faces, focal, height, width, center)["normals"]
+        progress(i)
+    return out

@@ -8,6 +8,7 @@ from humanvid.estimators.dwpose import DWPose
 from humanvid.estimators.groundtruth import GroundTruth
 from humanvid.estimators.matting import RobustVideoMatting
 from humanvid.estimators.openpose import OpenPoseBody
+from humanvid.estimators.smplx import SMPLXMesh
 from humanvid.registry import Registry
 
 ESTIMATORS: Registry[type[Estimator]] = Registry("estimator", "humanvid.estimators")
@@ -16,7 +17,8 @@ ESTIMATORS.add("dwpose", DWPose)
 ESTIMATORS.add("matting", RobustVideoMatting)
 ESTIMATORS.add("densepose", DensePose)
 ESTIMATORS.add("openpose", OpenPoseBody)
+ESTIMATORS.add("smplx", SMPLXMesh)
 for _cls in (DPTHybridMidas, DepthAnythingV2Small, DepthAnythingV2Base, DatasetDepth):
     ESTIMATORS.add(_cls.name, _cls)
 
-__all__ = ["CONDITION_LAYOUTS", "DPTHybridMidas", "DWPose", "DatasetDepth", "DepthAnythingV2Base", "DepthAnythingV2Small", "DensePose", "ESTIMATORS", "Estimator", "GroundTruth", "OpenPoseBody", "RobustVideoMatting", "check_conditions"]
+__all__ = ["CONDITION_LAYOUTS", "DPTHybridMidas", "DWPose", "DatasetDepth", "DepthAnythingV2Base", "DepthAnythingV2Small", "DensePose", "ESTIMATORS", "Estimator", "GroundTruth", "OpenPoseBody", "RobustVideoMatting", "SMPLXMesh", "check_conditions"]

@@ -10,6 +10,12 @@ by condition name, in these layouts (the shard stage reads exactly these):
 | depth | float32 (T, H, W) | depth on the person (metres, or relative units for monocular estimators), 0 = none |
 | alpha | uint8 (T, H, W) | foreground matte, 0-255 |
 | densepose | uint8 (T, H, W, 3) | part index I (0-24), U, V scaled to 0-255 (detectron2's IUV layout) |
+| smplx | float32 (T, 119) | SMPL-X parameters, camera included (`humanvid.body.params.LAYOUT`) |
+| mesh_normals | uint8 (T, H, W, 3) | the posed mesh's shaded normals (x right, y up, z to the viewer; 0 = background) |
+
+An estimator that builds on another's output (SMPL-X on whole-body keypoints) names the conditions in
+`needs`; the estimate stage runs it after the estimator that provides them (the config must list that one
+first) and passes them as `inputs`: `estimator(frames, clip, inputs={condition: array})`.
 
 Device and dtype are given at construction. A failure on one clip raises; the estimate stage records
 it (status, error) and carries on with the next clip.
@@ -33,6 +39,8 @@ CONDITION_LAYOUTS: dict[str, tuple[str, str]] = {
     "depth": ("float32", "T,H,W"),
     "alpha": ("uint8", "T,H,W"),
     "densepose": ("uint8", "T,H,W,3"),
+    "smplx": ("float32", "T,119"),
+    "mesh_normals": ("uint8", "T,H,W,3"),
 }
 
 
@@ -45,6 +53,8 @@ class Estimator(ABC):
     """True only for `groundtruth`: reports then say "ground truth", never "estimate"."""
     weights: ClassVar[tuple[str, ...]] = ()
     """Released weights it loads (names in humanvid.weights.WEIGHTS)."""
+    needs: ClassVar[tuple[str, ...]] = ()
+    """Conditions of other estimators of the same stage it takes as `inputs`."""
     needs_gpu: ClassVar[bool] = False
     """A GPU stage: the orchestrator may send it to a GPU worker."""
 

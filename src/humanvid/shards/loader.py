@@ -11,8 +11,11 @@
 - Decoding: only the frames and conditions a sample uses, with the fastest JPEG decoder present
   (`jpeg_decoder()`); resizing only when the shard resolution differs from the training resolution.
 
-Samples hold uint8 frames (K, 3, S, S) (normalise on the device), keypoints mapped to the crop, and the
-image conditions asked for.
+Samples hold uint8 frames (K, 3, S, S) (normalise on the device), keypoints mapped to the crop, SMPL-X
+parameter vectors as stored (the source frame's camera), and the image conditions asked for. A
+Make-Your-Anchor sampler with `perturb` perturbs the targets' SMPL-X parameters and renders their
+`mesh_normals` again before the crop (`humanvid.body.perturb.MeshPerturbation`, passed in); flipping mirrors
+a normal map's x component; SMPL-X parameters and DensePose refuse flips (sided).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -29,7 +33,10 @@ from humanvid.keypoints import flip_keypoints
 from humanvid.shards.codec import DecodeError
 from humanvid.shards.reader import ShardReader
 from humanvid.shards.sampling import ClipInfo, DiffPerformerConfig, Pick, pick, span
-from humanvid.shards.schema import DEPTH_SCALE, KEYPOINT_CONDITIONS
+from humanvid.shards.schema import ARRAY_CONDITIONS, DEPTH_SCALE, KEYPOINT_CONDITIONS
+
+if TYPE_CHECKING:  # the SMPL-X model loads only when a sampler perturbs meshes
+    from humanvid.body.perturb import MeshPerturbation
 
 
 def jpeg_decoder() -> tuple[str, Callable[..., np.ndarray]]:
@@ -99,7 +106,8 @@ class ShardSamples(torch.utils.data.IterableDataset):
     """Samples of one split for one sampling config; see the module docstring."""
 
     def __init__(self, reader: ShardReader, cfg, resolution: int, split: str = "train", seed: int = 0,
-                 conditions: tuple[str, ...] = ("openpose18",), rank: int = 0, world_size: int = 1) -> None:  # fmt: skip
+                 conditions: tuple[str, ...] = ("openpose18",), rank: int = 0, world_size: int = 1,
+                 perturbation: MeshPerturbation | None = None) -> None:  # fmt: skip
         if not 0 <= rank < world_size:
             raise ValueError(f"rank {rank} outside world size {world_size}")
         missing = set(conditions) - set(reader.conditions)
@@ -108,6 +116,14 @@ class ShardSamples(torch.utils.data.IterableDataset):
         if "densepose" in conditions and cfg.flip_p > 0:
             raise ValueError("DensePose cannot be flipped (its parts are sided): set flip_p 0, or flip videos before estimating "
                              "DensePose, as MagicAnimate does")  # fmt: skip
+        if "smplx" in conditions and cfg.flip_p > 0:
+            raise ValueError("SMPL-X parameters cannot be flipped (left and right joints would swap sides): set flip_p 0")
+        wanted = getattr(cfg, "perturb", None)
+        if wanted and (perturbation is None or perturbation.name != wanted):
+            raise ValueError(f"sampler {cfg.kind} perturbs SMPL-X with {wanted!r}: pass perturbation=MeshPerturbation({wanted!r}, ...)")
+        if wanted and not {"smplx", "mesh_normals"} <= set(conditions):
+            raise ValueError(f"SMPL-X perturbation {wanted!r} re-renders the mesh: load the conditions 'smplx' and 'mesh_normals'")
+        self.perturbation = perturbation if wanted else None
         self.reader, self.cfg, self.resolution, self.split, self.seed = reader, cfg, resolution, split, seed
         self.conditions, self.rank, self.world_size = tuple(conditions), rank, world_size
         self.all_clips = clip_rows(reader, split)  # references may come from clips too short to sample
@@ -184,7 +200,18 @@ class ShardSamples(torch.utils.data.IterableDataset):
         clip = self.clips[clip_id]
         p = pick(self.cfg, clip.info, rng, self.by_identity.get(clip.info.identity))
         decoded = self._decode(p)
+        if self.perturbation is not None and "perturb_seed" in p.extras:
+            self._perturb(p, decoded)
         return self._assemble(p, decoded)
+
+    def _perturb(self, p: Pick, decoded: dict) -> None:
+        """Make-Your-Anchor's augmentation: the targets' SMPL-X parameters perturbed and their mesh
+        conditions rendered again, at the frame's own resolution (before the crop and resize)."""
+        keys = [(p.clip_id, t) for t in p.targets]
+        h, w = decoded[keys[0]]["mesh_normals"].shape[:2]
+        vectors, normals = self.perturbation(np.stack([decoded[k]["smplx"] for k in keys]), h, w, p.extras["perturb_seed"])
+        for k, v, n in zip(keys, vectors, normals, strict=True):
+            decoded[k]["smplx"], decoded[k]["mesh_normals"] = v, n
 
     def _decode(self, p: Pick) -> dict[tuple[str, int], dict]:
         """(clip_id, frame) -> {"jpeg": bytes, "where": (entry, frame), condition: value} for every frame the
@@ -208,8 +235,8 @@ class ShardSamples(torch.utils.data.IterableDataset):
                 conds = self.conditions if key in targets else ()  # a reference-only frame needs no condition
                 for name in conds:
                     value = raw[name][j]
-                    if name in KEYPOINT_CONDITIONS:
-                        item[name] = np.asarray(value, np.float32).reshape(KEYPOINT_CONDITIONS[name], 3)
+                    if name in ARRAY_CONDITIONS:
+                        item[name] = np.asarray(value, np.float32).reshape(ARRAY_CONDITIONS[name])
                     else:
                         item[name] = self._png(value, entry, key[1], name)
                 out[key] = item
@@ -258,6 +285,8 @@ class ShardSamples(torch.utils.data.IterableDataset):
             if name in KEYPOINT_CONDITIONS:
                 kp = crop_resize_keypoints(np.stack(values), h, w, s)
                 sample[name] = torch.from_numpy(flip_keypoints(kp, s) if p.flip else kp)
+            elif name in ARRAY_CONDITIONS:  # SMPL-X parameters: in the source frame's camera, as stored
+                sample[name] = torch.from_numpy(np.stack(values))
             else:
                 first = crop_resize_plane(values[0], s)
                 planes = _empty((len(values),) + first.shape, first.dtype)
@@ -265,6 +294,8 @@ class ShardSamples(torch.utils.data.IterableDataset):
                     planes[i] = first if i == 0 else crop_resize_plane(v, s)
                 if p.flip:
                     planes[...] = planes[:, :, ::-1].copy()
+                    if name == "mesh_normals":  # a mirrored surface's normals point the other way in x
+                        planes[..., 0] = np.where(planes[..., 2] > 0, 255 - planes[..., 0], 0)
                 t = torch.from_numpy(planes)
                 sample[name] = t.permute(0, 3, 1, 2) if t.ndim == 4 else t
         if isinstance(self.cfg, DiffPerformerConfig):

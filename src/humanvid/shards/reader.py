@@ -12,8 +12,8 @@ import pyarrow.parquet as pq
 
 from humanvid.shards.codec import decode_jpeg, decode_png, png_to_depth
 from humanvid.shards.schema import (
+    ARRAY_CONDITIONS,
     INDEX_FILE,
-    KEYPOINT_CONDITIONS,
     MANIFEST_FILE,
     META_CONDITIONS,
     META_VERSION,
@@ -91,7 +91,7 @@ class ShardReader:
 
     def read_items(self, entry: dict, columns: tuple[str, ...], offsets: list[int]) -> dict[str, list]:
         """Only the given frames of a row: column -> per-offset values (bytes for JPEG/PNG columns, float32
-        arrays for keypoints), without turning the rest of the row into Python objects (a training sample
+        arrays for keypoints and SMPL-X parameters), without turning the rest of the row into Python objects (a training sample
         uses a few frames of a window; `read_raw` copies all of them)."""
         table = self._row_group(entry["shard"], entry["row_group"])
         i = entry["row_in_group"]
@@ -100,7 +100,7 @@ class ShardReader:
         out = {}
         for name in columns:
             items = table.column(name)[i].values  # this row's list: one item per frame
-            if name in KEYPOINT_CONDITIONS:
+            if name in ARRAY_CONDITIONS:
                 out[name] = [items[k].values.to_numpy(zero_copy_only=False) for k in offsets]
             else:
                 out[name] = [items[k].as_buffer().to_pybytes() for k in offsets]
@@ -128,8 +128,8 @@ class ShardReader:
         out = {"frames": np.stack([decode_jpeg(b) for b in pick(row["frames"])])}
         for name in wanted:
             values = pick(row[name])
-            if name in KEYPOINT_CONDITIONS:
-                out[name] = np.asarray(values, dtype=np.float32).reshape(len(values), KEYPOINT_CONDITIONS[name], 3)
+            if name in ARRAY_CONDITIONS:
+                out[name] = np.asarray(values, dtype=np.float32).reshape(len(values), *ARRAY_CONDITIONS[name])
             elif name == "depth":
                 out[name] = np.stack([png_to_depth(b) for b in values])
             else:

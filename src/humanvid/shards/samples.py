@@ -37,6 +37,7 @@ CONTROL_SOURCES: dict[str, tuple[str, ...]] = {
     "dwpose": ("wholebody133",),
     "densepose": ("densepose",),
     "dwpose+densepose": ("wholebody133", "densepose"),
+    "smplx": ("mesh_normals",),
 }
 
 
@@ -46,7 +47,8 @@ def control_images(kind: str, conditions: dict[str, np.ndarray], height: int, wi
 
     openpose: the OpenPose-18 skeleton; dwpose: the whole-body skeleton (body, feet, face, hands);
     densepose: MagicAnimate's visualisation (viridis of the part index); dwpose+densepose: the two images
-    added (MagicAnimate's ablation "combines the two driving signals by addition"), clipped to 1.
+    added (MagicAnimate's ablation "combines the two driving signals by addition"), clipped to 1; smplx: the
+    rendered SMPL-X shaded normals (Make-Your-Anchor's 3D mesh condition).
     """
     if kind not in CONTROL_SOURCES:
         raise ValueError(f"unknown control kind {kind!r}; known: {', '.join(CONTROL_SOURCES)}")
@@ -62,6 +64,8 @@ def control_images(kind: str, conditions: dict[str, np.ndarray], height: int, wi
     if "densepose" in CONTROL_SOURCES[kind]:
         iuv = np.stack([crop_resize_plane(np.asarray(p), size) for p in conditions["densepose"]])
         images.append(densepose_condition(iuv).astype(np.float32) / 255.0)
+    if "mesh_normals" in CONTROL_SOURCES[kind]:
+        images.append(np.stack([crop_resize_plane(np.asarray(p), size) for p in conditions["mesh_normals"]]).astype(np.float32) / 255.0)
     out = np.clip(sum(images), 0.0, 1.0)
     return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
 

@@ -90,7 +90,7 @@ def pick(cfg, clip: ClipInfo, rng: np.random.Generator, identity_clips: list[Cli
     if isinstance(cfg, MakeYourAnchorConfig):
         pool = identity_clips or [clip]
         other = pool[int(rng.integers(0, len(pool)))]
-        extras = {"perturb": cfg.perturb} if cfg.perturb else {}
+        extras = {"perturb": cfg.perturb, "perturb_seed": int(rng.integers(0, 2**31))} if cfg.perturb else {}
         return Pick(clip.clip_id, [int(rng.integers(0, n))], (other.clip_id, int(rng.integers(0, other.num_frames))), flip, extras=extras)
     if isinstance(cfg, DiffPerformerConfig):
         usable = int(np.floor(n * cfg.first_fraction))

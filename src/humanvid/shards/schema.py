@@ -41,9 +41,13 @@ CONDITION_FIELDS = {
     "depth": pa.field("depth", pa.list_(pa.binary())),  # 16-bit PNG, DEPTH_SCALE metres per unit
     "alpha": pa.field("alpha", pa.list_(pa.binary())),  # 8-bit PNG
     "densepose": pa.field("densepose", pa.list_(pa.binary())),  # RGB PNG holding I, U, V
+    "smplx": pa.field("smplx", pa.list_(pa.list_(pa.float32(), 119))),  # humanvid.body.params.LAYOUT
+    "mesh_normals": pa.field("mesh_normals", pa.list_(pa.binary())),  # RGB PNG: shaded normals
 }
-IMAGE_CONDITIONS = ("depth", "alpha", "densepose")
+IMAGE_CONDITIONS = ("depth", "alpha", "densepose", "mesh_normals")
 KEYPOINT_CONDITIONS = {"openpose18": 18, "wholebody133": 133}
+ARRAY_CONDITIONS: dict[str, tuple[int, ...]] = {"openpose18": (18, 3), "wholebody133": (133, 3), "smplx": (119,)}
+"""Conditions stored as a fixed-size float list per frame, with the per-frame shape they unflatten to."""
 
 INDEX_SCHEMA = pa.schema(
     [

@@ -3,6 +3,7 @@ checksums, the index against the files, and that every stored frame and conditio
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +13,7 @@ import pyarrow.parquet as pq
 
 from humanvid.datasets.fetch import sha256_of
 from humanvid.shards.reader import ShardError, ShardReader
-from humanvid.shards.schema import IMAGE_CONDITIONS, INDEX_FILE, KEYPOINT_CONDITIONS, MANIFEST_FILE
+from humanvid.shards.schema import ARRAY_CONDITIONS, IMAGE_CONDITIONS, INDEX_FILE, MANIFEST_FILE
 
 
 @dataclass
@@ -93,8 +94,8 @@ def verify_shards(shards_dir: str | Path, progress: Callable[[str], None] = lamb
                     try:
                         if cond in IMAGE_CONDITIONS:
                             decode_png(value)
-                        elif cond in KEYPOINT_CONDITIONS and np.asarray(value).size != KEYPOINT_CONDITIONS[cond] * 3:
-                            raise ValueError(f"{np.asarray(value).size} values, expected {KEYPOINT_CONDITIONS[cond] * 3}")
+                        elif cond in ARRAY_CONDITIONS and np.asarray(value).size != math.prod(ARRAY_CONDITIONS[cond]):
+                            raise ValueError(f"{np.asarray(value).size} values, expected {math.prod(ARRAY_CONDITIONS[cond])}")
                     except Exception as exc:
                         report.problems.append(f"{where}: frame {entry['frame_start'] + t}: {cond} does not decode ({exc})")
         progress(f"{name}: {len(entries)} rows checked")

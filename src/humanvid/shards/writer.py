@@ -16,6 +16,7 @@ from humanvid.datasets.clips import Clip
 from humanvid.datasets.fetch import sha256_of
 from humanvid.shards.codec import depth_to_png, encode_jpeg, encode_png
 from humanvid.shards.schema import (
+    IMAGE_CONDITIONS,
     INDEX_FILE,
     INDEX_SCHEMA,
     MANIFEST_FILE,
@@ -46,9 +47,9 @@ def _window_rows(clip: Clip, frames: np.ndarray, conditions: dict[str, np.ndarra
             part = value[start:stop]
             if name == "depth":
                 row[name] = [depth_to_png(d) for d in part]
-            elif name in ("alpha", "densepose"):
+            elif name in IMAGE_CONDITIONS:
                 row[name] = [encode_png(np.ascontiguousarray(d)) for d in part]
-            else:  # keypoints: one flat float list per frame
+            else:  # keypoints, SMPL-X parameters: one flat float list per frame
                 row[name] = [k.reshape(-1).astype(np.float32) for k in part]
         yield row
 

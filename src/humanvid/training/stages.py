@@ -28,7 +28,8 @@ def _samples(reader: ShardReader, cfg: ModelConfig, stage: TrainConfig) -> Refer
     return ReferenceClipSamples(reader, SampleSpec(frames=stage.frames, stride=stage.stride, resolution=cfg.arch.resolution), "train", cfg.run.seed)
 
 
-def _batches(reader: ShardReader, cfg: ModelConfig, stage: TrainConfig, seed: int, control: str) -> Iterator[dict]:
+def _batches(reader: ShardReader, cfg: ModelConfig, stage: TrainConfig, seed: int, control: str,
+             overrides: dict[str, str] | None = None) -> Iterator[dict]:  # fmt: skip
     """Endless training batches: the stage's paper sampler through the shard loader when `sampling` is set,
     else the baseline's reference + K frames at a stride (OpenPose control)."""
     if stage.sampling is None:
@@ -36,28 +37,42 @@ def _batches(reader: ShardReader, cfg: ModelConfig, stage: TrainConfig, seed: in
             raise ValueError(f"the baseline's own sampler gives OpenPose control images; this model wants {control!r}: "
                              "set the stage's `sampling:` (docs/loader.md)")  # fmt: skip
         return cycle_batches(_samples(reader, cfg, stage), stage.batch_size, seed)
-    return paper_batches(reader, stage.sampling, cfg.arch.resolution, stage.batch_size, seed, control)
+    return paper_batches(reader, stage.sampling, cfg.arch.resolution, stage.batch_size, seed, control, overrides)
 
 
-def paper_batches(reader: ShardReader, sampling, resolution: int, batch_size: int, seed: int, control: str = "openpose") -> Iterator[dict]:
+def paper_batches(reader: ShardReader, sampling, resolution: int, batch_size: int, seed: int, control: str = "openpose",
+                  overrides: dict[str, str] | None = None) -> Iterator[dict]:  # fmt: skip
     """The loader's uint8 samples as model batches: reference and frames in [-1, 1], control images of the
-    model's kind (`humanvid.shards.samples.control_images`) in [0, 1]."""
+    model's kind (`humanvid.shards.samples.control_images`) in [0, 1]. A sampler with an SMPL-X `perturb`
+    hook gets the SMPL-X model (`overrides`: params.yaml `weights.overrides`) to render perturbed meshes."""
     from humanvid.shards.loader import ShardSamples, iterate
 
     sources = CONTROL_SOURCES[control]
-    dataset = ShardSamples(reader, sampling, resolution, "train", seed, conditions=sources)
+    perturbation, loaded = None, sources
+    if getattr(sampling, "perturb", None):
+        from humanvid.body.perturb import MeshPerturbation
+
+        perturbation = MeshPerturbation(sampling.perturb, overrides=overrides)
+        loaded = tuple(dict.fromkeys(sources + ("smplx", "mesh_normals")))
+    dataset = ShardSamples(reader, sampling, resolution, "train", seed, conditions=loaded, perturbation=perturbation)
     epoch = 0
     while True:
         dataset.set_epoch(epoch)
         for batch in iterate(dataset, batch_size):
             if "reference" not in batch:
                 raise ValueError(f"sampler {sampling.kind!r} gives no reference frame; this method conditions on one")
-            # The loader already cropped keypoints and condition maps to the training resolution.
-            images = [control_images(control, {c: batch[c][i].numpy() for c in sources}, resolution, resolution, resolution)
+            # The loader already cropped keypoints and condition maps to the training resolution; its image
+            # conditions are channels-first (K, C, S, S), control_images reads frames' maps (K, S, S, C).
+            images = [control_images(control, {c: _channels_last(batch[c][i]) for c in sources}, resolution, resolution, resolution)
                       for i in range(len(batch["frames"]))]  # fmt: skip
             yield {"reference": batch["reference"].float() / 127.5 - 1, "frames": batch["frames"].float() / 127.5 - 1,
                    "control": torch.stack(images)}  # fmt: skip
         epoch += 1
+
+
+def _channels_last(value: torch.Tensor):
+    """A sample's condition as control_images reads it: multi-channel maps (K, C, S, S) -> (K, S, S, C)."""
+    return (value.permute(0, 2, 3, 1) if value.ndim == 4 else value).numpy()
 
 
 def _frame_batches(frames: ReferenceClipSamples, cfg: ModelConfig, seed: int) -> Iterator[dict]:
@@ -123,7 +138,7 @@ def pretrain(cfg: ModelConfig, shards_dir: Path, out_dir: Path, device: torch.de
             results["vae"] = _fit_vae(model, frames, cfg, log)
         if cfg.pretrain.base_steps:
             results["base"] = _fit_base(model, frames, cfg, log)
-    batches = _batches(reader, cfg, cfg.pretrain, cfg.run.seed, model.control)
+    batches = _batches(reader, cfg, cfg.pretrain, cfg.run.seed, model.control, overrides)
     results["pretrain"] = train(model.trainable_parameters("pretrain"), model.diffusion_loss, batches, cfg.pretrain.steps,
                                 cfg.pretrain.lr, torch.Generator(device).manual_seed(cfg.run.seed), log, cfg.pretrain.log_every, "pretrain",
                                 cfg.pretrain.grad_accum)  # fmt: skip
@@ -139,7 +154,7 @@ def finetune(cfg: ModelConfig, shards_dir: Path, pretrain_dir: Path, out_dir: Pa
     reader = ShardReader(shards_dir)
     model = METHODS.get(cfg.arch.method).load().load(pretrain_dir, device, dtype)
     model.enter_video_stage(cfg.run.seed, overrides)
-    batches = _batches(reader, cfg, cfg.finetune, cfg.run.seed + 10, model.control)
+    batches = _batches(reader, cfg, cfg.finetune, cfg.run.seed + 10, model.control, overrides)
     result = train(model.trainable_parameters("finetune"), model.diffusion_loss, batches, cfg.finetune.steps, cfg.finetune.lr,
                    torch.Generator(device).manual_seed(cfg.run.seed + 10), log, cfg.finetune.log_every, "finetune", cfg.finetune.grad_accum)  # fmt: skip
     model.save(out_dir)
