@@ -55,7 +55,7 @@ def test_roundtrip_exact_conditions_close_frames(sharded):
     np.testing.assert_array_equal(clip["wholebody133"], src["wholebody133"])
     np.testing.assert_array_equal(clip["alpha"], src["alpha"])
     np.testing.assert_array_equal(clip["densepose"], src["iuv"])
-    np.testing.assert_allclose(clip["depth"], src["depth"], atol=0.0005 + 1e-6)  # millimetre PNG
+    np.testing.assert_allclose(clip["depth"], src["depth"], atol=0.0005 + 1e-6)  # millimetre units
 
 
 def test_layout_index_and_failures(sharded):
@@ -69,7 +69,7 @@ def test_layout_index_and_failures(sharded):
     assert [r["row"] for r in index] == list(range(6))
     assert [r["num_frames"] for r in index if r["clip_id"] == "c0"] == [4, 4, 2]
     pf = pq.ParquetFile(out / summary.files[0])
-    assert pf.schema_arrow.metadata[META_VERSION] == b"1"
+    assert pf.schema_arrow.metadata[META_VERSION] == b"2"
     assert pf.metadata.num_row_groups == 1 and pf.metadata.row_group(0).num_rows == 2
     col = pf.schema_arrow.names.index("frames")
     assert pf.metadata.row_group(0).column(col).compression == "UNCOMPRESSED"
@@ -117,3 +117,21 @@ def test_decode_only_the_conditions_asked_for(sharded):
     np.testing.assert_array_equal(clip["openpose18"], data["c0"]["openpose18"])
     with pytest.raises(ShardError, match="no conditions \\['smplx'\\]"):
         reader.read_clip("c0", conditions=("smplx",))
+
+
+def test_image_records_round_trip_exactly_and_refuse_anything_else():
+    from humanvid.shards.codec import DecodeError, decode_plane, depth_to_plane, encode_plane, plane_to_depth
+
+    rng = np.random.default_rng(0)
+    for image in (rng.integers(0, 256, (5, 7), dtype=np.uint8), rng.integers(0, 256, (6, 4, 3), dtype=np.uint8),
+                  rng.integers(0, 65536, (3, 9), dtype=np.uint16)):  # fmt: skip
+        back = decode_plane(encode_plane(image))
+        assert back.dtype == image.dtype and np.array_equal(back, image)
+    depth = np.array([[0.0, 1.2344, 65.6]], np.float32)  # metres: millimetre steps, clipped at 65.535 m
+    np.testing.assert_allclose(plane_to_depth(depth_to_plane(depth)), [[0.0, 1.234, 65.535]], atol=1e-6)
+    record = encode_plane(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8))
+    for bad, why in ((b"\x89PNG\r\n\x1a\n" + record[8:], "bad header"), (record[:-5], "does not decode"), (record[:6], "does not decode")):
+        with pytest.raises(DecodeError, match=why):
+            decode_plane(bad)
+    with pytest.raises(ValueError, match="must be uint8/uint16"):
+        encode_plane(np.zeros((4, 4), np.float32))

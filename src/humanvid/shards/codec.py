@@ -1,10 +1,13 @@
-"""Encoding of frames and image conditions to bytes and back (JPEG for frames, PNG for conditions)."""
+"""Encoding of frames and image conditions to bytes and back: JPEG for frames; image conditions (maps,
+masks, IUV, normals, 16-bit depth) as raw arrays behind a small header, zstd-compressed."""
 
 from __future__ import annotations
 
 import io
+import struct
 
 import numpy as np
+import pyarrow as pa
 from PIL import Image
 
 from humanvid.shards.schema import DEPTH_SCALE
@@ -29,25 +32,42 @@ def decode_jpeg(data: bytes) -> np.ndarray:
         raise DecodeError(f"JPEG does not decode: {exc}") from exc
 
 
-def encode_png(image: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(image).save(buf, format="PNG", compress_level=1)
-    return buf.getvalue()
+_PLANE_MAGIC = b"HVP2"
+_PLANE_HEADER = struct.Struct("<4sBBII")  # magic, dtype code, channels (0: a single plane), height, width
+_DTYPES = {1: np.dtype(np.uint8), 2: np.dtype(np.uint16)}
+_CODES = {v: k for k, v in _DTYPES.items()}
+_ZSTD = pa.Codec("zstd", compression_level=3)
 
 
-def decode_png(data: bytes) -> np.ndarray:
+def encode_plane(image: np.ndarray) -> bytes:
+    """An image condition (H, W) or (H, W, C), uint8 or uint16 -> a 14-byte header + its zstd-compressed
+    bytes. Lossless like PNG, of about the same size, and 10-40x faster to decode (docs/shards.md)."""
+    image = np.ascontiguousarray(image)
+    if image.dtype not in _CODES or image.ndim not in (2, 3):
+        raise ValueError(f"an image condition must be uint8/uint16 (H, W[, C]), got {image.dtype} {image.shape}")
+    channels = image.shape[2] if image.ndim == 3 else 0
+    header = _PLANE_HEADER.pack(_PLANE_MAGIC, _CODES[image.dtype], channels, image.shape[0], image.shape[1])
+    return header + _ZSTD.compress(image.data, asbytes=True)
+
+
+def decode_plane(data: bytes) -> np.ndarray:
+    """The inverse of `encode_plane`; DecodeError for anything else."""
     try:
-        with Image.open(io.BytesIO(data)) as img:
-            return np.asarray(img)
-    except Exception as exc:
-        raise DecodeError(f"PNG does not decode: {exc}") from exc
+        magic, code, channels, h, w = _PLANE_HEADER.unpack_from(data)
+        if magic != _PLANE_MAGIC or code not in _DTYPES:
+            raise ValueError("not an image-condition record (bad header)")
+        dtype, shape = _DTYPES[code], (h, w, channels) if channels else (h, w)
+        size = int(np.prod(shape)) * dtype.itemsize
+        raw = _ZSTD.decompress(memoryview(data)[_PLANE_HEADER.size :], decompressed_size=size, asbytes=True)
+        return np.frombuffer(raw, dtype).reshape(shape)
+    except Exception as exc:  # struct.error, ArrowException, ValueError
+        raise DecodeError(f"image condition does not decode: {exc}") from exc
 
 
-def depth_to_png(depth: np.ndarray) -> bytes:
-    """float metres (H, W) -> 16-bit PNG in DEPTH_SCALE units (0 stays 0 = no depth)."""
-    units = np.clip(np.round(depth / DEPTH_SCALE), 0, 65535).astype(np.uint16)
-    return encode_png(units)
+def depth_to_plane(depth: np.ndarray) -> bytes:
+    """float metres (H, W) -> 16-bit plane in DEPTH_SCALE units (0 stays 0 = no depth)."""
+    return encode_plane(np.clip(np.round(depth / DEPTH_SCALE), 0, 65535).astype(np.uint16))
 
 
-def png_to_depth(data: bytes) -> np.ndarray:
-    return decode_png(data).astype(np.float32) * DEPTH_SCALE
+def plane_to_depth(data: bytes) -> np.ndarray:
+    return decode_plane(data).astype(np.float32) * DEPTH_SCALE

@@ -30,7 +30,7 @@ import torch
 
 from humanvid.conditions import crop_resize, crop_resize_keypoints, crop_resize_plane
 from humanvid.keypoints import flip_keypoints
-from humanvid.shards.codec import DecodeError
+from humanvid.shards.codec import DecodeError, decode_plane
 from humanvid.shards.reader import ShardReader
 from humanvid.shards.sampling import ClipInfo, DiffPerformerConfig, Pick, pick, span
 from humanvid.shards.schema import ARRAY_CONDITIONS, DEPTH_SCALE, KEYPOINT_CONDITIONS
@@ -238,20 +238,17 @@ class ShardSamples(torch.utils.data.IterableDataset):
                     if name in ARRAY_CONDITIONS:
                         item[name] = np.asarray(value, np.float32).reshape(ARRAY_CONDITIONS[name])
                     else:
-                        item[name] = self._png(value, entry, key[1], name)
+                        item[name] = self._plane(value, entry, key[1], name)
                 out[key] = item
         return out
 
-    def _png(self, data: bytes, entry: dict, frame: int, name: str) -> np.ndarray:
-        """A PNG condition (OpenCV's decoder: faster than Pillow's here), RGB order, depth in metres."""
-        import cv2
-
-        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-        if img is None:
-            raise DecodeError(f"{self.reader.dir / entry['shard']}: clip {entry['clip_id']} frame {frame}: {name} PNG does not decode")
-        if name == "depth":
-            return img.astype(np.float32) * DEPTH_SCALE
-        return img[..., ::-1] if img.ndim == 3 else img
+    def _plane(self, data: bytes, entry: dict, frame: int, name: str) -> np.ndarray:
+        """An image condition (zstd-compressed array, `codec.decode_plane`), depth in metres."""
+        try:
+            img = decode_plane(data)
+        except DecodeError as exc:
+            raise DecodeError(f"{self.reader.dir / entry['shard']}: clip {entry['clip_id']} frame {frame}: {name}: {exc}") from exc
+        return img.astype(np.float32) * DEPTH_SCALE if name == "depth" else img
 
     def _jpeg(self, item: dict, out: np.ndarray | None = None) -> np.ndarray:
         entry, frame = item["where"]
@@ -348,7 +345,7 @@ def iterate(dataset: ShardSamples, batch_size: int, workers: int = 0, pin_memory
     """Batches of one epoch from where the dataset's state says, counting what is delivered.
 
     `threads` > 0 decodes in that many threads of this process instead of worker processes: JPEG (simplejpeg)
-    and PNG (OpenCV) decoding release the GIL, and nothing crosses a process boundary — measured faster
+    and zstd (pyarrow) decoding release the GIL, and nothing crosses a process boundary — measured faster
     than DataLoader workers here (docs/benchmarks.md). Same samples, same order as `workers=0`."""
     if threads:
         yield from _iterate_threads(dataset, batch_size, threads, pin_memory)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from humanvid.shards.codec import decode_jpeg, decode_png, png_to_depth
+from humanvid.shards.codec import decode_jpeg, decode_plane, plane_to_depth
 from humanvid.shards.schema import (
     ARRAY_CONDITIONS,
     INDEX_FILE,
@@ -90,7 +90,7 @@ class ShardReader:
         return list(dict.fromkeys(r["clip_id"] for r in self.rows(split)))
 
     def read_items(self, entry: dict, columns: tuple[str, ...], offsets: list[int]) -> dict[str, list]:
-        """Only the given frames of a row: column -> per-offset values (bytes for JPEG/PNG columns, float32
+        """Only the given frames of a row: column -> per-offset values (bytes for JPEG and image-condition columns, float32
         arrays for keypoints and SMPL-X parameters), without turning the rest of the row into Python objects (a training sample
         uses a few frames of a window; `read_raw` copies all of them)."""
         table = self._row_group(entry["shard"], entry["row_group"])
@@ -116,7 +116,7 @@ class ShardReader:
 
     def decode(self, row: dict, frames: list[int] | None = None, conditions: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
         """Decode a raw row — only the given frame indices and conditions (default: all) — into frames uint8
-        (T, H, W, 3) and condition arrays. Undecoded PNGs cost nothing, so callers name what they use."""
+        (T, H, W, 3) and condition arrays. Undecoded conditions cost nothing, so callers name what they use."""
 
         def pick(values: list) -> list:
             return values if frames is None else [values[i] for i in frames]
@@ -131,9 +131,9 @@ class ShardReader:
             if name in ARRAY_CONDITIONS:
                 out[name] = np.asarray(values, dtype=np.float32).reshape(len(values), *ARRAY_CONDITIONS[name])
             elif name == "depth":
-                out[name] = np.stack([png_to_depth(b) for b in values])
+                out[name] = np.stack([plane_to_depth(b) for b in values])
             else:
-                out[name] = np.stack([decode_png(b) for b in values])
+                out[name] = np.stack([decode_plane(b) for b in values])
         return out
 
     def read_clip(self, clip_id: str, conditions: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:

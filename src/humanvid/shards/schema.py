@@ -1,4 +1,4 @@
-"""Parquet shard schema v1 (documented in docs/shards.md).
+"""Parquet shard schema v2 (documented in docs/shards.md; v1 stored image conditions as PNG).
 
 One row per clip window: consecutive frames of one clip, as JPEG bytes, with per-frame condition
 columns and clip metadata. Conditions present depend on the dataset's estimators; which estimator made
@@ -11,12 +11,12 @@ import json
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 META_VERSION = b"humanvid.schema_version"
 META_CONDITIONS = b"humanvid.conditions"  # JSON: condition -> {"estimator": name, "ground_truth": bool}
-META_DEPTH_SCALE = b"humanvid.depth_scale"  # metres per unit of the 16-bit depth PNGs
+META_DEPTH_SCALE = b"humanvid.depth_scale"  # metres per unit of the 16-bit depth maps
 
-DEPTH_SCALE = 0.001  # 16-bit depth PNGs hold millimetres (0 = no depth; max 65.535 m)
+DEPTH_SCALE = 0.001  # 16-bit depth maps hold millimetres (0 = no depth; max 65.535 m)
 INDEX_FILE = "index.parquet"
 MANIFEST_FILE = "manifest.json"
 
@@ -34,15 +34,16 @@ METADATA_FIELDS = [
 ]
 FRAMES_FIELD = pa.field("frames", pa.list_(pa.binary()))  # JPEG per frame, column stored uncompressed
 
-# Condition columns: keypoints as fixed-size float lists per frame, images as PNG bytes per frame.
+# Condition columns: keypoints and parameters as fixed-size float lists per frame; image conditions as
+# `codec.encode_plane` records per frame (a 14-byte header, then the zstd-compressed array).
 CONDITION_FIELDS = {
     "openpose18": pa.field("openpose18", pa.list_(pa.list_(pa.float32(), 18 * 3))),
     "wholebody133": pa.field("wholebody133", pa.list_(pa.list_(pa.float32(), 133 * 3))),
-    "depth": pa.field("depth", pa.list_(pa.binary())),  # 16-bit PNG, DEPTH_SCALE metres per unit
-    "alpha": pa.field("alpha", pa.list_(pa.binary())),  # 8-bit PNG
-    "densepose": pa.field("densepose", pa.list_(pa.binary())),  # RGB PNG holding I, U, V
+    "depth": pa.field("depth", pa.list_(pa.binary())),  # uint16 plane, DEPTH_SCALE metres per unit
+    "alpha": pa.field("alpha", pa.list_(pa.binary())),  # uint8 plane
+    "densepose": pa.field("densepose", pa.list_(pa.binary())),  # uint8 (H, W, 3): I, U, V
     "smplx": pa.field("smplx", pa.list_(pa.list_(pa.float32(), 119))),  # humanvid.body.params.LAYOUT
-    "mesh_normals": pa.field("mesh_normals", pa.list_(pa.binary())),  # RGB PNG: shaded normals
+    "mesh_normals": pa.field("mesh_normals", pa.list_(pa.binary())),  # uint8 (H, W, 3): shaded normals
 }
 IMAGE_CONDITIONS = ("depth", "alpha", "densepose", "mesh_normals")
 KEYPOINT_CONDITIONS = {"openpose18": 18, "wholebody133": 133}

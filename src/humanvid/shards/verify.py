@@ -30,7 +30,7 @@ class VerifyReport:
 
 def verify_shards(shards_dir: str | Path, progress: Callable[[str], None] = lambda _m: None, decode: bool = True) -> VerifyReport:
     """Every problem is listed with the file, row, clip and frame it concerns; nothing stops at the first."""
-    from humanvid.shards.codec import decode_png
+    from humanvid.shards.codec import decode_plane
     from humanvid.shards.loader import jpeg_decoder
 
     shards_dir = Path(shards_dir)
@@ -93,7 +93,9 @@ def verify_shards(shards_dir: str | Path, progress: Callable[[str], None] = lamb
                     value = row[cond][t]
                     try:
                         if cond in IMAGE_CONDITIONS:
-                            decode_png(value)
+                            shape = decode_plane(value).shape[:2]
+                            if shape != (row["height"], row["width"]):
+                                raise ValueError(f"{shape[0]}×{shape[1]}, the frames are {row['height']}×{row['width']}")
                         elif cond in ARRAY_CONDITIONS and np.asarray(value).size != math.prod(ARRAY_CONDITIONS[cond]):
                             raise ValueError(f"{np.asarray(value).size} values, expected {math.prod(ARRAY_CONDITIONS[cond])}")
                     except Exception as exc:

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 from humanvid.config import ShardConfig
 from humanvid.datasets.clips import Clip
 from humanvid.datasets.fetch import sha256_of
-from humanvid.shards.codec import depth_to_png, encode_jpeg, encode_png
+from humanvid.shards.codec import depth_to_plane, encode_jpeg, encode_plane
 from humanvid.shards.schema import (
     IMAGE_CONDITIONS,
     INDEX_FILE,
@@ -46,9 +46,9 @@ def _window_rows(clip: Clip, frames: np.ndarray, conditions: dict[str, np.ndarra
         for name, value in conditions.items():
             part = value[start:stop]
             if name == "depth":
-                row[name] = [depth_to_png(d) for d in part]
+                row[name] = [depth_to_plane(d) for d in part]
             elif name in IMAGE_CONDITIONS:
-                row[name] = [encode_png(np.ascontiguousarray(d)) for d in part]
+                row[name] = [encode_plane(d) for d in part]
             else:  # keypoints, SMPL-X parameters: one flat float list per frame
                 row[name] = [k.reshape(-1).astype(np.float32) for k in part]
         yield row
@@ -79,7 +79,7 @@ def write_shards(
             return
         name = f"shard-{len(summary.files):05d}.parquet"
         table = pa.Table.from_pylist(buffer, schema=schema)
-        # JPEG/PNG bytes do not compress further: leave those columns uncompressed and undictionaried.
+        # JPEG and zstd records do not compress further: leave those columns uncompressed and undictionaried.
         binary_cols = [f.name for f in schema if pa.types.is_list(f.type) and pa.types.is_binary(f.type.value_type)]
         compression = {c: ("NONE" if c in binary_cols else "ZSTD") for c in schema.names}
         pq.write_table(table, out_dir / name, row_group_size=cfg.rows_per_group, compression=compression,
