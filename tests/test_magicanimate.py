@@ -256,6 +256,17 @@ def test_window_batching_does_not_change_the_sample(model):
     assert not torch.allclose(runs[0], guided)  # guidance 7.5 contrasts with and without appearance
 
 
+def test_clip_sample_overrides_the_methods_scheduler(model):
+    from humanvid.sampling import sample_video
+
+    assert model.sampling_scheduler().config.clip_sample  # the released pipeline clips
+    gen = torch.Generator().manual_seed(3)
+    ref, control = torch.rand(3, 32, 32, generator=gen) * 2 - 1, torch.rand(6, 3, 32, 32, generator=gen)
+    run = lambda clip: sample_video(model, ref, control, 3, 4, 1, 7.5, torch.Generator().manual_seed(0), clip_sample=clip)  # noqa: E731
+    default, clipped, unclipped = run(None), run(True), run(False)
+    assert torch.equal(default, clipped) and not torch.allclose(default, unclipped, atol=1e-3)
+
+
 # -- train → sample → evaluate ---------------------------------------------------------------------------------
 
 

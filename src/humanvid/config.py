@@ -257,6 +257,10 @@ class SamplerConfig(Section):
     """DDIM steps."""
     guidance_scale: float = Field(1.0, ge=1.0)
     """Classifier-free guidance on the reference image (1 = off)."""
+    clip_sample: bool | None = None
+    """DDIM clips each step's predicted clean latent to [-1, 1]; None: the method's own setting
+    (MagicAnimate's released pipeline clips, the baseline does not). A model whose latents are not
+    confined to [-1, 1] loses range and colour when clipped (docs/magicanimate.md)."""
     seed: int = 0
     """Noise seed."""
     max_clips: int | None = Field(None, ge=1)

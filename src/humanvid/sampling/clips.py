@@ -41,7 +41,7 @@ def sample_clips(model, reader: ShardReader, cfg: SamplerConfig, out_dir: Path, 
             control = control_images(model.control, {c: data[c][: len(frames)] for c in CONTROL_SOURCES[model.control]}, h, w, model.resolution)
             generator = torch.Generator(model.device).manual_seed(cfg.seed * 1_000_003 + n)
             video = sample_video(model, reference, control, cfg.steps, cfg.window, cfg.overlap, cfg.guidance_scale, generator,
-                                 cfg.closed_loop, cfg.window_batch)  # fmt: skip
+                                 cfg.closed_loop, cfg.window_batch, clip_sample=cfg.clip_sample)  # fmt: skip
             write_video(out_dir / entry["file"], to_uint8(video), meta["fps"])
             entry.update(frames=len(frames), fps=meta["fps"])
             log(f"clip {n}/{len(clip_ids)} {clip_id}: {len(frames)} frames")

@@ -31,6 +31,7 @@ def sample_video(
     closed_loop: bool = False,
     window_batch: int = 1,
     progress: Callable[[str], None] | None = None,
+    clip_sample: bool | None = None,
 ) -> torch.Tensor:
     """Animate `reference` (3, S, S) in [-1, 1] along `control` (T, 3, S, S) -> frames (T, 3, S, S) in [-1, 1].
 
@@ -38,11 +39,14 @@ def sample_video(
     network call); where windows overlap, their noise predictions are averaged uniformly before the
     scheduler step. Guidance is linear, so guiding each window and then averaging equals averaging the
     unconditional and conditional predictions first and then guiding (the released MagicAnimate order).
+    `clip_sample` overrides the method scheduler's clipping of the predicted clean latent (None: keep it).
     """
     device = model.device
     num_frames, size = control.shape[0], control.shape[-1]
     h = size // model.vae_scale
     scheduler = model.sampling_scheduler()
+    if clip_sample is not None and clip_sample != scheduler.config.clip_sample:
+        scheduler = type(scheduler).from_config(scheduler.config, clip_sample=clip_sample)
     scheduler.set_timesteps(steps, device=device)
     latents = torch.randn((num_frames, 4, h, h), generator=generator, device=device, dtype=torch.float32)
     latents = latents * scheduler.init_noise_sigma
