@@ -105,3 +105,23 @@ def test_landmark_distances_run_the_pose_estimator_on_both_videos(samples, isola
         overall = doc["protocols"][protocol]["overall"]
         assert overall["lmd_body"] == 0.0 and overall["lmd_face"] == 0.0 and overall["lmd_missing"] == 0.0
     assert set(doc["clips"]["c0"]["corrected"]) == {"l1", "lmd_face", "lmd_body", "lmd_hand", "lmd_missing"}
+
+
+def test_the_preview_shows_the_models_own_control_images(samples, tmp_path):
+    """The sample manifest names the model's control kind; the preview's condition row draws exactly that
+    (a DensePose model's preview showed an OpenPose skeleton before)."""
+    import shutil
+
+    from humanvid.shards.samples import control_images
+
+    out, reader = samples
+    dense = tmp_path / "samples"
+    shutil.copytree(out, dense)
+    manifest = json.loads((dense / MANIFEST).read_text())
+    (dense / MANIFEST).write_text(json.dumps(manifest | {"control": "densepose"}))
+    _, preview, _ = evaluate_samples(dense, reader, EvaluationConfig(metrics=["l1"]))
+    data = reader.read_clip("c0", ("densepose",))
+    expected = control_images("densepose", {"densepose": data["densepose"]}, SIZE, SIZE, SIZE).permute(0, 2, 3, 1).numpy()
+    assert np.array_equal(preview["condition"], (expected * 255).round().astype(np.uint8))
+    _, pose_preview, _ = evaluate_samples(out, reader, EvaluationConfig(metrics=["l1"]))  # no control named: OpenPose
+    assert not np.array_equal(pose_preview["condition"], preview["condition"])

@@ -20,7 +20,7 @@ from humanvid.config import EvaluationConfig
 from humanvid.metrics import METRICS, PROTOCOLS, disco, image, weights_needed
 from humanvid.sampling.clips import MANIFEST
 from humanvid.shards import ShardReader
-from humanvid.shards.samples import to_pose_images
+from humanvid.shards.samples import CONTROL_SOURCES, control_images
 from humanvid.video import read_video
 
 PRIMARY = "corrected"  # the protocol of `overall` (what DVC metrics and plots read)
@@ -174,6 +174,7 @@ def evaluate_samples(samples_dir: Path, reader: ShardReader, cfg: EvaluationConf
     manifest = json.loads((samples_dir / MANIFEST).read_text())
     size = manifest["resolution"]
     entries = manifest["clips"]
+    control = manifest.get("control", "openpose")  # the model's control kind: what the preview shows as the condition
     has_depth = any(e.get("depth_file") for e in entries if e["status"] == "ok")
     needs, missing_weights = plan_needs(cfg, overrides, has_depth)
     can = {(m, p) for m in cfg.metrics for p in PROTOCOLS if p not in needs.get(m, {})}
@@ -195,7 +196,7 @@ def evaluate_samples(samples_dir: Path, reader: ShardReader, cfg: EvaluationConf
             continue
         try:
             pred = read_video(samples_dir / entry["file"])
-            data = reader.read_clip(cid, conditions=("openpose18",))
+            data = reader.read_clip(cid, conditions=CONTROL_SOURCES[control])
             target = np.stack([crop_resize(f, size) for f in data["frames"][: len(pred)]])
             if pred.shape != target.shape:
                 raise ValueError(f"generated video {entry['file']} is {pred.shape}, ground truth {target.shape}")
@@ -242,8 +243,8 @@ def evaluate_samples(samples_dir: Path, reader: ShardReader, cfg: EvaluationConf
         progress(f"clip {i + 1}/{len(entries)} {cid}: " + ", ".join(f"{m}={v:.4g}" for m, v in clip_doc[PRIMARY].items()))
         if not preview:
             h, w = data["frames"].shape[1:3]
-            pose = to_pose_images(data["openpose18"][: len(pred)], h, w, size)
-            preview = {"generated": pred, "ground_truth": target, "condition": (pose.permute(0, 2, 3, 1).numpy() * 255).astype(np.uint8)}
+            images = control_images(control, {c: data[c][: len(pred)] for c in CONTROL_SOURCES[control]}, h, w, size)
+            preview = {"generated": pred, "ground_truth": target, "condition": (images.permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8)}
     if not per_clip:
         raise RuntimeError(f"{samples_dir}: no clip could be evaluated: {failed}")
 

@@ -161,7 +161,7 @@ def render_markdown(spec: TableSpec, rows: list[RowResult], timings: list[dict] 
 
     previews = [r for r in rows if r.preview]
     if previews:
-        out += ["## Samples", "", "Each image: generated | ground truth | condition (first test clip); the video shows them side by side.", ""]
+        out += ["## Samples", "", "Each image: generated | ground truth | the model's control images (first test clip); the video shows them side by side.", ""]
         for r in previews:
             out += [f"**{r.label}**", "", f"![{r.label}: generated, ground truth, condition]({r.preview})", ""]
             if r.video:

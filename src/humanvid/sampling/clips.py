@@ -49,7 +49,7 @@ def sample_clips(model, reader: ShardReader, cfg: SamplerConfig, out_dir: Path, 
             entry.update(status="failed", error=f"{type(exc).__name__}: {exc}")
             log(f"clip {n}/{len(clip_ids)} {clip_id} FAILED: {exc}")
         entries.append(entry)
-    manifest = {"resolution": model.resolution, "clips": entries, "conditions": reader.conditions,
+    manifest = {"resolution": model.resolution, "control": model.control, "clips": entries, "conditions": reader.conditions,
                 "dataset_failures": reader.manifest.get("failed", [])}  # fmt: skip
     (Path(out_dir) / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
     if not any(e["status"] == "ok" for e in entries):
