@@ -85,7 +85,7 @@ def test_dataset_depth_serves_what_the_dataset_ships(tmp_path):
     frames = _frames(3, 8, 10)
     clip = Clip("tiktok", "00001", "p", "train", 30.0, 3, 10, 8, "clips/00001.mp4")
     est = DatasetDepth(CPU, torch.float32, tmp_path)
-    assert DatasetDepth.supports("tiktok") and not DatasetDepth.supports("ntu120") and not DatasetDepth.supports("synthdance")
+    assert DatasetDepth.supports("tiktok") and DatasetDepth.supports("ntu120") and not DatasetDepth.supports("synthdance")
     with pytest.raises(FileNotFoundError, match="clip 00001: no annotations file"):
         est(frames, clip)
     (tmp_path / "annotations").mkdir()
@@ -98,3 +98,52 @@ def test_dataset_depth_serves_what_the_dataset_ships(tmp_path):
     np.savez(tmp_path / "annotations" / "00001.npz", depth=depth[:2])
     with pytest.raises(ValueError, match="does not match the video's frames"):
         est(frames, clip)
+
+
+def _ntu_annotations(flip_width=None, noise=0.5, frames=3):
+    """Kinect-like depth (424 × 512 mm) of a standing box at 2.5 m with a nearer box (1.5 m) in front of it,
+    the depth -> RGB map of a 1920 × 1080 camera (x 2.5 + 100, y 2.5 - 50), and the skeleton's joint pairs."""
+    from humanvid.datasets.ntu120 import rgb_to_clip
+
+    rng = np.random.default_rng(0)
+    depth = np.zeros((frames, 424, 512), np.uint16)
+    depth[:, 100:300, 200:300] = 2500
+    depth[:, 150:200, 240:280] = 1500
+    jd = np.stack([rng.uniform(200, 300, (frames, 25)), rng.uniform(100, 300, (frames, 25))], -1)
+    jr = jd * 2.5 + np.array([100.0, -50.0]) + rng.normal(0, noise, jd.shape)
+    jd[1, :5] = np.nan  # untracked joints are NaN
+    return {"depth_mm": depth, "joints_depth": jd.astype(np.float32), "joints_rgb": jr.astype(np.float32),
+            "frame_index": np.arange(frames, dtype=np.int32), "rgb_to_clip": rgb_to_clip(1080, 1920, 256, flip_width)}  # fmt: skip
+
+
+def test_ntu_kinect_depth_is_registered_to_the_clip_frames(tmp_path):
+    (tmp_path / "annotations").mkdir()
+    est = DatasetDepth(CPU, torch.float32, tmp_path)
+    frames = np.zeros((3, 256, 256, 3), np.uint8)
+    clips = {cid: Clip("ntu120", cid, "P001", "train", 30.0, 3, 256, 256, f"clips/{cid}.mp4") for cid in ("s", "s_flip")}
+    np.savez(tmp_path / "annotations" / "s.npz", **_ntu_annotations())
+    np.savez(tmp_path / "annotations" / "s_flip.npz", **_ntu_annotations(flip_width=256))
+    out = est(frames, clips["s"])["depth"]
+    check_conditions({"depth": out}, frames, "ntu")
+    # Where the boxes land: depth px -> RGB px (x 2.5 + 100, y 2.5 - 50) -> clip (crop left 420, scale 256/1080).
+    s = 256 / 1080
+    ys, xs = np.mgrid[0:256, 0:256] + 0.5
+    def box(x0, x1, y0, y1):
+        return (xs >= ((x0 * 2.5 + 100) - 420) * s) & (xs < ((x1 * 2.5 + 100) - 420) * s) & (ys >= (y0 * 2.5 - 50) * s) & (ys < (y1 * 2.5 - 50) * s)
+    far, near = box(200, 300, 100, 300), box(240, 280, 150, 200)
+    for t in range(3):
+        got = out[t] > 0
+        assert (got & far).sum() / (got | far).sum() > 0.95
+        inner_far, inner_near = far & ~near, near
+        assert np.median(out[t][inner_far & got]) == pytest.approx(2.5) and np.median(out[t][inner_near & got]) == pytest.approx(1.5)
+    flipped = est(frames, clips["s_flip"])["depth"]
+    assert ((flipped[0] > 0) & (out[0][:, ::-1] > 0)).sum() / ((flipped[0] > 0) | (out[0][:, ::-1] > 0)).sum() > 0.97
+    # A skeleton whose RGB and depth positions disagree is refused, naming the clip and the residual.
+    np.savez(tmp_path / "annotations" / "s.npz", **_ntu_annotations(noise=40.0))
+    with pytest.raises(ValueError, match=r"clip s: depth -> RGB registration_px \d+"):
+        est(frames, clips["s"])
+    bad = _ntu_annotations()
+    bad["depth_mm"] = bad["depth_mm"][:2]
+    np.savez(tmp_path / "annotations" / "s.npz", **bad)
+    with pytest.raises(ValueError, match="clip s: 2 depth frames do not cover"):
+        est(frames, clips["s"])

@@ -197,6 +197,13 @@ def test_ntu120_pairs_modalities_parses_names_and_splits(tmp_path, ntu_archives)
     ann = np.load(tmp_path / "out" / "annotations" / "S001C001P001R001A001.npz")
     assert ann["depth_mm"].shape == (5, 424, 512) and ann["depth_mm"].dtype == np.uint16 and ann["depth_mm"][4, 0, 0] == 1004
     assert ann["joints3d"].shape == (5, 25, 3) and ann["joints_rgb"][2, 3].tolist() == [963.0, 542.0]
+    assert ann["joints_depth"][2, 3].tolist() == [250.5, 200.5] and ann["frame_index"].tolist() == [0, 1, 2, 3, 4]
+    # 64 × 36 source, centre crop 36 wide from x = 14, resized to 32: x' = (x - 14) · 32/36, y' = y · 32/36.
+    np.testing.assert_allclose(ann["rgb_to_clip"], [[32 / 36, 0, -14 * 32 / 36], [0, 32 / 36, 0]])
+    NTU120("ntu120", {"archives": str(ntu_archives), "format": {"size": 32}, "flip": True}).ingest(tmp_path / "flip", QUIET, tmp_path / "cache")
+    mirrored = np.load(tmp_path / "flip" / "annotations" / "S001C001P001R001A001_flip.npz")  # x' = 32 - x
+    np.testing.assert_allclose(mirrored["rgb_to_clip"], [[-32 / 36, 0, 32 + 14 * 32 / 36], [0, 32 / 36, 0]])
+    assert np.array_equal(mirrored["depth_mm"], ann["depth_mm"])
     two = np.load(tmp_path / "out" / "annotations" / "S001C002P003R002A013.npz")
     assert two["joints3d"][0, 0, 0] == pytest.approx(1.0)  # the second body moves more: it is the main one
     import pyarrow.parquet as pq

@@ -7,11 +7,15 @@ Official archives, per setup sss (001-032): `nturgbd_rgb_s{sss}.zip` (RGB .avi, 
 `nturgb+d_skeletons/{name}.skeleton`, where `name` is `SsssCcccPpppRrrrAaaa` (setup, camera, performer,
 replication, action).
 
-Each sample becomes a clip (identity = performer). Kept as annotations (`annotations/{clip_id}.npz`):
-`depth_mm` uint16 (T, 424, 512) in the depth camera's own geometry (not registered to RGB; IDOL
-evaluates depth on NTU120), and from the skeleton file the main body's `joints3d` (T, 25, 3, metres,
-camera space) and `joints_rgb` (T, 25, 2, RGB pixel coordinates) — missing frames are NaN. The parsed
-name fields go to `ntu_samples.parquet` beside the clip table.
+Each sample becomes a clip (identity = performer). Kept as annotations (`annotations/{clip_id}.npz`,
+and `{clip_id}_flip.npz` for a flipped copy): `depth_mm` uint16 (T, 424, 512) in the depth camera's own
+geometry (IDOL evaluates depth on NTU120), and from the skeleton file the main body's `joints3d` (T, 25,
+3, metres, camera space), `joints_rgb` (T, 25, 2, RGB pixel coordinates) and `joints_depth` (T, 25, 2,
+depth-camera pixel coordinates) — missing frames are NaN — all per source frame; then how the clip was
+cut from the source: `frame_index` (the source frame of each clip frame, after resampling) and
+`rgb_to_clip` (2 × 3: source RGB pixel → clip pixel, the crop, resize and flip). With those the
+`dataset_depth` estimator registers the Kinect depth to the clip's frames. The parsed name fields go to
+`ntu_samples.parquet` beside the clip table.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from pydantic import Field
 
 from humanvid.datasets.base import DatasetPlugin, PluginOptions, Progress
 from humanvid.datasets.clips import Clip
-from humanvid.datasets.transcode import FrameFormat, resampled, shape_frame, write_clip
+from humanvid.datasets.transcode import FrameFormat, keep_index, resampled, shape_frame, write_clip
 
 REQUEST_ACCESS = "https://rose1.ntu.edu.sg/dataset/actionRecognition/ (request access, then download)"
 NAME = re.compile(r"S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})")
@@ -55,8 +59,34 @@ def required_archives(setups: list[int]) -> list[str]:
     return names + sorted({skeleton_archive(s) for s in setups})
 
 
-def parse_skeleton(text: str) -> tuple[np.ndarray, np.ndarray]:
-    """A `.skeleton` file -> the main body's joints3d (T, 25, 3) and RGB pixel coordinates (T, 25, 2).
+def rgb_to_clip(height: int, width: int, size: int | None, mirror_width: int | None = None) -> np.ndarray:
+    """(2, 3) affine: a source RGB pixel position (x, y; pixel centres at +0.5) -> the clip's, through
+    `shape_frame`'s centre crop and resize (size None: a trim at the far edges, positions unchanged) and,
+    for a flipped copy `mirror_width` wide, the mirror x -> width - x."""
+    from humanvid.conditions import crop_box
+
+    m = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    if size is not None:
+        top, left, side = crop_box(height, width)
+        s = size / side
+        m = np.array([[s, 0.0, -left * s], [0.0, s, -top * s]])
+    if mirror_width is not None:
+        m[0] = -m[0]
+        m[0, 2] += mirror_width
+    return m
+
+
+def _noting_shape(frames, out: list):
+    """Pass frames through, noting the first one's (height, width)."""
+    for f in frames:
+        if not out:
+            out.append(f.shape[:2])
+        yield f
+
+
+def parse_skeleton(text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A `.skeleton` file -> the main body's joints3d (T, 25, 3), RGB pixel coordinates (T, 25, 2) and
+    depth-camera pixel coordinates (T, 25, 2).
 
     Layout: frame count; per frame a body count, then per body one line of 10 body fields, the joint
     count (25) and one line per joint: x y z depthX depthY colorX colorY orientation(4) trackingState.
@@ -92,11 +122,13 @@ def parse_skeleton(text: str) -> tuple[np.ndarray, np.ndarray]:
             best, best_var = slot, var
     joints3d = np.full((frames, 25, 3), np.nan, np.float32)
     joints_rgb = np.full((frames, 25, 2), np.nan, np.float32)
+    joints_depth = np.full((frames, 25, 2), np.nan, np.float32)
     for t, bodies in enumerate(per_frame):
         if len(bodies) > best:
             joints3d[t] = bodies[best][:25, 0:3]
+            joints_depth[t] = bodies[best][:25, 3:5]
             joints_rgb[t] = bodies[best][:25, 5:7]
-    return joints3d, joints_rgb
+    return joints3d, joints_rgb, joints_depth
 
 
 class NTU120Options(PluginOptions):
@@ -185,13 +217,17 @@ class NTU120(DatasetPlugin):
             try:
                 from humanvid.video import count_frames, iter_frames
 
-                _, fps = count_frames(video)
+                n_src, fps = count_frames(video)
                 flip_rel = f"clips/{clip_id}_flip.mp4" if o.flip else None
-                frames = (shape_frame(f, o.format) for f in resampled(iter_frames(video), fps, o.format.fps))
+                source_shape: list[tuple[int, int]] = []
+                frames = (shape_frame(f, o.format) for f in resampled(_noting_shape(iter_frames(video), source_shape), fps, o.format.fps))
                 w = write_clip(out_dir / rel, frames, o.format.fps or fps, o.crf, out_dir / flip_rel if flip_rel else None)
                 ann = self._annotations(root, name, fields["setup"])
-                with atomic_file(out_dir / "annotations" / f"{clip_id}.npz") as tmp, open(tmp, "wb") as fh:
-                    np.savez_compressed(fh, **ann)
+                ann["frame_index"] = np.array([i for i in range(n_src) if keep_index(i, fps, o.format.fps)][: w.frames], np.int32)
+                for cid, flip in [(clip_id, False)] + ([(f"{clip_id}_flip", True)] if flip_rel else []):
+                    ann["rgb_to_clip"] = rgb_to_clip(*source_shape[0], o.format.size, w.width if flip else None)
+                    with atomic_file(out_dir / "annotations" / f"{cid}.npz") as tmp, open(tmp, "wb") as fh:
+                        np.savez_compressed(fh, **ann)
                 clips.append(Clip(self.name, clip_id, identity, split, o.format.fps or fps, w.frames, w.width, w.height, rel))
                 if flip_rel:
                     clips.append(Clip(self.name, f"{clip_id}_flip", identity, split, o.format.fps or fps, w.frames, w.width, w.height, flip_rel))
@@ -217,5 +253,5 @@ class NTU120(DatasetPlugin):
         skel = next(root.glob(f"{Path(skeleton_archive(setup)).stem}/**/{name}.skeleton"), None)
         if skel is None:
             raise FileNotFoundError(f"{name}: no .skeleton file in {skeleton_archive(setup)}")
-        out["joints3d"], out["joints_rgb"] = parse_skeleton(skel.read_text())
+        out["joints3d"], out["joints_rgb"], out["joints_depth"] = parse_skeleton(skel.read_text())
         return out
