@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -43,6 +44,7 @@ def cmd_reproduce(args) -> int:
         print(f"table {args.table}: nothing to do, all {len(names)} stages are up to date")
         return 0
     print(f"table {args.table}: stale: {', '.join(n for n in names if n in stale)}")
+    _prefect_defaults()
     from flows.reproduce import reproduce  # Prefect starts only when there is work
 
     ran = reproduce(table=args.table, workspace=str(root))
@@ -51,7 +53,14 @@ def cmd_reproduce(args) -> int:
     return 0
 
 
+def _prefect_defaults() -> None:
+    """Settings the user did not set: on a busy 2-core machine the ephemeral API server can take longer to
+    start than Prefect's 20 s default (a test run beside a training job timed out), so allow 120 s."""
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+
+
 def cmd_stage(args) -> int:
+    _prefect_defaults()
     from flows.reproduce import stage
 
     record = stage(name=args.name, workspace=args.workspace)
