@@ -58,8 +58,8 @@ class VideoWriter:
                 raise ValueError(f"{self.path}: H.264 needs even width and height, got {width}x{height}")
             stream = self._container.add_stream("libx264", rate=Fraction(self.fps).limit_denominator(1001))
             stream.width, stream.height, stream.pix_fmt = width, height, "yuv444p"
-            # x264's own thread settings as well: with only `threads` the first clip a process encoded came out
-            # differently from later ones (so a re-run download changed every stage after it).
+            # x264's own thread settings pinned too. Encodes are still not always byte-identical across
+            # processes (docs/architecture.md, known coarseness); the decoded frames are what stages compare.
             stream.options = {"crf": str(self.crf), "preset": "medium", "threads": "1",
                               "x264-params": "threads=1:lookahead-threads=1:sliced-threads=0"}  # fmt: skip
             stream.thread_count = 1
