@@ -433,7 +433,7 @@ def _check_references(cfg: Config, source: str, root: Path) -> None:
         need(model.data in cfg.datasets, f"models.{name}.data", f"unknown dataset {model.data!r}; known: {', '.join(cfg.datasets)}")
         need(model.data in cfg.estimators, f"models.{name}.data", f"dataset {model.data!r} has no estimators: list them under `estimators.{model.data}`")
         for stage in ("pretrain", "finetune"):
-            hook = getattr(getattr(getattr(model, stage), "sampling", None), "perturb", None)
+            hook = getattr(getattr(model, stage).sampling, "perturb", None)  # only make_your_anchor has one
             if hook is not None:
                 from humanvid.body.perturb import PERTURBATIONS
 

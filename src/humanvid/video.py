@@ -28,7 +28,8 @@ class VideoInfo:
 class VideoWriter:
     """Streaming H.264 writer: frames go in one at a time; the file appears atomically on close.
 
-    yuv444p keeps part colours and thin limbs crisp; one thread and fixed options keep output deterministic.
+    yuv444p keeps part colours and thin limbs crisp; one thread and fixed options (the bytes are still not
+    always identical across processes: docs/architecture.md, known coarseness).
     """
 
     def __init__(self, path: str | os.PathLike, fps: float, crf: int = 12) -> None:

@@ -59,8 +59,7 @@ def pose_vertices(model, params: dict[str, np.ndarray]) -> torch.Tensor:
     t = len(params["global_orient"])
     if model.batch_size != t:
         raise ValueError(f"the SMPL-X model was built for {model.batch_size} frames, the parameters hold {t}")
-    kwargs = {k: torch.as_tensor(np.asarray(params[k]).reshape(-1, np.asarray(params[k]).shape[-1]), device=device, dtype=dtype)
-              for k in POSE_KEYS}  # fmt: skip
+    kwargs = {k: torch.as_tensor(np.atleast_2d(params[k]), device=device, dtype=dtype) for k in POSE_KEYS}
     kwargs["betas"] = kwargs["betas"][:1].expand(t, -1)  # one shape per clip
     with torch.no_grad():
         return model(**kwargs).vertices

@@ -44,24 +44,16 @@ class MeshPerturbation:
         self.model = load_smplx(model_path, 1, device or torch.device("cpu"), torch.float32, overrides=overrides)
 
     def __call__(self, vectors: np.ndarray, height: int, width: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-        from humanvid.body.params import pack, pose_vertices
+        from humanvid.body.params import pack, pose_vertices, unpack
         from humanvid.body.render import render_normals
 
         rng = np.random.default_rng(seed)
+        clip = unpack(vectors)
         out_vectors, normals = np.empty_like(vectors), np.zeros((len(vectors), height, width, 3), np.uint8)
-        for i, frame in enumerate(_frames(vectors)):
-            params = self.hook(frame, rng)
-            focal, center = float(frame["focal"][0]), tuple(float(c) for c in frame["center"][0])
+        for i in range(len(vectors)):
+            params = self.hook({k: v[i : i + 1] for k, v in clip.items()}, rng)  # one frame, leading axis kept
+            focal, center = float(clip["focal"][i]), (float(clip["center"][i, 0]), float(clip["center"][i, 1]))
             out_vectors[i] = pack(params, 1, focal, center)[0]
             normals[i] = render_normals(pose_vertices(self.model, params)[0], self.model.faces_tensor, focal, height, width, center)["normals"]
         return out_vectors, normals
 
-
-def _frames(vectors: np.ndarray):
-    """One unpacked parameter dict per frame (each array keeps a leading frame axis of 1)."""
-    from humanvid.body.params import unpack
-
-    for v in np.asarray(vectors, np.float32):
-        frame = unpack(v[None])
-        frame["focal"] = frame["focal"].reshape(1)
-        yield frame

@@ -112,11 +112,10 @@ def render_normals(vertices: torch.Tensor, faces: torch.Tensor, focal: float, he
 
 
 def render_sequence(vertices: torch.Tensor, faces: torch.Tensor, focal: float, height: int, width: int,
-                    center: tuple[float, float] | None = None, progress=lambda _i: None) -> np.ndarray:  # fmt: skip
+                    center: tuple[float, float] | None = None) -> np.ndarray:  # fmt: skip
     """Shaded-normal images (T, H, W, 3) uint8 of a posed mesh sequence (T, V, 3), one frame at a time
-    (a frame's rasterisation already fills the device; `progress(i)` after each)."""
+    (a frame's rasterisation already fills the device)."""
     out = np.zeros((len(vertices), height, width, 3), np.uint8)
     for i, v in enumerate(vertices):
         out[i] = render_normals(v, faces, focal, height, width, center)["normals"]
-        progress(i)
     return out

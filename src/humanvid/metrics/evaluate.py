@@ -196,7 +196,7 @@ def evaluate_samples(samples_dir: Path, reader: ShardReader, cfg: EvaluationConf
             continue
         try:
             pred = read_video(samples_dir / entry["file"])
-            data = reader.read_clip(cid, conditions=CONTROL_SOURCES[control])
+            data = reader.read_clip(cid, conditions=())
             target = np.stack([crop_resize(f, size) for f in data["frames"][: len(pred)]])
             if pred.shape != target.shape:
                 raise ValueError(f"generated video {entry['file']} is {pred.shape}, ground truth {target.shape}")
@@ -243,7 +243,8 @@ def evaluate_samples(samples_dir: Path, reader: ShardReader, cfg: EvaluationConf
         progress(f"clip {i + 1}/{len(entries)} {cid}: " + ", ".join(f"{m}={v:.4g}" for m, v in clip_doc[PRIMARY].items()))
         if not preview:
             h, w = data["frames"].shape[1:3]
-            images = control_images(control, {c: data[c][: len(pred)] for c in CONTROL_SOURCES[control]}, h, w, size)
+            conds = reader.read_clip(cid, conditions=CONTROL_SOURCES[control])  # only the preview clip's: DensePose maps are not free
+            images = control_images(control, {c: conds[c][: len(pred)] for c in CONTROL_SOURCES[control]}, h, w, size)
             preview = {"generated": pred, "ground_truth": target, "condition": (images.permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8)}
     if not per_clip:
         raise RuntimeError(f"{samples_dir}: no clip could be evaluated: {failed}")

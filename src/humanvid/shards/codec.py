@@ -71,3 +71,8 @@ def depth_to_plane(depth: np.ndarray) -> bytes:
 
 def plane_to_depth(data: bytes) -> np.ndarray:
     return decode_plane(data).astype(np.float32) * DEPTH_SCALE
+
+
+def decode_condition(name: str, data: bytes) -> np.ndarray:
+    """One stored image condition as its estimator layout: depth in metres, the rest as stored."""
+    return plane_to_depth(data) if name == "depth" else decode_plane(data)

@@ -30,10 +30,10 @@ import torch
 
 from humanvid.conditions import crop_resize, crop_resize_keypoints, crop_resize_plane
 from humanvid.keypoints import flip_keypoints
-from humanvid.shards.codec import DecodeError, decode_plane
+from humanvid.shards.codec import DecodeError, decode_condition
 from humanvid.shards.reader import ShardReader
 from humanvid.shards.sampling import ClipInfo, DiffPerformerConfig, Pick, pick, span
-from humanvid.shards.schema import ARRAY_CONDITIONS, DEPTH_SCALE, KEYPOINT_CONDITIONS
+from humanvid.shards.schema import ARRAY_CONDITIONS, KEYPOINT_CONDITIONS
 
 if TYPE_CHECKING:  # the SMPL-X model loads only when a sampler perturbs meshes
     from humanvid.body.perturb import MeshPerturbation
@@ -243,12 +243,11 @@ class ShardSamples(torch.utils.data.IterableDataset):
         return out
 
     def _plane(self, data: bytes, entry: dict, frame: int, name: str) -> np.ndarray:
-        """An image condition (zstd-compressed array, `codec.decode_plane`), depth in metres."""
+        """An image condition (`codec.decode_condition`: depth in metres)."""
         try:
-            img = decode_plane(data)
+            return decode_condition(name, data)
         except DecodeError as exc:
             raise DecodeError(f"{self.reader.dir / entry['shard']}: clip {entry['clip_id']} frame {frame}: {name}: {exc}") from exc
-        return img.astype(np.float32) * DEPTH_SCALE if name == "depth" else img
 
     def _jpeg(self, item: dict, out: np.ndarray | None = None) -> np.ndarray:
         entry, frame = item["where"]

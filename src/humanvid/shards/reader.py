@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from humanvid.shards.codec import decode_jpeg, decode_plane, plane_to_depth
+from humanvid.shards.codec import decode_condition, decode_jpeg
 from humanvid.shards.schema import (
     ARRAY_CONDITIONS,
     INDEX_FILE,
@@ -130,10 +130,8 @@ class ShardReader:
             values = pick(row[name])
             if name in ARRAY_CONDITIONS:
                 out[name] = np.asarray(values, dtype=np.float32).reshape(len(values), *ARRAY_CONDITIONS[name])
-            elif name == "depth":
-                out[name] = np.stack([plane_to_depth(b) for b in values])
             else:
-                out[name] = np.stack([decode_plane(b) for b in values])
+                out[name] = np.stack([decode_condition(name, b) for b in values])
         return out
 
     def read_clip(self, clip_id: str, conditions: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
