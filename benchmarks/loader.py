@@ -4,18 +4,21 @@ Same clips (synthetic 512×512 videos with moving content, OpenPose-18 keypoints
 IUV image per frame), same samples: MagicAnimate stage 2 — a reference frame plus K = 16 frames at
 stride 4 — with conditions. Three ways to deliver them through a torch DataLoader:
 
-(a) humanvid: `ShardSamples` over Parquet shards (JPEG frames q95 4:4:4, keypoints as lists, IUV as PNG),
-    through DataLoader worker processes, and through decoding threads in the training process
-    (`iterate(..., threads=W)`: the decoders release the GIL; nothing crosses a process boundary).
+(a) humanvid: `ShardSamples` over Parquet shards (JPEG frames q95 4:4:4, keypoints as lists, IUV as a
+    zstd image record), delivered three ways: torch DataLoader worker processes; decoding threads in the
+    training process (`iterate(..., threads=W)`); decoding processes writing into reused shared-memory
+    slots (`iterate(..., processes=W)`, `humanvid.shards.ring`). W = 0: all in the training process.
 (b) peer: what public MagicAnimate/AnimateAnyone-style loaders do — open the clip's mp4 with decord and
     `get_batch` the 17 frames, and read one condition PNG per frame (a rendered pose image, or the IUV).
 (c) ceiling: decode the same 17 JPEG frames from bytes already in memory into a reused buffer, nothing
     else, in a tight loop in one process; for W workers the single-process rate × min(W, cores) (ideal:
     perfect scaling, no transfer to a training process), and the same decoding measured in W threads.
 
-Conditions: `pose` = keypoints for (a) / rendered pose PNGs for (b); `pose+densepose` adds the IUV PNGs
-to both. Each configuration runs in its own process, 0 (in the training process), 1, 2 and 4 workers; memory is the resident set of
-the process and its workers, sampled during the run (peak of the samples).
+Conditions: `pose` = keypoints for (a) / rendered pose PNGs for (b); `pose+densepose` adds the IUV image
+to both (a PNG file per frame for the peer). Each configuration runs in its own process with 0 (all in the
+training process), 1, 2 and 4 workers; rates are steady-state: timing starts after the same warm-up for
+every way (2 × W samples: workers started, caches filled). Memory is the proportional set size of the
+process and its workers (shared pages counted once), sampled during the run (peak of the samples).
 
     .venv/bin/python benchmarks/loader.py [--clips 6] [--frames 80] [--samples 48]
 """
@@ -92,18 +95,19 @@ def _picks(n_clips: int, frames: int, samples: int) -> list[tuple[int, int, list
     return out
 
 
-def _rss_mb(pids: list[int]) -> float:
-    """Resident memory now of this process and the given ones (DataLoader workers), from /proc. (ru_maxrss
-    would carry the parent's high-water mark across exec.)"""
-    total = 0
+def _memory_mb(pids: list[int]) -> tuple[float, float]:
+    """(Pss, RSS) now of this process and the given ones (its decoding or DataLoader workers), summed. Pss —
+    the proportional set size, /proc/PID/smaps_rollup — counts pages they share (forked code, a shared-memory
+    ring) once; summed RSS counts them once per process."""
+    totals = {"Pss:": 0, "Rss:": 0}
     for pid in ["self"] + [str(p) for p in pids]:
         try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except FileNotFoundError:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.split(maxsplit=1)[0] in totals:
+                    totals[line.split()[0]] += int(line.split()[1])
+        except OSError:  # a worker that has just exited
             pass
-    return total / 1024
+    return totals["Pss:"] / 1024, totals["Rss:"] / 1024
 
 
 def run(root: Path, way: str, conditions: str, workers: int, samples: int) -> dict:
@@ -120,21 +124,25 @@ def run(root: Path, way: str, conditions: str, workers: int, samples: int) -> di
     if way.startswith("humanvid"):
         cfg = MagicAnimateVideoConfig(frames=K, stride=STRIDE, reduce_p=0.0, flip_p=0.0)
         epochs = []
-        for e in range(int(np.ceil(samples / n_clips))):
+        for e in range(int(np.ceil((samples + 2 * workers + 8) / n_clips))):  # + warm-up and the memory readings
             ds = ShardSamples(reader, cfg, SIZE, conditions=cond, seed=0)
             ds.set_epoch(e)
             epochs.append(ds)
         dataset = torch.utils.data.ChainDataset(epochs)
-        if way == "humanvid-threads":  # decoding threads in this process, no DataLoader workers
+        if way in ("humanvid-threads", "humanvid-processes"):  # decoding threads / processes, streaming across epochs
             from humanvid.shards.loader import iterate
 
-            def threaded():
-                for ds in epochs:
-                    yield from iterate(ds, 1, threads=workers)
+            ds = ShardSamples(reader, cfg, SIZE, conditions=cond, seed=0)
+            kind = way.removeprefix("humanvid-")
+            stream = iterate(ds, 1, epochs=None, **{kind: workers})
+            if kind == "processes":  # their memory counts too
+                next(stream), next(stream)  # the processes start after the first sample
+                import multiprocessing
 
-            return _measure(threaded(), way, conditions, workers, samples, [])
+                return _measure(stream, way, conditions, workers, samples, [p.pid for p in multiprocessing.active_children()])
+            return _measure(stream, way, conditions, workers, samples, [])
     else:
-        picks = _picks(n_clips, frames, samples)
+        picks = _picks(n_clips, frames, samples + 2 * workers + 8)  # + warm-up and the memory readings
         decoder_name, decode = jpeg_decoder()
         if way.startswith("ceiling"):  # no DataLoader: decode the sample's 17 JPEGs from memory in a tight loop
             jpegs = {}
@@ -167,7 +175,7 @@ def run(root: Path, way: str, conditions: str, workers: int, samples: int) -> di
                     list(pool.map(lambda pk: one(*pk), picks))
                     measured = len(picks) / (time.perf_counter() - t0)
             return {"way": way, "conditions": conditions, "workers": workers, "samples_per_s": rate, "frames_per_s": rate * (K + 1),
-                    "measured_samples_per_s": measured, "peak_rss_mb": _rss_mb([])}  # fmt: skip
+                    "measured_samples_per_s": measured, "peak_pss_mb": _memory_mb([])[0], "peak_rss_mb": _memory_mb([])[1]}  # fmt: skip
         else:
             import decord
             from PIL import Image
@@ -194,18 +202,23 @@ def run(root: Path, way: str, conditions: str, workers: int, samples: int) -> di
 
 
 def _measure(it, way: str, conditions: str, workers: int, samples: int, worker_pids: list[int]) -> dict:
-    next(it)  # workers started, first sample decoded: steady state from here
+    for _ in range(max(1, 2 * workers)):  # warm-up, the same for every way: workers started, each one's
+        next(it)  # first samples decoded (its row-group cache filled, its buffers touched)
     t0 = time.perf_counter()
-    n, rss = 0, 0.0
+    n = 0
     for _ in it:
         n += 1
-        if n % 4 == 0:
-            rss = max(rss, _rss_mb(worker_pids))
         if n >= samples - 1:
             break
     seconds = time.perf_counter() - t0
+    # Memory after the timed run, not during it: reading smaps_rollup walks the workers' page tables and
+    # slowed their decoding by up to a third.
+    pss, rss = _memory_mb(worker_pids)
+    for _, _sample in zip(range(8), it, strict=False):
+        now = _memory_mb(worker_pids)
+        pss, rss = max(pss, now[0]), max(rss, now[1])
     return {"way": way, "conditions": conditions, "workers": workers, "samples_per_s": n / seconds,
-            "frames_per_s": n * (K + 1) / seconds, "peak_rss_mb": rss}  # fmt: skip
+            "frames_per_s": n * (K + 1) / seconds, "peak_pss_mb": pss, "peak_rss_mb": rss}  # fmt: skip
 
 
 def main() -> None:
@@ -230,8 +243,8 @@ def main() -> None:
         results = []
         for conditions in ("pose", "pose+densepose"):
             for workers in (0, 1, 2, 4):
-                for way in ("humanvid", "humanvid-threads", "peer", "ceiling", "ceiling-reused"):
-                    if (way.startswith("ceiling") and conditions != "pose") or (way == "humanvid-threads" and workers == 0):
+                for way in ("humanvid", "humanvid-threads", "humanvid-processes", "peer", "ceiling", "ceiling-reused"):
+                    if (way.startswith("ceiling") and conditions != "pose") or (way in ("humanvid-threads", "humanvid-processes") and workers == 0):
                         continue
                     out = subprocess.run([sys.executable, __file__, "--samples", str(args.samples), "--one", str(root), way, conditions, str(workers)],
                                          capture_output=True, text=True)  # fmt: skip
@@ -240,21 +253,23 @@ def main() -> None:
                     results.append(json.loads(out.stdout.strip().splitlines()[-1]))
                     r = results[-1]
                     print(f"  {conditions:15s} workers {workers}  {way:9s} {r['samples_per_s']:7.2f} samples/s  {r['frames_per_s']:7.1f} frames/s  "
-                          f"peak RSS {r['peak_rss_mb']:.0f} MB", flush=True)  # fmt: skip
-        print("\n| conditions | workers (threads) | humanvid workers samples/s | humanvid threads samples/s (frames/s) | peer samples/s | ceiling samples/s (ideal fresh / reused; measured in W threads) | best humanvid / peer | best humanvid / ceiling (ideal fresh / reused; measured) | peak RSS humanvid workers / threads / peer MB |")
-        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+                          f"peak Pss {r['peak_pss_mb']:.0f} MB (RSS {r['peak_rss_mb']:.0f})", flush=True)  # fmt: skip
+        print("\n| conditions | W | humanvid: DataLoader workers | threads | processes (frames/s) | peer | ceiling ideal fresh / reused; measured in W threads "
+              "| best humanvid / peer | best humanvid / ceiling (ideal; measured) | peak memory Pss (RSS) workers / threads / processes / peer (MB) |")  # fmt: skip
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         get = {(r["way"], r["conditions"], r["workers"]): r for r in results}
         for conditions in ("pose", "pose+densepose"):
             for w in (0, 1, 2, 4):
                 a, b = get[("humanvid", conditions, w)], get[("peer", conditions, w)]
                 t = get.get(("humanvid-threads", conditions, w), a)
+                p = get.get(("humanvid-processes", conditions, w), a)
                 c, d = get[("ceiling", "pose", w)], get[("ceiling-reused", "pose", w)]
-                best = max(a["samples_per_s"], t["samples_per_s"])
+                best = max(a["samples_per_s"], t["samples_per_s"], p["samples_per_s"])
                 m = c["measured_samples_per_s"]
-                print(f"| {conditions} | {w} | {a['samples_per_s']:.2f} | {t['samples_per_s']:.2f} ({t['frames_per_s']:.0f}) | {b['samples_per_s']:.2f} | "
-                      f"{c['samples_per_s']:.2f} / {d['samples_per_s']:.2f}; {m:.2f} | {best / b['samples_per_s']:.2f}× | "
-                      f"{best / c['samples_per_s']:.0%} / {best / d['samples_per_s']:.0%}; {best / m:.0%} | "
-                      f"{a['peak_rss_mb']:.0f} / {t['peak_rss_mb']:.0f} / {b['peak_rss_mb']:.0f} |")  # fmt: skip
+                memory = " / ".join(f"{r['peak_pss_mb']:.0f} ({r['peak_rss_mb']:.0f})" for r in (a, t, p, b))
+                print(f"| {conditions} | {w} | {a['samples_per_s']:.1f} | {t['samples_per_s']:.1f} | {p['samples_per_s']:.1f} ({p['frames_per_s']:.0f}) | "
+                      f"{b['samples_per_s']:.1f} | {c['samples_per_s']:.1f} / {d['samples_per_s']:.1f}; {m:.1f} | {best / b['samples_per_s']:.1f}× | "
+                      f"{best / c['samples_per_s']:.0%}; {best / m:.0%} | {memory} |")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -153,13 +153,14 @@ def test_ranks_get_equal_counts_and_cover_every_clip(shards, world, workers):
     assert seen == set(ShardSamples(reader, IdolConfig(), SIZE).order)
 
 
-@pytest.mark.parametrize("workers,threads", [(0, 0), (2, 0), (0, 3)])
-def test_resume_continues_with_exactly_the_remaining_samples(shards, workers, threads):
+@pytest.mark.parametrize("workers,threads,processes", [(0, 0, 0), (2, 0, 0), (0, 3, 0), (0, 0, 2)])
+def test_resume_continues_with_exactly_the_remaining_samples(shards, workers, threads, processes):
     reader, _ = shards
     cfg = MagicAnimatePairConfig()
 
     def run(ds):
-        return [(cid, tuple(t.tolist())) for batch in iterate(ds, 1, workers, threads=threads) for cid, t in zip(batch["clip_id"], batch["targets"])]
+        return [(cid, tuple(t.tolist())) for batch in iterate(ds, 1, workers, threads=threads, processes=processes)
+                for cid, t in zip(batch["clip_id"], batch["targets"])]  # fmt: skip
 
     full = ShardSamples(reader, cfg, SIZE, seed=5)
     full.set_epoch(2)
@@ -167,7 +168,7 @@ def test_resume_continues_with_exactly_the_remaining_samples(shards, workers, th
     first = ShardSamples(reader, cfg, SIZE, seed=5)
     first.set_epoch(2)
     head = []
-    for batch in iterate(first, 1, workers, threads=threads):
+    for batch in iterate(first, 1, workers, threads=threads, processes=processes):
         head += [(cid, tuple(t.tolist())) for cid, t in zip(batch["clip_id"], batch["targets"])]
         if len(head) == 4:
             break
@@ -181,10 +182,11 @@ def test_resume_continues_with_exactly_the_remaining_samples(shards, workers, th
     assert run(other) != everything  # a new epoch is a new permutation
 
 
-def test_a_corrupted_jpeg_skips_that_sample_and_the_epoch_completes(tmp_path):
+@pytest.mark.parametrize("processes", [0, 2])
+def test_a_corrupted_jpeg_skips_that_sample_and_the_epoch_completes(tmp_path, processes):
     reader, _ = _build(tmp_path / "shards", n_ids=2, per_id=2, frames=30, corrupt=("id0_c1", 5))
     ds = ShardSamples(reader, IdolConfig(frames=30), SIZE, seed=0)  # every sample reads every frame
-    batches = list(iterate(ds, batch_size=1))
+    batches = list(iterate(ds, batch_size=1, processes=processes))
     assert len(batches) == 4  # the failed sample was replaced: counts stay equal across ranks
     skipped = [s for b in batches for rec in b["skipped"] for s in rec]
     assert [s["clip_id"] for s in skipped] == ["id0_c1"]
@@ -280,6 +282,90 @@ def test_threaded_decoding_gives_the_same_samples_in_the_same_order(shards):
     assert clone.read_items(reader.index[0], ("frames",), [0])["frames"][0] == reader.read_items(reader.index[0], ("frames",), [0])["frames"][0]
 
 
+def _assert_same_batches(xs: list[dict], ys: list[dict]) -> None:
+    import torch
+
+    assert len(xs) == len(ys)
+    for x, y in zip(xs, ys):
+        assert x.keys() == y.keys()
+        for key in x:
+            if isinstance(x[key], torch.Tensor):
+                assert x[key].dtype == y[key].dtype and torch.equal(x[key], y[key]), key
+            elif isinstance(x[key], list) and x[key] and isinstance(x[key][0], torch.Tensor):
+                assert all(torch.equal(p, q) for p, q in zip(x[key], y[key], strict=True)), key
+            else:
+                assert x[key] == y[key], key
+
+
+@pytest.mark.parametrize("processes,batch_size,conditions,flip_p", [(1, 1, ("openpose18", "alpha", "depth"), 0.5),
+                                                                   (2, 2, ("wholebody133", "densepose"), 0.0)])  # fmt: skip
+def test_decoding_processes_give_the_same_samples_across_epochs(shards, processes, batch_size, conditions, flip_p):
+    """Same samples and order as decoding in this process, over epoch boundaries, with image conditions
+    (uint8 matte and IUV, float depth), flips and K varying between samples; the consumer here keeps every
+    batch, so once the slots are all held the rest travel by value — both transports are compared."""
+    reader, _ = shards
+    cfg = MagicAnimateVideoConfig(frames=8, stride=2, reduce_p=0.4, flip_p=flip_p)
+    a = ShardSamples(reader, cfg, SIZE, seed=4, conditions=conditions)
+    b = ShardSamples(reader, cfg, SIZE, seed=4, conditions=conditions)
+    a.set_epoch(1), b.set_epoch(1)
+    plain = list(iterate(a, batch_size, epochs=3))
+    decoded = list(iterate(b, batch_size, processes=processes, epochs=3))
+    _assert_same_batches(plain, decoded)
+    assert {len(batch["targets"][0]) for batch in decoded} == {1, 8}
+    assert a.state_dict() == b.state_dict() == {"epoch": 3, "consumed": 6, "seed": 4}
+
+
+def test_decoding_processes_reuse_a_bounded_set_of_slots(shards):
+    """A consumer that lets go of each batch gets its samples in the same few shared-memory slots
+    (processes × 2 + 1): memory stays bounded however long the run; a batch still held is never written
+    over while the processes decode the next samples into the other slots."""
+    reader, _ = shards
+    cfg = IdolConfig(frames=4)
+    plain = iterate(ShardSamples(reader, cfg, SIZE, seed=1, conditions=("alpha",)), 1, epochs=None)
+    ring = iterate(ShardSamples(reader, cfg, SIZE, seed=1, conditions=("alpha",)), 1, processes=2, epochs=None)
+    buffers, held = set(), None
+    for i in range(41):  # (not zip: its cached result tuple would hold one more batch)
+        expected, batch = next(plain), next(ring)
+        if held is not None:  # held while the next samples were decoded: unchanged
+            _assert_same_batches([held[0]], [held[1]])
+        _assert_same_batches([expected], [batch])
+        held = (expected, batch)
+        if i:  # the first sample is decoded in this process (it measures the slot size)
+            buffers.add(batch["frames"].untyped_storage().data_ptr())
+    assert len(buffers) <= 5
+
+
+class _Failing(ShardSamples):
+    """Fails on one clip in a chosen way (the decoding processes are forked: they inherit the class)."""
+
+    clip, how = "", ""
+
+    def load(self, clip_id, rng, alloc=np.empty):
+        if clip_id == self.clip:
+            if self.how == "exit":
+                import os
+
+                os._exit(3)
+            raise KeyError("no such part")
+        return super().load(clip_id, rng, alloc)
+
+
+@pytest.mark.parametrize("how,message", [("raise", r"failed in a decoding process: KeyError: 'no such part'"),
+                                         ("exit", r"decoding process humanvid-decode-0 exited with code 3")])  # fmt: skip
+def test_a_failure_in_a_decoding_process_is_raised_here(shards, how, message):
+    reader, _ = shards
+    ds = _Failing(reader, IdolConfig(frames=4), SIZE, seed=2)
+    ds.clip, ds.how = ds.permutation()[2], how  # not the first sample: that one is decoded in this process
+    with pytest.raises(RuntimeError, match=message):
+        list(iterate(ds, 1, processes=1))
+
+
+def test_iterate_refuses_two_ways_of_decoding(shards):
+    reader, _ = shards
+    with pytest.raises(ValueError, match="decode in one way"):
+        next(iterate(ShardSamples(reader, IdolConfig(), SIZE), 1, threads=2, processes=2))
+
+
 def torch_equal(a, b) -> bool:
     import torch
 
@@ -305,3 +391,21 @@ def test_training_control_images_are_those_of_the_stored_frames(shards, control)
     expected = control_images(control, {c: stored[c] for c in CONTROL_SOURCES[control]}, SIZE, SIZE, SIZE)
     torch.testing.assert_close(batch["control"][0], expected, atol=0, rtol=0)
     assert (expected.flatten(1).std(1) > 0).all()  # every frame draws a figure
+
+
+def test_a_training_stage_with_loader_processes_trains_on_the_same_batches(shards):
+    """`loader_processes` moves decoding out of the training process and changes nothing else: the model
+    batches (reference, frames, control images) equal those decoded in the training process, across
+    several epochs of this small dataset."""
+    import itertools
+
+    import torch
+
+    from humanvid.training.stages import paper_batches
+
+    reader, _ = shards
+    cfg = MagicAnimateVideoConfig(frames=3, stride=2, reduce_p=0.3, flip_p=0.0)
+    here = list(itertools.islice(paper_batches(reader, cfg, SIZE, 1, 7, control="densepose"), 14))
+    beside = list(itertools.islice(paper_batches(reader, cfg, SIZE, 1, 7, control="densepose", processes=2), 14))
+    for a, b in zip(here, beside, strict=True):
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

@@ -178,6 +178,9 @@ class TrainConfig(Section):
     for debug flavors of methods whose stage 1 freezes a pretrained denoiser (MagicAnimate's SD1.5)."""
     log_every: int = Field(10, ge=1)
     """Progress line every this many steps."""
+    loader_processes: int = Field(0, ge=0)
+    """Processes decoding the paper sampler's training samples beside the training process (0: decoded in
+    the training process, between steps). A GPU run wants enough that a step never waits (docs/loader.md)."""
     sampling: SamplingConfig | None = None
     """A paper's training-sample recipe (docs/loader.md: magicanimate_pair, magicanimate_video, idol,
     make_your_anchor, diffperformer) read through the shard loader; None: a reference plus `frames`

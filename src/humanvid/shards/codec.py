@@ -4,6 +4,7 @@ masks, IUV, normals, 16-bit depth) as raw arrays behind a small header, zstd-com
 from __future__ import annotations
 
 import io
+import math
 import struct
 
 import numpy as np
@@ -57,8 +58,8 @@ def decode_plane(data: bytes) -> np.ndarray:
         if magic != _PLANE_MAGIC or code not in _DTYPES:
             raise ValueError("not an image-condition record (bad header)")
         dtype, shape = _DTYPES[code], (h, w, channels) if channels else (h, w)
-        size = int(np.prod(shape)) * dtype.itemsize
-        raw = _ZSTD.decompress(memoryview(data)[_PLANE_HEADER.size :], decompressed_size=size, asbytes=True)
+        size = math.prod(shape) * dtype.itemsize
+        raw = _ZSTD.decompress(memoryview(data)[_PLANE_HEADER.size :], decompressed_size=size)  # Arrow pool memory, reused
         return np.frombuffer(raw, dtype).reshape(shape)
     except Exception as exc:  # struct.error, ArrowException, ValueError
         raise DecodeError(f"image condition does not decode: {exc}") from exc

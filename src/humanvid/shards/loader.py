@@ -21,6 +21,7 @@ a normal map's x component; SMPL-X parameters and DensePose refuse flips (sided)
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -32,11 +33,14 @@ from humanvid.conditions import crop_resize, crop_resize_keypoints, crop_resize_
 from humanvid.keypoints import flip_keypoints
 from humanvid.shards.codec import DecodeError, decode_condition
 from humanvid.shards.reader import ShardReader
-from humanvid.shards.sampling import ClipInfo, DiffPerformerConfig, Pick, pick, span
+from humanvid.shards.sampling import ClipInfo, DiffPerformerConfig, Pick, max_targets, pick, span
 from humanvid.shards.schema import ARRAY_CONDITIONS, KEYPOINT_CONDITIONS
 
 if TYPE_CHECKING:  # the SMPL-X model loads only when a sampler perturbs meshes
     from humanvid.body.perturb import MeshPerturbation
+
+Allocator = Callable[[tuple[int, ...], "np.dtype | type"], np.ndarray]
+"""(shape, dtype) -> an uninitialised array a sample's frames or image conditions are decoded into."""
 
 
 def jpeg_decoder() -> tuple[str, Callable[..., np.ndarray]]:
@@ -160,12 +164,17 @@ class ShardSamples(torch.utils.data.IterableDataset):
         total = math.ceil(len(self.order) / slots) * slots
         return list(range(self.rank * workers + worker, total, slots))
 
-    def permutation(self) -> list[str]:
-        perm = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.order))
+    def permutation(self, epoch: int | None = None) -> list[str]:
+        """Clip order of an epoch (default: the current one)."""
+        perm = np.random.default_rng([self.seed, self.epoch if epoch is None else epoch]).permutation(len(self.order))
         return [self.order[i] for i in perm]
 
     def __len__(self) -> int:
         return self.per_rank()
+
+    def max_targets(self) -> int:
+        """The most target frames one sample holds (sizes the decoding processes' slots)."""
+        return max_targets(self.cfg)
 
     def __iter__(self) -> Iterator[dict]:
         info = torch.utils.data.get_worker_info()
@@ -180,15 +189,18 @@ class ShardSamples(torch.utils.data.IterableDataset):
                 self.consumed += 1
             yield sample
 
-    def sample_at(self, clips: list[str], positions: list[int], k: int) -> dict:
-        """The k-th sample of a share; one that fails to decode is replaced by the next slot of the share,
-        and the sample lists what was skipped."""
+    def sample_at(self, clips: list[str], positions: list[int], k: int, epoch: int | None = None, alloc: Allocator = np.empty) -> dict:
+        """The k-th sample of a share of an epoch (default: the current one); one that fails to decode is
+        replaced by the next slot of the share, and the sample lists what was skipped. `alloc(shape, dtype)`
+        gives the arrays frames and image conditions are decoded into (decoding processes pass slots of
+        shared memory)."""
+        epoch = self.epoch if epoch is None else epoch
         skipped: list[dict] = []
         for attempt in range(len(positions)):
             slot = positions[(k + attempt) % len(positions)]
             cid = clips[slot % len(clips)]
             try:
-                sample = self.load(cid, np.random.default_rng([self.seed, self.epoch, slot, attempt]))
+                sample = self.load(cid, np.random.default_rng([self.seed, epoch, slot, attempt]), alloc)
                 sample["skipped"] = skipped
                 return sample
             except DecodeError as exc:
@@ -196,13 +208,13 @@ class ShardSamples(torch.utils.data.IterableDataset):
         raise RuntimeError(f"{self.reader.dir}: every sample of this share failed to decode: {skipped[:3]}")
 
     # -- one sample ----------------------------------------------------------------------------------
-    def load(self, clip_id: str, rng: np.random.Generator) -> dict:
+    def load(self, clip_id: str, rng: np.random.Generator, alloc: Allocator = np.empty) -> dict:
         clip = self.clips[clip_id]
         p = pick(self.cfg, clip.info, rng, self.by_identity.get(clip.info.identity))
         decoded = self._decode(p)
         if self.perturbation is not None and "perturb_seed" in p.extras:
             self._perturb(p, decoded)
-        return self._assemble(p, decoded)
+        return self._assemble(p, decoded, alloc)
 
     def _perturb(self, p: Pick, decoded: dict) -> None:
         """Make-Your-Anchor's augmentation: the targets' SMPL-X parameters perturbed and their mesh
@@ -256,25 +268,36 @@ class ShardSamples(torch.utils.data.IterableDataset):
         except Exception as exc:
             raise DecodeError(f"{self.reader.dir / entry['shard']}: clip {entry['clip_id']} frame {frame}: JPEG does not decode ({exc})") from exc
 
-    def _assemble(self, p: Pick, decoded: dict) -> dict:
+    def _frame_into(self, item: dict, out: np.ndarray) -> tuple[int, int]:
+        """Decode a frame into `out` (S, S, 3), cropping and resizing when the shard's size differs; the
+        source frame's (height, width)."""
+        img = self._jpeg(item, out)
+        if img is not out and not np.shares_memory(img, out):
+            out[...] = crop_resize(img, out.shape[0])
+        return img.shape[:2]
+
+    def _assemble(self, p: Pick, decoded: dict, alloc: Allocator = np.empty) -> dict:
         s = self.resolution
         keys = [(p.clip_id, t) for t in p.targets]
-        frames = _empty((len(keys), s, s, 3), np.uint8)  # (K, S, S, 3): decoded in place when no resize is needed
+        frames = alloc((len(keys), s, s, 3), np.uint8)  # (K, S, S, 3): decoded in place when no resize is needed
         h = w = None
         for i, k in enumerate(keys):
-            img = self._jpeg(decoded[k], frames[i])
-            h, w = img.shape[:2]
-            if img is not frames[i] and not np.shares_memory(img, frames[i]):
-                frames[i] = crop_resize(img, s)
+            h, w = self._frame_into(decoded[k], frames[i])
         ref = None
         if p.reference is not None:  # before the flip below: the reference is flipped with the sample
-            ref = frames[keys.index(p.reference)].copy() if p.reference in keys else crop_resize(self._jpeg(decoded[p.reference]), s)
+            ref = alloc((s, s, 3), np.uint8)
+            if p.reference in keys:
+                ref[...] = frames[keys.index(p.reference)]
+            else:
+                self._frame_into(decoded[p.reference], ref)
         if p.flip:
             frames[...] = frames[:, :, ::-1].copy()
+            if ref is not None:
+                ref[...] = ref[:, ::-1].copy()
         sample: dict = {"clip_id": p.clip_id, "targets": torch.tensor(p.targets), "flip": p.flip, "image_joint": p.image_joint,
                         "frames": torch.from_numpy(frames).permute(0, 3, 1, 2)}  # fmt: skip
         if ref is not None:
-            sample["reference"] = torch.from_numpy(np.ascontiguousarray(ref[:, ::-1] if p.flip else ref)).permute(2, 0, 1)
+            sample["reference"] = torch.from_numpy(ref).permute(2, 0, 1)
             sample["reference_clip"] = p.reference[0]
         for name in self.conditions:
             values = [decoded[k][name] for k in keys]
@@ -285,7 +308,7 @@ class ShardSamples(torch.utils.data.IterableDataset):
                 sample[name] = torch.from_numpy(np.stack(values))
             else:
                 first = crop_resize_plane(values[0], s)
-                planes = _empty((len(values),) + first.shape, first.dtype)
+                planes = alloc((len(values),) + first.shape, first.dtype)
                 for i, v in enumerate(values):
                     planes[i] = first if i == 0 else crop_resize_plane(v, s)
                 if p.flip:
@@ -299,13 +322,6 @@ class ShardSamples(torch.utils.data.IterableDataset):
         if p.extras:
             sample["extras"] = p.extras
         return sample
-
-
-def _empty(shape: tuple[int, ...], dtype) -> np.ndarray:
-    """The sample's array, decoded into in place. Plain process memory: allocating it in shared memory
-    up front (to skip collate's copy) measured slower here — a new shared segment per sample costs more
-    than the copy (docs/benchmarks.md)."""
-    return np.empty(shape, dtype)
 
 
 def collate(samples: list[dict]) -> dict:
@@ -340,39 +356,87 @@ def make_loader(dataset: ShardSamples, batch_size: int, workers: int = 0, pin_me
                                        pin_memory=pin_memory, **kwargs)  # fmt: skip
 
 
-def iterate(dataset: ShardSamples, batch_size: int, workers: int = 0, pin_memory: bool = False, threads: int = 0) -> Iterator[dict]:
-    """Batches of one epoch from where the dataset's state says, counting what is delivered.
+def iterate(dataset: ShardSamples, batch_size: int, workers: int = 0, pin_memory: bool = False, threads: int = 0,
+            processes: int = 0, epochs: int | None = 1) -> Iterator[dict]:  # fmt: skip
+    """Batches from where the dataset's state says, for `epochs` epochs (None: without end), counting what
+    is delivered (`dataset.state_dict()` is always the position of the next batch).
 
-    `threads` > 0 decodes in that many threads of this process instead of worker processes: JPEG (simplejpeg)
-    and zstd (pyarrow) decoding release the GIL, and nothing crosses a process boundary — measured faster
-    than DataLoader workers here (docs/benchmarks.md). Same samples, same order as `workers=0`."""
-    if threads:
-        yield from _iterate_threads(dataset, batch_size, threads, pin_memory)
+    Where the decoding runs — the same samples in the same order every way:
+    - in this process (default);
+    - `processes` > 0: that many decoding processes writing into reused shared-memory slots
+      (`humanvid.shards.ring`; fastest here: no GIL shared, no copy, no new pages per sample);
+    - `threads` > 0: that many threads of this process (JPEG and zstd decoding release the GIL; the Python
+      glue beside them does not);
+    - `workers` > 0: torch DataLoader worker processes (`make_loader`; a new shared segment per batch).
+    Threads and processes run on across epoch boundaries without draining (an epoch of a small dataset
+    is a few samples)."""
+    if sum(1 for n in (workers, threads, processes) if n) > 1:
+        raise ValueError(f"decode in one way: workers={workers}, threads={threads}, processes={processes}")
+    if epochs is not None and epochs < 1:
+        raise ValueError(f"epochs must be >= 1 or None, got {epochs}")
+    if not (threads or processes):
+        epoch, end = dataset.epoch, None if epochs is None else dataset.epoch + epochs
+        while end is None or epoch < end:
+            if epoch != dataset.epoch:
+                dataset.set_epoch(epoch)
+            for batch in make_loader(dataset, batch_size, workers, pin_memory):
+                if workers:  # in worker processes the count stayed there; count here, in the main process
+                    dataset.consumed += len(batch["clip_id"])
+                yield batch
+            epoch += 1
         return
-    for batch in make_loader(dataset, batch_size, workers, pin_memory):
-        if workers:  # in worker processes the count stayed there; count here, in the main process
-            dataset.consumed += len(batch["clip_id"])
-        yield batch
+    samples = _stream_processes(dataset, epochs, processes) if processes else _stream_threads(dataset, epochs, threads)
+    batch: list[dict] = []
+    for epoch, k, sample in samples:
+        if epoch != dataset.epoch:
+            if batch:  # a batch holds samples of one epoch
+                yield _deliver(dataset, batch, pin_memory)
+                batch = []
+            dataset.set_epoch(epoch)
+        batch.append(sample)
+        if len(batch) == batch_size or k + 1 == dataset.per_rank():
+            yield _deliver(dataset, batch, pin_memory)
+            batch = []
 
 
-def _iterate_threads(dataset: ShardSamples, batch_size: int, threads: int, pin_memory: bool, ahead: int = 2) -> Iterator[dict]:
-    from collections import deque
+def _deliver(dataset: ShardSamples, batch: list[dict], pin_memory: bool) -> dict:
+    out = collate(batch)
+    if pin_memory:
+        out = {k: v.pin_memory() if isinstance(v, torch.Tensor) else v for k, v in out.items()}
+    dataset.consumed += len(batch)
+    return out
+
+
+def _jobs(dataset: ShardSamples, epochs: int | None) -> Iterator[tuple[int, int]]:
+    """(epoch, k) of every sample to deliver, from the dataset's state on."""
+    first, k0 = dataset.epoch, dataset.consumed
+    epoch = first
+    while epochs is None or epoch < first + epochs:
+        yield from ((epoch, k) for k in range(k0 if epoch == first else 0, dataset.per_rank()))
+        epoch += 1
+
+
+def _stream_threads(dataset: ShardSamples, epochs: int | None, threads: int, ahead: int = 2) -> Iterator[tuple[int, int, dict]]:
     from concurrent.futures import ThreadPoolExecutor
 
-    clips, positions = dataset.permutation(), dataset.share(0, 1)
+    shares: dict[int, tuple[list[str], list[int]]] = {}
     pending: deque = deque()
-    batch: list[dict] = []
+    jobs = _jobs(dataset, epochs)
     with ThreadPoolExecutor(threads, thread_name_prefix="humanvid-loader") as pool:
-        next_k = dataset.consumed
-        while next_k < len(positions) or pending:
-            while next_k < len(positions) and len(pending) < threads * ahead:  # bounded: at most threads × ahead in flight
-                pending.append(pool.submit(dataset.sample_at, clips, positions, next_k))
-                next_k += 1
-            batch.append(pending.popleft().result())
-            if len(batch) == batch_size or (not pending and next_k >= len(positions)):
-                out = collate(batch)
-                if pin_memory:
-                    out = {k: v.pin_memory() if isinstance(v, torch.Tensor) else v for k, v in out.items()}
-                dataset.consumed += len(batch)
-                batch = []
-                yield out
+        while True:
+            while len(pending) < threads * ahead and (job := next(jobs, None)) is not None:  # bounded: threads × ahead in flight
+                epoch, k = job
+                if epoch not in shares:
+                    shares = {e: v for e, v in shares.items() if e >= epoch - 1}
+                    shares[epoch] = (dataset.permutation(epoch), dataset.share(0, 1))
+                pending.append((epoch, k, pool.submit(dataset.sample_at, *shares[epoch], k, epoch)))
+            if not pending:
+                return
+            epoch, k, future = pending.popleft()
+            yield epoch, k, future.result()
+
+
+def _stream_processes(dataset: ShardSamples, epochs: int | None, processes: int) -> Iterator[tuple[int, int, dict]]:
+    from humanvid.shards.ring import iterate_processes
+
+    return iterate_processes(dataset, _jobs(dataset, epochs), processes)

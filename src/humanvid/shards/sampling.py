@@ -31,7 +31,7 @@ from humanvid.config import (
 )
 
 __all__ = ["ClipInfo", "DiffPerformerConfig", "IdolConfig", "MagicAnimatePairConfig", "MagicAnimateVideoConfig",
-           "MakeYourAnchorConfig", "Pick", "SamplingConfig", "pick", "span"]  # fmt: skip
+           "MakeYourAnchorConfig", "Pick", "SamplingConfig", "max_targets", "pick", "span"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,11 @@ def span(cfg) -> int:
     if isinstance(cfg, DiffPerformerConfig):
         return int(np.ceil(cfg.frames / cfg.first_fraction))
     return 1 if isinstance(cfg, MakeYourAnchorConfig) else 2
+
+
+def max_targets(cfg) -> int:
+    """The most target frames one sample of this sampler holds."""
+    return cfg.frames if isinstance(cfg, MagicAnimateVideoConfig | IdolConfig | DiffPerformerConfig) else 1
 
 
 def pick(cfg, clip: ClipInfo, rng: np.random.Generator, identity_clips: list[ClipInfo] | None = None) -> Pick:

@@ -37,14 +37,15 @@ def _batches(reader: ShardReader, cfg: ModelConfig, stage: TrainConfig, seed: in
             raise ValueError(f"the baseline's own sampler gives OpenPose control images; this model wants {control!r}: "
                              "set the stage's `sampling:` (docs/loader.md)")  # fmt: skip
         return cycle_batches(_samples(reader, cfg, stage), stage.batch_size, seed)
-    return paper_batches(reader, stage.sampling, cfg.arch.resolution, stage.batch_size, seed, control, overrides)
+    return paper_batches(reader, stage.sampling, cfg.arch.resolution, stage.batch_size, seed, control, overrides, stage.loader_processes)
 
 
 def paper_batches(reader: ShardReader, sampling, resolution: int, batch_size: int, seed: int, control: str = "openpose",
-                  overrides: dict[str, str] | None = None) -> Iterator[dict]:  # fmt: skip
+                  overrides: dict[str, str] | None = None, processes: int = 0) -> Iterator[dict]:  # fmt: skip
     """The loader's uint8 samples as model batches: reference and frames in [-1, 1], control images of the
     model's kind (`humanvid.shards.samples.control_images`) in [0, 1]. A sampler with an SMPL-X `perturb`
-    hook gets the SMPL-X model (`overrides`: params.yaml `weights.overrides`) to render perturbed meshes."""
+    hook gets the SMPL-X model (`overrides`: params.yaml `weights.overrides`) to render perturbed meshes.
+    `processes`: decoding processes beside this one (the stage's `loader_processes`)."""
     from humanvid.shards.loader import ShardSamples, iterate
 
     sources = CONTROL_SOURCES[control]
@@ -55,19 +56,15 @@ def paper_batches(reader: ShardReader, sampling, resolution: int, batch_size: in
         perturbation = MeshPerturbation(sampling.perturb, overrides=overrides)
         loaded = tuple(dict.fromkeys(sources + ("smplx", "mesh_normals")))
     dataset = ShardSamples(reader, sampling, resolution, "train", seed, conditions=loaded, perturbation=perturbation)
-    epoch = 0
-    while True:
-        dataset.set_epoch(epoch)
-        for batch in iterate(dataset, batch_size):
-            if "reference" not in batch:
-                raise ValueError(f"sampler {sampling.kind!r} gives no reference frame; this method conditions on one")
-            # The loader already cropped keypoints and condition maps to the training resolution; its image
-            # conditions are channels-first (K, C, S, S), control_images reads frames' maps (K, S, S, C).
-            images = [control_images(control, {c: _channels_last(batch[c][i]) for c in sources}, resolution, resolution, resolution)
-                      for i in range(len(batch["frames"]))]  # fmt: skip
-            yield {"reference": batch["reference"].float() / 127.5 - 1, "frames": batch["frames"].float() / 127.5 - 1,
-                   "control": torch.stack(images)}  # fmt: skip
-        epoch += 1
+    for batch in iterate(dataset, batch_size, processes=processes, epochs=None):
+        if "reference" not in batch:
+            raise ValueError(f"sampler {sampling.kind!r} gives no reference frame; this method conditions on one")
+        # The loader already cropped keypoints and condition maps to the training resolution; its image
+        # conditions are channels-first (K, C, S, S), control_images reads frames' maps (K, S, S, C).
+        images = [control_images(control, {c: _channels_last(batch[c][i]) for c in sources}, resolution, resolution, resolution)
+                  for i in range(len(batch["frames"]))]  # fmt: skip
+        yield {"reference": batch["reference"].float() / 127.5 - 1, "frames": batch["frames"].float() / 127.5 - 1,
+               "control": torch.stack(images)}  # fmt: skip
 
 
 def _channels_last(value: torch.Tensor):
