@@ -33,7 +33,7 @@ from humanvid.conditions import crop_resize, crop_resize_keypoints, crop_resize_
 from humanvid.keypoints import flip_keypoints
 from humanvid.shards.codec import DecodeError, decode_condition
 from humanvid.shards.reader import ShardReader
-from humanvid.shards.sampling import ClipInfo, DiffPerformerConfig, Pick, max_targets, pick, span
+from humanvid.shards.sampling import ClipInfo, DiffPerformerConfig, Pick, pick, span
 from humanvid.shards.schema import ARRAY_CONDITIONS, KEYPOINT_CONDITIONS
 
 if TYPE_CHECKING:  # the SMPL-X model loads only when a sampler perturbs meshes
@@ -140,6 +140,7 @@ class ShardSamples(torch.utils.data.IterableDataset):
             self.by_identity.setdefault(c.info.identity, []).append(c.info)
         self.epoch, self.consumed = 0, 0
         self.decoder_name, self._decode_jpeg = jpeg_decoder()
+        self._positions, self._orders = self.share(0, 1), {}  # for `sample`: the rank's one stream
 
     # -- epochs, ranks, resume ---------------------------------------------------------------------
     def set_epoch(self, epoch: int) -> None:
@@ -172,9 +173,16 @@ class ShardSamples(torch.utils.data.IterableDataset):
     def __len__(self) -> int:
         return self.per_rank()
 
-    def max_targets(self) -> int:
-        """The most target frames one sample holds (sizes the decoding processes' slots)."""
-        return max_targets(self.cfg)
+    def sample(self, epoch: int, k: int, alloc: Allocator = np.empty) -> dict:
+        """Sample k of this rank's epoch as one stream delivers it (`iterate`: in this process, threads or
+        decoding processes). The epoch's clip order is kept for the last few epochs — a stream asks per
+        sample, threads at once; one evicted is computed again."""
+        order = self._orders.get(epoch)
+        if order is None:
+            order = self._orders[epoch] = self.permutation(epoch)
+            for old in list(self._orders)[:-4]:
+                self._orders.pop(old, None)
+        return self.sample_at(order, self._positions, k, epoch, alloc)
 
     def __iter__(self) -> Iterator[dict]:
         info = torch.utils.data.get_worker_info()
@@ -368,43 +376,43 @@ def iterate(dataset: ShardSamples, batch_size: int, workers: int = 0, pin_memory
     - `threads` > 0: that many threads of this process (JPEG and zstd decoding release the GIL; the Python
       glue beside them does not);
     - `workers` > 0: torch DataLoader worker processes (`make_loader`; a new shared segment per batch).
-    Threads and processes run on across epoch boundaries without draining (an epoch of a small dataset
-    is a few samples)."""
+    All but DataLoader workers run on across epoch boundaries without draining (an epoch of a small
+    dataset is a few samples)."""
     if sum(1 for n in (workers, threads, processes) if n) > 1:
         raise ValueError(f"decode in one way: workers={workers}, threads={threads}, processes={processes}")
     if epochs is not None and epochs < 1:
         raise ValueError(f"epochs must be >= 1 or None, got {epochs}")
-    if not (threads or processes):
+    if workers:
         epoch, end = dataset.epoch, None if epochs is None else dataset.epoch + epochs
         while end is None or epoch < end:
             if epoch != dataset.epoch:
                 dataset.set_epoch(epoch)
             for batch in make_loader(dataset, batch_size, workers, pin_memory):
-                if workers:  # in worker processes the count stayed there; count here, in the main process
-                    dataset.consumed += len(batch["clip_id"])
+                dataset.consumed += len(batch["clip_id"])  # in worker processes the count stayed there
                 yield batch
             epoch += 1
         return
-    samples = _stream_processes(dataset, epochs, processes) if processes else _stream_threads(dataset, epochs, threads)
+    jobs = _jobs(dataset, epochs)
+    if processes:
+        from humanvid.shards.ring import iterate_processes
+
+        samples = iterate_processes(dataset, jobs, processes)
+    elif threads:
+        samples = _stream_threads(dataset, jobs, threads)
+    else:
+        samples = ((epoch, k, dataset.sample(epoch, k)) for epoch, k in jobs)
     batch: list[dict] = []
     for epoch, k, sample in samples:
-        if epoch != dataset.epoch:
-            if batch:  # a batch holds samples of one epoch
-                yield _deliver(dataset, batch, pin_memory)
-                batch = []
+        if epoch != dataset.epoch:  # the previous epoch's last batch went out with its last sample
             dataset.set_epoch(epoch)
         batch.append(sample)
         if len(batch) == batch_size or k + 1 == dataset.per_rank():
-            yield _deliver(dataset, batch, pin_memory)
+            out = collate(batch)
+            if pin_memory:
+                out = {key: v.pin_memory() if isinstance(v, torch.Tensor) else v for key, v in out.items()}
+            dataset.consumed += len(batch)
             batch = []
-
-
-def _deliver(dataset: ShardSamples, batch: list[dict], pin_memory: bool) -> dict:
-    out = collate(batch)
-    if pin_memory:
-        out = {k: v.pin_memory() if isinstance(v, torch.Tensor) else v for k, v in out.items()}
-    dataset.consumed += len(batch)
-    return out
+            yield out
 
 
 def _jobs(dataset: ShardSamples, epochs: int | None) -> Iterator[tuple[int, int]]:
@@ -416,27 +424,15 @@ def _jobs(dataset: ShardSamples, epochs: int | None) -> Iterator[tuple[int, int]
         epoch += 1
 
 
-def _stream_threads(dataset: ShardSamples, epochs: int | None, threads: int, ahead: int = 2) -> Iterator[tuple[int, int, dict]]:
+def _stream_threads(dataset: ShardSamples, jobs: Iterator[tuple[int, int]], threads: int, ahead: int = 2) -> Iterator[tuple[int, int, dict]]:
     from concurrent.futures import ThreadPoolExecutor
 
-    shares: dict[int, tuple[list[str], list[int]]] = {}
     pending: deque = deque()
-    jobs = _jobs(dataset, epochs)
     with ThreadPoolExecutor(threads, thread_name_prefix="humanvid-loader") as pool:
         while True:
             while len(pending) < threads * ahead and (job := next(jobs, None)) is not None:  # bounded: threads × ahead in flight
-                epoch, k = job
-                if epoch not in shares:
-                    shares = {e: v for e, v in shares.items() if e >= epoch - 1}
-                    shares[epoch] = (dataset.permutation(epoch), dataset.share(0, 1))
-                pending.append((epoch, k, pool.submit(dataset.sample_at, *shares[epoch], k, epoch)))
+                pending.append((*job, pool.submit(dataset.sample, *job)))
             if not pending:
                 return
             epoch, k, future = pending.popleft()
             yield epoch, k, future.result()
-
-
-def _stream_processes(dataset: ShardSamples, epochs: int | None, processes: int) -> Iterator[tuple[int, int, dict]]:
-    from humanvid.shards.ring import iterate_processes
-
-    return iterate_processes(dataset, _jobs(dataset, epochs), processes)

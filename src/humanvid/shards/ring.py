@@ -26,6 +26,8 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
+from humanvid.shards.sampling import max_targets
+
 _ALIGN = 64  # bytes: every array in a slot starts on a cache line (and any dtype's alignment)
 _POLL_S = 1.0  # how often a waiting consumer checks that the decoding processes are alive
 
@@ -87,14 +89,11 @@ def _work(dataset, ring: torch.Tensor, slot_bytes: int, tasks, results) -> None:
     reader = dataset.reader  # a forked copy: fresh locks and open files (another thread may have held them)
     reader.__setstate__(reader.__getstate__())
     ring_np = ring.numpy()
-    shares: dict[int, tuple[list[str], list[int]]] = {}
     while (task := tasks.get()) is not None:
         epoch, k, slot = task
         try:
-            if epoch not in shares:
-                shares = {epoch: (dataset.permutation(epoch), dataset.share(0, 1))}
             view = ring_np[slot * slot_bytes : (slot + 1) * slot_bytes] if slot is not None else None
-            sample = dataset.sample_at(*shares[epoch], k, epoch=epoch, alloc=SlotAllocator(view))
+            sample = dataset.sample(epoch, k, SlotAllocator(view))
             results.put((epoch, k, slot, pack(sample, view), None))
         except Exception as exc:  # reported in the training process, with this traceback
             results.put((epoch, k, slot, None, f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
@@ -111,11 +110,10 @@ def iterate_processes(dataset, jobs: Iterator[tuple[int, int]], processes: int, 
     first = next(jobs, None)
     if first is None:
         return
-    epoch, k = first
     measure = SlotAllocator(None)
-    sample = dataset.sample_at(dataset.permutation(epoch), dataset.share(0, 1), k, epoch=epoch, alloc=measure)
-    yield epoch, k, sample
-    slot_bytes = _slot_bytes(measure.used, len(sample["targets"]), dataset.max_targets())
+    sample = dataset.sample(*first, measure)
+    yield *first, sample
+    slot_bytes = _slot_bytes(measure.used, len(sample["targets"]), max_targets(dataset.cfg))
     n_slots = processes * ahead + extra_slots
     ring = torch.empty(n_slots * slot_bytes, dtype=torch.uint8).share_memory_()
     ctx = torch.multiprocessing.get_context("fork")
