@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from humanvid.config import ConfigError
+from humanvid.validate import load_config
 
 
 def _print_state(states, table: str) -> None:
@@ -59,6 +60,18 @@ def _prefect_defaults() -> None:
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 
+def cmd_plan(args) -> int:
+    from humanvid.pipeline import PLAN_FILE, write_plan
+
+    root = Path(args.workspace)
+    cfg = load_config(root / "params.yaml")
+    changed = write_plan(root, cfg)
+    print(f"{root / PLAN_FILE}: {'updated' if changed else 'up to date'}")
+    for m, model in cfg.models.items():
+        print(f"  {m}: " + (" -> ".join(f"train@{m}.{s}" for s in model.stages) or f"released weights ({model.arch.method}/{model.arch.flavor}), not trained here"))
+    return 0
+
+
 def cmd_stage(args) -> int:
     _prefect_defaults()
     from flows.reproduce import stage
@@ -84,7 +97,6 @@ def cmd_shards_verify(args) -> int:
 
     target = Path(args.name)
     if not target.is_dir():
-        from humanvid.config import load_config
         from humanvid.paths import Layout
 
         root = Path(args.workspace)
@@ -99,7 +111,6 @@ def cmd_shards_verify(args) -> int:
 
 
 def cmd_datasets_check(args) -> int:
-    from humanvid.config import load_config
     from humanvid.datasets.contract import check_dataset
     from humanvid.paths import Layout
 
@@ -147,7 +158,6 @@ def cmd_weights(args) -> int:
 def cmd_estimators_validate(args) -> int:
     import json
 
-    from humanvid.config import load_config
     from humanvid.datasets import read_clip_table
     from humanvid.device import resolve_device, resolve_dtype
     from humanvid.estimators import ESTIMATORS
@@ -184,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("reproduce", help="run the stale stages of a table and write reports/{table}.md")
     p.add_argument("table", nargs="?", default="demo")
     p.set_defaults(fn=cmd_reproduce)
+    p = sub.add_parser("plan", help="write pipeline.yaml (the training and sampling stages dvc.yaml reads) from params.yaml")
+    p.set_defaults(fn=cmd_plan)
     p = sub.add_parser("stage", help="run one stage (e.g. sample@baseline_debug_w8) if DVC finds it stale: what a worker runs")
     p.add_argument("name")
     p.set_defaults(fn=cmd_stage)

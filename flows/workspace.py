@@ -9,11 +9,13 @@ from pathlib import Path
 from dvc.exceptions import DvcException
 from dvc.repo import Repo
 
-from humanvid.config import Config, load_config, pipeline_stages, safe_load_yaml
+from humanvid.config import Config, safe_load_yaml
 from humanvid.estimators import ESTIMATORS
+from humanvid.pipeline import pipeline_stages, write_plan
+from humanvid.validate import load_config
 
 # Stage kinds whose work is GPU work; a later issue sends these to a GPU work pool.
-GPU_KINDS = frozenset({"pretrain", "finetune", "sample"})
+GPU_KINDS = frozenset({"train", "sample"})
 
 
 class WorkspaceError(RuntimeError):
@@ -30,13 +32,16 @@ class StageState:
 
 
 def open_workspace(root: str | Path) -> tuple[Path, Config]:
-    """Validate params.yaml before anything else; check the DVC files are there."""
+    """Validate params.yaml before anything else; check the DVC files are there; bring pipeline.yaml (the
+    training and sampling stages dvc.yaml reads) up to date with params.yaml."""
     root = Path(root).resolve()
     cfg = load_config(root / "params.yaml")  # ConfigError names the key path
     for needed in ("dvc.yaml", ".dvc"):
         if not (root / needed).exists():
             hint = "`dvc init` (or `dvc init --no-scm` outside git)" if needed == ".dvc" else "the project's dvc.yaml"
             raise WorkspaceError(f"{root}: no {needed}; a workspace needs params.yaml, dvc.yaml and .dvc/ ({hint})")
+    if write_plan(root, cfg):
+        print(f"humanvid: pipeline.yaml updated from params.yaml ({sum(len(m.stages) for m in cfg.models.values())} training stages)")
     return root, cfg
 
 

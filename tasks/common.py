@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from humanvid.config import Config, load_config
+from humanvid.config import Config
 from humanvid.paths import Layout
 
 log = logging.getLogger("humanvid")
@@ -37,10 +37,13 @@ class StageContext:
         write_text(self.layout.timing(f"{self.kind}@{self.name}"), json.dumps(doc, indent=2, sort_keys=True) + "\n")
 
 
-def stage_context(kind: str, section: str, argv: list[str] | None) -> StageContext:
-    """Parse `<name>`, load params.yaml from the workspace (cwd) and check the name exists in `section`."""
+def stage_context(kind: str, section: str, argv: list[str] | None, item: str = "name") -> StageContext:
+    """Parse `<name>` (for training stages `<model>.<stage>`), load and validate params.yaml from the workspace
+    (cwd) and check the name exists in `section`."""
+    from humanvid.validate import load_config
+
     parser = argparse.ArgumentParser(prog=f"python -m tasks.{kind}", description=f"Run one {kind} stage.")
-    parser.add_argument("name", help=f"a key of `{section}` in params.yaml")
+    parser.add_argument("name", metavar=item, help=f"a key of `{section}` in params.yaml" + (" and one of its stages" if "." in item else ""))
     parser.add_argument("--workspace", default=".", help="workspace holding params.yaml (default: cwd)")
     args = parser.parse_args(argv)
     started = time.time()
@@ -48,26 +51,13 @@ def stage_context(kind: str, section: str, argv: list[str] | None) -> StageConte
     root = Path(args.workspace)
     cfg = load_config(root / "params.yaml")
     names = getattr(cfg, section)
-    if args.name not in names:
-        raise SystemExit(f"params.yaml: {section}.{args.name}: not defined; known: {', '.join(names) or '(none)'}")
+    key, _, sub = args.name.rpartition(".") if "." in item else (args.name, "", "")
+    if key not in names:
+        raise SystemExit(f"params.yaml: {section}.{key}: not defined; known: {', '.join(names) or '(none)'}")
+    if "." in item and sub not in names[key].stages:
+        raise SystemExit(f"params.yaml: {section}.{key}.stages.{sub}: not defined; known: {', '.join(names[key].stages) or '(none)'}")
     return StageContext(kind, args.name, cfg, Layout.at(root, cfg.paths), started)
 
 
 def progress(message: str) -> None:
     log.info(message)
-
-
-def run_training_stage(kind: str, argv: list[str] | None, train_fn) -> None:
-    """pretrain@m / finetune@m: resolve the device once, then `train_fn(ctx, cfg, out_dir, device, dtype)`
-    writes the checkpoint into a scratch dir published atomically."""
-    from humanvid.atomic import atomic_dir
-    from humanvid.device import resolve_device, resolve_dtype
-
-    ctx = stage_context(kind, "models", argv)
-    cfg = ctx.cfg.models[ctx.name]
-    device = resolve_device(cfg.run.device)
-    dtype = resolve_dtype(cfg.run.dtype, device)
-    progress(f"{cfg.arch.method}/{cfg.arch.flavor} at {cfg.arch.resolution}px on {device} ({dtype})")
-    with atomic_dir(ctx.layout.checkpoint(ctx.name, kind)) as tmp:
-        train_fn(ctx, cfg, tmp, device, dtype)
-    ctx.record_timing(device)

@@ -7,7 +7,8 @@ import json
 import os
 
 from humanvid.atomic import write_text
-from humanvid.config import pipeline_stages, safe_load_yaml
+from humanvid.config import safe_load_yaml
+from humanvid.pipeline import final_stage, pipeline_stages, stage_key
 from humanvid.reports import RowResult, TableSpec, lock_hashes, render_html, render_markdown
 from humanvid.reports.papers import resolve_rows, table_columns
 from tasks.common import progress, stage_context
@@ -33,14 +34,16 @@ def main(argv: list[str] | None = None) -> None:
         if not metrics_path.is_file():
             raise SystemExit(f"tables.{ctx.name}: row {row.label!r}: metrics {metrics_path} missing (evaluate@{row.sampler} has not run)")
         s = ctx.cfg.samplers[row.sampler]
+        last = final_stage(ctx.cfg, s.model)
         provenance = {
             "data (shard)": lock_hashes(lock, f"shard@{s.data}"),
-            "model (finetune)": lock_hashes(lock, f"finetune@{s.model}"),
+            "model (last stage)": lock_hashes(lock, f"train@{stage_key(s.model, last)}") if last else "released weights",
             "samples": lock_hashes(lock, f"sample@{row.sampler}"),
         }
+        curves = [(f"{s.model} · {st}", rel(ctx.layout.training_log(s.model, st) / "loss.svg")) for st in ctx.cfg.models[s.model].stages]
         previews = ctx.layout.previews(row.sampler)
-        rows.append(RowResult(row.label, row.sampler, json.loads(metrics_path.read_text()), provenance,
-                              rel(previews / "grid.png"), rel(previews / "clip.webm"), paper=row.paper))  # fmt: skip
+        rows.append(RowResult(row.label, row.sampler, json.loads(metrics_path.read_text()), provenance, rel(previews / "grid.png"),
+                              rel(previews / "clip.webm"), paper=row.paper, curves=[(n, p) for n, p in curves if p]))  # fmt: skip
     timings = []
     for stage in pipeline_stages(ctx.cfg, [r.sampler for r in rows if r.metrics is not None]):
         path = ctx.layout.timing(stage)

@@ -1,10 +1,11 @@
-"""sample@{sampler}: DDIM over the test clips with a sliding-window fuser; one mp4 per clip (GPU stage)."""
+"""sample@{sampler}: DDIM over the test clips with a sliding-window fuser; every output per clip (GPU stage)."""
 
 from __future__ import annotations
 
 from humanvid.atomic import atomic_dir
 from humanvid.device import resolve_device, resolve_dtype
 from humanvid.models import METHODS
+from humanvid.pipeline import final_stage
 from humanvid.sampling.clips import sample_clips
 from humanvid.shards import ShardReader
 from tasks.common import progress, stage_context
@@ -13,10 +14,16 @@ from tasks.common import progress, stage_context
 def main(argv: list[str] | None = None) -> None:
     ctx = stage_context("sample", "samplers", argv)
     cfg = ctx.cfg.samplers[ctx.name]
-    model_cfg = ctx.cfg.models[cfg.model]
+    arch = ctx.cfg.models[cfg.model].arch
     device = resolve_device(cfg.device)
     dtype = resolve_dtype(cfg.dtype, device)
-    model = METHODS.get(model_cfg.arch.method).load().load(ctx.layout.checkpoint(cfg.model, "finetune"), device, dtype)
+    spec = METHODS.get(arch.method)
+    last = final_stage(ctx.cfg, cfg.model)
+    if last is None:  # a released flavor: the released weights, by name
+        model = spec.load().create(arch.flavor, spec.parse_options(arch.options), resolution=arch.resolution, seed=0, device=device,
+                                   weight_dtype=dtype, overrides=dict(ctx.cfg.weights.overrides))  # fmt: skip
+    else:
+        model = spec.load().from_checkpoint(ctx.layout.checkpoint(cfg.model, last), device=device, weight_dtype=dtype)
     progress(f"model {cfg.model} on {device} ({dtype}); {cfg.steps} DDIM steps, window {cfg.window}, overlap {cfg.overlap}")
     with atomic_dir(ctx.layout.samples(ctx.name)) as tmp:
         sample_clips(model, ShardReader(ctx.layout.shards(cfg.data)), cfg, tmp, progress)

@@ -27,10 +27,13 @@ TINY_PARAMS = {
     "estimators": {"synthdance": ["groundtruth"]},
     "models": {
         "tiny": {
-            "arch": {"method": "baseline", "flavor": "debug", "resolution": 32}, "data": "synthdance",
-            "run": {"seed": 0, "device": "cpu", "dtype": "float32"},
-            "pretrain": {"steps": 3, "batch_size": 2, "frames": 1, "vae_steps": 3, "log_every": 1},
-            "finetune": {"steps": 2, "batch_size": 1, "frames": 4, "stride": 2, "log_every": 1},
+            "arch": {"method": "baseline", "flavor": "debug", "resolution": 32},
+            "run": {"seed": 0, "device": "cpu"},
+            "stages": {
+                "vae": {"data": "synthdance", "recipe": {"kind": "reference_clip"}, "steps": 3, "batch_size": 4, "lr": 1e-3, "log_every": 1},
+                "pretrain": {"data": "synthdance", "recipe": {"kind": "reference_clip"}, "steps": 3, "batch_size": 2, "log_every": 1},
+                "finetune": {"data": "synthdance", "recipe": {"kind": "reference_clip", "frames": 4, "stride": 2}, "steps": 2, "log_every": 1},
+            },
         }
     },
     "samplers": {"tiny_w4": {"model": "tiny", "data": "synthdance", "window": 4, "overlap": 1, "steps": 2, "max_frames": 8, "device": "cpu"}},
@@ -63,11 +66,16 @@ def copy_code(path: Path) -> None:
 
 
 def make_workspace(path: Path, params: dict) -> Path:
-    """A fresh workspace: the project's dvc.yaml, its code dependencies, the given params, `dvc init --no-scm`."""
+    """A fresh workspace: the project's dvc.yaml, its code dependencies, the given params and the pipeline.yaml
+    they give, `dvc init --no-scm`."""
+    from humanvid.pipeline import write_plan
+    from humanvid.validate import parse_config
+
     path.mkdir(parents=True, exist_ok=True)
     shutil.copy(REPO / "dvc.yaml", path / "dvc.yaml")
     copy_code(path)
     (path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    write_plan(path, parse_config(params, root=REPO))
     subprocess.run([sys.executable, "-m", "dvc", "init", "--no-scm", "-q"], cwd=path, check=True)
     subprocess.run([sys.executable, "-m", "dvc", "config", "core.analytics", "false"], cwd=path, check=True)
     return path
@@ -78,3 +86,35 @@ def workspace(tmp_path: Path, tiny_params: dict, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect-home"))
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
     return make_workspace(tmp_path / "ws", tiny_params)
+
+
+def stage_workspace(root: Path, shards: dict[str, Path], models: dict, samplers: dict | None = None):
+    """A validated config and layout whose datasets are existing shards folders (linked into `data/shards`),
+    for running training stages through the real stage runner without the DVC pipeline. -> (cfg, layout)."""
+    from humanvid.paths import Layout
+    from humanvid.validate import parse_config
+
+    params = copy.deepcopy(TINY_PARAMS)
+    params["datasets"] = {name: copy.deepcopy(TINY_PARAMS["datasets"]["synthdance"]) for name in shards}
+    params["estimators"] = {name: ["groundtruth"] for name in shards}
+    params["models"], params["samplers"], params["tables"] = models, samplers or {}, {}
+    cfg = parse_config(params, root=REPO)
+    layout = Layout.at(root, cfg.paths)
+    for name, path in shards.items():
+        layout.shards(name).parent.mkdir(parents=True, exist_ok=True)
+        if not layout.shards(name).exists():
+            layout.shards(name).symlink_to(Path(path).resolve())
+    return cfg, layout
+
+
+def train_model(cfg, layout, model: str, log=lambda m: None) -> Path:
+    """Every training stage of `model`, in order, through `humanvid.training.run`; -> the last checkpoint."""
+    from humanvid.training.run import placement, run_stage
+
+    where = placement(cfg.models[model].run)
+    out = None
+    for stage in cfg.models[model].stages:
+        out = layout.checkpoint(model, stage)
+        out.mkdir(parents=True, exist_ok=True)
+        run_stage(cfg, layout, model, stage, out, where, log)
+    return out

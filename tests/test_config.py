@@ -2,7 +2,8 @@ import pytest
 import yaml
 from conftest import REPO
 
-from humanvid.config import ConfigError, load_config, parse_config
+from humanvid.config import ConfigError
+from humanvid.validate import load_config, parse_config
 
 
 def test_project_params_are_valid():
@@ -13,7 +14,7 @@ def test_project_params_are_valid():
 
 def test_tiny_params_are_valid(tiny_params):
     cfg = parse_config(tiny_params)
-    assert cfg.models["tiny"].finetune.frames == 4
+    assert cfg.models["tiny"].stages["finetune"].recipe["frames"] == 4
     assert cfg.paths.raw == "data/raw"
     assert cfg.datasets["synthdance"].shard.jpeg_quality == 95  # defaults fill in
 
@@ -21,7 +22,7 @@ def test_tiny_params_are_valid(tiny_params):
 @pytest.mark.parametrize(
     "edit, path, words",
     [
-        (lambda p: p["models"]["tiny"]["pretrain"].update(stepz=3), "models.tiny.pretrain.stepz", "unknown key"),
+        (lambda p: p["models"]["tiny"]["stages"]["pretrain"].update(stepz=3), "models.tiny.stages.pretrain.stepz", "unknown key"),
         (lambda p: p.update(extra_section={}), "extra_section", "unknown key"),
         (lambda p: p["paths"].pop("shards"), "paths.shards", "Field required"),
         (lambda p: p["models"]["tiny"].pop("run"), "models.tiny.run", "Field required"),
@@ -33,7 +34,7 @@ def test_tiny_params_are_valid(tiny_params):
         (lambda p: p["estimators"].update(tiktok=["groundtruth"]), "estimators.tiktok", "unknown dataset"),
         (lambda p: p["models"]["tiny"]["arch"].update(method="magicanimatee"), "models.tiny.arch.method", "known: baseline"),
         (lambda p: p["models"]["tiny"]["arch"].update(flavor="huge"), "models.tiny.arch.flavor", "known: debug, sd15"),
-        (lambda p: p["models"]["tiny"].update(data="nope"), "models.tiny.data", "unknown dataset"),
+        (lambda p: p["models"]["tiny"]["stages"]["pretrain"].update(data="nope"), "models.tiny.stages.pretrain.data", "unknown dataset"),
         (lambda p: p["samplers"]["tiny_w4"].update(model="ghost"), "samplers.tiny_w4.model", "unknown model 'ghost'"),
         (lambda p: p["samplers"]["tiny_w4"].update(overlap=4), "samplers.tiny_w4.overlap", "smaller than window"),
         (lambda p: p["samplers"]["tiny_w4"].update(steps=0), "samplers.tiny_w4.steps", "greater than or equal to 1"),
@@ -75,19 +76,86 @@ def test_missing_and_malformed_files(tmp_path):
         load_config(bad)
 
 
-def test_method_options_and_released_steps_are_checked(tiny_params):
+def test_method_options_stages_and_released_flavors_are_checked(tiny_params):
     p = tiny_params
+    stages = p["models"]["tiny"]["stages"]
     p["models"]["tiny"]["arch"] = {"method": "magicanimate", "flavor": "debug", "resolution": 32, "options": {"fusion": "down", "colour": "x"}}
-    p["models"]["rel"] = {"arch": {"method": "magicanimate", "flavor": "released", "resolution": 32}, "data": "synthdance", "run": {},
-                          "pretrain": {"steps": 5}, "finetune": {"steps": 0}}  # fmt: skip
-    p["models"]["tiny"]["finetune"]["steps"] = 0
-    p["models"]["base"] = {**p["models"]["rel"], "arch": {"method": "baseline", "flavor": "debug", "resolution": 32},
-                           "pretrain": {"steps": 1, "base_steps": 5}, "finetune": {"steps": 1}}  # fmt: skip
+    p["models"]["rel"] = {"arch": {"method": "magicanimate", "flavor": "released", "resolution": 32}, "run": {}, "stages": {"pretrain": stages["pretrain"]}}
+    p["models"]["base"] = {"arch": {"method": "baseline", "flavor": "debug", "resolution": 32}, "run": {},
+                           "stages": {"pretrain": stages["pretrain"], "vae": stages["vae"], "face": stages["vae"]}}  # fmt: skip
+    p["models"]["order"] = {"arch": {"method": "baseline", "flavor": "debug", "resolution": 32}, "run": {},
+                            "stages": {"pretrain": stages["pretrain"], "vae": stages["vae"], "finetune": stages["finetune"]}}  # fmt: skip
+    p["samplers"], p["tables"] = {}, {}
     with pytest.raises(ConfigError) as err:
         parse_config(p, root=REPO)
     text = str(err.value)
-    assert "models.tiny.arch.options.fusion: unknown value 'down'; known: midup, full" in text
-    assert "models.tiny.arch.options.colour: method 'magicanimate' has no option 'colour'" in text
-    assert "models.tiny.finetune.steps: must be at least 1" in text
-    assert "models.rel.pretrain.steps: flavor 'released' is the released model, not trained here: set 0" in text
-    assert "models.base.pretrain.base_steps: method 'baseline' trains its denoiser in stage 1 itself: set 0" in text
+    assert "models.tiny.arch.options.fusion: Input should be 'midup' or 'full'" in text
+    assert "models.tiny.arch.options.colour: unknown key" in text
+    assert "models.rel.stages: flavor 'released' is the released model, not trained here: set `stages: {}`" in text
+    assert "models.base.stages: missing stage 'finetune' (video stage: AnimateDiff motion modules only); baseline/debug trains vae, pretrain, finetune" in text
+    assert "models.base.stages.face: baseline/debug has no stage 'face'; its stages, in order: vae, pretrain, finetune" in text
+    del p["models"]["tiny"], p["models"]["rel"], p["models"]["base"]
+    assert list(parse_config(p, root=REPO).models["order"].stages) == ["vae", "pretrain", "finetune"]  # they run in the method's order
+
+
+def test_stage_recipes_and_control_sources_are_checked(tiny_params):
+    p = tiny_params
+    stages = p["models"]["tiny"]["stages"]
+    stages["finetune"]["recipe"] = {"kind": "idol", "frames": 4}  # the baseline's video stage does not take IDOL's recipe
+    stages["pretrain"]["recipe"] = {"kind": "reference_clip", "frames": 0}
+    ma = {"arch": {"method": "magicanimate", "flavor": "debug", "resolution": 32, "options": {"control": "dwpose"}}, "run": {},
+          "stages": {"vae": stages["vae"], "base": stages["vae"],
+                     "pretrain": {"data": "synthdance", "recipe": {"kind": "magicanimate_pair", "flip_p": 0.5}, "steps": 1},
+                     "finetune": {"data": "synthdance", "recipe": {"kind": "magicanimate_video", "reduce_p": 0.2}, "steps": 1, "batch_size": 2}}}  # fmt: skip
+    p["models"]["ma"] = ma
+    dense = {**ma, "arch": {**ma["arch"], "options": {"control": "densepose"}}}
+    p["models"]["dense"] = dense
+    p["estimators"]["synthdance"] = ["openpose"]  # OpenPose-18 only: no whole-body keypoints, no DensePose
+    with pytest.raises(ConfigError) as err:
+        parse_config(p, root=REPO)
+    text = str(err.value)
+    assert "models.tiny.stages.finetune.recipe.kind: stage 'finetune' takes recipes reference_clip, magicanimate_video, got 'idol'" in text
+    assert "models.tiny.stages.pretrain.recipe.frames: Input should be greater than or equal to 1" in text
+    assert ("models.ma.stages.pretrain.data: control 'dwpose' needs the 'wholebody133' condition, which no estimator of dataset "
+            "'synthdance' provides (its estimators: openpose; they provide: openpose18)") in text  # fmt: skip
+    assert "models.ma.stages.finetune.recipe: reduce_p > 0 mixes K = 1 and K > 1 samples" in text
+    assert "models.dense.stages.pretrain.recipe.flip_p: control ['densepose'] cannot be mirrored after estimation" in text
+
+
+def test_a_model_may_train_its_stages_on_different_datasets(tiny_params):
+    p = tiny_params
+    p["datasets"]["other"] = p["datasets"]["synthdance"]
+    p["estimators"]["other"] = ["groundtruth"]
+    stages = p["models"]["tiny"]["stages"]
+    stages["pretrain"]["data"] = [{"dataset": "synthdance", "weight": 3}, {"dataset": "other", "weight": 1, "recipe": {"kind": "reference_clip"}}]
+    stages["finetune"]["data"] = "other"
+    cfg = parse_config(p, root=REPO)
+    assert [(s.dataset, s.weight) for s in cfg.models["tiny"].stages["pretrain"].sources()] == [("synthdance", 3.0), ("other", 1.0)]
+    from humanvid.pipeline import pipeline_stages, plan
+
+    assert pipeline_stages(cfg, ["tiny_w4"])[:6] == ["download@synthdance", "estimate@synthdance", "shard@synthdance",
+                                                      "download@other", "estimate@other", "shard@other"]  # fmt: skip
+    entry = plan(cfg)["plan"]["train"]["tiny.pretrain"]
+    assert [entry[f"in{i}"] for i in range(3)] == ["data/shards/synthdance", "data/shards/other", "data/models/tiny/vae"]
+    assert plan(cfg)["plan"]["train"]["tiny.finetune"]["in0"] == "data/shards/other"
+
+
+def test_names_that_become_paths_are_checked(tiny_params):
+    tiny_params["samplers"]["../up"] = tiny_params["samplers"]["tiny_w4"]
+    tiny_params["models"]["a.b"] = tiny_params["models"]["tiny"]
+    with pytest.raises(ConfigError) as err:
+        parse_config(tiny_params, root=REPO)
+    assert "samplers.../up: names become stage names and paths" in str(err.value)
+    assert "models.a.b: names become stage names and paths" in str(err.value)
+
+
+def test_validation_imports_no_model_code():
+    import subprocess
+    import sys
+
+    check = ("import sys; from humanvid.validate import load_config; load_config('params.yaml'); "
+             "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'diffusers', 'transformers') "
+             "or m.startswith(('humanvid.models.baseline.model', 'humanvid.models.magicanimate.model', 'humanvid.datasets.ntu120', 'humanvid.estimators.matting'))); "
+             "print(heavy[:5]); sys.exit(1 if heavy else 0)")  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", check], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -68,7 +68,7 @@ def test_an_external_package_adds_a_dataset_through_its_entry_point(tmp_path, ti
 
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     code = (
-        "from humanvid.config import load_config; from humanvid.datasets import DATASETS; "
+        "from humanvid.validate import load_config; from humanvid.datasets import DATASETS; "
         f"cfg = load_config({str(tmp_path / 'params.yaml')!r}); "
         "print(DATASETS.get(cfg.datasets['studio'].plugin).__name__)"
     )

@@ -46,7 +46,7 @@ def samples(tmp_path_factory):
         write_video(out / f"{cid}.mp4", np.clip(frames + rng.integers(-12, 13, frames.shape), 0, 255).astype(np.uint8), 12.0)
         depth = np.stack([crop_resize_plane(z, SIZE) for z in d["depth"]])
         np.savez(out / f"{cid}_depth.npz", depth=(depth - 0.3) / 2.0)  # relative depth: affine in the truth
-        entries.append({"clip_id": cid, "status": "ok", "error": "", "file": f"{cid}.mp4", "depth_file": f"{cid}_depth.npz"})
+        entries.append({"clip_id": cid, "status": "ok", "error": "", "outputs": {"rgb": f"{cid}.mp4", "depth": f"{cid}_depth.npz"}})
     entries.append({"clip_id": "c9", "status": "failed", "error": "RuntimeError: boom"})
     (out / MANIFEST).write_text(json.dumps({"resolution": SIZE, "clips": entries, "conditions": CONDITIONS, "dataset_failures": []}))
     return out, ShardReader(root / "shards")
@@ -112,7 +112,7 @@ def test_the_preview_shows_the_models_own_control_images(samples, tmp_path):
     (a DensePose model's preview showed an OpenPose skeleton before)."""
     import shutil
 
-    from humanvid.shards.samples import control_images
+    from humanvid.controls import control_images
 
     out, reader = samples
     dense = tmp_path / "samples"

@@ -12,16 +12,8 @@ from humanvid.datasets import Clip
 from humanvid.datasets.synthdance import SynthDanceOptions, render_clip
 from humanvid.keypoints import FLIP_WHOLEBODY133
 from humanvid.shards import ShardReader, write_shards
+from humanvid.recipes import ClipInfo, DiffPerformer, Idol, MagicAnimatePair, MagicAnimateVideo, MakeYourAnchor
 from humanvid.shards.loader import ShardSamples, iterate
-from humanvid.shards.sampling import (
-    ClipInfo,
-    DiffPerformerConfig,
-    IdolConfig,
-    MagicAnimatePairConfig,
-    MagicAnimateVideoConfig,
-    MakeYourAnchorConfig,
-    pick,
-)
 
 CONDITIONS = {c: {"estimator": "groundtruth", "ground_truth": True} for c in ("openpose18", "wholebody133", "depth", "alpha", "densepose")}
 SIZE, FRAMES = 32, 64
@@ -61,9 +53,9 @@ def shards(tmp_path_factory):
 
 
 def test_magicanimate_pair_gap_follows_the_beta_and_image_joint_rate():
-    cfg, clip = MagicAnimatePairConfig(), ClipInfo("c", "i", 101)
+    cfg, clip = MagicAnimatePair(), ClipInfo("c", "i", 101)
     rng = np.random.default_rng(0)
-    picks = [pick(cfg, clip, rng) for _ in range(6000)]
+    picks = [cfg.pick(clip, rng) for _ in range(6000)]
     joint = [p for p in picks if p.image_joint]
     assert len(joint) / len(picks) == pytest.approx(0.2, abs=0.02)  # τ0
     assert all(p.reference == (p.clip_id, p.targets[0]) for p in joint)
@@ -74,9 +66,9 @@ def test_magicanimate_pair_gap_follows_the_beta_and_image_joint_rate():
 
 
 def test_magicanimate_video_stride_and_reduction_rates():
-    cfg, clip = MagicAnimateVideoConfig(reduce_p=0.2, image_joint_p=0.36), ClipInfo("c", "i", 90)
+    cfg, clip = MagicAnimateVideo(reduce_p=0.2, image_joint_p=0.36), ClipInfo("c", "i", 90)
     rng = np.random.default_rng(1)
-    picks = [pick(cfg, clip, rng) for _ in range(6000)]
+    picks = [cfg.pick(clip, rng) for _ in range(6000)]
     full = [p for p in picks if len(p.targets) == 16]
     reduced = [p for p in picks if len(p.targets) == 1]
     assert len(full) + len(reduced) == len(picks)
@@ -90,12 +82,12 @@ def test_magicanimate_video_stride_and_reduction_rates():
 def test_idol_diffperformer_and_make_your_anchor_picks():
     rng = np.random.default_rng(2)
     for _ in range(500):
-        p = pick(IdolConfig(), ClipInfo("c", "i", 30), rng)
+        p = Idol().pick(ClipInfo("c", "i", 30), rng)
         assert p.reference is None and p.targets == list(range(p.targets[0], p.targets[0] + 8))
-        d = pick(DiffPerformerConfig(), ClipInfo("c", "i", 50), rng)
+        d = DiffPerformer().pick(ClipInfo("c", "i", 50), rng)
         assert len(d.targets) == 8 and d.targets[-1] < 40  # inside the first 80 %
     mates = [ClipInfo("a", "id7", 20), ClipInfo("b", "id7", 30), ClipInfo("c", "id7", 25)]
-    refs = [pick(MakeYourAnchorConfig(), mates[0], rng, mates).reference for _ in range(300)]
+    refs = [MakeYourAnchor().pick(mates[0], rng, mates).reference for _ in range(300)]
     assert {r[0] for r in refs} == {"a", "b", "c"}  # references come from all of the identity's clips
     assert all(0 <= f < {"a": 20, "b": 30, "c": 25}[c] for c, f in refs)
 
@@ -105,7 +97,7 @@ def test_idol_diffperformer_and_make_your_anchor_picks():
 
 def test_samples_hold_exactly_the_source_frames_and_conditions(shards):
     reader, data = shards
-    ds = ShardSamples(reader, MagicAnimateVideoConfig(reduce_p=0.0, flip_p=0.0), SIZE, conditions=("wholebody133", "alpha"))
+    ds = ShardSamples(reader, MagicAnimateVideo(reduce_p=0.0, flip_p=0.0), SIZE, conditions=("wholebody133", "alpha"))
     sample = next(iter(ds))
     clip = reader.read_clip(sample["clip_id"], conditions=("wholebody133", "alpha"))
     t = sample["targets"].numpy()
@@ -119,8 +111,8 @@ def test_samples_hold_exactly_the_source_frames_and_conditions(shards):
 
 def test_flipped_samples_mirror_frames_and_swap_sides(shards):
     reader, _ = shards
-    plain = ShardSamples(reader, IdolConfig(flip_p=0.0), SIZE, conditions=("wholebody133",))
-    flipped = ShardSamples(reader, IdolConfig(flip_p=1.0), SIZE, conditions=("wholebody133",))
+    plain = ShardSamples(reader, Idol(flip_p=0.0), SIZE, conditions=("wholebody133",))
+    flipped = ShardSamples(reader, Idol(flip_p=1.0), SIZE, conditions=("wholebody133",))
     a, b = next(iter(plain)), next(iter(flipped))
     assert a["clip_id"] == b["clip_id"] and b["flip"] and not a["flip"]
     src = reader.read_clip(b["clip_id"], conditions=("wholebody133",))
@@ -132,7 +124,7 @@ def test_flipped_samples_mirror_frames_and_swap_sides(shards):
     expect[..., 0][seen] = SIZE - 1 - expect[..., 0][seen]
     assert np.allclose(b["wholebody133"].numpy(), expect)
     with pytest.raises(ValueError, match="DensePose cannot be flipped"):
-        ShardSamples(reader, IdolConfig(flip_p=0.5), SIZE, conditions=("densepose",))
+        ShardSamples(reader, Idol(flip_p=0.5), SIZE, conditions=("densepose",))
 
 
 # -- ranks, workers, resume -------------------------------------------------------------------------------
@@ -143,20 +135,20 @@ def test_ranks_get_equal_counts_and_cover_every_clip(shards, world, workers):
     reader, _ = shards  # 6 clips: uneven for 4 ranks and for 2 ranks × 2 workers
     counts, seen = [], set()
     for rank in range(world):
-        ds = ShardSamples(reader, IdolConfig(), SIZE, rank=rank, world_size=world, seed=3)
+        ds = ShardSamples(reader, Idol(), SIZE, rank=rank, world_size=world, seed=3)
         ids = [cid for batch in iterate(ds, batch_size=1, workers=workers) for cid in batch["clip_id"]]
         assert len({len(ds.share(w, workers)) for w in range(workers)}) == 1  # workers of a rank: equal shares
         assert len(ids) == ds.per_rank(workers)
         counts.append(len(ids))
         seen |= set(ids)
     assert len(set(counts)) == 1 and counts[0] * world >= 6
-    assert seen == set(ShardSamples(reader, IdolConfig(), SIZE).order)
+    assert seen == set(ShardSamples(reader, Idol(), SIZE).order)
 
 
 @pytest.mark.parametrize("workers,threads,processes", [(0, 0, 0), (2, 0, 0), (0, 3, 0), (0, 0, 2)])
 def test_resume_continues_with_exactly_the_remaining_samples(shards, workers, threads, processes):
     reader, _ = shards
-    cfg = MagicAnimatePairConfig()
+    cfg = MagicAnimatePair()
 
     def run(ds):
         return [(cid, tuple(t.tolist())) for batch in iterate(ds, 1, workers, threads=threads, processes=processes)
@@ -185,7 +177,7 @@ def test_resume_continues_with_exactly_the_remaining_samples(shards, workers, th
 @pytest.mark.parametrize("processes", [0, 2])
 def test_a_corrupted_jpeg_skips_that_sample_and_the_epoch_completes(tmp_path, processes):
     reader, _ = _build(tmp_path / "shards", n_ids=2, per_id=2, frames=30, corrupt=("id0_c1", 5))
-    ds = ShardSamples(reader, IdolConfig(frames=30), SIZE, seed=0)  # every sample reads every frame
+    ds = ShardSamples(reader, Idol(frames=30), SIZE, seed=0)  # every sample reads every frame
     batches = list(iterate(ds, batch_size=1, processes=processes))
     assert len(batches) == 4  # the failed sample was replaced: counts stay equal across ranks
     skipped = [s for b in batches for rec in b["skipped"] for s in rec]
@@ -215,7 +207,7 @@ def test_shards_verify_passes_clean_shards_and_names_every_problem(shards, tmp_p
 
 def test_a_reference_that_is_also_a_target_keeps_its_conditions(shards):
     reader, _ = shards
-    ds = ShardSamples(reader, MagicAnimateVideoConfig(reduce_p=1.0, image_joint_p=1.0), SIZE, conditions=("openpose18",))
+    ds = ShardSamples(reader, MagicAnimateVideo(reduce_p=1.0, image_joint_p=1.0), SIZE, conditions=("openpose18",))
     sample = next(iter(ds))
     assert sample["image_joint"] and sample["openpose18"].shape == (1, 18, 3)
     assert np.array_equal(sample["reference"].numpy(), sample["frames"][0].numpy())
@@ -223,7 +215,7 @@ def test_a_reference_that_is_also_a_target_keeps_its_conditions(shards):
 
 def test_flipped_reference_is_the_mirrored_source_frame(shards):
     reader, _ = shards
-    for cfg in (MagicAnimateVideoConfig(reduce_p=1.0, image_joint_p=1.0, flip_p=1.0), MagicAnimatePairConfig(image_joint_p=0.0, flip_p=1.0)):
+    for cfg in (MagicAnimateVideo(reduce_p=1.0, image_joint_p=1.0, flip_p=1.0), MagicAnimatePair(image_joint_p=0.0, flip_p=1.0)):
         sample = next(iter(ShardSamples(reader, cfg, SIZE, conditions=())))
         src = reader.read_clip(sample["reference_clip"], conditions=())["frames"]
         ref_frame = sample["targets"][0].item() if sample["image_joint"] else None
@@ -232,41 +224,30 @@ def test_flipped_reference_is_the_mirrored_source_frame(shards):
         assert any(np.array_equal(sample["reference"].permute(1, 2, 0).numpy(), f[:, ::-1]) for f in src)
 
 
-def test_training_stages_read_through_the_paper_samplers(shards, tmp_path):
+def test_training_stages_read_through_the_paper_recipes(shards, tmp_path):
     import json
 
-    import torch
-
-    from humanvid.config import ModelConfig
-    from humanvid.training.stages import finetune, pretrain
+    from conftest import stage_workspace, train_model
 
     reader, _ = shards
-    cfg = ModelConfig.model_validate({
-        "arch": {"method": "baseline", "flavor": "debug", "resolution": SIZE}, "data": "synth",
-        "run": {"seed": 0, "device": "cpu", "dtype": "float32"},
-        "pretrain": {"steps": 2, "batch_size": 2, "log_every": 1, "sampling": {"kind": "magicanimate_pair"}},
-        "finetune": {"steps": 3, "batch_size": 1, "log_every": 1,
-                     "sampling": {"kind": "magicanimate_video", "frames": 4, "stride": 2, "reduce_p": 0.5}},
-    })  # fmt: skip
-    cpu = torch.device("cpu")
-    pretrain(cfg, reader.dir, tmp_path / "pre", cpu, torch.float32, log=lambda m: None)
-    finetune(cfg, reader.dir, tmp_path / "pre", tmp_path / "fine", cpu, torch.float32, log=lambda m: None)
-    for stage, steps in (("pre", 2), ("fine", 3)):
-        log = json.loads((tmp_path / stage / "train_log.json").read_text())
-        run = log["pretrain" if stage == "pre" else "finetune"]
+    cfg, layout = stage_workspace(tmp_path, {"synth": reader.dir}, {"b": {
+        "arch": {"method": "baseline", "flavor": "debug", "resolution": SIZE}, "run": {"seed": 0, "device": "cpu"},
+        "stages": {"vae": {"data": "synth", "recipe": {"kind": "reference_clip"}, "steps": 1, "batch_size": 2},
+                   "pretrain": {"data": "synth", "steps": 2, "batch_size": 2, "log_every": 1, "recipe": {"kind": "magicanimate_pair"}},
+                   "finetune": {"data": "synth", "steps": 3, "batch_size": 1, "log_every": 1,
+                                "recipe": {"kind": "magicanimate_video", "frames": 4, "stride": 2, "reduce_p": 0.5}}},
+    }})  # fmt: skip
+    train_model(cfg, layout, "b")
+    for stage, steps in (("pretrain", 2), ("finetune", 3)):
+        run = json.loads((layout.checkpoint("b", stage) / "train_log.json").read_text())
         assert run["steps"] == steps and all(np.isfinite(run["losses"]))
-    with pytest.raises(ValueError, match="mixes K = 1 and K > 1"):
-        ModelConfig.model_validate({**cfg.model_dump(), "finetune": {"steps": 1, "batch_size": 2, "sampling": {"kind": "magicanimate_video"}}})
-    idol = ModelConfig.model_validate({**cfg.model_dump(), "pretrain": {"steps": 1, "sampling": {"kind": "idol", "frames": 2}}})
-    with pytest.raises(ValueError, match="gives no reference frame"):
-        pretrain(idol, reader.dir, tmp_path / "idol", cpu, torch.float32, log=lambda m: None)
 
 
 def test_threaded_decoding_gives_the_same_samples_in_the_same_order(shards):
     import pickle
 
     reader, _ = shards
-    cfg = MagicAnimateVideoConfig(frames=8, stride=2, reduce_p=0.3)
+    cfg = MagicAnimateVideo(frames=8, stride=2, reduce_p=0.3)
     a = ShardSamples(reader, cfg, SIZE, seed=9, conditions=("openpose18", "alpha"))
     b = ShardSamples(reader, cfg, SIZE, seed=9, conditions=("openpose18", "alpha"))
     plain = list(iterate(a, batch_size=2))
@@ -304,7 +285,7 @@ def test_decoding_processes_give_the_same_samples_across_epochs(shards, processe
     (uint8 matte and IUV, float depth), flips and K varying between samples; the consumer here keeps every
     batch, so once the slots are all held the rest travel by value — both transports are compared."""
     reader, _ = shards
-    cfg = MagicAnimateVideoConfig(frames=8, stride=2, reduce_p=0.4, flip_p=flip_p)
+    cfg = MagicAnimateVideo(frames=8, stride=2, reduce_p=0.4, flip_p=flip_p)
     a = ShardSamples(reader, cfg, SIZE, seed=4, conditions=conditions)
     b = ShardSamples(reader, cfg, SIZE, seed=4, conditions=conditions)
     a.set_epoch(1), b.set_epoch(1)
@@ -320,7 +301,7 @@ def test_decoding_processes_reuse_a_bounded_set_of_slots(shards):
     (processes × 2 + 1): memory stays bounded however long the run; a batch still held is never written
     over while the processes decode the next samples into the other slots."""
     reader, _ = shards
-    cfg = IdolConfig(frames=4)
+    cfg = Idol(frames=4)
     plain = iterate(ShardSamples(reader, cfg, SIZE, seed=1, conditions=("alpha",)), 1, epochs=None)
     ring = iterate(ShardSamples(reader, cfg, SIZE, seed=1, conditions=("alpha",)), 1, processes=2, epochs=None)
     buffers, held = set(), None
@@ -354,7 +335,7 @@ class _Failing(ShardSamples):
                                          ("exit", r"decoding process humanvid-decode-0 exited with code 3")])  # fmt: skip
 def test_a_failure_in_a_decoding_process_is_raised_here(shards, how, message):
     reader, _ = shards
-    ds = _Failing(reader, IdolConfig(frames=4), SIZE, seed=2)
+    ds = _Failing(reader, Idol(frames=4), SIZE, seed=2)
     ds.clip, ds.how = ds.permutation()[2], how  # not the first sample: that one is decoded in this process
     with pytest.raises(RuntimeError, match=message):
         list(iterate(ds, 1, processes=1))
@@ -363,7 +344,7 @@ def test_a_failure_in_a_decoding_process_is_raised_here(shards, how, message):
 def test_iterate_refuses_two_ways_of_decoding(shards):
     reader, _ = shards
     with pytest.raises(ValueError, match="decode in one way"):
-        next(iterate(ShardSamples(reader, IdolConfig(), SIZE), 1, threads=2, processes=2))
+        next(iterate(ShardSamples(reader, Idol(), SIZE), 1, threads=2, processes=2))
 
 
 def torch_equal(a, b) -> bool:
@@ -372,23 +353,33 @@ def torch_equal(a, b) -> bool:
     return torch.equal(a, b)
 
 
+def _magicanimate(control: str):
+    import torch
+
+    from humanvid.models.magicanimate.model import MagicAnimate
+    from humanvid.models.magicanimate.spec import MagicAnimateOptions
+
+    return MagicAnimate.create("debug", MagicAnimateOptions(control=control), resolution=SIZE, seed=0, device=torch.device("cpu"),
+                               weight_dtype=torch.float32)  # fmt: skip
+
+
 @pytest.mark.parametrize("control", ["densepose", "dwpose", "dwpose+densepose"])
 def test_training_control_images_are_those_of_the_stored_frames(shards, control):
     """The control a training batch carries equals control_images on the sample's own frames as stored
     (a regression: channels-first DensePose maps once reached control_images, which drew no figure at all)."""
     import torch
 
-    from humanvid.shards.samples import CONTROL_SOURCES, control_images
-    from humanvid.training.stages import paper_batches
+    from humanvid.controls import control_images, control_sources
 
     reader, data = shards
-    cfg = MagicAnimateVideoConfig(frames=3, stride=2, reduce_p=0.0, flip_p=0.0)
-    batch = next(paper_batches(reader, cfg, SIZE, 1, 0, control=control))
-    sample = next(iter(ShardSamples(reader, cfg, SIZE, conditions=CONTROL_SOURCES[control], seed=0)))
-    truth = data[sample["clip_id"]]
-    targets = sample["targets"].tolist()
+    cfg = MagicAnimateVideo(frames=3, stride=2, reduce_p=0.0, flip_p=0.0)
+    model = _magicanimate(control)
+    sample = next(iterate(ShardSamples(reader, cfg, SIZE, conditions=model.conditions(), seed=0), 1))
+    batch = model.batch(sample, "finetune")
+    truth = data[sample["clip_id"][0]]
+    targets = sample["targets"][0].tolist()
     stored = {"densepose": truth["iuv"][targets], "wholebody133": truth["wholebody133"][targets]}
-    expected = control_images(control, {c: stored[c] for c in CONTROL_SOURCES[control]}, SIZE, SIZE, SIZE)
+    expected = control_images(control, {c: stored[c] for c in control_sources(control)}, SIZE, SIZE, SIZE)
     torch.testing.assert_close(batch["control"][0], expected, atol=0, rtol=0)
     assert (expected.flatten(1).std(1) > 0).all()  # every frame draws a figure
 
@@ -401,11 +392,13 @@ def test_a_training_stage_with_loader_processes_trains_on_the_same_batches(shard
 
     import torch
 
-    from humanvid.training.stages import paper_batches
-
     reader, _ = shards
-    cfg = MagicAnimateVideoConfig(frames=3, stride=2, reduce_p=0.3, flip_p=0.0)
-    here = list(itertools.islice(paper_batches(reader, cfg, SIZE, 1, 7, control="densepose"), 14))
-    beside = list(itertools.islice(paper_batches(reader, cfg, SIZE, 1, 7, control="densepose", processes=2), 14))
-    for a, b in zip(here, beside, strict=True):
+    cfg = MagicAnimateVideo(frames=3, stride=2, reduce_p=0.3, flip_p=0.0)
+    model = _magicanimate("densepose")
+
+    def batches(processes: int):
+        stream = cfg.stream(reader, resolution=SIZE, split="train", seed=0, stream_seed=7, conditions=model.conditions(), processes=processes)
+        return [model.batch(b, "finetune") for b in itertools.islice(stream.batches(1), 14)]
+
+    for a, b in zip(batches(0), batches(2), strict=True):
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

@@ -12,15 +12,21 @@ from diffusers.models.attention_processor import AttnProcessor2_0
 from released_magicanimate import write_release
 
 from humanvid.models.magicanimate import attention
+from humanvid.models.magicanimate.attention import Appearance
 from humanvid.models.magicanimate.model import MagicAnimate
 from humanvid.models.magicanimate.released import motion_keys
+from humanvid.models.magicanimate.spec import MagicAnimateOptions
 
 CPU = torch.device("cpu")
 
 
+def _create(flavor: str = "debug", resolution: int = 32, seed: int = 0, **options) -> MagicAnimate:
+    return MagicAnimate.create(flavor, MagicAnimateOptions(**options), resolution=resolution, seed=seed, device=CPU, weight_dtype=torch.float32)
+
+
 @pytest.fixture(scope="module")
 def model() -> MagicAnimate:
-    return MagicAnimate.create("debug", 32, seed=0, device=CPU, dtype=torch.float32)
+    return _create()
 
 
 def _layer(model: MagicAnimate, name: str):
@@ -55,12 +61,10 @@ def test_without_appearance_tokens_the_block_is_the_plain_block(model):
     attn = _layer(model, name)
     x = torch.randn(3, 10, attn.to_q.in_features, generator=torch.Generator().manual_seed(0))
     plain = AttnProcessor2_0()(attn, x)
-    model.bank.clear()
-    assert torch.allclose(attn.processor(attn, x), plain, atol=1e-6)  # no rows set
-    model.bank.rows = torch.full((3,), -1)
-    model.bank.tokens = {name: torch.randn(1, 7, x.shape[-1])}
-    assert torch.allclose(attn.processor(attn, x), plain, atol=1e-6)  # rows set, none reads a reference
-    model.bank.clear()
+    assert torch.allclose(attn.processor(attn, x), plain, atol=1e-6)  # no appearance at all
+    assert torch.allclose(attn.processor(attn, x, appearance=Appearance()), plain, atol=1e-6)  # no rows set
+    rows_without = Appearance({name: torch.randn(1, 7, x.shape[-1])}, torch.full((3,), -1))
+    assert torch.allclose(attn.processor(attn, x, appearance=rows_without), plain, atol=1e-6)  # rows set, none reads a reference
 
 
 def test_with_tokens_only_the_keys_and_values_change(model):
@@ -69,8 +73,7 @@ def test_with_tokens_only_the_keys_and_values_change(model):
     gen = torch.Generator().manual_seed(1)
     x = torch.randn(4, 10, attn.to_q.in_features, generator=gen)
     tokens = torch.randn(2, 6, x.shape[-1], generator=gen)  # two references
-    model.bank.tokens, model.bank.rows = {name: tokens}, torch.tensor([0, 1, -1, 1])
-    out = attn.processor(attn, x)
+    out = attn.processor(attn, x, appearance=Appearance({name: tokens}, torch.tensor([0, 1, -1, 1])))
     # Rows reading a reference: attention of their queries over [K, K'_a], [V, V'_a] ...
     for row, ref in ((0, 0), (1, 1), (3, 1)):
         expected = _manual_attention(attn, x[row : row + 1], torch.cat([x[row : row + 1], tokens[ref : ref + 1]], 1))
@@ -79,9 +82,8 @@ def test_with_tokens_only_the_keys_and_values_change(model):
     assert torch.allclose(out[2:3], _manual_attention(attn, x[2:3], x[2:3]), atol=1e-5)
     # The queries come from the frame alone: appearance tokens equal to the frame's own hidden states only
     # duplicate its keys and values, which leaves softmax-weighted averages unchanged.
-    model.bank.tokens, model.bank.rows = {name: x[:1].clone()}, torch.tensor([0, -1, -1, -1])
-    assert torch.allclose(attn.processor(attn, x)[:1], _manual_attention(attn, x[:1], x[:1]), atol=1e-5)
-    model.bank.clear()
+    same = Appearance({name: x[:1].clone()}, torch.tensor([0, -1, -1, -1]))
+    assert torch.allclose(attn.processor(attn, x, appearance=same)[:1], _manual_attention(attn, x[:1], x[:1]), atol=1e-5)
 
 
 def test_the_appearance_encoder_records_the_normalised_block_inputs(model):
@@ -93,17 +95,16 @@ def test_the_appearance_encoder_records_the_normalised_block_inputs(model):
              for n in names]  # fmt: skip
     try:
         with torch.no_grad():
-            model.record_appearance(torch.randn(2, 4, 8, 8, generator=torch.Generator().manual_seed(2)), torch.tensor([10, 500]))
+            tokens = model.record_appearance(torch.randn(2, 4, 8, 8, generator=torch.Generator().manual_seed(2)), torch.tensor([10, 500]))
     finally:
         for h in hooks:
             h.remove()
-    assert set(model.bank.tokens) == set(names)
+    assert set(tokens) == set(names)
     for n in names:
-        assert torch.equal(model.bank.tokens[n], seen[n])
-    model.bank.clear()
+        assert torch.equal(tokens[n], seen[n])
 
 
-def test_reference_changes_the_denoiser_output_only_through_the_bank(model):
+def test_reference_changes_the_denoiser_output_only_through_the_appearance(model):
     gen = torch.Generator().manual_seed(3)
     lat, ref = torch.randn(1, 2, 4, 8, 8, generator=gen), torch.randn(1, 4, 8, 8, generator=gen)
     control, t = torch.rand(1, 2, 3, 32, 32, generator=gen), torch.tensor([400])
@@ -139,19 +140,19 @@ def _step(model: MagicAnimate, stage: str, k: int) -> None:
     batch = {"reference": torch.rand(2, 3, 32, 32, generator=gen) * 2 - 1, "frames": torch.rand(2, k, 3, 32, 32, generator=gen) * 2 - 1,
              "control": torch.rand(2, k, 3, 32, 32, generator=gen)}  # fmt: skip
     model.hyper = type(model.hyper)(appearance_dropout=0.0)  # every sample reads its reference: the encoder gets gradients
-    loss = model.diffusion_loss(batch, gen)
+    loss = model.loss(batch, stage, gen)["loss"]
     opt.zero_grad()
     loss.backward()
     opt.step()
 
 
 def test_each_stage_changes_exactly_its_parameters():
-    m = MagicAnimate.create("debug", 32, seed=5, device=CPU, dtype=torch.float32)
+    m = _create(seed=5)
     # Debug only: the base denoiser (SD1.5's stand-in) trains alone first.
     before = _snapshot(m)
     gen = torch.Generator().manual_seed(8)
     opt = torch.optim.AdamW(list(m.trainable_parameters("base")), lr=1e-2)
-    m.base_loss({"frames": torch.rand(2, 3, 32, 32, generator=gen) * 2 - 1}, gen).backward()
+    m.loss({"frames": torch.rand(2, 3, 32, 32, generator=gen) * 2 - 1}, "base", gen)["loss"].backward()
     opt.step()
     changed = _changed(before, m)
     assert changed and all(c.startswith("unet.") for c in changed)
@@ -162,7 +163,7 @@ def test_each_stage_changes_exactly_its_parameters():
     assert any(c.startswith("appearance_encoder.") for c in changed) and any(c.startswith("controlnet.") for c in changed)
     # The appearance encoder's layers after its last fusion layer never feed the denoiser: no gradient, unchanged.
     assert "appearance_encoder.conv_out.weight" not in changed
-    m.enter_video_stage(seed=6)
+    m.prepare("finetune", seed=6)
     assert attention.hybrid_layers(m.unet, "midup") == attention.hybrid_layers(m.appearance_encoder, "midup")
     assert isinstance(_layer(m, attention.hybrid_layers(m.unet, "midup")[0]).processor, attention.HybridAttention)
     before = _snapshot(m)
@@ -176,17 +177,16 @@ def test_each_stage_changes_exactly_its_parameters():
 
 def test_unknown_flavor_control_and_stage_are_refused():
     with pytest.raises(ValueError, match="unknown magicanimate flavor"):
-        MagicAnimate.create("xl", 32, 0, CPU, torch.float32)
-    with pytest.raises(ValueError, match="unknown MagicAnimate control"):
-        MagicAnimate.create("debug", 32, 0, CPU, torch.float32, control="canny")
+        _create("xl")
+    with pytest.raises(ValueError, match="Input should be 'densepose', 'dwpose' or 'dwpose\\+densepose'"):
+        _create(control="canny")
     with pytest.raises(ValueError, match="multiple of the VAE"):
-        MagicAnimate.create("debug", 30, 0, CPU, torch.float32)
-    m = MagicAnimate.create("debug", 32, 0, CPU, torch.float32)
-    with pytest.raises(ValueError, match="call enter_video_stage first"):
+        _create(resolution=30)
+    m = _create()
+    with pytest.raises(ValueError, match="prepare the finetune stage first"):
         m.trainable_parameters("finetune")
-    m.enter_video_stage(0)
-    with pytest.raises(ValueError, match="only a debug model before stage 1 trains its base denoiser"):
-        m.trainable_parameters("base")
+    with pytest.raises(ValueError, match="unknown stage 'stage3'"):
+        m.trainable_parameters("stage3")
 
 
 # -- released weights ------------------------------------------------------------------------------------------
@@ -196,7 +196,9 @@ def test_unknown_flavor_control_and_stage_are_refused():
 def test_released_checkpoints_load_by_name_with_nothing_missing_or_unexpected(tmp_path, wrap):
     r = write_release(tmp_path, wrap=wrap)
     m = MagicAnimate.from_release(r["release"], r["sd15"], r["vae"], 32, CPU, torch.float32, heads=2)
-    assert m.stage == "finetune" and type(m.unet).__name__ == "UNetMotionModel"
+    assert m.stage == "released" and type(m.unet).__name__ == "UNetMotionModel"
+    with pytest.raises(ValueError, match="only a debug model trains its own base"):
+        m.trainable_parameters("base")
     unet = m.unet.state_dict()
     # AnimateDiff v1 names land on diffusers' modules: attention_blocks.1 -> attn2, norms.1 -> norm2, ff_norm -> norm3.
     p = "up_blocks.1.motion_modules.1.temporal_transformer.transformer_blocks.0."
@@ -237,7 +239,7 @@ def test_the_released_flavor_without_weights_names_what_to_fetch():
     from humanvid.weights import MissingWeightsError
 
     with pytest.raises(MissingWeightsError, match="humanvid weights fetch magicanimate"):
-        MagicAnimate.create("released", 512, 0, CPU, torch.float32)
+        _create("released", 512)
 
 
 # -- sampling -------------------------------------------------------------------------------------------------
@@ -248,11 +250,11 @@ def test_window_batching_does_not_change_the_sample(model):
 
     gen = torch.Generator().manual_seed(7)
     ref, control = torch.rand(3, 32, 32, generator=gen) * 2 - 1, torch.rand(10, 3, 32, 32, generator=gen)
-    runs = [sample_video(model, ref, control, 2, 4, 1, 7.5, torch.Generator().manual_seed(0), closed_loop=True, window_batch=b)
+    runs = [sample_video(model, ref, control, 2, 4, 1, 7.5, torch.Generator().manual_seed(0), closed_loop=True, window_batch=b)["rgb"]
             for b in (1, 4)]  # fmt: skip
     assert runs[0].shape == (10, 3, 32, 32) and torch.isfinite(runs[0]).all()
     assert torch.allclose(runs[0], runs[1], atol=1e-5)
-    guided = sample_video(model, ref, control, 2, 4, 1, 1.0, torch.Generator().manual_seed(0), closed_loop=True)
+    guided = sample_video(model, ref, control, 2, 4, 1, 1.0, torch.Generator().manual_seed(0), closed_loop=True)["rgb"]
     assert not torch.allclose(runs[0], guided)  # guidance 7.5 contrasts with and without appearance
 
 
@@ -262,7 +264,7 @@ def test_clip_sample_overrides_the_methods_scheduler(model):
     assert model.sampling_scheduler().config.clip_sample  # the released pipeline clips
     gen = torch.Generator().manual_seed(3)
     ref, control = torch.rand(3, 32, 32, generator=gen) * 2 - 1, torch.rand(6, 3, 32, 32, generator=gen)
-    run = lambda clip: sample_video(model, ref, control, 3, 4, 1, 7.5, torch.Generator().manual_seed(0), clip_sample=clip)  # noqa: E731
+    run = lambda clip: sample_video(model, ref, control, 3, 4, 1, 7.5, torch.Generator().manual_seed(0), clip_sample=clip)["rgb"]  # noqa: E731
     default, clipped, unclipped = run(None), run(True), run(False)
     assert torch.equal(default, clipped) and not torch.allclose(default, unclipped, atol=1e-3)
 
@@ -271,28 +273,28 @@ def test_clip_sample_overrides_the_methods_scheduler(model):
 
 
 def test_debug_train_sample_evaluate_end_to_end(tmp_path):
+    from conftest import stage_workspace, train_model
     from test_loader import _build
 
-    from humanvid.config import EvaluationConfig, ModelConfig, SamplerConfig
+    from humanvid.config import EvaluationConfig, SamplerConfig
     from humanvid.metrics.evaluate import evaluate_samples
     from humanvid.sampling.clips import sample_clips
-    from humanvid.training.stages import finetune, pretrain
 
     reader, _ = _build(tmp_path / "shards", n_ids=2, per_id=1, frames=24)
-    cfg = ModelConfig.model_validate({
+    frames = {"data": "synth", "recipe": {"kind": "reference_clip"}, "steps": 2, "batch_size": 4, "log_every": 1}
+    cfg, layout = stage_workspace(tmp_path / "ws", {"synth": reader.dir}, {"m": {
         "arch": {"method": "magicanimate", "flavor": "debug", "resolution": 32, "options": {"control": "dwpose+densepose"}},
-        "data": "synth", "run": {"seed": 0, "device": "cpu", "dtype": "float32"},
-        "pretrain": {"steps": 2, "batch_size": 2, "vae_steps": 2, "base_steps": 2, "log_every": 1,
-                     "sampling": {"kind": "magicanimate_pair", "flip_p": 0}},
-        "finetune": {"steps": 2, "batch_size": 1, "grad_accum": 2, "log_every": 1,
-                     "sampling": {"kind": "magicanimate_video", "frames": 4, "stride": 2, "reduce_p": 0.5, "flip_p": 0}},
-    })  # fmt: skip
-    pretrain(cfg, reader.dir, tmp_path / "pre", CPU, torch.float32, log=lambda m: None)
-    finetune(cfg, reader.dir, tmp_path / "pre", tmp_path / "fine", CPU, torch.float32, log=lambda m: None)
-    for stage, name in (("pre", "vae"), ("pre", "base"), ("pre", "pretrain"), ("fine", "finetune")):
-        run = json.loads((tmp_path / stage / "train_log.json").read_text())[name]
+        "run": {"seed": 0, "device": "cpu"},
+        "stages": {"vae": frames, "base": frames,
+                   "pretrain": {"data": "synth", "steps": 2, "batch_size": 2, "log_every": 1, "recipe": {"kind": "magicanimate_pair", "flip_p": 0}},
+                   "finetune": {"data": "synth", "steps": 2, "batch_size": 1, "grad_accum": 2, "log_every": 1,
+                                "recipe": {"kind": "magicanimate_video", "frames": 4, "stride": 2, "reduce_p": 0.5, "flip_p": 0}}},
+    }})  # fmt: skip
+    last = train_model(cfg, layout, "m")
+    for name in ("vae", "base", "pretrain", "finetune"):
+        run = json.loads((layout.checkpoint("m", name) / "train_log.json").read_text())
         assert run["steps"] == 2 and all(np.isfinite(run["losses"]))
-    model = MagicAnimate.load(tmp_path / "fine", CPU, torch.float32)
+    model = MagicAnimate.from_checkpoint(last, device=CPU, weight_dtype=torch.float32)
     assert (model.control, model.fusion, type(model.unet).__name__) == ("dwpose+densepose", "midup", "UNetMotionModel")
     sampler = SamplerConfig(model="m", data="synth", split="train", window=8, overlap=2, closed_loop=True, window_batch=2, steps=2,
                             guidance_scale=7.5, max_clips=1, max_frames=12)  # fmt: skip
@@ -304,25 +306,14 @@ def test_debug_train_sample_evaluate_end_to_end(tmp_path):
         assert np.isfinite(doc["overall"][metric])
 
 
-def test_the_released_flavor_is_not_trained_its_stages_name_the_weights(tmp_path):
-    from humanvid.config import ModelConfig
-    from humanvid.training.stages import finetune, pretrain
-    from humanvid.weights import MissingWeightsError
+def test_the_released_flavor_is_not_trained_and_samples_load_it_by_name(tmp_path):
+    from humanvid.models import METHODS
 
-    cfg = ModelConfig.model_validate({"arch": {"method": "magicanimate", "flavor": "released", "resolution": 32}, "data": "tiktok",
-                                      "run": {}, "pretrain": {"steps": 0}, "finetune": {"steps": 0}})  # fmt: skip
-    (tmp_path / "pre").mkdir()
-    with pytest.raises(MissingWeightsError, match="humanvid weights fetch"):
-        pretrain(cfg, tmp_path / "no-shards", tmp_path / "pre", CPU, torch.float32, log=lambda m: None)
+    spec = METHODS.get("magicanimate")
+    assert spec.stages_for("released") == () and [s.name for s in spec.stages_for("sd15")] == ["pretrain", "finetune"]
     r = write_release(tmp_path / "release")
     overrides = {"magicanimate": str(r["release"]), "sd15": str(r["sd15"]), "sd-vae-ft-mse": str(r["vae"])}
-    (tmp_path / "fine").mkdir()
-    pretrain(cfg, tmp_path / "no-shards", tmp_path / "pre", CPU, torch.float32, log=lambda m: None, overrides=overrides)
-    finetune(cfg, tmp_path / "no-shards", tmp_path / "pre", tmp_path / "fine", CPU, torch.float32, log=lambda m: None, overrides=overrides)
-    spec = json.loads((tmp_path / "fine" / "humanvid.json").read_text())
-    assert spec["stage"] == "released" and set(spec["weights"]) == {"magicanimate", "sd15", "sd-vae-ft-mse"}
-    assert sorted(p.name for p in (tmp_path / "fine").iterdir()) == ["humanvid.json"]  # nothing copied, nothing trained
-    m = MagicAnimate.load(tmp_path / "fine", CPU, torch.float32)
+    m = MagicAnimate.create("released", None, resolution=32, seed=0, device=CPU, weight_dtype=torch.float32, overrides=overrides)
     key = "down_blocks.0.motion_modules.0.temporal_transformer.transformer_blocks.0.attention_blocks.0.to_q.weight"
     assert torch.equal(m.unet.state_dict()["down_blocks.0.motion_modules.0.transformer_blocks.0.attn1.to_q.weight"], r["motion"][key])
 
@@ -331,20 +322,20 @@ def test_the_released_flavor_is_not_trained_its_stages_name_the_weights(tmp_path
 def test_guidance_with_a_shared_down_path_equals_two_full_branches(video):
     from humanvid.models.magicanimate import guided
 
-    m = MagicAnimate.create("debug", 32, seed=9, device=CPU, dtype=torch.float32)
+    m = _create(seed=9)
     if video:
-        m.enter_video_stage(seed=10)
+        m.prepare("finetune", seed=10)
         for p in m.unet.parameters():  # fresh motion modules output zero: give them weight so they matter
             p.data += 0.01 * torch.randn(p.shape, generator=torch.Generator().manual_seed(p.numel()))
     gen = torch.Generator().manual_seed(11)
     lat, ref = torch.randn(2, 4, 4, 8, 8, generator=gen), torch.randn(1, 4, 8, 8, generator=gen)
     control, t = torch.rand(8, 3, 32, 32, generator=gen), torch.tensor(300)
     with torch.no_grad():
-        m.record_appearance(ref, t.expand(1))
+        tokens = m.record_appearance(ref, t.expand(1))
         down, mid = m.control_residuals(lat.flatten(0, 1), t.expand(8), control)
         assert guided.supported(m.unet, 8)
-        uncond, cond = guided.guided_noise(m.unet, m.bank, lat, t, m.text(8), down, mid)
+        uncond, cond = guided.guided_noise(m.unet, tokens, lat, t, m.text(8), down, mid)
         rows = torch.cat([torch.full((8,), -1), torch.zeros(8, dtype=torch.long)])
-        both = m.denoise(torch.cat([lat, lat]), t.expand(4), [torch.cat([r, r]) for r in down], torch.cat([mid, mid]), rows)
+        both = m.denoise(torch.cat([lat, lat]), t.expand(4), [torch.cat([r, r]) for r in down], torch.cat([mid, mid]), Appearance(tokens, rows))
     assert torch.allclose(uncond, both[:2], atol=1e-5) and torch.allclose(cond, both[2:], atol=1e-5)
     assert not torch.allclose(uncond, cond, atol=1e-3)  # the branches do differ (appearance)

@@ -2,14 +2,19 @@ import pytest
 import torch
 
 from humanvid.models.baseline.model import Baseline
+from humanvid.models.baseline.spec import BaselineOptions
 from humanvid.weights import MissingWeightsError
 
 CPU = torch.device("cpu")
 
 
+def _create(flavor: str = "debug", resolution: int = 32, seed: int = 0, **options) -> Baseline:
+    return Baseline.create(flavor, BaselineOptions(**options), resolution=resolution, seed=seed, device=CPU, weight_dtype=torch.float32)
+
+
 @pytest.fixture(scope="module")
 def model():
-    return Baseline.create("debug", resolution=32, seed=0, device=CPU, dtype=torch.float32)
+    return _create()
 
 
 def _batch(k, gen):
@@ -34,14 +39,14 @@ def test_shapes(model):
 
 
 def test_stage_freezing_changes_exactly_the_intended_parameters():
-    m = Baseline.create("debug", resolution=32, seed=1, device=CPU, dtype=torch.float32)
+    m = _create(seed=1)
     gen = torch.Generator().manual_seed(0)
 
     def step(stage, k):
         params = list(m.trainable_parameters(stage))
         opt = torch.optim.SGD(params, lr=1.0)
         before = _snapshot(m)
-        m.diffusion_loss(_batch(k, gen), gen).backward()
+        m.loss(_batch(k, gen), stage, gen)["loss"].backward()
         opt.step()
         after = _snapshot(m)
         return {k for k in before if not torch.equal(before[k], after[k])}, before
@@ -51,7 +56,7 @@ def test_stage_freezing_changes_exactly_the_intended_parameters():
     # ControlNet's zero convolutions get the first step's gradient (the rest of it only from step 2 on).
     assert any(k.startswith("controlnet.controlnet_down_blocks") for k in changed)
 
-    m.enter_video_stage(seed=0)
+    m.prepare("finetune", seed=0)
     with pytest.raises(ValueError, match="unknown stage"):
         m.trainable_parameters("stage3")
     changed, before = step("finetune", 4)
@@ -62,8 +67,8 @@ def test_stage_freezing_changes_exactly_the_intended_parameters():
 
 
 def test_video_stage_shapes_and_checkpoint_roundtrip(tmp_path):
-    m = Baseline.create("debug", resolution=32, seed=2, device=CPU, dtype=torch.float32)
-    m.enter_video_stage(seed=0)
+    m = _create(seed=2)
+    m.prepare("finetune", seed=0)
     gen = torch.Generator().manual_seed(0)
     latents = torch.randn(1, 4, 4, 8, 8, generator=gen)
     tokens = m.image_tokens(torch.zeros(1, 3, 32, 32))
@@ -73,15 +78,15 @@ def test_video_stage_shapes_and_checkpoint_roundtrip(tmp_path):
     assert out.shape == latents.shape
     m.save(tmp_path)
     assert (tmp_path / "unet" / "diffusion_pytorch_model.safetensors").is_file()
-    loaded = Baseline.load(tmp_path, CPU, torch.float32)
+    loaded = Baseline.from_checkpoint(tmp_path, device=CPU, weight_dtype=torch.float32)
     assert loaded.stage == "finetune"
     torch.testing.assert_close(loaded.predict_noise(latents, t, tokens, pose), out)
 
 
 def test_temporal_layers_mix_frames():
     """The video UNet is really temporal: changing one frame's input changes another frame's output."""
-    m = Baseline.create("debug", resolution=32, seed=3, device=CPU, dtype=torch.float32)
-    m.enter_video_stage(seed=0)
+    m = _create(seed=3)
+    m.prepare("finetune", seed=0)
     for p in m.unet.parameters():  # motion modules start as identity (zero-initialised outputs): perturb them
         if p.dim() > 1:
             torch.nn.init.normal_(p, std=0.05)
@@ -100,13 +105,13 @@ def test_sd15_flavor_needs_released_weights(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     with pytest.raises(MissingWeightsError) as err:
-        Baseline.create("sd15", resolution=512, seed=0, device=CPU, dtype=torch.float32)
+        _create("sd15", 512)
     msg = str(err.value)
     assert "stable-diffusion-v1-5/stable-diffusion-v1-5" in msg and str(tmp_path / "sd15") in msg
 
 
 def test_bad_flavor_and_resolution():
     with pytest.raises(ValueError, match="unknown baseline flavor"):
-        Baseline.create("xl", 32, 0, CPU, torch.float32)
+        _create("xl")
     with pytest.raises(ValueError, match="multiple of the VAE's downsampling factor 4"):
-        Baseline.create("debug", 30, 0, CPU, torch.float32)
+        _create(resolution=30)

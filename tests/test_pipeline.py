@@ -13,7 +13,7 @@ import yaml
 
 
 from flows.workspace import table_state
-from humanvid.config import load_config
+from humanvid.validate import load_config
 
 
 def humanvid(ws, *args) -> str:
@@ -46,15 +46,15 @@ def test_demo_end_to_end_then_only_what_changed(workspace):
     prefect_home = workspace.parent / "prefect-home"  # the fixture points PREFECT_HOME here
     # 1. Everything is stale at first; status says why.
     out = humanvid(workspace, "status")
-    assert "8 stages, 8 stale" in out and "never run" in out
+    assert "9 stages, 9 stale" in out and "never run" in out
 
     # 2. The main job writes the report and metrics.
     out = humanvid(workspace, "reproduce")
-    assert ran_stages(out) == ["download@synthdance", "estimate@synthdance", "shard@synthdance", "pretrain@tiny",
-                               "finetune@tiny", "sample@tiny_w4", "evaluate@tiny_w4", "report@demo"]  # fmt: skip
+    assert ran_stages(out) == ["download@synthdance", "estimate@synthdance", "shard@synthdance", "train@tiny.vae", "train@tiny.pretrain",
+                               "train@tiny.finetune", "sample@tiny_w4", "evaluate@tiny_w4", "report@demo"]  # fmt: skip
     runs = prefect_task_runs(prefect_home)
     assert [r[0] for r in runs] == ran_stages(out) and all(state == "COMPLETED" for _, state, _ in runs)
-    assert {name for name, _, tags in runs if "gpu" in tags} == {"pretrain@tiny", "finetune@tiny", "sample@tiny_w4"}
+    assert {name for name, _, tags in runs if "gpu" in tags} == {"train@tiny.vae", "train@tiny.pretrain", "train@tiny.finetune", "sample@tiny_w4"}
     report = (workspace / "reports" / "demo.md").read_text()
     metrics = json.loads((workspace / "reports" / "metrics" / "tiny_w4.json").read_text())
     assert set(metrics["overall"]) == {"l1", "psnr", "ssim"}  # the network metrics need weights this machine lacks
@@ -75,7 +75,10 @@ def test_demo_end_to_end_then_only_what_changed(workspace):
     plots = subprocess.run([sys.executable, "-m", "dvc", "plots", "show", "--json"], cwd=workspace, capture_output=True, text=True, check=True)
     assert "reports/metrics/frames/tiny_w4.json" in plots.stdout
     first = _lock(workspace)
-    assert first["finetune@tiny"]["outs"][0]["md5"] in report  # provenance is DVC's own hash
+    assert first["train@tiny.finetune"]["outs"][0]["md5"] in report  # provenance is DVC's own hash
+    # Each training stage logged its loss terms through DVCLive (DVC plots) and drew its curves for the report.
+    assert "reports/training/tiny.vae/plots/metrics/train/mse.tsv" in plots.stdout
+    assert "training/tiny.finetune/loss.svg" in report and (workspace / "reports/training/tiny.finetune/loss.svg").is_file()
 
     # 3. Nothing stale: said at once, nothing runs; a worker's single-stage flow agrees.
     assert "nothing to do" in humanvid(workspace, "reproduce")
@@ -95,7 +98,7 @@ def test_demo_end_to_end_then_only_what_changed(workspace):
     assert ran_stages(out) == ["sample@tiny_w4", "evaluate@tiny_w4", "report@demo"]
     assert [r[0] for r in prefect_task_runs(prefect_home)] == ["sample@tiny_w4", "evaluate@tiny_w4", "report@demo"]
     second = _lock(workspace)
-    for stage in ("download@synthdance", "estimate@synthdance", "shard@synthdance", "pretrain@tiny", "finetune@tiny"):
+    for stage in ("download@synthdance", "estimate@synthdance", "shard@synthdance", "train@tiny.vae", "train@tiny.pretrain", "train@tiny.finetune"):
         assert second[stage] == first[stage], f"{stage} changed in dvc.lock"
     assert second["sample@tiny_w4"] != first["sample@tiny_w4"]
 
@@ -106,6 +109,14 @@ def test_demo_end_to_end_then_only_what_changed(workspace):
     assert [n for n, s in states.items() if s.stale] == ["evaluate@tiny_w4"]
     assert states["evaluate@tiny_w4"].reasons == ["deps src/humanvid/metrics modified"]
     assert states["report@demo"].upstream == ["evaluate@tiny_w4"]
+    metrics_code.write_text(metrics_code.read_text().removesuffix("\n# an edit\n"))
+
+    # 6. A training stage's parameter: that stage re-runs, the stages before it do not.
+    params["models"]["tiny"]["stages"]["finetune"]["steps"] = 3
+    (workspace / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    out = humanvid(workspace, "reproduce")
+    assert ran_stages(out) == ["train@tiny.finetune", "sample@tiny_w4", "evaluate@tiny_w4", "report@demo"]
+    assert _lock(workspace)["train@tiny.pretrain"] == first["train@tiny.pretrain"]
 
 
 def test_weights_that_arrive_later_re_run_exactly_the_evaluation(workspace, isolated_weights):
@@ -134,23 +145,25 @@ def test_magicanimate_table_through_the_pipeline(workspace, tiny_params):
     """MagicAnimate's stages through the real CLI, Prefect and DVC: its paper samplers, DensePose control,
     closed-loop windows, a report row; then a sampler edit re-runs only its sample, evaluate and report."""
     params = yaml.safe_load((workspace / "params.yaml").read_text())
+    frames = {"data": "synthdance", "recipe": {"kind": "reference_clip"}, "steps": 2, "batch_size": 4, "log_every": 1}
     params["models"]["ma"] = {
         "arch": {"method": "magicanimate", "flavor": "debug", "resolution": 32, "options": {"control": "densepose"}},
-        "data": "synthdance", "run": {"seed": 0, "device": "cpu", "dtype": "float32"},
-        "pretrain": {"steps": 2, "batch_size": 2, "vae_steps": 2, "base_steps": 2, "log_every": 1,
-                     "sampling": {"kind": "magicanimate_pair", "flip_p": 0.0}},
-        "finetune": {"steps": 2, "batch_size": 1, "log_every": 1,
-                     "sampling": {"kind": "magicanimate_video", "frames": 4, "stride": 2, "reduce_p": 0.5, "flip_p": 0.0}},
+        "run": {"seed": 0, "device": "cpu"},
+        "stages": {"vae": frames, "base": frames,
+                   "pretrain": {"data": "synthdance", "steps": 2, "batch_size": 2, "log_every": 1, "recipe": {"kind": "magicanimate_pair", "flip_p": 0.0}},
+                   "finetune": {"data": "synthdance", "steps": 2, "batch_size": 1, "log_every": 1,
+                                "recipe": {"kind": "magicanimate_video", "frames": 4, "stride": 2, "reduce_p": 0.5, "flip_p": 0.0}}},
     }  # fmt: skip
     params["samplers"]["ma_w8"] = {"model": "ma", "data": "synthdance", "window": 8, "overlap": 2, "closed_loop": True, "window_batch": 2,
                                    "steps": 2, "guidance_scale": 7.5, "max_frames": 12, "device": "cpu"}  # fmt: skip
     params["tables"]["ma"] = {"title": "MagicAnimate debug", "rows": {"Ours": "ma_w8"}, "columns": ["l1", "psnr", "ssim"]}
     (workspace / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     out = humanvid(workspace, "reproduce", "ma")
-    assert ran_stages(out) == ["download@synthdance", "estimate@synthdance", "shard@synthdance", "pretrain@ma", "finetune@ma",
-                               "sample@ma_w8", "evaluate@ma_w8", "report@ma"]  # fmt: skip
-    log = json.loads((workspace / "data" / "models" / "ma" / "pretrain" / "train_log.json").read_text())
-    assert [log[k]["steps"] for k in ("vae", "base", "pretrain")] == [2, 2, 2]
+    assert "pipeline.yaml updated from params.yaml (7 training stages)" in out  # the new model's stages reached dvc.yaml
+    assert ran_stages(out) == ["download@synthdance", "estimate@synthdance", "shard@synthdance", "train@ma.vae", "train@ma.base",
+                               "train@ma.pretrain", "train@ma.finetune", "sample@ma_w8", "evaluate@ma_w8", "report@ma"]  # fmt: skip
+    for stage in ("vae", "base", "pretrain", "finetune"):
+        assert json.loads((workspace / "data" / "models" / "ma" / stage / "train_log.json").read_text())["steps"] == 2
     manifest = json.loads((workspace / "data" / "samples" / "ma_w8" / "manifest.json").read_text())
     assert manifest["clips"] and all(c["status"] == "ok" and c["frames"] == 12 for c in manifest["clips"])
     metrics = json.loads((workspace / "reports" / "metrics" / "ma_w8.json").read_text())

@@ -3,7 +3,9 @@ import json
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+import torch
 
+from humanvid.conditions import crop_resize_keypoints
 from humanvid.config import ShardConfig
 from humanvid.datasets import Clip
 from humanvid.datasets.synthdance import SynthDanceOptions, render_clip
@@ -83,12 +85,14 @@ def test_reference_clip_samples(sharded):
     ds = ReferenceClipSamples(reader, SampleSpec(frames=2, stride=3, resolution=16), split="train", seed=3)
     assert len(ds) == 2  # only the two 4-frame windows of c0 can hold a span of 4
     item = ds[0]
-    assert item["reference"].shape == (3, 16, 16) and item["frames"].shape == (2, 3, 16, 16)
-    assert item["control"].shape == (2, 3, 16, 16) and 0 <= item["control"].min() and item["control"].max() <= 1
-    # The frames are the source frames at stride 3: compare against every possible start.
-    window = reader.decode(reader.read_raw(ds.entries[0]))["frames"]
-    candidates = [to_model_frames(window[[s, s + 3]], 16) for s in range(len(window) - 3)]
-    assert any(torch_equal(item["frames"], c) for c in candidates)
+    assert item["reference"].shape == (3, 16, 16) and item["frames"].shape == (2, 3, 16, 16) and item["frames"].dtype == torch.uint8
+    # The loader's sample format: keypoints through the same crop as the frames (16 / 32 here), frame pixels -> sample pixels.
+    window = reader.decode(reader.read_raw(ds.entries[0]))
+    assert item["openpose18"].shape == (2, 18, 3)
+    starts = [s for s in range(len(window["frames"]) - 3) if torch_equal(item["frames"].float() / 127.5 - 1, to_model_frames(window["frames"][[s, s + 3]], 16))]
+    assert len(starts) >= 1  # the frames are the source frames at stride 3
+    h, w = window["frames"].shape[1:3]
+    assert any(np.allclose(item["openpose18"].numpy(), crop_resize_keypoints(window["openpose18"][[s, s + 3]], h, w, 16)) for s in starts)
     again = ds[0]
     assert torch_equal(again["frames"], item["frames"])  # deterministic per (seed, epoch, index)
 

@@ -16,14 +16,15 @@ from humanvid.body.fit import project
 from humanvid.body.model import load_smplx
 from humanvid.body.params import LAYOUT, SIZE as VECTOR_SIZE, pack, pose_vertices, unpack
 from humanvid.body.perturb import PERTURBATIONS, MeshPerturbation
-from humanvid.config import ConfigError, load_config
+from humanvid.config import ConfigError
+from humanvid.validate import load_config
 from humanvid.datasets import Clip
 from humanvid.estimators import CONDITION_LAYOUTS, check_conditions
 from humanvid.estimators.smplx import SMPLXMesh
 from humanvid.registry import RegistryError
 from humanvid.shards import ShardReader
 from humanvid.shards.loader import ShardSamples
-from humanvid.shards.sampling import MakeYourAnchorConfig
+from humanvid.recipes import MakeYourAnchor
 from humanvid.shards.schema import ARRAY_CONDITIONS, CONDITION_FIELDS
 
 CPU = torch.device("cpu")
@@ -172,11 +173,11 @@ def test_smplx_stage_feeds_on_dwpose_keypoints_and_mesh_conditions_reach_the_loa
     assert clip["mesh_normals"].any()
 
     # Make-Your-Anchor with perturbation: the sample's mesh image is rendered from perturbed parameters.
-    cfg = MakeYourAnchorConfig(perturb="pose_noise")
+    cfg = MakeYourAnchor(perturb="pose_noise")
     with pytest.raises(ValueError, match="pass perturbation=MeshPerturbation"):
         ShardSamples(reader, cfg, 32, conditions=("smplx", "mesh_normals"))
     perturbation = MeshPerturbation("pose_noise", model_path)
-    plain = ShardSamples(reader, MakeYourAnchorConfig(), 32, conditions=("smplx", "mesh_normals"), seed=0)
+    plain = ShardSamples(reader, MakeYourAnchor(), 32, conditions=("smplx", "mesh_normals"), seed=0)
     noisy = ShardSamples(reader, cfg, 32, conditions=("smplx", "mesh_normals"), seed=0, perturbation=perturbation)
     a = next(iter(noisy))
     noisy.set_epoch(0)  # the same first sample again
@@ -187,15 +188,21 @@ def test_smplx_stage_feeds_on_dwpose_keypoints_and_mesh_conditions_reach_the_loa
     moved = unpack(a["smplx"].numpy())["body_pose"][0] - unpack(stored[None])["body_pose"][0]
     assert 0.0 < np.abs(moved).mean() < 0.2
     assert next(iter(plain))["smplx"].shape == (1, VECTOR_SIZE)
-    # The training stages' batches: Make-Your-Anchor's mesh control images, from the perturbed meshes.
-    from humanvid.training.stages import paper_batches
+    # The recipe's own stream builds the perturbation from the weight overrides; the `smplx` control images a
+    # training batch carries are the perturbed meshes.
+    from humanvid.controls import control_images
+    from humanvid.models.method import channels_last
 
-    batch = next(paper_batches(reader, cfg, 32, 1, 0, control="smplx", overrides={"smplx": str(model_path)}))
-    assert batch["control"].shape == (1, 1, 3, 32, 32) and torch.equal(batch["control"][0], a["mesh_normals"].float() / 255)
+    stream = cfg.stream(reader, resolution=32, split="train", seed=0, stream_seed=0, conditions=("mesh_normals",),
+                        overrides={"smplx": str(model_path)})  # fmt: skip
+    batch = next(stream.batches(1))
+    assert torch.equal(batch["mesh_normals"][0], a["mesh_normals"])
+    control = control_images("smplx", {"mesh_normals": channels_last(batch["mesh_normals"][0])}, 32, 32, 32)
+    assert control.shape == (1, 3, 32, 32) and torch.equal(control, a["mesh_normals"].float() / 255)
     with pytest.raises(ValueError, match="SMPL-X parameters cannot be flipped"):
-        ShardSamples(reader, MakeYourAnchorConfig(flip_p=0.5), 32, conditions=("smplx",))
+        ShardSamples(reader, MakeYourAnchor(flip_p=0.5), 32, conditions=("smplx",))
     # A flipped sample's normal map is the mirror image with x negated (255 - R) on the body, black around it.
-    flipped = next(iter(ShardSamples(reader, MakeYourAnchorConfig(flip_p=1.0), 32, conditions=("mesh_normals",), seed=0)))
+    flipped = next(iter(ShardSamples(reader, MakeYourAnchor(flip_p=1.0), 32, conditions=("mesh_normals",), seed=0)))
     stored = reader.read_clip(flipped["clip_id"], ("mesh_normals",))["mesh_normals"][int(flipped["targets"][0])][:, ::-1]
     expected = stored.copy()
     expected[..., 0] = np.where(stored[..., 2] > 0, 255 - stored[..., 0], 0)
@@ -208,7 +215,7 @@ def test_config_refuses_smplx_without_keypoints_and_unknown_perturbations(tmp_pa
     with pytest.raises(ConfigError, match=r"estimators.synthdance\[0\]: estimator 'smplx' needs 'wholebody133'"):
         load_config(tmp_path / "params.yaml")
     tiny_params["estimators"]["synthdance"] = ["groundtruth"]
-    tiny_params["models"]["tiny"]["pretrain"]["sampling"] = {"kind": "make_your_anchor", "perturb": "shake"}
+    tiny_params["models"]["tiny"]["stages"]["pretrain"]["recipe"] = {"kind": "make_your_anchor", "perturb": "shake"}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(tiny_params))
-    with pytest.raises(ConfigError, match="models.tiny.pretrain.sampling.perturb: unknown SMPL-X perturbation 'shake'; known: pose_noise"):
+    with pytest.raises(ConfigError, match="models.tiny.stages.pretrain.recipe.perturb: unknown SMPL-X perturbation 'shake'; known: pose_noise"):
         load_config(tmp_path / "params.yaml")

@@ -1,18 +1,19 @@
-"""params.yaml -> typed, validated config.
+"""params.yaml's typed sections: strict (unknown keys are errors), frozen, a docstring per field.
 
-Every error names the key path (`models.baseline_debug.finetune.steps`) and, where it can, the allowed
-values, and is raised before any stage runs. Plugin-specific sections (a dataset's `options`) are
-validated by the plugin's own schema, found through the registries.
+This module holds sections only and imports no registry, so plugins import it for their option schemas
+without an import circle. `humanvid.validate` parses params.yaml into these sections and cross-checks
+them against the registries (plugin options, method stages, recipes, control kinds); every error names
+the key path (`models.baseline_debug.stages.finetune.steps`) and is raised before any stage runs.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 
 class ConfigError(ValueError):
@@ -41,7 +42,9 @@ class PathsConfig(Section):
     shards: str
     """Parquet shards per dataset."""
     models: str
-    """Checkpoints per model and training stage."""
+    """Checkpoints per model and training stage (and each stage's resume state beside it)."""
+    training: str
+    """Training logs per model and stage: DVCLive's per-step loss terms (DVC plots) and a loss-curve picture."""
     samples: str
     """Generated videos per sampler."""
     metrics: str
@@ -78,164 +81,109 @@ class DatasetConfig(Section):
     """Sharding of this dataset (`{}` for the defaults)."""
 
 
-# Training-sample recipes of the papers (humanvid.shards.sampling; docs/loader.md).
+class DataSource(Section):
+    """One dataset of a training stage's mix."""
+
+    dataset: str
+    """A key of `datasets`."""
+    weight: float = Field(1.0, gt=0)
+    """Relative share of the stage's batches drawn from this dataset (normalised over the mix)."""
+    recipe: dict[str, Any] | None = None
+    """This dataset's own recipe (e.g. image-joint samples from an image set); None: the stage's."""
 
 
-class MagicAnimatePairConfig(Section):
-    """MagicAnimate stage 1: reference/target pairs of one video, image-joint with probability τ0."""
+class TrainStage(Section):
+    """One training stage of a model: its data, recipe, optimisation and bookkeeping. Which stages a model has
+    (and in what order) is its method's (humanvid.models: `MethodSpec.stages`)."""
 
-    kind: Literal["magicanimate_pair"] = "magicanimate_pair"
-    beta_a: float = Field(2.0, gt=0)
-    """Beta distribution of the pair's gap as a fraction of the clip length: a."""
-    beta_b: float = Field(1.0, gt=0)
-    """... and b (Beta(2, 1) makes distant pairs likelier, as in DIGAN)."""
-    image_joint_p: float = Field(0.2, ge=0, le=1)
-    """τ0: probability of an image-joint (reconstruction) sample."""
-    flip_p: float = Field(0.5, ge=0, le=1)
-    """Horizontal flip probability (whole sample)."""
-
-
-class MagicAnimateVideoConfig(Section):
-    """MagicAnimate stage 2: reference + K frames at an interval, K reduced to 1 with probability τ1."""
-
-    kind: Literal["magicanimate_video"] = "magicanimate_video"
-    frames: int = Field(16, ge=1)
-    """K."""
-    stride: int = Field(4, ge=1)
-    """Interval between the K frames."""
-    reduce_p: float = Field(0.2, ge=0, le=1)
-    """τ1: probability of reducing K to 1 (TikTok 0.2, TED-talks 0.2)."""
-    image_joint_p: float = Field(0.2, ge=0, le=1)
-    """τ2: probability that a reduced sample is image-joint (TikTok 0.2, TED-talks 0.36)."""
-    flip_p: float = Field(0.5, ge=0, le=1)
-    """Horizontal flip probability."""
-
-
-class IdolConfig(Section):
-    """IDOL: consecutive frames with depth, foreground mask and pose."""
-
-    kind: Literal["idol"] = "idol"
-    frames: int = Field(8, ge=1)
-    """Sequence length."""
-    stride: int = Field(1, ge=1)
-    """Interval between frames."""
-    flip_p: float = Field(0.0, ge=0, le=1)
-    """Horizontal flip probability (the paper names none)."""
-
-
-class MakeYourAnchorConfig(Section):
-    """Make-Your-Anchor: a frame and a random reference frame of the same identity."""
-
-    kind: Literal["make_your_anchor"] = "make_your_anchor"
-    face_crop: bool = False
-    """Also return a face crop (the face model's input), from the whole-body face keypoints."""
-    face_size: int = Field(128, ge=16)
-    """Face crop size in pixels."""
-    perturb: str | None = None
-    """Name of a registered SMPL-X perturbation hook applied to the sample's mesh condition (None: off)."""
-    flip_p: float = Field(0.0, ge=0, le=1)
-    """Horizontal flip probability (the paper names none)."""
-
-
-class DiffPerformerConfig(Section):
-    """DiffPerformer: windows from the first part of each video (the rest is held out)."""
-
-    kind: Literal["diffperformer"] = "diffperformer"
-    frames: int = Field(8, ge=1)
-    """Window length."""
-    first_fraction: float = Field(0.8, gt=0, le=1)
-    """Windows lie inside the first fraction of each video."""
-    flip_p: float = Field(0.0, ge=0, le=1)
-    """Horizontal flip probability (the paper names none)."""
-
-
-SamplingConfig = Annotated[
-    Union[MagicAnimatePairConfig, MagicAnimateVideoConfig, IdolConfig, MakeYourAnchorConfig, DiffPerformerConfig],
-    Field(discriminator="kind"),
-]
-
-
-class TrainConfig(Section):
-    """One training stage (pretrain = image stage, finetune = video stage)."""
-
-    steps: int = Field(ge=0)
-    """Optimizer steps (0 only for a released flavor, which is not trained here)."""
+    data: str | list[DataSource]
+    """The dataset it trains on (a key of `datasets`), or a weighted mix: `[{dataset: tiktok, weight: 0.8},
+    {dataset: laion_human, weight: 0.2, recipe: {...}}]`; each batch comes from one dataset of the mix."""
+    recipe: dict[str, Any]
+    """Training-sample recipe: `{kind: ..., options}` (humanvid.recipes; docs/loader.md), validated by the
+    recipe's own schema; the method says which kinds each of its stages accepts."""
+    steps: int = Field(ge=1)
+    """Optimizer steps."""
     batch_size: int = Field(1, ge=1)
-    """Samples per forward pass."""
+    """Samples per forward pass, per process."""
     grad_accum: int = Field(1, ge=1)
-    """Forward passes per optimizer step: a step sees batch_size × grad_accum samples (MagicAnimate's batch
-    of 8 is batch_size 1 × grad_accum 8 on one GPU)."""
+    """Forward passes per optimizer step: a step sees batch_size × grad_accum × processes samples (MagicAnimate's
+    batch of 8 is batch_size 1 × grad_accum 8 on one GPU, or × `run.gpus` 8)."""
     lr: float = Field(1e-4, gt=0)
-    """AdamW learning rate."""
-    frames: int = Field(1, ge=1)
-    """Target frames per sample (1 for the image stage)."""
-    stride: int = Field(1, ge=1)
-    """Frame interval between target frames."""
-    vae_steps: int = Field(0, ge=0)
-    """Steps fitting the VAE before the diffusion model; only for flavors without released VAE weights."""
-    base_steps: int = Field(0, ge=0)
-    """Steps training the base denoiser as a plain image diffusion model before the method's stage 1; only
-    for debug flavors of methods whose stage 1 freezes a pretrained denoiser (MagicAnimate's SD1.5)."""
+    """AdamW learning rate (peak, after warm-up)."""
+    lr_schedule: Literal["constant", "linear", "cosine"] = "constant"
+    """Learning-rate schedule after warm-up (diffusers' get_scheduler): constant, linear decay to 0, cosine to 0."""
+    warmup_steps: int = Field(0, ge=0)
+    """Linear learning-rate warm-up from 0 over this many steps."""
+    weight_decay: float = Field(1e-2, ge=0)
+    """AdamW weight decay."""
+    max_grad_norm: float = Field(1.0, gt=0)
+    """Gradients are clipped to this global norm."""
+    fused_adamw: bool | None = None
+    """Fused AdamW kernel; None: fused on CUDA, torch's default elsewhere (bit-stable on CPU)."""
+    ema_decay: float | None = Field(None, gt=0, lt=1)
+    """Keep an exponential moving average of the trained weights with this decay and save it instead of the
+    raw weights (None: no EMA)."""
+    gradient_checkpointing: bool = False
+    """Recompute activations in the backward pass instead of storing them (memory for time; same gradients)."""
     log_every: int = Field(10, ge=1)
-    """Progress line every this many steps."""
+    """A progress line every this many steps (when stderr is not a terminal; a terminal gets a bar)."""
+    checkpoint_every: int = Field(0, ge=0)
+    """Save the full training state (weights, optimizer, schedule, RNG, loader position) every this many steps
+    so a killed stage resumes where it was (0: never)."""
     loader_processes: int = Field(0, ge=0)
-    """Processes decoding the paper sampler's training samples beside the training process (0: decoded in
-    the training process, between steps). A GPU run wants enough that a step never waits (docs/loader.md)."""
-    sampling: SamplingConfig | None = None
-    """A paper's training-sample recipe (docs/loader.md: magicanimate_pair, magicanimate_video, idol,
-    make_your_anchor, diffperformer) read through the shard loader; None: a reference plus `frames`
-    frames at `stride` (the baseline's own sampler)."""
+    """Processes decoding training samples beside the training process (0: decoded in the training process,
+    between steps). A GPU run wants enough that a step never waits (docs/loader.md)."""
 
-    @model_validator(mode="after")
-    def _one_k_per_batch(self):
-        s = self.sampling
-        if s is not None and getattr(s, "reduce_p", 0) > 0 and self.batch_size > 1:
-            raise ValueError("sampling.reduce_p > 0 mixes K = 1 and K > 1 samples: use batch_size 1 per pass "
-                             "(MagicAnimate's batch of 8 is one sample on each of 8 GPUs: grad_accum 8 here)")  # fmt: skip
-        return self
+    def sources(self) -> list[DataSource]:
+        """The stage's data as a mix (one entry of weight 1 for a single dataset)."""
+        return [DataSource(dataset=self.data)] if isinstance(self.data, str) else list(self.data)
 
 
 class ArchConfig(Section):
     """What the network is."""
 
     method: str
-    """Method name (`baseline`; later `magicanimate`, `idol`, `anchor`, `diffperformer`)."""
+    """Method name (a key of humanvid.models.METHODS: `baseline`, `magicanimate`, ...)."""
     flavor: str
     """Size flavor of the method (`debug` runs on CPU in seconds; `sd15` loads released weights)."""
     resolution: int = Field(64, ge=16)
     """Square training and sampling resolution in pixels (frames are centre-cropped and resized)."""
-    options: dict[str, str] = Field(default_factory=dict)
-    """Method options (magicanimate: `fusion` midup | full, `control` densepose | dwpose | dwpose+densepose);
-    unknown names or values are config errors."""
+    options: dict[str, Any] = Field(default_factory=dict)
+    """Method options, validated by the method's own schema (`MethodSpec.options`; e.g. magicanimate's
+    `fusion`, `control`); unknown names or values are config errors."""
 
 
 class RunConfig(Section):
-    """Where and how a stage computes."""
+    """Where and how a model's training stages compute."""
 
     seed: int = 0
-    """Seed for initialisation and data order."""
+    """Seed for initialisation, data order and noise."""
     device: str = "auto"
-    """`auto`, `cpu`, `cuda`, `cuda:N`."""
-    dtype: str = "auto"
-    """`auto`, `float32`, `float16`, `bfloat16`."""
+    """`auto`, `cpu`, `cuda`, `cuda:N` (with `gpus` > 1: one process per GPU, each on its own)."""
+    weight_dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
+    """dtype of the frozen modules (auto: bfloat16 on CUDA, float32 on CPU). Trained weights and their optimizer
+    state are always float32."""
+    mixed_precision: Literal["auto", "no", "bf16", "fp16"] = "auto"
+    """Compute dtype of the forward pass under autocast (auto: bf16 on CUDA, no on CPU); fp16 scales the loss."""
+    gpus: int = Field(1, ge=1)
+    """Data-parallel processes (DDP), one per GPU; the stage runs under `accelerate launch` when more than one. With
+    device `cpu`, that many CPU processes (gloo): slow, for tests."""
 
 
 class ModelConfig(Section):
-    """A model: architecture, training data and its two training stages.
+    """A model: its architecture and its training stages.
 
-    Every section is required: dvc.yaml lists them as the pretrain/finetune stages' params.
+    Every section is required: dvc.yaml lists them as the training stages' params.
     """
 
     arch: ArchConfig
-    """Method, flavor, resolution."""
-    data: str
-    """Training dataset (a key of `datasets`)."""
+    """Method, flavor, resolution, options."""
     run: RunConfig
-    """Seed, device, dtype (`{}` for the defaults)."""
-    pretrain: TrainConfig
-    """Image stage: spatial UNet, ControlNet; temporal layers off."""
-    finetune: TrainConfig
-    """Video stage: temporal layers only."""
+    """Seed, device, dtypes, processes (`{}` for the defaults)."""
+    stages: dict[str, TrainStage]
+    """The method's training stages for this flavor (`{}` for a released flavor,
+    which is not trained here); each a DVC stage `train@{model}.{stage}`."""
 
 
 class SamplerConfig(Section):
@@ -355,153 +303,31 @@ class Config(Section):
     """Local overrides for released weights."""
 
 
-def _format_loc(loc: tuple[Any, ...]) -> str:
+def format_loc(loc: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in loc) or "(top level)"
 
 
-def _pydantic_error(source: str, exc: ValidationError, prefix: tuple[Any, ...] = ()) -> ConfigError:
+def pydantic_error(source: str, exc: ValidationError, prefix: tuple[Any, ...] = ()) -> ConfigError:
+    """A ValidationError as one line per problem, each naming `source: key.path`."""
     lines = []
     for err in exc.errors():
         loc = prefix + tuple(err["loc"])
         if err["type"] == "extra_forbidden":
-            lines.append(f"{source}: {_format_loc(loc)}: unknown key")
+            lines.append(f"{source}: {format_loc(loc)}: unknown key")
         else:
-            lines.append(f"{source}: {_format_loc(loc)}: {err['msg']}")
+            lines.append(f"{source}: {format_loc(loc)}: {err['msg']}")
     return ConfigError("\n".join(lines))
 
 
-def _check_references(cfg: Config, source: str, root: Path) -> None:
-    """Names that must point at something known: plugins, estimators, methods, models, samplers, metrics."""
-    # Imported here: the plugin packages import this module for their option schemas.
-    from humanvid.datasets import DATASETS
-    from humanvid.estimators import ESTIMATORS
-    from humanvid.metrics import METRICS
-    from humanvid.models import METHODS
-
-    errors: list[str] = []
-
-    def need(cond: bool, path: str, msg: str) -> None:
-        if not cond:
-            errors.append(f"{source}: {path}: {msg}")
-
-    for name, ds in cfg.datasets.items():
-        plugin = ds.plugin
-        if plugin not in DATASETS:
-            need(False, f"datasets.{name}.plugin", f"unknown dataset plugin {plugin!r}; known: {', '.join(DATASETS.names())}")
-            continue
-        try:
-            DATASETS.get(plugin).Options.model_validate(ds.options)
-        except ValidationError as exc:
-            errors.append(str(_pydantic_error(source, exc, ("datasets", name, "options"))))
-    for ds_name, names in cfg.estimators.items():
-        need(ds_name in cfg.datasets, f"estimators.{ds_name}", f"unknown dataset {ds_name!r}; known: {', '.join(cfg.datasets)}")
-        for i, est in enumerate(names):
-            need(est in ESTIMATORS, f"estimators.{ds_name}[{i}]", f"unknown estimator {est!r}; known: {', '.join(ESTIMATORS.names())}")
-            if est in ESTIMATORS and ds_name in cfg.datasets:
-                plugin = cfg.datasets[ds_name].plugin
-                ok = ESTIMATORS.get(est).supports(plugin)
-                need(ok, f"estimators.{ds_name}[{i}]", f"estimator {est!r} cannot run on dataset plugin {plugin!r}")
-        provided: dict[str, str] = {}
-        for i, est in enumerate(n for n in names if n in ESTIMATORS):
-            for cond in ESTIMATORS.get(est).needs:
-                need(cond in provided, f"estimators.{ds_name}[{i}]",
-                     f"estimator {est!r} needs {cond!r}: list an estimator that provides it (e.g. dwpose) before {est!r}")
-            for cond in ESTIMATORS.get(est).provides:
-                need(cond not in provided, f"estimators.{ds_name}[{i}]",
-                     f"condition {cond!r} is provided by both {provided.get(cond)!r} and {est!r}; list only one")
-                provided.setdefault(cond, est)
-    for name, model in cfg.models.items():
-        arch = model.arch
-        if arch.method not in METHODS:
-            need(False, f"models.{name}.arch.method", f"unknown method {arch.method!r}; known: {', '.join(METHODS.names())}")
-        else:
-            entry = METHODS.get(arch.method)
-            need(arch.flavor in entry.FLAVORS, f"models.{name}.arch.flavor", f"unknown flavor {arch.flavor!r}; known: {', '.join(entry.FLAVORS)}")
-            for key, value in arch.options.items():
-                allowed = entry.options.get(key)
-                if allowed is None:
-                    need(False, f"models.{name}.arch.options.{key}",
-                         f"method {arch.method!r} has no option {key!r}; it has: {', '.join(entry.options) or '(none)'}")
-                else:
-                    need(value in allowed, f"models.{name}.arch.options.{key}", f"unknown value {value!r}; known: {', '.join(allowed)}")
-            need(not model.pretrain.base_steps or entry.base_stage, f"models.{name}.pretrain.base_steps",
-                 f"method {arch.method!r} trains its denoiser in stage 1 itself: set 0")
-            released = arch.flavor in entry.released
-            for stage in ("pretrain", "finetune"):
-                steps = getattr(model, stage).steps
-                if released:
-                    need(steps == 0, f"models.{name}.{stage}.steps", f"flavor {arch.flavor!r} is the released model, not trained here: set 0")
-                else:
-                    need(steps > 0, f"models.{name}.{stage}.steps", f"must be at least 1 (0 is only for a released flavor), got {steps}")
-        need(model.data in cfg.datasets, f"models.{name}.data", f"unknown dataset {model.data!r}; known: {', '.join(cfg.datasets)}")
-        need(model.data in cfg.estimators, f"models.{name}.data", f"dataset {model.data!r} has no estimators: list them under `estimators.{model.data}`")
-        for stage in ("pretrain", "finetune"):
-            hook = getattr(getattr(model, stage).sampling, "perturb", None)  # only make_your_anchor has one
-            if hook is not None:
-                from humanvid.body.perturb import PERTURBATIONS
-
-                need(hook in PERTURBATIONS, f"models.{name}.{stage}.sampling.perturb",
-                     f"unknown SMPL-X perturbation {hook!r}; known: {', '.join(PERTURBATIONS.names())}")
-    for name, sampler in cfg.samplers.items():
-        need(sampler.model in cfg.models, f"samplers.{name}.model", f"unknown model {sampler.model!r}; known: {', '.join(cfg.models) or '(none)'}")
-        need(sampler.data in cfg.datasets, f"samplers.{name}.data", f"unknown dataset {sampler.data!r}; known: {', '.join(cfg.datasets)}")
-        need(sampler.overlap < sampler.window, f"samplers.{name}.overlap", f"must be smaller than window ({sampler.window}), got {sampler.overlap}")
-    from humanvid.weights import WEIGHTS
-
-    for name in cfg.weights.overrides:
-        need(name in WEIGHTS, f"weights.overrides.{name}", f"unknown weight {name!r}; known: {', '.join(sorted(WEIGHTS))}")
-    for i, metric in enumerate(cfg.evaluation.metrics):
-        need(metric in METRICS, f"evaluation.metrics[{i}]", f"unknown metric {metric!r}; known: {', '.join(METRICS)}")
-    for name, table in cfg.tables.items():
-        from humanvid.reports.papers import PaperError, load_paper
-
-        paper = None
-        if table.paper is not None:
-            try:
-                paper = load_paper(root / table.paper)
-            except PaperError as exc:
-                need(False, f"tables.{name}.paper", str(exc))
-        for label, sampler in table.rows.items():
-            need(sampler in cfg.samplers, f"tables.{name}.rows.{label}", f"unknown sampler {sampler!r}; known: {', '.join(cfg.samplers) or '(none)'}")
-            if paper is not None:
-                need(label in paper.rows, f"tables.{name}.rows.{label}", f"not a row of {table.paper}; its rows: {', '.join(paper.rows)}")
-        need(bool(table.columns) or table.paper is not None, f"tables.{name}.columns", "a table without `paper` must list its columns")
-        columns = table.columns or (list(paper.columns) if paper else [])
-        for i, col in enumerate(columns):
-            where = f"tables.{name}.columns[{i}]" if table.columns else f"{table.paper}: columns.{col}"
-            need(col in METRICS, where, f"unknown metric {col!r}; known: {', '.join(METRICS)}")
-            need(col not in METRICS or col in cfg.evaluation.metrics, where,
-                 f"metric {col!r} is not computed: add it to `evaluation.metrics`")  # fmt: skip
-    if errors:
-        raise ConfigError("\n".join(errors))
-
-
-def pipeline_stages(cfg: Config, samplers: list[str]) -> list[str]:
-    """The DVC stages behind these samplers' numbers, upstream first: datasets -> models -> samplers."""
-    samplers = list(dict.fromkeys(samplers))
-    models = list(dict.fromkeys(cfg.samplers[s].model for s in samplers))
-    datasets = list(dict.fromkeys([cfg.models[m].data for m in models] + [cfg.samplers[s].data for s in samplers]))
-    names: list[str] = []
-    for d in datasets:
-        names += [f"download@{d}"] + ([f"estimate@{d}"] if cfg.estimators.get(d) else []) + [f"shard@{d}"]
-    for m in models:
-        names += [f"pretrain@{m}", f"finetune@{m}"]
-    for s in samplers:
-        names += [f"sample@{s}", f"evaluate@{s}"]
-    return names
-
-
-def parse_config(data: Any, source: str = "params.yaml", root: str | os.PathLike | None = None) -> Config:
-    """Validate an already-loaded params mapping; `root` (default: cwd) is where relative files
-    named in it (paper tables) are found."""
+def parse_sections(data: Any, source: str = "params.yaml") -> Config:
+    """The typed sections of an already-loaded params mapping, without the cross-checks against the
+    registries (`humanvid.validate.parse_config` does both)."""
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping at the top level, got {type(data).__name__}")
     try:
-        cfg = Config.model_validate(data)
+        return Config.model_validate(data)
     except ValidationError as exc:
-        raise _pydantic_error(source, exc) from None
-    _check_references(cfg, source, Path(root) if root is not None else Path.cwd())
-    return cfg
+        raise pydantic_error(source, exc) from None
 
 
 def safe_load_yaml(text: str) -> Any:
@@ -511,15 +337,12 @@ def safe_load_yaml(text: str) -> Any:
     return yaml.load(text, Loader=loader)  # noqa: S506 — a safe loader, C or Python
 
 
-def load_config(path: str | os.PathLike = "params.yaml") -> Config:
-    """Read and validate params.yaml (yaml.safe_load only)."""
+def read_params(path: str | os.PathLike) -> Any:
+    """params.yaml as loaded YAML (yaml.safe_load only), or a ConfigError naming the file."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: not found (run humanvid from a workspace holding params.yaml and dvc.yaml)")
     try:
-        data = safe_load_yaml(path.read_text())
+        return safe_load_yaml(path.read_text())
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    return parse_config(data, source=str(path), root=path.parent)
-
-

@@ -44,9 +44,17 @@ class Layout:
     def shards(self, dataset: str) -> Path:
         return self._p(self.paths.shards, dataset)
 
-    # pretrain@{model}, finetune@{model}
+    # train@{model}.{stage}
     def checkpoint(self, model: str, stage: str) -> Path:
         return self._p(self.paths.models, model, stage)
+
+    def resume(self, model: str, stage: str) -> Path:
+        """The stage's resume state (DVC keeps it across runs: `persist`)."""
+        return self._p(self.paths.models, model, f"{stage}.resume")
+
+    def training_log(self, model: str, stage: str) -> Path:
+        """DVCLive's folder of the stage (per-step loss terms under plots/metrics) and its loss-curve picture."""
+        return self._p(self.paths.training, f"{model}.{stage}")
 
     # sample@{sampler}
     def samples(self, sampler: str) -> Path:

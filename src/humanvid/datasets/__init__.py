@@ -6,23 +6,25 @@ from humanvid.datasets.clips import Clip, read_clip_table, write_clip_table
 from humanvid.registry import Registry
 
 DATASETS: Registry[type[DatasetPlugin]] = Registry("dataset plugin", "humanvid.datasets")
+_BUILTINS = {
+    "synthdance": "synthdance:SynthDance",
+    "tiktok": "tiktok:TikTok",
+    "local": "local:LocalVideos",
+    "laion_human": "laion_human:LaionHuman",
+    "ntu120": "ntu120:NTU120",
+    "ted": "ted:TEDTalks",
+    "anchor": "anchor:Anchor",
+    "talkshow": "talkshow:TalkShow",
+}
+for _name, _target in _BUILTINS.items():  # imported when first looked up: validating params imports only the plugins it names
+    DATASETS.add_lazy(_name, f"humanvid.datasets.{_target}")
 
-from humanvid.datasets.anchor import Anchor  # noqa: E402  (needs DATASETS defined above)
-from humanvid.datasets.laion_human import LaionHuman  # noqa: E402
-from humanvid.datasets.local import LocalVideos  # noqa: E402
-from humanvid.datasets.ntu120 import NTU120  # noqa: E402
-from humanvid.datasets.synthdance import SynthDance  # noqa: E402
-from humanvid.datasets.talkshow import TalkShow  # noqa: E402
-from humanvid.datasets.ted import TEDTalks  # noqa: E402
-from humanvid.datasets.tiktok import TikTok  # noqa: E402
 
-DATASETS.add("synthdance", SynthDance)
-DATASETS.add("tiktok", TikTok)
-DATASETS.add("local", LocalVideos)
-DATASETS.add("laion_human", LaionHuman)
-DATASETS.add("ntu120", NTU120)
-DATASETS.add("ted", TEDTalks)
-DATASETS.add("anchor", Anchor)
-DATASETS.add("talkshow", TalkShow)
+def __getattr__(name: str):  # `from humanvid.datasets import TikTok` still works, importing only that plugin
+    for registered, target in _BUILTINS.items():
+        if target.endswith(":" + name):
+            return DATASETS.get(registered)
+    raise AttributeError(f"module 'humanvid.datasets' has no attribute {name!r}")
 
-__all__ = ["DATASETS", "Anchor", "Clip", "DatasetPlugin", "LaionHuman", "LocalVideos", "NTU120", "PluginOptions", "SynthDance", "TalkShow", "TEDTalks", "TikTok", "read_clip_table", "write_clip_table"]
+
+__all__ = ["DATASETS", "Clip", "DatasetPlugin", "PluginOptions", "read_clip_table", "write_clip_table"]

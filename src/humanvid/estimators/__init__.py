@@ -1,24 +1,31 @@
-"""Condition estimators. Built-ins register here; other packages add theirs through the
-`humanvid.estimators` entry-point group."""
+"""Condition estimators. Built-ins register here by import path (a module is imported when its estimator
+is first looked up); other packages add theirs through the `humanvid.estimators` entry-point group."""
 
 from humanvid.estimators.base import CONDITION_LAYOUTS, Estimator, check_conditions
-from humanvid.estimators.densepose import DensePose
-from humanvid.estimators.depth import DatasetDepth, DepthAnythingV2Base, DepthAnythingV2Small, DPTHybridMidas
-from humanvid.estimators.dwpose import DWPose
-from humanvid.estimators.groundtruth import GroundTruth
-from humanvid.estimators.matting import RobustVideoMatting
-from humanvid.estimators.openpose import OpenPoseBody
-from humanvid.estimators.smplx import SMPLXMesh
 from humanvid.registry import Registry
 
 ESTIMATORS: Registry[type[Estimator]] = Registry("estimator", "humanvid.estimators")
-ESTIMATORS.add("groundtruth", GroundTruth)
-ESTIMATORS.add("dwpose", DWPose)
-ESTIMATORS.add("matting", RobustVideoMatting)
-ESTIMATORS.add("densepose", DensePose)
-ESTIMATORS.add("openpose", OpenPoseBody)
-ESTIMATORS.add("smplx", SMPLXMesh)
-for _cls in (DPTHybridMidas, DepthAnythingV2Small, DepthAnythingV2Base, DatasetDepth):
-    ESTIMATORS.add(_cls.name, _cls)
+_BUILTINS = {
+    "groundtruth": "groundtruth:GroundTruth",
+    "dwpose": "dwpose:DWPose",
+    "matting": "matting:RobustVideoMatting",
+    "densepose": "densepose:DensePose",
+    "openpose": "openpose:OpenPoseBody",
+    "smplx": "smplx:SMPLXMesh",
+    "dpt_hybrid": "depth:DPTHybridMidas",
+    "depth_anything_v2_small": "depth:DepthAnythingV2Small",
+    "depth_anything_v2_base": "depth:DepthAnythingV2Base",
+    "dataset_depth": "depth:DatasetDepth",
+}
+for _name, _target in _BUILTINS.items():
+    ESTIMATORS.add_lazy(_name, f"humanvid.estimators.{_target}")
 
-__all__ = ["CONDITION_LAYOUTS", "DPTHybridMidas", "DWPose", "DatasetDepth", "DepthAnythingV2Base", "DepthAnythingV2Small", "DensePose", "ESTIMATORS", "Estimator", "GroundTruth", "OpenPoseBody", "RobustVideoMatting", "SMPLXMesh", "check_conditions"]
+
+def __getattr__(name: str):  # `from humanvid.estimators import DWPose` still works, importing only that module
+    for registered, target in _BUILTINS.items():
+        if target.endswith(":" + name):
+            return ESTIMATORS.get(registered)
+    raise AttributeError(f"module 'humanvid.estimators' has no attribute {name!r}")
+
+
+__all__ = ["CONDITION_LAYOUTS", "ESTIMATORS", "Estimator", "check_conditions"]

@@ -23,7 +23,6 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
-import torch
 
 from humanvid.datasets.clips import Clip
 from humanvid.estimators.base import Estimator
@@ -40,6 +39,8 @@ class SMPLXMesh(Estimator):
     needs_gpu: ClassVar[bool] = True
 
     def __call__(self, frames: np.ndarray, clip: Clip, inputs: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+        import torch  # here: config validation reads this class's attributes without torch
+
         from humanvid.body.fit import FitConfig, fit_smplx
         from humanvid.body.model import load_smplx
         from humanvid.body.params import pack, pose_vertices

@@ -18,9 +18,10 @@ import numpy as np
 from humanvid.conditions import crop_resize, crop_resize_plane
 from humanvid.config import EvaluationConfig
 from humanvid.metrics import METRICS, PROTOCOLS, disco, image, weights_needed
+from humanvid.controls import control_images, control_sources
 from humanvid.sampling.clips import MANIFEST
+from humanvid.sampling.outputs import read_depth
 from humanvid.shards import ShardReader
-from humanvid.shards.samples import CONTROL_SOURCES, control_images
 from humanvid.video import read_video
 
 PRIMARY = "corrected"  # the protocol of `overall` (what DVC metrics and plots read)
@@ -124,10 +125,7 @@ class _ClipFeatures:
 
 def _depth_pair(path: Path, reader: ShardReader, clip_id: str, size: int, frames: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(generated depth, ground-truth depth, human mask), each (T, size, size)."""
-    with np.load(path) as npz:
-        if "depth" not in npz:
-            raise ValueError(f"{path}: no array 'depth' (has {', '.join(npz.files)})")
-        gen = npz["depth"][:frames].astype(np.float32)
+    gen = read_depth(path, frames)
     data = reader.read_clip(clip_id, conditions=("depth", "alpha"))
     gt = np.stack([crop_resize_plane(d, size) for d in data["depth"][:frames]])
     mask = np.stack([crop_resize_plane(a, size) for a in data["alpha"][:frames]]) > 127
@@ -162,7 +160,7 @@ def _depth_images(gen: np.ndarray, gt: np.ndarray, mask: np.ndarray) -> tuple[np
 
 
 def evaluate_samples(samples_dir: Path, reader: ShardReader, cfg: EvaluationConfig, device=None, dtype=None,
-                     overrides: dict[str, str] | None = None, progress: Callable[[str], None] = lambda _m: None) -> tuple[dict, dict]:  # fmt: skip
+                     overrides: dict[str, str] | None = None, progress: Callable[[str], None] = lambda _m: None) -> tuple[dict, dict, list[dict]]:  # fmt: skip
     """-> (metrics document, preview arrays of the first ok clip, per-frame records of the `corrected`
     frame metrics for DVC plots: {clip, frame, metric: value})."""
     import torch
@@ -175,7 +173,7 @@ def evaluate_samples(samples_dir: Path, reader: ShardReader, cfg: EvaluationConf
     size = manifest["resolution"]
     entries = manifest["clips"]
     control = manifest.get("control", "openpose")  # the model's control kind: what the preview shows as the condition
-    has_depth = any(e.get("depth_file") for e in entries if e["status"] == "ok")
+    has_depth = any("depth" in e.get("outputs", {}) for e in entries if e["status"] == "ok")
     needs, missing_weights = plan_needs(cfg, overrides, has_depth)
     can = {(m, p) for m in cfg.metrics for p in PROTOCOLS if p not in needs.get(m, {})}
     nets = FeatureNetworks(device or torch.device("cpu"), dtype or torch.float32, overrides, cfg.batch_size)
@@ -195,11 +193,12 @@ def evaluate_samples(samples_dir: Path, reader: ShardReader, cfg: EvaluationConf
             failed.append({"clip_id": cid, "stage": "sample", "error": entry["error"]})
             continue
         try:
-            pred = read_video(samples_dir / entry["file"])
+            files = entry["outputs"]
+            pred = read_video(samples_dir / files["rgb"])
             data = reader.read_clip(cid, conditions=())
             target = np.stack([crop_resize(f, size) for f in data["frames"][: len(pred)]])
             if pred.shape != target.shape:
-                raise ValueError(f"generated video {entry['file']} is {pred.shape}, ground truth {target.shape}")
+                raise ValueError(f"generated video {files['rgb']} is {pred.shape}, ground truth {target.shape}")
             clip_doc: dict = {"frames": len(pred)}
             extra = {}  # protocol-independent values of this clip: landmarks, depth
             if estimator is not None:
@@ -209,10 +208,11 @@ def evaluate_samples(samples_dir: Path, reader: ShardReader, cfg: EvaluationConf
                 clip = Clip(**reader.clip_meta(cid) | {"num_frames": len(pred), "width": size, "height": size, "source": "generated"})
                 extra |= landmark_distances(estimator(pred, clip)["wholebody133"], estimator(target, clip)["wholebody133"], cfg.landmarks.threshold)
             depth_rgb = None
-            if entry.get("depth_file") and any(METRICS[m].kind == "depth" for m, _ in can):
-                depth_pair = _depth_pair(samples_dir / entry["depth_file"], reader, cid, size, len(pred))
-                extra |= _depth_errors(*depth_pair)
-                depth_rgb = _depth_images(*depth_pair)
+            if "depth" in files:
+                depth_pair = _depth_pair(samples_dir / files["depth"], reader, cid, size, len(pred))
+                if any(METRICS[m].kind == "depth" for m, _ in can):
+                    extra |= _depth_errors(*depth_pair)
+                depth_rgb = _depth_images(*depth_pair)  # the preview shows it too
             clip_feats = _ClipFeatures(nets, pred, target)
             for protocol in PROTOCOLS:
                 values = evaluate_frames(pred, target, [m for m in frame_names if (m, protocol) in can], protocol)
@@ -243,9 +243,12 @@ def evaluate_samples(samples_dir: Path, reader: ShardReader, cfg: EvaluationConf
         progress(f"clip {i + 1}/{len(entries)} {cid}: " + ", ".join(f"{m}={v:.4g}" for m, v in clip_doc[PRIMARY].items()))
         if not preview:
             h, w = data["frames"].shape[1:3]
-            conds = reader.read_clip(cid, conditions=CONTROL_SOURCES[control])  # only the preview clip's: DensePose maps are not free
-            images = control_images(control, {c: conds[c][: len(pred)] for c in CONTROL_SOURCES[control]}, h, w, size)
+            sources = control_sources(control)
+            conds = reader.read_clip(cid, conditions=sources)  # only the preview clip's: DensePose maps are not free
+            images = control_images(control, {c: conds[c][: len(pred)] for c in sources}, h, w, size)
             preview = {"generated": pred, "ground_truth": target, "condition": (images.permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8)}
+            if depth_rgb is not None:
+                preview["generated_depth"], preview["ground_truth_depth"] = depth_rgb
     if not per_clip:
         raise RuntimeError(f"{samples_dir}: no clip could be evaluated: {failed}")
 
@@ -280,12 +283,18 @@ def evaluate_samples(samples_dir: Path, reader: ShardReader, cfg: EvaluationConf
     return doc, preview, per_frame
 
 
+PREVIEW_ROWS = ("generated", "ground_truth", "condition", "generated_depth", "ground_truth_depth")
+"""Rows of a preview, top to bottom; the depth rows (colour-encoded, aligned to the ground truth) only for a
+model that generates depth."""
+
+
 def preview_image(preview: dict[str, np.ndarray], columns: int = 8, min_size: int = 128) -> np.ndarray:
-    """Rows generated | ground truth | condition, `columns` frames evenly spaced, upscaled for viewing."""
+    """Rows generated | ground truth | condition (| generated depth | ground-truth depth), `columns` frames
+    evenly spaced, upscaled for viewing."""
     from PIL import Image
 
     rows = []
-    for key in ("generated", "ground_truth", "condition"):
+    for key in (k for k in PREVIEW_ROWS if k in preview):
         frames = preview[key]
         idx = np.linspace(0, len(frames) - 1, min(columns, len(frames))).round().astype(int)
         rows.append(np.concatenate([frames[i] for i in idx], axis=1))
@@ -295,9 +304,9 @@ def preview_image(preview: dict[str, np.ndarray], columns: int = 8, min_size: in
 
 
 def preview_video(preview: dict[str, np.ndarray], min_size: int = 128) -> np.ndarray:
-    """Frames of generated | ground truth | condition side by side (T, H, 3W, 3), upscaled for viewing."""
+    """Frames of generated | ground truth | condition (| depths) side by side (T, H, nW, 3), upscaled for viewing."""
     t = min(len(v) for v in preview.values())
-    strip = np.concatenate([preview[k][:t] for k in ("generated", "ground_truth", "condition")], axis=2)
+    strip = np.concatenate([preview[k][:t] for k in PREVIEW_ROWS if k in preview], axis=2)
     scale = max(1, int(np.ceil(min_size / preview["generated"].shape[1])))
     strip = strip.repeat(scale, axis=1).repeat(scale, axis=2)
     return strip[:, : strip.shape[1] // 2 * 2, : strip.shape[2] // 2 * 2]  # even sides for H.264

@@ -1,5 +1,6 @@
-"""What the latent video diffusion methods share: the VAE and its latents, device/dtype handling and
-diffusers-folder checkpoints. A method subclasses `LatentModel` and lists its components in `modules()`."""
+"""What the latent video diffusion methods share: the VAE and its latents, device/dtype handling, stage
+freezing, forward diffusion, a debug VAE's fit and calibration, and diffusers-folder checkpoints. A method
+subclasses `LatentModel` (a `humanvid.models.method.Method`) and lists its components in `modules()`."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import torch
 import torch.nn.functional as F
 from diffusers import AutoencoderKL, UNet2DConditionModel, UNetMotionModel
 
+from humanvid.models.method import Method
+
 SPEC_FILE = "humanvid.json"
-RELEASED_STAGE = "released"  # a checkpoint folder that only names the released weights to load
 UNET_CLASSES = {"UNet2DConditionModel": UNet2DConditionModel, "UNetMotionModel": UNetMotionModel}  # spec["unet_class"] -> class
 
 # Stable Diffusion 1.5's noise schedule (its scheduler_config.json).
@@ -36,13 +38,10 @@ def read_spec(ckpt_dir: Path) -> dict:
     return json.loads(spec_path.read_text())
 
 
-class LatentModel:
+class LatentModel(Method):
     """VAE latents, device/dtype and checkpoint plumbing; `vae` and `modules()` come from the method."""
 
     vae: AutoencoderKL
-
-    def modules(self) -> dict[str, torch.nn.Module]:
-        raise NotImplementedError
 
     @property
     def device(self) -> torch.device:
@@ -51,6 +50,9 @@ class LatentModel:
     @property
     def dtype(self) -> torch.dtype:
         return self.vae.dtype
+
+    def latent_channels(self) -> int:
+        return self.vae.config.latent_channels
 
     @property
     def vae_scale(self) -> int:
@@ -93,7 +95,7 @@ class LatentModel:
         for m in self.modules().values():
             m.requires_grad_(False)
         if not isinstance(self.unet, UNetMotionModel):
-            raise ValueError("finetune needs the video UNet: call enter_video_stage first")
+            raise ValueError("the motion modules are not there yet: prepare the finetune stage first")
         self.unet.freeze_unet2d_params()  # leaves exactly the motion modules trainable
         return [p for p in self.unet.parameters() if p.requires_grad]
 
@@ -106,11 +108,25 @@ class LatentModel:
         noisy = self.noise_scheduler.add_noise(latents.flatten(0, 1), noise.flatten(0, 1), t.repeat_interleave(k)).unflatten(0, (b, k))
         return noisy, noise, t
 
-    def vae_loss(self, frames: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """Reconstruction + a light KL, for fitting a debug VAE."""
+    def vae_loss(self, frames: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        """Reconstruction (MSE + L1) + a light KL, for fitting a debug VAE."""
         dist = self.vae.encode(frames).latent_dist
         recon = self.vae.decode(dist.sample(generator)).sample
-        return F.mse_loss(recon, frames) + F.l1_loss(recon, frames) + 1e-6 * dist.kl().mean()
+        mse, l1, kl = F.mse_loss(recon, frames), F.l1_loss(recon, frames), dist.kl().mean()
+        return {"loss": mse + l1 + 1e-6 * kl, "mse": mse, "l1": l1, "kl": kl}
+
+    def frames_batch(self, sample: dict) -> dict:
+        """A single-frame stage's batch (the VAE fit, a base denoiser): every target frame in [-1, 1], (N, 3, S, S)."""
+        from humanvid.models.method import to_unit
+
+        return {"frames": to_unit(sample["frames"].flatten(0, 1), self.device)}
+
+    def end_stage(self, stage: str, batch: dict | None) -> None:
+        """After the VAE fit: calibrate its latent scale on the stage's end batch."""
+        if stage == "vae":
+            if batch is None:
+                raise ValueError("the vae stage calibrates the latent scale on its end batch: the stage spec must set end_batch")
+            self.calibrate_latent_scale(batch["frames"])
 
     @torch.no_grad()
     def calibrate_latent_scale(self, frames: torch.Tensor) -> float:

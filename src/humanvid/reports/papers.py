@@ -126,7 +126,7 @@ def resolve_rows(cfg: "Config", name: str, root: Path) -> list[TableRow]:
             needs = f"sampler `{sampler}` in params.yaml{hint}"
         else:
             model = cfg.models[cfg.samplers[sampler].model]
-            wanted = METHODS.get(model.arch.method).weights.get(model.arch.flavor, ())
+            wanted = METHODS.get(model.arch.method).flavors[model.arch.flavor].weights
             missing = weights.missing(wanted, cfg.weights.overrides)
             if missing:
                 needs = weights.fetch_hint(missing) + hint

@@ -1,7 +1,8 @@
 """Render a table as Markdown and as a static HTML page from the same content: per cell ours beside the
 paper's number and the difference, with the protocol named; both protocols side by side; rows that
 cannot run here with what they need; conditions and their sources (ground truth named as such);
-sample grids and short videos; per-stage wall time and GPU-hours; failures; DVC provenance."""
+sample grids and short videos (depth too, for a model that generates it); loss curves of each training
+stage; per-stage wall time and GPU-hours; failures; DVC provenance."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ class RowResult:
     video: str | None = None  # short video, relative to the report
     needs: str | None = None  # why the row cannot run here
     paper: dict[str, float | None] = field(default_factory=dict)  # the paper's values, metric units
+    curves: list[tuple[str, str]] = field(default_factory=list)  # (training stage, loss-curve SVG relative to the report)
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,17 @@ class TableSpec:
     scales: dict[str, float] = field(default_factory=dict)  # metric -> the paper's print scale
     column_labels: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+
+
+SAMPLES_CAPTION = ("Each image: generated | ground truth | the model's control images (first test clip), and for a model that "
+                   "generates depth its depth | the ground-truth depth (colour-encoded, aligned to the ground truth); the video "
+                   "shows them side by side.")  # fmt: skip
+CURVES_CAPTION = ("Per-step loss terms of each training stage behind the rows (raw and a moving average); the numbers are "
+                  "DVCLive's, under `reports/training/` — `dvc plots show` draws them.")  # fmt: skip
+
+
+def _unique_curves(rows: list[RowResult]) -> list[tuple[str, str]]:
+    return list(dict.fromkeys(c for r in rows for c in r.curves))
 
 
 def lock_hashes(lock: dict, stage: str) -> str | None:
@@ -161,11 +174,15 @@ def render_markdown(spec: TableSpec, rows: list[RowResult], timings: list[dict] 
 
     previews = [r for r in rows if r.preview]
     if previews:
-        out += ["## Samples", "", "Each image: generated | ground truth | the model's control images (first test clip); the video shows them side by side.", ""]
+        out += ["## Samples", "", SAMPLES_CAPTION, ""]
         for r in previews:
             out += [f"**{r.label}**", "", f"![{r.label}: generated, ground truth, condition]({r.preview})", ""]
             if r.video:
                 out += [f"[video: {r.label}]({r.video})", ""]
+    trained = _unique_curves(rows)
+    if trained:
+        out += ["## Training", "", CURVES_CAPTION, ""]
+        out += [f"**{stage}**\n\n![loss curves of {stage}]({path})\n" for stage, path in trained]
 
     if timings:
         out += ["## Stage times", "", "| stage | wall time (s) | device | GPU-hours |", "|---|---:|---|---:|"]
@@ -258,12 +275,16 @@ def render_html(spec: TableSpec, rows: list[RowResult], timings: list[dict] | No
         out.append("</ul>")
     previews = [r for r in rows if r.preview]
     if previews:
-        out.append("<h2>Samples</h2><p>Generated | ground truth | condition, first test clip.</p>")
+        out.append(f"<h2>Samples</h2><p>{e(SAMPLES_CAPTION)}</p>")
         for r in previews:
             out.append(f'<figure><figcaption><b>{e(r.label)}</b></figcaption><img src="{e(r.preview)}" alt="{e(r.label)}: generated, ground truth, condition">')
             if r.video:
                 out.append(f'<br><video src="{e(r.video)}" controls loop muted autoplay playsinline></video>')
             out.append("</figure>")
+    trained = _unique_curves(rows)
+    if trained:
+        out.append(f"<h2>Training</h2><p>{_code_spans(e(CURVES_CAPTION))}</p>")
+        out += [f'<figure><figcaption><b>{e(stage)}</b></figcaption><img src="{e(path)}" alt="loss curves of {e(stage)}"></figure>' for stage, path in trained]
     if timings:
         out.append("<h2>Stage times</h2><table><thead><tr><th>stage</th><th>wall time (s)</th><th>device</th><th>GPU-hours</th></tr></thead><tbody>")
         out += [f"<tr><td>{e(t['stage'])}</td><td>{t['seconds']:.1f}</td><td>{e(t['device'])}</td><td>{t['gpu_hours']:.4f}</td></tr>" for t in timings]

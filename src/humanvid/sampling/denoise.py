@@ -6,7 +6,8 @@
   appearance encoder and per-frame ControlNet);
 - `window_noise(state, latents (n, K, 4, h, w), frames (n, K), t) -> (n, K, 4, h, w)` (the guided noise
   prediction of n windows at once);
-- `sampling_scheduler()`, `decode`, `vae_scale`, `device`, `dtype`.
+- `sampling_scheduler()`, `latent_channels()`, `decode_outputs(latents) -> {output: tensor}`, `vae_scale`,
+  `device`, `dtype` (humanvid.models.method.Method).
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ def sample_video(
     window_batch: int = 1,
     progress: Callable[[str], None] | None = None,
     clip_sample: bool | None = None,
-) -> torch.Tensor:
-    """Animate `reference` (3, S, S) in [-1, 1] along `control` (T, 3, S, S) -> frames (T, 3, S, S) in [-1, 1].
+) -> dict[str, torch.Tensor]:
+    """Animate `reference` (3, S, S) in [-1, 1] along `control` (T, 3, S, S) -> the model's outputs: `rgb` frames
+    (T, 3, S, S) in [-1, 1], and `depth` (T, S, S) for a model that generates it.
 
     At every DDIM step the clip's latents are denoised window by window (`window_batch` windows per
     network call); where windows overlap, their noise predictions are averaged uniformly before the
@@ -48,7 +50,7 @@ def sample_video(
     if clip_sample is not None and clip_sample != scheduler.config.clip_sample:
         scheduler = type(scheduler).from_config(scheduler.config, clip_sample=clip_sample)
     scheduler.set_timesteps(steps, device=device)
-    latents = torch.randn((num_frames, 4, h, h), generator=generator, device=device, dtype=torch.float32)
+    latents = torch.randn((num_frames, model.latent_channels(), h, h), generator=generator, device=device, dtype=torch.float32)
     latents = latents * scheduler.init_noise_sigma
     state = model.sampling_state(reference.to(device), control.to(device), guidance_scale)
     windows = window_frames(num_frames, window, overlap, closed_loop)
@@ -63,5 +65,5 @@ def sample_video(
         latents = scheduler.step(eps, t, latents).prev_sample
         if progress is not None:
             progress(f"step {i + 1}/{steps}")
-    frames = torch.cat([model.decode(latents[s : s + 8].to(model.dtype)) for s in range(0, num_frames, 8)])
-    return frames.float()
+    chunks = [model.decode_outputs(latents[s : s + 8]) for s in range(0, num_frames, 8)]  # bounded decoder memory
+    return {k: torch.cat([c[k] for c in chunks]).float() for k in chunks[0]}

@@ -1,9 +1,11 @@
 """The training data loader over Parquet shards: one reader for every paper's sampling.
 
 - Epochs: every training clip once per epoch, in a seeded permutation across all shards.
-- Ranks and workers: the permutation is padded by wrap-around to a multiple of world_size × workers and
-  dealt round-robin, so every rank gets the same number of samples (a rank that ran out early would
-  leave the others waiting in a collective forever).
+- Ranks and workers: the permutation is padded by wrap-around to a multiple of world_size × block ×
+  workers and dealt to the ranks in blocks of `block` (a batch), so every rank gets the same number of
+  samples (a rank that ran out early would leave the others waiting in a collective forever), and rank r's
+  k-th batch is batch k·world_size + r of the one-process stream: DDP over W ranks reads the batches one
+  process would accumulate. With one rank nothing is padded.
 - Resume: `state_dict()` = {epoch, consumed}; a loader restored from it continues with exactly the
   samples that had not been delivered (DataLoader hands out worker items round-robin, in order).
 - Bad data: a frame that does not decode skips that sample — the next one of the same worker's share
@@ -33,7 +35,7 @@ from humanvid.conditions import crop_resize, crop_resize_keypoints, crop_resize_
 from humanvid.keypoints import flip_keypoints
 from humanvid.shards.codec import DecodeError, decode_condition
 from humanvid.shards.reader import ShardReader
-from humanvid.shards.sampling import ClipInfo, DiffPerformerConfig, Pick, pick, span
+from humanvid.recipes import ClipInfo, Pick, Recipe
 from humanvid.shards.schema import ARRAY_CONDITIONS, KEYPOINT_CONDITIONS
 
 if TYPE_CHECKING:  # the SMPL-X model loads only when a sampler perturbs meshes
@@ -107,13 +109,15 @@ def clip_rows(reader: ShardReader, split: str) -> dict[str, ClipRows]:
 
 
 class ShardSamples(torch.utils.data.IterableDataset):
-    """Samples of one split for one sampling config; see the module docstring."""
+    """Samples of one split for one recipe; see the module docstring."""
 
-    def __init__(self, reader: ShardReader, cfg, resolution: int, split: str = "train", seed: int = 0,
-                 conditions: tuple[str, ...] = ("openpose18",), rank: int = 0, world_size: int = 1,
+    def __init__(self, reader: ShardReader, cfg: Recipe, resolution: int, split: str = "train", seed: int = 0,
+                 conditions: tuple[str, ...] = ("openpose18",), rank: int = 0, world_size: int = 1, block: int = 1,
                  perturbation: MeshPerturbation | None = None) -> None:  # fmt: skip
         if not 0 <= rank < world_size:
             raise ValueError(f"rank {rank} outside world size {world_size}")
+        if block < 1:
+            raise ValueError(f"block must be >= 1, got {block}")
         missing = set(conditions) - set(reader.conditions)
         if missing:
             raise ValueError(f"{reader.dir}: shards have no conditions {sorted(missing)}; they have {sorted(reader.conditions)}")
@@ -130,10 +134,11 @@ class ShardSamples(torch.utils.data.IterableDataset):
         self.perturbation = perturbation if wanted else None
         self.reader, self.cfg, self.resolution, self.split, self.seed = reader, cfg, resolution, split, seed
         self.conditions, self.rank, self.world_size = tuple(conditions), rank, world_size
+        self.block = block if world_size > 1 else 1  # blocks only matter across ranks
         self.all_clips = clip_rows(reader, split)  # references may come from clips too short to sample
-        self.clips = {cid: c for cid, c in self.all_clips.items() if c.info.num_frames >= span(cfg)}
+        self.clips = {cid: c for cid, c in self.all_clips.items() if c.info.num_frames >= cfg.span()}
         if not self.clips:
-            raise ValueError(f"{reader.dir}: no {split} clip holds the {span(cfg)} frames sampler {cfg.kind} needs")
+            raise ValueError(f"{reader.dir}: no {split} clip holds the {cfg.span()} frames recipe {cfg.kind} needs")
         self.order = sorted(self.clips)
         self.by_identity: dict[str, list[ClipInfo]] = {}
         for c in self.clips.values():
@@ -154,16 +159,21 @@ class ShardSamples(torch.utils.data.IterableDataset):
             raise ValueError(f"resume state was made with seed {state['seed']}, this loader has seed {self.seed}")
         self.epoch, self.consumed = int(state["epoch"]), int(state["consumed"])
 
+    def _total(self, workers: int) -> int:
+        unit = self.world_size * self.block * workers
+        return math.ceil(len(self.order) / unit) * unit
+
     def per_rank(self, workers: int = 1) -> int:
         """Samples each rank gets per epoch (equal for all ranks)."""
-        return math.ceil(len(self.order) / (self.world_size * workers)) * workers
+        return self._total(workers) // self.world_size
 
     def share(self, worker: int = 0, workers: int = 1) -> list[int]:
         """Slots of this epoch for one rank's worker, in delivery order. Slot i samples clip
-        `permutation()[i % clips]`: the padding wraps around to the start of the permutation."""
-        slots = self.world_size * workers
-        total = math.ceil(len(self.order) / slots) * slots
-        return list(range(self.rank * workers + worker, total, slots))
+        `permutation()[i % clips]`: the padding wraps around to the start of the permutation. The rank's
+        slots are its blocks j·W·b + r·b + [0, b); worker w of a rank takes every workers-th of them."""
+        w, b = self.world_size, self.block
+        rank_slots = [j * w * b + self.rank * b + i for j in range(self._total(workers) // (w * b)) for i in range(b)]
+        return rank_slots[worker::workers]
 
     def permutation(self, epoch: int | None = None) -> list[str]:
         """Clip order of an epoch (default: the current one)."""
@@ -218,7 +228,7 @@ class ShardSamples(torch.utils.data.IterableDataset):
     # -- one sample ----------------------------------------------------------------------------------
     def load(self, clip_id: str, rng: np.random.Generator, alloc: Allocator = np.empty) -> dict:
         clip = self.clips[clip_id]
-        p = pick(self.cfg, clip.info, rng, self.by_identity.get(clip.info.identity))
+        p = self.cfg.pick(clip.info, rng, self.by_identity.get(clip.info.identity))
         decoded = self._decode(p)
         if self.perturbation is not None and "perturb_seed" in p.extras:
             self._perturb(p, decoded)
@@ -325,8 +335,7 @@ class ShardSamples(torch.utils.data.IterableDataset):
                         planes[..., 0] = np.where(planes[..., 2] > 0, 255 - planes[..., 0], 0)
                 t = torch.from_numpy(planes)
                 sample[name] = t.permute(0, 3, 1, 2) if t.ndim == 4 else t
-        if isinstance(self.cfg, DiffPerformerConfig):
-            sample["usable_frames"] = int(np.floor(self.clips[p.clip_id].info.num_frames * self.cfg.first_fraction))
+        sample.update(self.cfg.sample_extras(self.clips[p.clip_id].info))
         if p.extras:
             sample["extras"] = p.extras
         return sample

@@ -26,8 +26,6 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from humanvid.shards.sampling import max_targets
-
 _ALIGN = 64  # bytes: every array in a slot starts on a cache line (and any dtype's alignment)
 _POLL_S = 1.0  # how often a waiting consumer checks that the decoding processes are alive
 
@@ -113,7 +111,7 @@ def iterate_processes(dataset, jobs: Iterator[tuple[int, int]], processes: int, 
     measure = SlotAllocator(None)
     sample = dataset.sample(*first, measure)
     yield *first, sample
-    slot_bytes = _slot_bytes(measure.used, len(sample["targets"]), max_targets(dataset.cfg))
+    slot_bytes = _slot_bytes(measure.used, len(sample["targets"]), dataset.cfg.max_targets())
     n_slots = processes * ahead + extra_slots
     ring = torch.empty(n_slots * slot_bytes, dtype=torch.uint8).share_memory_()
     ctx = torch.multiprocessing.get_context("fork")

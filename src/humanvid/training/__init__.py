@@ -1,5 +1,6 @@
-"""One training loop; a method supplies the loss and the trainable parameters."""
+"""One training loop (loop.py) and one stage runner (run.py) over every method; streams of batches
+(streams.py) and resume state (resume.py)."""
 
-from humanvid.training.loop import TrainResult, cycle_batches, train
+from humanvid.training.loop import LoopSettings, Monitor, TrainResult, train
 
-__all__ = ["TrainResult", "cycle_batches", "train"]
+__all__ = ["LoopSettings", "Monitor", "TrainResult", "train"]

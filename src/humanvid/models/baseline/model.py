@@ -8,13 +8,17 @@ Flavors: `debug` (tiny, random init, trains in seconds on CPU; its VAE is fitted
 released one at that size) and `sd15` (Stable Diffusion 1.5 sizes; loads the released SD1.5 VAE/UNet,
 AnimateDiff v1.5.2 motion modules, the OpenPose ControlNet and CLIP ViT-L/14 by name through
 `humanvid.weights`, never downloading).
+
+Option `depth`: the model also generates depth — each frame's depth as a grey image through the same VAE,
+its latents stacked beside the RGB latents along channels (the UNet and ControlNet take and predict both),
+in the spirit of LDM3D. Grey = 0.2 + 0.8 · (far − d) / (far − near) on the person (per frame), 0 elsewhere;
+the generated depth is 1 − grey, affine in true depth on the person (evaluation aligns scale and shift).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -22,11 +26,12 @@ from diffusers import AutoencoderKL, ControlNetModel, DDIMScheduler, DDPMSchedul
 from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
 from humanvid import weights
+from humanvid.models.baseline.spec import SPEC, BaselineOptions
 from humanvid.models.latent import SD15_SCHEDULE, UNET_CLASSES, LatentModel, debug_vae, read_spec
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
-STAGES = ("pretrain", "finetune")
+DEPTH_NEAR_GREY = 0.2  # the depth image's grey at the person's farthest point (background stays 0)
 
 
 @dataclass(frozen=True)
@@ -43,46 +48,76 @@ class DebugSizes:
     clip_patch: int = 8
 
 
+def depth_image(depth: torch.Tensor) -> torch.Tensor:
+    """Depth (N, S, S) in metres (0 = none) -> the grey image the VAE encodes (N, 3, S, S) in [-1, 1]."""
+    on = depth > 0
+    big = torch.finfo(depth.dtype).max
+    near = torch.where(on, depth, big).amin(dim=(1, 2), keepdim=True)
+    far = torch.where(on, depth, -big).amax(dim=(1, 2), keepdim=True)
+    span = (far - near).clamp_min(1e-6)
+    grey = torch.where(on, DEPTH_NEAR_GREY + (1 - DEPTH_NEAR_GREY) * (far - depth) / span, torch.zeros_like(depth))
+    return (grey * 2 - 1)[:, None].expand(-1, 3, -1, -1)
+
+
+def expand_channels(unet: UNet2DConditionModel, factor: int) -> UNet2DConditionModel:
+    """A UNet taking and predicting `factor` stacked latents: conv_in reads the first copy with its pretrained
+    weights and the others from zero; conv_out predicts every copy with the pretrained weights."""
+    config = dict(unet.config)
+    channels = config["in_channels"]
+    config.update(in_channels=channels * factor, out_channels=config["out_channels"] * factor)
+    wide = UNet2DConditionModel.from_config(config)
+    state = unet.state_dict()
+    w_in = torch.zeros_like(wide.conv_in.weight)
+    w_in[:, :channels] = state["conv_in.weight"]
+    state["conv_in.weight"] = w_in
+    state["conv_out.weight"] = state["conv_out.weight"].repeat(factor, 1, 1, 1)
+    state["conv_out.bias"] = state["conv_out.bias"].repeat(factor)
+    wide.load_state_dict(state)
+    return wide
+
+
 class Baseline(LatentModel):
     """The baseline's components and what each stage does with them."""
 
-    FLAVORS: ClassVar[tuple[str, ...]] = ("debug", "sd15")
+    spec = SPEC
     reference_dropout: float = 0.1  # lets a sampler use classifier-free guidance on the reference
-    control: str = "openpose"  # control images: OpenPose-18 skeletons (humanvid.shards.samples.control_images)
 
-    def __init__(self, vae, unet, controlnet, image_encoder, flavor: str, resolution: int, stage: str) -> None:
+    def __init__(self, vae, unet, controlnet, image_encoder, flavor: str, resolution: int, stage: str,
+                 options: BaselineOptions | None = None) -> None:  # fmt: skip
         self.vae: AutoencoderKL = vae
         self.unet: UNet2DConditionModel | UNetMotionModel = unet
         self.controlnet: ControlNetModel = controlnet
         self.image_encoder: CLIPVisionModelWithProjection = image_encoder
         self.flavor, self.resolution, self.stage = flavor, resolution, stage
+        self.options = options or BaselineOptions()
         self.noise_scheduler = DDPMScheduler(**{k: v for k, v in SD15_SCHEDULE.items() if k != "set_alpha_to_one"})
         for module in (self.vae, self.image_encoder):
             module.requires_grad_(False)
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def create(cls, flavor: str, resolution: int, seed: int, device: torch.device, dtype: torch.dtype,
-               overrides: dict[str, str] | None = None) -> "Baseline":  # fmt: skip
-        """Fresh components for the image stage (`overrides`: params.yaml `weights.overrides`)."""
-        if flavor not in cls.FLAVORS:
-            raise ValueError(f"unknown baseline flavor {flavor!r}; known: {', '.join(cls.FLAVORS)}")
+    def create(cls, flavor, options=None, *, resolution, seed, device, weight_dtype, overrides=None) -> "Baseline":
+        """Fresh components for the first stage (`overrides`: params.yaml `weights.overrides`)."""
+        if flavor not in cls.spec.flavors:
+            raise ValueError(f"unknown baseline flavor {flavor!r}; known: {', '.join(cls.spec.flavors)}")
+        options = options or BaselineOptions()
         torch.manual_seed(seed)
+        factor = 2 if options.depth else 1
         if flavor == "debug":
-            vae, unet, controlnet, encoder = cls._debug_components(resolution)
+            vae, unet, controlnet, encoder = cls._debug_components(resolution, factor)
         else:
-            vae, unet, controlnet, encoder = cls._sd15_components(overrides)
-        model = cls(vae, unet, controlnet, encoder, flavor, resolution, "pretrain")
+            vae, unet, controlnet, encoder = cls._sd15_components(overrides, factor)
+        model = cls(vae, unet, controlnet, encoder, flavor, resolution, cls.spec.stages_for(flavor)[0].name, options)
         model.check_resolution()
-        return model.to(device, dtype)
+        return model.to(device, weight_dtype)
 
     @staticmethod
-    def _debug_components(resolution: int):
+    def _debug_components(resolution: int, factor: int = 1):
         s = DebugSizes()
         vae = debug_vae(resolution, s.vae_channels)
         latent = resolution // 2 ** (len(s.vae_channels) - 1)
         unet = UNet2DConditionModel(
-            sample_size=latent, in_channels=4, out_channels=4, layers_per_block=1,
+            sample_size=latent, in_channels=4 * factor, out_channels=4 * factor, layers_per_block=1,
             down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
             block_out_channels=s.unet_channels, cross_attention_dim=s.cross_attention_dim,
             attention_head_dim=s.attention_head_dim, norm_num_groups=s.norm_groups,
@@ -98,7 +133,7 @@ class Baseline(LatentModel):
         return vae, unet, controlnet, encoder
 
     @staticmethod
-    def _sd15_components(overrides: dict[str, str] | None = None):
+    def _sd15_components(overrides: dict[str, str] | None = None, factor: int = 1):
         sd = weights.resolve("sd15", overrides)
         vae = AutoencoderKL.from_pretrained(sd, subfolder="vae", local_files_only=True)
         unet = UNet2DConditionModel.from_pretrained(sd, subfolder="unet", local_files_only=True)
@@ -106,11 +141,15 @@ class Baseline(LatentModel):
         encoder = CLIPVisionModelWithProjection.from_pretrained(weights.resolve("clip-vit-large-patch14", overrides), local_files_only=True)
         if encoder.config.projection_dim != unet.config.cross_attention_dim:
             raise ValueError("CLIP projection size must equal the UNet's cross-attention size")
+        if factor > 1:  # depth beside RGB: the released ControlNet reads 4 latent channels, so it starts from the UNet
+            unet = expand_channels(unet, factor)
+            controlnet = ControlNetModel.from_unet(unet)
         return vae, unet, controlnet, encoder
 
-    def enter_video_stage(self, seed: int, overrides: dict[str, str] | None = None) -> None:
-        """Insert AnimateDiff motion modules and freeze everything else: only temporal layers train."""
-        if isinstance(self.unet, UNetMotionModel):
+    def prepare(self, stage: str, *, seed: int, overrides: dict[str, str] | None = None) -> None:
+        """The video stage: insert AnimateDiff motion modules (only temporal layers train there)."""
+        self.stage = stage
+        if stage != "finetune" or isinstance(self.unet, UNetMotionModel):
             return
         device, dtype = self.device, self.dtype
         torch.manual_seed(seed)
@@ -121,21 +160,36 @@ class Baseline(LatentModel):
             adapter = MotionAdapter(block_out_channels=s.unet_channels, motion_layers_per_block=1, motion_num_attention_heads=2,
                                     motion_norm_num_groups=s.norm_groups, motion_max_seq_length=64)  # fmt: skip
         self.unet = UNetMotionModel.from_unet2d(self.unet, adapter)
-        self.stage = "finetune"
         self.to(device, dtype)
 
     def modules(self) -> dict[str, torch.nn.Module]:
         return {"vae": self.vae, "unet": self.unet, "controlnet": self.controlnet, "image_encoder": self.image_encoder}
 
-    def trainable_parameters(self, stage: str) -> Iterator[torch.nn.Parameter]:
-        """pretrain: spatial UNet + ControlNet. finetune: the motion modules only."""
+    def trainable_parameters(self, stage: str) -> list[torch.nn.Parameter]:
+        """vae: the debug VAE. pretrain: spatial UNet + ControlNet. finetune: the motion modules only."""
+        if stage == "vae":
+            return self.train_only(self.vae)
         if stage == "pretrain":
-            return iter(self.train_only(self.unet, self.controlnet))
+            return self.train_only(self.unet, self.controlnet)
         if stage == "finetune":
-            return iter(self.motion_parameters())
-        raise ValueError(f"unknown stage {stage!r}; known: {', '.join(STAGES)}")
+            return self.motion_parameters()
+        raise ValueError(f"unknown stage {stage!r}; known: {', '.join(s.name for s in self.spec.stages)}")
 
     # ------------------------------------------------------------------ building blocks
+    @property
+    def depth(self) -> bool:
+        return self.options.depth
+
+    def latent_channels(self) -> int:
+        return super().latent_channels() * (2 if self.depth else 1)
+
+    def encode_target(self, frames: torch.Tensor, depth: torch.Tensor | None, generator: torch.Generator | None) -> torch.Tensor:
+        """Frames (N, 3, S, S) [+ depth (N, S, S)] -> latents (N, C, h, w): RGB latents, then depth latents."""
+        latents = self.encode(frames, generator)
+        if self.depth:
+            latents = torch.cat([latents, self.encode(depth_image(depth), generator)], dim=1)
+        return latents
+
     def image_tokens(self, reference: torch.Tensor) -> torch.Tensor:
         """Reference frames (B, 3, S, S) in [-1, 1] -> CLIP image tokens (B, 1 + patches, cross_attention_dim)."""
         size = self.image_encoder.config.image_size
@@ -150,16 +204,16 @@ class Baseline(LatentModel):
     def predict_noise(self, latents: torch.Tensor, t: torch.Tensor, tokens: torch.Tensor, pose: torch.Tensor) -> torch.Tensor:
         """Noise prediction for B videos of K frames.
 
-        latents (B, K, 4, h, w); t (B,); tokens (B, N, D); pose (B, K, 3, S, S) -> (B, K, 4, h, w).
+        latents (B, K, C, h, w); t (B,); tokens (B, N, D); pose (B, K, 3, S, S) -> (B, K, C, h, w).
         """
         b, k = latents.shape[:2]
-        flat = latents.flatten(0, 1)  # (B*K, 4, h, w), frame-major within each video
+        flat = latents.flatten(0, 1)  # (B*K, C, h, w), frame-major within each video
         t_flat = t.repeat_interleave(k)
         tokens_flat = tokens.repeat_interleave(k, dim=0)
         down, mid = self.controlnet(flat, t_flat, encoder_hidden_states=tokens_flat,
                                     controlnet_cond=pose.flatten(0, 1).to(self.dtype), return_dict=False)  # fmt: skip
         if isinstance(self.unet, UNetMotionModel):
-            video = latents.permute(0, 2, 1, 3, 4)  # (B, 4, K, h, w)
+            video = latents.permute(0, 2, 1, 3, 4)  # (B, C, K, h, w)
             # UNetMotionModel expects the condition tokens already repeated per frame: (B*K, N, D).
             out = self.unet(video, t, encoder_hidden_states=tokens_flat, down_block_additional_residuals=down,
                             mid_block_additional_residual=mid).sample  # fmt: skip
@@ -168,11 +222,29 @@ class Baseline(LatentModel):
                         mid_block_additional_residual=mid).sample  # fmt: skip
         return out.unflatten(0, (b, k))
 
+    # ------------------------------------------------------------------ training
+    def batch(self, sample: dict, stage: str) -> dict:
+        if stage == "vae":  # single frames (and, with depth, their depth images: one VAE encodes both)
+            out = self.frames_batch(sample)
+            if self.depth:
+                out["frames"] = torch.cat([out["frames"], depth_image(sample["depth"].flatten(0, 1).to(self.device))])
+            return out
+        out = super().batch(sample, stage)
+        if self.depth:
+            out["depth"] = sample["depth"].to(self.device)  # (B, K, S, S) metres
+        return out
+
+    def loss(self, batch: dict, stage: str, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        if stage == "vae":
+            return self.vae_loss(batch["frames"], generator)
+        return {"loss": self.diffusion_loss(batch, generator)}
+
     def diffusion_loss(self, batch: dict, generator: torch.Generator) -> torch.Tensor:
-        """Epsilon-prediction MSE on a batch: reference (B, 3, S, S), frames/control (B, K, 3, S, S)."""
+        """Epsilon-prediction MSE on a batch: reference (B, 3, S, S), frames/control (B, K, 3, S, S)[, depth (B, K, S, S)]."""
         frames = batch["frames"].to(self.device)
         b, k = frames.shape[:2]
-        latents = self.encode(frames.flatten(0, 1), generator).unflatten(0, (b, k))
+        depth = batch["depth"].flatten(0, 1) if self.depth else None
+        latents = self.encode_target(frames.flatten(0, 1), depth, generator).unflatten(0, (b, k))
         noisy, noise, t = self.noised(latents, generator)
         with torch.no_grad():
             tokens = self.image_tokens(batch["reference"].to(self.device))
@@ -193,7 +265,7 @@ class Baseline(LatentModel):
         """Nothing is shared across windows within a step."""
 
     def window_noise(self, state: dict, latents: torch.Tensor, frames: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """Guided noise of n windows: latents (n, K, 4, h, w), frames (n, K) -> (n, K, 4, h, w)."""
+        """Guided noise of n windows: latents (n, K, C, h, w), frames (n, K) -> (n, K, C, h, w)."""
         n, g = latents.shape[0], state["guidance_scale"]
         x, pose = latents.to(self.dtype), state["pose"][frames.to(self.device)]
         tokens = state["tokens"].repeat_interleave(n, dim=0)  # (uncond ×n, cond ×n) or (cond ×n)
@@ -208,22 +280,32 @@ class Baseline(LatentModel):
     def sampling_scheduler(self) -> DDIMScheduler:
         return DDIMScheduler(**SD15_SCHEDULE)
 
+    def decode_outputs(self, latents: torch.Tensor) -> dict[str, torch.Tensor]:
+        c = super().latent_channels()
+        out = {"rgb": self.decode(latents[:, :c].to(self.dtype))}
+        if self.depth:
+            grey = (self.decode(latents[:, c:].to(self.dtype)).float().mean(1) + 1) / 2
+            out["depth"] = 1 - grey
+        return out
+
     # ------------------------------------------------------------------ checkpoints
     def save(self, out_dir: Path) -> None:
         spec = {"method": "baseline", "flavor": self.flavor, "resolution": self.resolution, "stage": self.stage,
-                "unet_class": type(self.unet).__name__}  # fmt: skip
+                "options": self.options.model_dump(), "unet_class": type(self.unet).__name__}  # fmt: skip
         self.save_modules(out_dir, spec)
 
     @classmethod
-    def load(cls, ckpt_dir: Path, device: torch.device, dtype: torch.dtype) -> "Baseline":
-        ckpt_dir = Path(ckpt_dir)
+    def from_checkpoint(cls, path: Path, *, device: torch.device, weight_dtype: torch.dtype) -> "Baseline":
+        ckpt_dir = Path(path)
         spec = read_spec(ckpt_dir)
+        if spec.get("method") != "baseline":
+            raise ValueError(f"{ckpt_dir}: a {spec.get('method')} checkpoint, not baseline")
         unet_cls = UNET_CLASSES[spec["unet_class"]]
         model = cls(
             AutoencoderKL.from_pretrained(ckpt_dir / "vae"),
             unet_cls.from_pretrained(ckpt_dir / "unet"),
             ControlNetModel.from_pretrained(ckpt_dir / "controlnet"),
             CLIPVisionModelWithProjection.from_pretrained(ckpt_dir / "image_encoder"),
-            spec["flavor"], spec["resolution"], spec["stage"],
+            spec["flavor"], spec["resolution"], spec["stage"], BaselineOptions.model_validate(spec.get("options", {})),
         )  # fmt: skip
-        return model.to(device, dtype)
+        return model.to(device, weight_dtype)

@@ -13,11 +13,18 @@ name in the other.
 Rows without a reference (classifier-free guidance's unconditional half, or a training sample whose
 reference was dropped) attend to themselves only, exactly as the plain block — the released pipeline's
 unconditional branch is the same network without appearance.
+
+What one forward pass exchanges is an `Appearance` passed explicitly, through diffusers'
+`cross_attention_kwargs={"appearance": ...}`, never held in shared state: gradient checkpointing re-runs a
+block in the backward pass with the arguments of its forward call, so a re-computed block sees exactly
+the appearance it saw (state reset after the forward would make the re-computation wrong). Every other
+attention layer of the two UNets gets a processor that accepts and ignores the argument.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -40,21 +47,18 @@ def hybrid_layers(unet: torch.nn.Module, fusion: str) -> list[str]:
     return names
 
 
-class AppearanceBank:
-    """The appearance tokens of one forward pass, per layer, and which reference each denoised row reads.
+@dataclass
+class Appearance:
+    """The appearance exchanged in one forward pass.
 
-    tokens[layer]: (R, L, C) — the R references' normalised hidden states at that layer.
+    tokens[layer]: (R, L, C) — the R references' normalised hidden states at that layer, recorded by the
+    appearance encoder's writers (each layer once: a checkpointed re-computation does not overwrite them).
     rows: (N,) long — for each row of the denoiser's batch (frames flattened), the reference it attends to,
-    or -1 for none. None: the denoiser runs as the plain UNet.
+    or -1 for none. None (or no Appearance at all): the denoiser runs as the plain UNet.
     """
 
-    def __init__(self) -> None:
-        self.tokens: dict[str, torch.Tensor] = {}
-        self.rows: torch.Tensor | None = None
-        self.recording = False
-
-    def clear(self) -> None:
-        self.tokens, self.rows, self.recording = {}, None, False
+    tokens: dict[str, torch.Tensor] = field(default_factory=dict)
+    rows: torch.Tensor | None = None
 
 
 def attend(attn, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
@@ -81,38 +85,38 @@ def _check_plain(attn, name: str) -> None:
 
 
 class AppearanceWriter:
-    """On the appearance encoder: record the layer's input (y_a), then attend as usual."""
+    """On the appearance encoder: record the layer's input (y_a) into the pass's Appearance, then attend as usual."""
 
-    def __init__(self, bank: AppearanceBank, name: str) -> None:
-        self.bank, self.name = bank, name
+    def __init__(self, name: str) -> None:
+        self.name = name
 
-    def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None, **kwargs):
+    def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None, appearance: Appearance | None = None):
         if encoder_hidden_states is not None or attention_mask is not None:
             raise ValueError(f"{self.name}: self-attention with a context or mask is not what MagicAnimate records")
-        if self.bank.recording:
-            self.bank.tokens[self.name] = hidden_states
+        if appearance is not None:
+            appearance.tokens.setdefault(self.name, hidden_states)
         return attend(attn, attn.to_q(hidden_states), attn.to_k(hidden_states), attn.to_v(hidden_states))
 
 
 class HybridAttention:
     """On the denoiser: keys/values [K, K'_a], [V, V'_a] for rows with a reference, plain otherwise."""
 
-    def __init__(self, bank: AppearanceBank, name: str) -> None:
-        self.bank, self.name = bank, name
+    def __init__(self, name: str) -> None:
+        self.name = name
 
-    def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None, **kwargs):
+    def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None, appearance: Appearance | None = None):
         if encoder_hidden_states is not None or attention_mask is not None:
             raise ValueError(f"{self.name}: self-attention with a context or mask is not what MagicAnimate reads into")
         x = hidden_states  # (N, L, C): N = videos × frames
         q, k, v = attn.to_q(x), attn.to_k(x), attn.to_v(x)
-        rows = self.bank.rows
+        rows = appearance.rows if appearance is not None else None
         if rows is None or not bool((rows >= 0).any()):
             return attend(attn, q, k, v)
-        tokens = self.bank.tokens.get(self.name)
+        tokens = appearance.tokens.get(self.name)
         if tokens is None:
             raise RuntimeError(f"{self.name}: no appearance tokens recorded for this layer (run the appearance encoder first)")
         if rows.shape[0] != x.shape[0]:
-            raise ValueError(f"{self.name}: bank rows for {rows.shape[0]} frames, the batch has {x.shape[0]}")
+            raise ValueError(f"{self.name}: appearance rows for {rows.shape[0]} frames, the batch has {x.shape[0]}")
         # Project each reference once (R rows), then hand each frame its reference's keys/values.
         k_ref, v_ref = attn.to_k(tokens), attn.to_v(tokens)  # (R, L', C)
         with_ref = rows >= 0
@@ -126,13 +130,41 @@ class HybridAttention:
         return out
 
 
-def install(unet: torch.nn.Module, bank: AppearanceBank, fusion: str, role: str) -> list[str]:
+class IgnoresAppearance:
+    """Any other attention layer of the two UNets: its own processor, with the `appearance` argument accepted
+    and dropped (diffusers warns on every call about a cross_attention_kwarg a processor does not take)."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+
+    def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None, appearance: Appearance | None = None,
+                 **kwargs):  # fmt: skip
+        return self.inner(attn, hidden_states, encoder_hidden_states, attention_mask, temb, **kwargs)
+
+
+def install(unet: torch.nn.Module, fusion: str, role: str) -> list[str]:
     """Put writers (`role="write"`, the appearance encoder) or hybrid readers (`"read"`, the denoiser) on
-    the fusion layers of `unet`; the other layers keep their processors. Returns the layer names."""
+    the fusion layers of `unet`; every other attention layer keeps its processor (wrapped to ignore the
+    appearance). Returns the fusion layer names."""
+    from diffusers.models.attention_processor import Attention
+
     cls = {"write": AppearanceWriter, "read": HybridAttention}[role]
     names = hybrid_layers(unet, fusion)
-    modules = dict(unet.named_modules())
-    for name in names:
-        _check_plain(modules[name], name)
-        modules[name].set_processor(cls(bank, name))
+    for name, module in unet.named_modules():
+        if not isinstance(module, Attention):
+            continue
+        if name in names:
+            _check_plain(module, name)
+            module.set_processor(cls(name))
+        elif not isinstance(module.processor, (IgnoresAppearance, AppearanceWriter, HybridAttention)):
+            module.set_processor(IgnoresAppearance(module.processor))
+        elif not isinstance(module.processor, IgnoresAppearance):  # was a fusion layer of another choice
+            module.set_processor(IgnoresAppearance(attention_processor()))
     return names
+
+
+def attention_processor():
+    """diffusers' default processor (scaled dot-product attention)."""
+    from diffusers.models.attention_processor import AttnProcessor2_0
+
+    return AttnProcessor2_0()

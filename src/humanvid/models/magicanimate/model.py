@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -32,12 +31,12 @@ from safetensors.torch import load_file, save_file
 from transformers import CLIPTextConfig, CLIPTextModel
 
 from humanvid import weights
-from humanvid.models.latent import RELEASED_STAGE, UNET_CLASSES, LatentModel, debug_vae, read_spec
+from humanvid.models.latent import UNET_CLASSES, LatentModel, debug_vae, read_spec
 from humanvid.models.magicanimate import attention, guided, released
+from humanvid.models.magicanimate.attention import Appearance
+from humanvid.models.magicanimate.spec import SPEC, MagicAnimateOptions
 
-STAGES = ("pretrain", "finetune")
 NULL_TEXT_FILE = "null_text.safetensors"
-CONTROLS = ("densepose", "dwpose", "dwpose+densepose")
 
 # The released pipeline's scheduler (configs/inference/inference.yaml): AnimateDiff's linear betas, every
 # other DDIM setting at diffusers' defaults (clip_sample=True, set_alpha_to_one=True, steps_offset=0).
@@ -74,49 +73,51 @@ class Hyper:
 class MagicAnimate(LatentModel):
     """The components and what each stage does with them."""
 
-    FLAVORS: ClassVar[tuple[str, ...]] = ("debug", "sd15", "released")
+    spec = SPEC
     hyper = Hyper()
 
     def __init__(self, vae, unet, appearance_encoder, controlnet, null_text: torch.Tensor, flavor: str, resolution: int,
-                 stage: str, fusion: str = "midup", control: str = "densepose") -> None:  # fmt: skip
-        if control not in CONTROLS:
-            raise ValueError(f"unknown MagicAnimate control {control!r}; known: {', '.join(CONTROLS)}")
+                 stage: str, options: MagicAnimateOptions | None = None) -> None:  # fmt: skip
         self.vae: AutoencoderKL = vae
         self.unet: UNet2DConditionModel | UNetMotionModel = unet
         self.appearance_encoder: UNet2DConditionModel = appearance_encoder
         self.controlnet: ControlNetModel = controlnet
         self.null_text = null_text  # (1, 77, D)
-        self.flavor, self.resolution, self.stage, self.fusion, self.control = flavor, resolution, stage, fusion, control
+        self.flavor, self.resolution, self.stage = flavor, resolution, stage
+        self.options = options or MagicAnimateOptions()
         self.noise_scheduler = DDPMScheduler(**MAGICANIMATE_SCHEDULE)
-        self.bank = attention.AppearanceBank()
         self._install_attention()
         self.vae.requires_grad_(False)
 
+    @property
+    def fusion(self) -> str:
+        return self.options.fusion
+
     def _install_attention(self) -> None:
-        writers = attention.install(self.appearance_encoder, self.bank, self.fusion, "write")
-        readers = attention.install(self.unet, self.bank, self.fusion, "read")
+        writers = attention.install(self.appearance_encoder, self.fusion, "write")
+        readers = attention.install(self.unet, self.fusion, "read")
         if writers != readers:
             raise ValueError(f"appearance encoder and denoiser differ in their {self.fusion} attention layers")
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def create(cls, flavor: str, resolution: int, seed: int, device: torch.device, dtype: torch.dtype,
-               fusion: str = "midup", control: str = "densepose", overrides: dict[str, str] | None = None) -> "MagicAnimate":  # fmt: skip
-        """Fresh components for stage 1 (`released`: the released model, already in stage 2). `overrides`:
+    def create(cls, flavor, options=None, *, resolution, seed, device, weight_dtype, overrides=None) -> "MagicAnimate":
+        """Fresh components for the first stage (`released`: the released model, already video). `overrides`:
         params.yaml `weights.overrides` for the released weights it loads."""
-        if flavor not in cls.FLAVORS:
-            raise ValueError(f"unknown magicanimate flavor {flavor!r}; known: {', '.join(cls.FLAVORS)}")
+        if flavor not in cls.spec.flavors:
+            raise ValueError(f"unknown magicanimate flavor {flavor!r}; known: {', '.join(cls.spec.flavors)}")
+        options = options or MagicAnimateOptions()
         torch.manual_seed(seed)
         if flavor == "debug":
-            parts, stage = cls._debug_components(resolution), "pretrain"
+            parts, stage = cls._debug_components(resolution), "vae"
         elif flavor == "sd15":
             parts, stage = cls._sd15_components(overrides), "pretrain"
         else:
             parts = cls._released_components(*(weights.resolve(n, overrides) for n in ("magicanimate", "sd15", "sd-vae-ft-mse")))
-            stage = "finetune"
-        model = cls(*parts, flavor, resolution, stage, fusion, control)
+            stage = "released"
+        model = cls(*parts, flavor, resolution, stage, options)
         model.check_resolution()
-        return model.to(device, dtype)
+        return model.to(device, weight_dtype)
 
     @staticmethod
     def _debug_unet(resolution: int) -> UNet2DConditionModel:
@@ -166,17 +167,18 @@ class MagicAnimate(LatentModel):
 
     @classmethod
     def from_release(cls, release: str | Path, sd15: str | Path, vae: str | Path, resolution: int, device: torch.device,
-                     dtype: torch.dtype, fusion: str = "midup", control: str = "densepose", heads: int = 8) -> "MagicAnimate":  # fmt: skip
+                     dtype: torch.dtype, options: MagicAnimateOptions | None = None, heads: int = 8) -> "MagicAnimate":  # fmt: skip
         """The released model from explicit folders (what the `released` flavor does with the registry's
         paths; `heads` is the motion modules' head count, 8 in the release)."""
         parts = cls._released_components(release, sd15, vae, heads)
-        model = cls(*parts, "released", resolution, "finetune", fusion, control)
+        model = cls(*parts, "released", resolution, "released", options)
         model.check_resolution()
         return model.to(device, dtype)
 
-    def enter_video_stage(self, seed: int, overrides: dict[str, str] | None = None) -> None:
+    def prepare(self, stage: str, *, seed: int, overrides: dict[str, str] | None = None) -> None:
         """Stage 2: insert motion modules (AnimateDiff v1 weights for sd15, fresh for debug) into the denoiser."""
-        if isinstance(self.unet, UNetMotionModel):
+        self.stage = stage
+        if stage != "finetune" or isinstance(self.unet, UNetMotionModel):
             return
         device, dtype = self.device, self.dtype
         torch.manual_seed(seed)
@@ -187,7 +189,6 @@ class MagicAnimate(LatentModel):
         else:
             adapter = magicanimate_adapter(self.unet, DebugSizes().motion_heads)
         self.unet = UNetMotionModel.from_unet2d(self.unet, adapter)
-        self.stage = "finetune"
         self._install_attention()
         self.to(device, dtype)
 
@@ -200,63 +201,72 @@ class MagicAnimate(LatentModel):
         self.null_text = self.null_text.to(device, dtype)
         return self
 
-    def trainable_parameters(self, stage: str) -> Iterator[torch.nn.Parameter]:
-        """base (debug flavors only: the stand-in for SD1.5's pretraining): the denoiser alone.
-        pretrain: appearance encoder + ControlNet (denoiser frozen, temporal layers absent).
+    def trainable_parameters(self, stage: str) -> list[torch.nn.Parameter]:
+        """vae, base (debug flavors only: the stand-ins for sd-vae-ft-mse and SD1.5's pretraining): the VAE, then
+        the denoiser alone. pretrain: appearance encoder + ControlNet (denoiser frozen, temporal layers absent).
         finetune: the motion modules only."""
+        if stage in ("vae", "base") and self.flavor != "debug":
+            raise ValueError(f"only a debug model trains its own {stage} (sd15/released start from released weights)")
+        if stage == "vae":
+            return self.train_only(self.vae)
         if stage == "base":
-            if self.flavor != "debug" or self.stage != "pretrain":
-                raise ValueError("only a debug model before stage 1 trains its base denoiser (sd15/released start from SD1.5)")
-            return iter(self.train_only(self.unet))
+            return self.train_only(self.unet)
         if stage == "pretrain":
-            return iter(self.train_only(self.appearance_encoder, self.controlnet))
+            return self.train_only(self.appearance_encoder, self.controlnet)
         if stage == "finetune":
-            return iter(self.motion_parameters())
-        raise ValueError(f"unknown stage {stage!r}; known: {', '.join(STAGES)}")
+            return self.motion_parameters()
+        raise ValueError(f"unknown stage {stage!r}; known: {', '.join(s.name for s in self.spec.stages)}")
 
     # ------------------------------------------------------------------ the network
     def text(self, n: int) -> torch.Tensor:
         return self.null_text.expand(n, -1, -1)
 
-    def record_appearance(self, reference_latents: torch.Tensor, t: torch.Tensor) -> None:
-        """Run the appearance encoder on R reference latents (R, 4, h, w) at timesteps t (R,), filling the bank."""
-        self.bank.tokens = {}
-        self.bank.recording = True
-        try:
-            self.appearance_encoder(reference_latents.to(self.dtype), t, encoder_hidden_states=self.text(len(reference_latents)))
-        finally:
-            self.bank.recording = False
+    def record_appearance(self, reference_latents: torch.Tensor, t: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Run the appearance encoder on R reference latents (R, 4, h, w) at timesteps t (R,) -> its recording:
+        layer -> tokens (R, L, C)."""
+        appearance = Appearance()
+        self.appearance_encoder(reference_latents.to(self.dtype), t, encoder_hidden_states=self.text(len(reference_latents)),
+                                cross_attention_kwargs={"appearance": appearance})  # fmt: skip
+        return appearance.tokens
 
     def control_residuals(self, latents: torch.Tensor, t: torch.Tensor, control: torch.Tensor, scale: float = 1.0):
         """Per-frame ControlNet: latents (N, 4, h, w), t (N,), control (N, 3, S, S) -> (down residuals, mid residual)."""
         return self.controlnet(latents.to(self.dtype), t, encoder_hidden_states=self.text(len(latents)),
                                controlnet_cond=control.to(self.dtype), conditioning_scale=scale, return_dict=False)  # fmt: skip
 
-    def denoise(self, latents: torch.Tensor, t: torch.Tensor, down, mid, rows: torch.Tensor | None) -> torch.Tensor:
+    def denoise(self, latents: torch.Tensor, t: torch.Tensor, down, mid, appearance: Appearance | None) -> torch.Tensor:
         """The denoiser on B videos of K frames: latents (B, K, 4, h, w), t (B,), ControlNet residuals per
-        frame (B*K, ...), rows (B*K,) -> the reference each frame reads (-1: none) -> noise (B, K, 4, h, w)."""
+        frame (B*K, ...), the appearance the frames read (its rows (B*K,): the reference of each frame, -1
+        none; None: the plain UNet) -> noise (B, K, 4, h, w)."""
         b, k = latents.shape[:2]
-        self.bank.rows = rows
-        try:
-            if isinstance(self.unet, UNetMotionModel):
-                # UNetMotionModel takes (B, 4, K, h, w) and the context already repeated per frame (B*K, 77, D).
-                out = self.unet(latents.permute(0, 2, 1, 3, 4).to(self.dtype), t, encoder_hidden_states=self.text(b * k),
-                                down_block_additional_residuals=down, mid_block_additional_residual=mid).sample  # fmt: skip
-                return out.permute(0, 2, 1, 3, 4)
-            out = self.unet(latents.flatten(0, 1).to(self.dtype), t.repeat_interleave(k), encoder_hidden_states=self.text(b * k),
-                            down_block_additional_residuals=down, mid_block_additional_residual=mid).sample  # fmt: skip
-            return out.unflatten(0, (b, k))
-        finally:
-            self.bank.rows = None
+        kwargs = {"appearance": appearance}
+        if isinstance(self.unet, UNetMotionModel):
+            # UNetMotionModel takes (B, 4, K, h, w) and the context already repeated per frame (B*K, 77, D).
+            out = self.unet(latents.permute(0, 2, 1, 3, 4).to(self.dtype), t, encoder_hidden_states=self.text(b * k),
+                            down_block_additional_residuals=down, mid_block_additional_residual=mid, cross_attention_kwargs=kwargs).sample  # fmt: skip
+            return out.permute(0, 2, 1, 3, 4)
+        out = self.unet(latents.flatten(0, 1).to(self.dtype), t.repeat_interleave(k), encoder_hidden_states=self.text(b * k),
+                        down_block_additional_residuals=down, mid_block_additional_residual=mid, cross_attention_kwargs=kwargs).sample  # fmt: skip
+        return out.unflatten(0, (b, k))
 
     def predict_noise(self, latents: torch.Tensor, t: torch.Tensor, reference_latents: torch.Tensor, control: torch.Tensor,
                       rows: torch.Tensor) -> torch.Tensor:  # fmt: skip
         """latents (B, K, 4, h, w), t (B,), reference latents (B, 4, h, w) (each video's own, at its t),
         control (B, K, 3, S, S), rows (B*K,) -> noise (B, K, 4, h, w)."""
         k = latents.shape[1]
-        self.record_appearance(reference_latents, t)
+        tokens = self.record_appearance(reference_latents, t)
         down, mid = self.control_residuals(latents.flatten(0, 1), t.repeat_interleave(k), control.flatten(0, 1))
-        return self.denoise(latents, t, down, mid, rows)
+        return self.denoise(latents, t, down, mid, Appearance(tokens, rows))
+
+    def batch(self, sample: dict, stage: str) -> dict:
+        return self.frames_batch(sample) if stage in ("vae", "base") else super().batch(sample, stage)
+
+    def loss(self, batch: dict, stage: str, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        if stage == "vae":
+            return self.vae_loss(batch["frames"], generator)
+        if stage == "base":
+            return {"loss": self.base_loss(batch, generator)}
+        return {"loss": self.diffusion_loss(batch, generator)}
 
     def base_loss(self, batch: dict, generator: torch.Generator) -> torch.Tensor:
         """Plain image diffusion of the denoiser on frames (N, 3, S, S): no appearance, no control, the
@@ -285,13 +295,13 @@ class MagicAnimate(LatentModel):
 
     def sampling_state(self, reference: torch.Tensor, control: torch.Tensor, guidance_scale: float) -> dict:
         return {"reference": self.encode(reference[None].to(self.device)), "control": control.to(self.dtype),
-                "guidance_scale": guidance_scale, "down": None, "mid": None}  # fmt: skip
+                "guidance_scale": guidance_scale, "tokens": None, "down": None, "mid": None}  # fmt: skip
 
     def begin_step(self, state: dict, latents: torch.Tensor, t: torch.Tensor) -> None:
         """Once per step: the appearance tokens of the reference at t (conditional branch only: the
         unconditional one reads none), and the ControlNet residuals of every frame (they depend on the
         frame alone, so overlapping windows share them)."""
-        self.record_appearance(state["reference"], t.expand(1))
+        state["tokens"] = self.record_appearance(state["reference"], t.expand(1))
         n = latents.shape[0]
         down, mid = self.control_residuals(latents, t.expand(n), state["control"])
         state["down"], state["mid"] = down, mid
@@ -303,34 +313,35 @@ class MagicAnimate(LatentModel):
         idx = frames.flatten().to(self.device)
         down = [r[idx] for r in state["down"]]
         mid = state["mid"][idx]
-        g = state["guidance_scale"]
+        g, tokens = state["guidance_scale"], state["tokens"]
         cond_rows = torch.zeros(n * k, dtype=torch.long, device=self.device)
         if g <= 1.0:
-            return self.denoise(latents, t.expand(n), down, mid, cond_rows).float()
+            return self.denoise(latents, t.expand(n), down, mid, Appearance(tokens, cond_rows)).float()
         if self.fusion == "midup" and guided.supported(self.unet, latents.shape[-1]):
-            uncond, cond = guided.guided_noise(self.unet, self.bank, latents, t, self.text(n * k), down, mid)
+            uncond, cond = guided.guided_noise(self.unet, tokens, latents, t, self.text(n * k), down, mid)
             return (uncond + g * (cond - uncond)).float()
         rows = torch.cat([torch.full_like(cond_rows, -1), cond_rows])  # unconditional first: no appearance
         eps = self.denoise(torch.cat([latents, latents]), t.expand(2 * n), [torch.cat([r, r]) for r in down],
-                           torch.cat([mid, mid]), rows).float()  # fmt: skip
+                           torch.cat([mid, mid]), Appearance(tokens, rows)).float()  # fmt: skip
         uncond, cond = eps.chunk(2)
         return uncond + g * (cond - uncond)
+
+    def decode_outputs(self, latents: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"rgb": self.decode(latents.to(self.dtype))}
 
     # ------------------------------------------------------------------ checkpoints
     def save(self, out_dir: Path) -> None:
         spec = {"method": "magicanimate", "flavor": self.flavor, "resolution": self.resolution, "stage": self.stage,
-                "fusion": self.fusion, "control": self.control, "unet_class": type(self.unet).__name__}  # fmt: skip
+                "options": self.options.model_dump(), "unet_class": type(self.unet).__name__}  # fmt: skip
         self.save_modules(out_dir, spec)
         save_file({"null_text": self.null_text.detach().float().cpu().contiguous()}, str(Path(out_dir) / NULL_TEXT_FILE))
 
     @classmethod
-    def load(cls, ckpt_dir: Path, device: torch.device, dtype: torch.dtype) -> "MagicAnimate":
-        ckpt_dir = Path(ckpt_dir)
+    def from_checkpoint(cls, path: Path, *, device: torch.device, weight_dtype: torch.dtype) -> "MagicAnimate":
+        ckpt_dir = Path(path)
         spec = read_spec(ckpt_dir)
         if spec.get("method") != "magicanimate":
             raise ValueError(f"{ckpt_dir}: a {spec.get('method')} checkpoint, not magicanimate")
-        if spec["stage"] == RELEASED_STAGE:  # a pointer to the released weights (humanvid.training.stages)
-            return cls.create(spec["flavor"], spec["resolution"], 0, device, dtype, **spec["options"], overrides=spec["overrides"])
         unet_cls = UNET_CLASSES[spec["unet_class"]]
         model = cls(
             AutoencoderKL.from_pretrained(ckpt_dir / "vae"),
@@ -338,9 +349,9 @@ class MagicAnimate(LatentModel):
             UNet2DConditionModel.from_pretrained(ckpt_dir / "appearance_encoder"),
             ControlNetModel.from_pretrained(ckpt_dir / "controlnet"),
             load_file(str(ckpt_dir / NULL_TEXT_FILE))["null_text"],
-            spec["flavor"], spec["resolution"], spec["stage"], spec["fusion"], spec["control"],
+            spec["flavor"], spec["resolution"], spec["stage"], MagicAnimateOptions.model_validate(spec.get("options", {})),
         )  # fmt: skip
-        return model.to(device, dtype)
+        return model.to(device, weight_dtype)
 
 
 def magicanimate_adapter(unet: UNet2DConditionModel, heads: int) -> MotionAdapter:

@@ -1,0 +1,1 @@
+"""MagicAnimate (spec.py: its declaration; model.py: the networks; imported lazily through METHODS)."""

@@ -1,0 +1,38 @@
+"""MagicAnimate's declaration (no torch): flavors and released weights, options, stages, controls."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from humanvid.config import Section
+from humanvid.models.spec import FlavorSpec, MethodSpec, StageSpec
+
+
+class MagicAnimateOptions(Section):
+    """`arch.options` of MagicAnimate (docs/magicanimate.md)."""
+
+    fusion: Literal["midup", "full"] = "midup"
+    """Layers whose self-attention reads the appearance: mid + up blocks (the paper) or all (its ablation)."""
+    control: Literal["densepose", "dwpose", "dwpose+densepose"] = "densepose"
+    """The ControlNet's driving signal: DensePose (the paper), DWPose, or both added (its ablation)."""
+
+
+SPEC = MethodSpec(
+    name="magicanimate",
+    target="humanvid.models.magicanimate.model:MagicAnimate",
+    flavors={
+        "debug": FlavorSpec(),
+        "sd15": FlavorSpec(weights=("sd15", "sd-vae-ft-mse", "animatediff-v1-5")),
+        "released": FlavorSpec(weights=("sd15", "sd-vae-ft-mse", "magicanimate"), released=True),
+    },
+    options=MagicAnimateOptions,
+    stages=(
+        StageSpec("vae", ("reference_clip",), "fit the debug VAE on single training frames (no released VAE at that size)",
+                  flavors=("debug",), seeds=(1, 2), end_batch=32, end_seed=3),
+        StageSpec("base", ("reference_clip",), "train the debug denoiser as a plain image diffusion model: the stand-in for "
+                  "SD1.5's pretraining, frozen in both of MagicAnimate's stages", flavors=("debug",), seeds=(4, 5)),
+        StageSpec("pretrain", ("magicanimate_pair",), "stage 1: appearance encoder + ControlNet, denoiser frozen, no temporal layers"),
+        StageSpec("finetune", ("magicanimate_video",), "stage 2: the motion modules only", seeds=(10, 10)),
+    ),
+    controls=lambda options: (options.control,),
+)

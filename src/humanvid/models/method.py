@@ -1,0 +1,134 @@
+"""The model side of a method: what the stage runner, the sampler and the evaluator call, without knowing
+which method it is. A method subclasses `Method` (latent methods: `humanvid.models.latent.LatentModel`)
+and sets `spec` to its `MethodSpec`.
+
+Construction: `create` (fresh components for the first stage; a released flavor: the released model),
+`from_checkpoint` / `save` (a folder per stage). Training, per stage of `spec.stages`: `prepare` (e.g.
+insert motion modules), `trainable_parameters` (kept in float32 under mixed precision), `batch` (a loader
+batch -> model inputs), `loss` (a dict: `loss` is optimised, every term is logged), `end_stage`.
+Sampling (`humanvid.sampling.denoise`): `latent_channels`, `sampling_scheduler`, `sampling_state`,
+`begin_step`, `window_noise`, and `decode_outputs` (latents -> one tensor per declared output).
+Device and dtype are passed in, never guessed.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import ClassVar
+
+import torch
+
+from humanvid.config import Section
+from humanvid.controls import control_images, control_sources
+from humanvid.models.spec import MethodSpec
+
+
+def channels_last(value: torch.Tensor):
+    """A loader condition as `control_images` reads it: multi-channel maps (K, C, S, S) -> (K, S, S, C)."""
+    return (value.permute(0, 2, 3, 1) if value.ndim == 4 else value).numpy()
+
+
+def to_unit(images: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """uint8 images -> float32 in [-1, 1] on `device`."""
+    return images.to(device).float() / 127.5 - 1
+
+
+class Method(ABC):
+    """See the module docstring."""
+
+    spec: ClassVar[MethodSpec]
+    flavor: str
+    resolution: int
+    options: Section
+    stage: str
+    """The stage its weights come from (or are prepared for): a name of `spec.stages`, or `released`."""
+
+    # ------------------------------------------------------------------ construction and checkpoints
+    @classmethod
+    @abstractmethod
+    def create(cls, flavor: str, options: Section, *, resolution: int, seed: int, device: torch.device, weight_dtype: torch.dtype,
+               overrides: dict[str, str] | None = None) -> "Method":  # fmt: skip
+        """Fresh components for the flavor's first stage, every module in `weight_dtype` (`overrides`:
+        params.yaml `weights.overrides` for the released weights it loads)."""
+
+    @classmethod
+    @abstractmethod
+    def from_checkpoint(cls, path: Path, *, device: torch.device, weight_dtype: torch.dtype) -> "Method":
+        """A model saved by `save`."""
+
+    @abstractmethod
+    def save(self, path: Path) -> None:
+        """Every component into the folder `path` (safetensors + config, and `humanvid.json`)."""
+
+    @abstractmethod
+    def modules(self) -> dict[str, torch.nn.Module]:
+        """Its components by name (what `save` writes and the trainer wraps)."""
+
+    # ------------------------------------------------------------------ what the spec says of these options
+    @property
+    def controls(self) -> tuple[str, ...]:
+        return self.spec.controls(self.options)
+
+    @property
+    def control(self) -> str:
+        """The control kind its pose branch reads (the first of `controls`)."""
+        return self.controls[0]
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        return self.spec.outputs(self.options)
+
+    def conditions(self) -> tuple[str, ...]:
+        """Shard conditions a training or sampling batch of this model reads."""
+        sources = [c for kind in self.controls for c in control_sources(kind)]
+        return tuple(dict.fromkeys(sources + list(self.spec.conditions(self.options))))
+
+    # ------------------------------------------------------------------ training
+    def prepare(self, stage: str, *, seed: int, overrides: dict[str, str] | None = None) -> None:
+        """Turn the model into what `stage` trains (default: nothing to do)."""
+
+    @abstractmethod
+    def trainable_parameters(self, stage: str) -> list[torch.nn.Parameter]:
+        """Freeze everything but what `stage` trains; return those parameters."""
+
+    def batch(self, sample: dict, stage: str) -> dict:
+        """A loader batch (uint8 frames (B, K, 3, S, S), reference (B, 3, S, S), conditions cropped to S) -> model
+        inputs on the model's device: frames and reference in [-1, 1], `control` images (B, K, 3, S, S) in [0, 1]."""
+        s = self.resolution
+        images = [control_images(self.control, {c: channels_last(sample[c][i]) for c in control_sources(self.control)}, s, s, s)
+                  for i in range(len(sample["frames"]))]  # fmt: skip
+        out = {"frames": to_unit(sample["frames"], self.device), "control": torch.stack(images).to(self.device)}
+        if "reference" in sample:
+            out["reference"] = to_unit(sample["reference"], self.device)
+        return out
+
+    @abstractmethod
+    def loss(self, batch: dict, stage: str, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        """Loss terms of one batch: `loss` (what is optimised) and any others (logged)."""
+
+    def end_stage(self, stage: str, batch: dict | None) -> None:
+        """After the stage's last step, with one batch when the stage spec asks for it (`end_batch`)."""
+
+    def enable_gradient_checkpointing(self) -> None:
+        """Recompute activations in backward wherever a component supports it (diffusers modules)."""
+        for module in self.modules().values():
+            if getattr(module, "_supports_gradient_checkpointing", False):
+                module.enable_gradient_checkpointing()
+
+    # ------------------------------------------------------------------ sampling
+    @property
+    @abstractmethod
+    def device(self) -> torch.device: ...
+
+    @property
+    @abstractmethod
+    def dtype(self) -> torch.dtype: ...
+
+    @abstractmethod
+    def latent_channels(self) -> int:
+        """Channels of the per-frame latent the sampler denoises."""
+
+    @abstractmethod
+    def decode_outputs(self, latents: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Latents (N, C, h, w) -> each of `outputs`: `rgb` (N, 3, S, S) in [-1, 1], `depth` (N, S, S) relative depth."""

@@ -1,0 +1,122 @@
+"""What a method declares about itself, read by config validation without importing torch.
+
+A method is a folder under `humanvid/models/` holding `spec.py` (a `MethodSpec`: flavors and the
+released weights each loads, typed options, training stages, the control kinds it reads, its outputs)
+and the model code its `target` names (a `humanvid.models.method.Method` subclass). `METHODS` (the
+package's `__init__`) maps names to specs: one registry line per method.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from humanvid.config import Section
+from humanvid.registry import import_target
+
+OUTPUT_KINDS = ("rgb", "depth")
+"""What a method can generate: `rgb` video (an mp4 per clip) and `depth` (an npz beside it; relative depth,
+evaluated after a least-squares scale and shift)."""
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """One training stage a method runs (`train@{model}.{name}` in the pipeline)."""
+
+    name: str
+    """The key under `models.{m}.stages` in params.yaml."""
+    recipes: tuple[str, ...]
+    """Training-sample recipes it accepts (kinds in humanvid.recipes.RECIPES)."""
+    doc: str
+    """What it trains, in a line (shown in errors and docs)."""
+    flavors: tuple[str, ...] | None = None
+    """The flavors that have this stage (None: every flavor that is trained here)."""
+    seeds: tuple[int, int] = (0, 0)
+    """Offsets from `run.seed` of the stage's data-stream and noise seeds: each stage draws its own streams."""
+    end_batch: int = 0
+    """After its steps, `Method.end_stage` gets one batch of up to this many samples (the VAE stage calibrates the
+    latent scale on it); 0: none."""
+    end_seed: int = 0
+    """Offset from `run.seed` of that batch's stream."""
+
+
+@dataclass(frozen=True)
+class FlavorSpec:
+    """A size of a method."""
+
+    weights: tuple[str, ...] = ()
+    """Released weights it loads (names in humanvid.weights.WEIGHTS)."""
+    released: bool = False
+    """A released model as published: no training stages (its `stages` in params.yaml are `{}`)."""
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """The light half of a method. See the module docstring."""
+
+    name: str
+    target: str
+    """"module:Class" of its `Method` subclass (imported only when a stage runs)."""
+    flavors: dict[str, FlavorSpec]
+    options: type[Section]
+    """Its `arch.options` schema (every field with a default)."""
+    stages: tuple[StageSpec, ...]
+    """Every training stage, in order; a flavor has the subset `stages_for(flavor)`."""
+    controls: Callable[[Section], tuple[str, ...]]
+    """Options -> the control kinds its batches read (humanvid.controls.CONTROLS)."""
+    outputs: Callable[[Section], tuple[str, ...]] = lambda options: ("rgb",)
+    """Options -> what it generates (OUTPUT_KINDS)."""
+    conditions: Callable[[Section], tuple[str, ...]] = lambda options: ()
+    """Options -> shard conditions its training batches need beyond its controls (e.g. depth to learn to generate it)."""
+
+    def parse_options(self, options: dict) -> Section:
+        return self.options.model_validate(options)
+
+    def stages_for(self, flavor: str) -> tuple[StageSpec, ...]:
+        if self.flavors[flavor].released:
+            return ()
+        return tuple(s for s in self.stages if s.flavors is None or flavor in s.flavors)
+
+    def stage(self, name: str) -> StageSpec:
+        for s in self.stages:
+            if s.name == name:
+                return s
+        raise ValueError(f"method {self.name!r} has no training stage {name!r}; its stages: {', '.join(s.name for s in self.stages)}")
+
+    def load(self) -> type:
+        """The model class."""
+        return import_target(self.target)
+
+
+def check_spec(name: str, spec: MethodSpec) -> None:
+    """What registration checks: a wrong spec fails when it is first looked up, not halfway through a run."""
+    from humanvid.controls import CONTROLS
+    from humanvid.recipes import RECIPES
+
+    if not isinstance(spec, MethodSpec):
+        raise TypeError(f"expected a MethodSpec, got {type(spec).__name__}")
+    if spec.name != name:
+        raise ValueError(f"spec is named {spec.name!r}")
+    if not spec.flavors:
+        raise ValueError("no flavors")
+    if not (isinstance(spec.options, type) and issubclass(spec.options, Section)):
+        raise TypeError("options must be a config Section")
+    defaults = spec.parse_options({})  # every option has a default
+    names = [s.name for s in spec.stages]
+    if len(set(names)) != len(names):
+        raise ValueError(f"stage names repeat: {names}")
+    for s in spec.stages:
+        unknown = [r for r in s.recipes if r not in RECIPES]
+        if unknown:
+            raise ValueError(f"stage {s.name!r} accepts unknown recipes {unknown}")
+        bad = [f for f in s.flavors or () if f not in spec.flavors]
+        if bad:
+            raise ValueError(f"stage {s.name!r} names unknown flavors {bad}")
+    for flavor, fs in spec.flavors.items():
+        if not fs.released and not spec.stages_for(flavor):
+            raise ValueError(f"flavor {flavor!r} is trained here but has no stages")
+    for kind in spec.controls(defaults):
+        CONTROLS.get(kind)
+    unknown = [o for o in spec.outputs(defaults) if o not in OUTPUT_KINDS]
+    if unknown or "rgb" not in spec.outputs(defaults):
+        raise ValueError(f"outputs must include 'rgb' and be among {OUTPUT_KINDS}, got {spec.outputs(defaults)}")

@@ -1,0 +1,257 @@
+"""params.yaml -> a validated `Config`: the typed sections (humanvid.config) plus every cross-check against the
+registries — dataset plugins and their options, estimators, methods (flavors, options, training stages),
+recipes, control kinds, weights, metrics, paper tables. Each error names the key path and, where it can,
+the allowed values; all are raised together, before any stage runs.
+
+Registries load only the plugins the params name (a dataset plugin, an estimator class, a method's light
+spec); no model code, no torch.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from humanvid.config import Config, ConfigError, ModelConfig, TrainStage, parse_sections, pydantic_error, read_params
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+"""Names of datasets, models, samplers and tables: they become stage names and paths (`train@{model}.{stage}`)."""
+
+
+class _Errors:
+    def __init__(self, source: str) -> None:
+        self.source, self.lines = source, []
+
+    def need(self, cond: bool, path: str, msg: str) -> bool:
+        if not cond:
+            self.lines.append(f"{self.source}: {path}: {msg}")
+        return cond
+
+    def pydantic(self, exc: ValidationError, prefix: tuple) -> None:
+        self.lines.append(str(pydantic_error(self.source, exc, prefix)))
+
+
+def provided_conditions(cfg: Config, dataset: str) -> set[str]:
+    """Shard conditions a dataset's estimators provide."""
+    from humanvid.estimators import ESTIMATORS
+
+    return {c for e in cfg.estimators.get(dataset, []) if e in ESTIMATORS for c in ESTIMATORS.get(e).provides}
+
+
+def _check_names(cfg: Config, err: _Errors) -> None:
+    for section in ("datasets", "models", "samplers", "tables"):
+        for name in getattr(cfg, section):
+            err.need(bool(NAME.match(str(name))), f"{section}.{name}", "names become stage names and paths: letters, digits, '_' and '-' only")
+
+
+def _check_datasets(cfg: Config, err: _Errors) -> None:
+    from humanvid.datasets import DATASETS
+    from humanvid.estimators import ESTIMATORS
+
+    for name, ds in cfg.datasets.items():
+        if not err.need(ds.plugin in DATASETS, f"datasets.{name}.plugin", f"unknown dataset plugin {ds.plugin!r}; known: {', '.join(DATASETS.names())}"):
+            continue
+        try:
+            DATASETS.get(ds.plugin).Options.model_validate(ds.options)
+        except ValidationError as exc:
+            err.pydantic(exc, ("datasets", name, "options"))
+    for ds_name, names in cfg.estimators.items():
+        err.need(ds_name in cfg.datasets, f"estimators.{ds_name}", f"unknown dataset {ds_name!r}; known: {', '.join(cfg.datasets)}")
+        for i, est in enumerate(names):
+            err.need(est in ESTIMATORS, f"estimators.{ds_name}[{i}]", f"unknown estimator {est!r}; known: {', '.join(ESTIMATORS.names())}")
+            if est in ESTIMATORS and ds_name in cfg.datasets:
+                plugin = cfg.datasets[ds_name].plugin
+                err.need(ESTIMATORS.get(est).supports(plugin), f"estimators.{ds_name}[{i}]", f"estimator {est!r} cannot run on dataset plugin {plugin!r}")
+        provided: dict[str, str] = {}
+        for i, est in enumerate(n for n in names if n in ESTIMATORS):
+            for cond in ESTIMATORS.get(est).needs:
+                err.need(cond in provided, f"estimators.{ds_name}[{i}]",
+                         f"estimator {est!r} needs {cond!r}: list an estimator that provides it (e.g. dwpose) before {est!r}")  # fmt: skip
+            for cond in ESTIMATORS.get(est).provides:
+                err.need(cond not in provided, f"estimators.{ds_name}[{i}]",
+                         f"condition {cond!r} is provided by both {provided.get(cond)!r} and {est!r}; list only one")  # fmt: skip
+                provided.setdefault(cond, est)
+
+
+def _needed_conditions(spec, options) -> dict[str, str]:
+    """condition -> why the method reads it (its control kinds, then its own extra conditions)."""
+    from humanvid.controls import control_sources
+
+    out = {}
+    for kind in spec.controls(options):
+        for c in control_sources(kind):
+            out.setdefault(c, f"control {kind!r}")
+    for c in spec.conditions(options):
+        out.setdefault(c, f"method {spec.name!r}")
+    return out
+
+
+def _check_stage(cfg: Config, err: _Errors, where: str, stage_spec, stage: TrainStage, needed: dict[str, str], controls: tuple[str, ...]) -> None:
+    from humanvid.controls import CONTROLS
+    from humanvid.recipes import RECIPES
+
+    def recipe_at(data: Any, path: str):
+        kind = data.get("kind") if isinstance(data, dict) else None
+        accepted = ", ".join(stage_spec.recipes)
+        if not err.need(kind in stage_spec.recipes, f"{path}.kind", f"stage {stage_spec.name!r} takes recipes {accepted}, got {kind!r}"):
+            return None
+        try:
+            recipe = RECIPES.get(kind).model_validate(data)
+        except ValidationError as exc:
+            err.pydantic(exc, tuple(path.split(".")))
+            return None
+        for problem in recipe.check(stage.batch_size):
+            err.need(False, path, problem)
+        unflippable = [c for c in controls if not CONTROLS.get(c).flippable]
+        err.need(recipe.flip_p == 0 or not unflippable, f"{path}.flip_p",
+                 f"control {unflippable} cannot be mirrored after estimation (sided parts): set 0, or flip the videos before "
+                 "estimating (the dataset's own `flip` option, as MagicAnimate does)")  # fmt: skip
+        hook = getattr(recipe, "perturb", None)
+        if hook is not None:
+            from humanvid.body.perturb import PERTURBATIONS
+
+            err.need(hook in PERTURBATIONS, f"{path}.perturb", f"unknown SMPL-X perturbation {hook!r}; known: {', '.join(PERTURBATIONS.names())}")
+        return recipe
+
+    default = recipe_at(stage.recipe, f"{where}.recipe")
+    for i, src in enumerate(stage.sources()):
+        at = f"{where}.data" if isinstance(stage.data, str) else f"{where}.data[{i}]"
+        if not err.need(src.dataset in cfg.datasets, at, f"unknown dataset {src.dataset!r}; known: {', '.join(cfg.datasets)}"):
+            continue
+        recipe = recipe_at(src.recipe, f"{at}.recipe") if src.recipe is not None else default
+        if not err.need(src.dataset in cfg.estimators, at, f"dataset {src.dataset!r} has no estimators: list them under `estimators.{src.dataset}`"):
+            continue
+        have = provided_conditions(cfg, src.dataset)
+        wanted = dict(needed)
+        for c in recipe.conditions() if recipe is not None else ():
+            wanted.setdefault(c, f"recipe {recipe.kind!r}")
+        for cond, why in wanted.items():
+            err.need(cond in have, at, f"{why} needs the {cond!r} condition, which no estimator of dataset {src.dataset!r} provides "
+                     f"(its estimators: {', '.join(cfg.estimators[src.dataset])}; they provide: {', '.join(sorted(have)) or 'nothing'})")  # fmt: skip
+
+
+def _check_model(cfg: Config, err: _Errors, name: str, model: ModelConfig) -> None:
+    from humanvid.models import METHODS
+
+    arch = model.arch
+    if not err.need(arch.method in METHODS, f"models.{name}.arch.method", f"unknown method {arch.method!r}; known: {', '.join(METHODS.names())}"):
+        return
+    spec = METHODS.get(arch.method)
+    if not err.need(arch.flavor in spec.flavors, f"models.{name}.arch.flavor", f"unknown flavor {arch.flavor!r}; known: {', '.join(spec.flavors)}"):
+        return
+    try:
+        options = spec.parse_options(arch.options)
+    except ValidationError as exc:
+        err.pydantic(exc, ("models", name, "arch", "options"))
+        return
+    run = model.run
+    err.need(run.weight_dtype in ("auto", "float32") or run.mixed_precision != "no", f"models.{name}.run.mixed_precision",
+             f"frozen modules in {run.weight_dtype} beside float32 trained ones need autocast: set bf16 or fp16 (or weight_dtype float32)")  # fmt: skip
+    declared = [s.name for s in spec.stages_for(arch.flavor)]
+    given = list(model.stages)
+    if spec.flavors[arch.flavor].released:
+        err.need(not given, f"models.{name}.stages", f"flavor {arch.flavor!r} is the released model, not trained here: set `stages: {{}}`")
+        return
+    for s in declared:
+        if s not in model.stages:
+            err.need(False, f"models.{name}.stages", f"missing stage {s!r} ({spec.stage(s).doc}); {arch.method}/{arch.flavor} trains {', '.join(declared)}")
+    for s in given:
+        err.need(s in declared, f"models.{name}.stages.{s}", f"{arch.method}/{arch.flavor} has no stage {s!r}; its stages, in order: {', '.join(declared)}")
+    needed = _needed_conditions(spec, options)
+    for s in (s for s in given if s in declared):
+        _check_stage(cfg, err, f"models.{name}.stages.{s}", spec.stage(s), model.stages[s], needed, spec.controls(options))
+
+
+def _check_samplers(cfg: Config, err: _Errors) -> None:
+    from humanvid.models import METHODS
+
+    for name, sampler in cfg.samplers.items():
+        ok = err.need(sampler.model in cfg.models, f"samplers.{name}.model", f"unknown model {sampler.model!r}; known: {', '.join(cfg.models) or '(none)'}")
+        err.need(sampler.data in cfg.datasets, f"samplers.{name}.data", f"unknown dataset {sampler.data!r}; known: {', '.join(cfg.datasets)}")
+        err.need(sampler.overlap < sampler.window, f"samplers.{name}.overlap", f"must be smaller than window ({sampler.window}), got {sampler.overlap}")
+        arch = cfg.models[sampler.model].arch if ok else None
+        if arch is None or arch.method not in METHODS or sampler.data not in cfg.datasets:
+            continue
+        spec = METHODS.get(arch.method)
+        try:
+            options = spec.parse_options(arch.options)
+        except ValidationError:
+            continue  # reported under models
+        from humanvid.controls import control_sources
+
+        have = provided_conditions(cfg, sampler.data)
+        for kind in spec.controls(options):
+            missing = [c for c in control_sources(kind) if c not in have]
+            err.need(not missing, f"samplers.{name}.data", f"model {sampler.model!r} is driven by control {kind!r}, drawn from {missing}, "
+                     f"which no estimator of dataset {sampler.data!r} provides")  # fmt: skip
+
+
+def _check_rest(cfg: Config, err: _Errors, root: Path) -> None:
+    from humanvid.metrics import METRICS
+    from humanvid.weights import WEIGHTS
+
+    for name in cfg.weights.overrides:
+        err.need(name in WEIGHTS, f"weights.overrides.{name}", f"unknown weight {name!r}; known: {', '.join(sorted(WEIGHTS))}")
+    for i, metric in enumerate(cfg.evaluation.metrics):
+        err.need(metric in METRICS, f"evaluation.metrics[{i}]", f"unknown metric {metric!r}; known: {', '.join(METRICS)}")
+    for name, table in cfg.tables.items():
+        from humanvid.reports.papers import PaperError, load_paper
+
+        paper = None
+        if table.paper is not None:
+            try:
+                paper = load_paper(root / table.paper)
+            except PaperError as exc:
+                err.need(False, f"tables.{name}.paper", str(exc))
+        for label, sampler in table.rows.items():
+            err.need(sampler in cfg.samplers, f"tables.{name}.rows.{label}", f"unknown sampler {sampler!r}; known: {', '.join(cfg.samplers) or '(none)'}")
+            if paper is not None:
+                err.need(label in paper.rows, f"tables.{name}.rows.{label}", f"not a row of {table.paper}; its rows: {', '.join(paper.rows)}")
+        err.need(bool(table.columns) or table.paper is not None, f"tables.{name}.columns", "a table without `paper` must list its columns")
+        columns = table.columns or (list(paper.columns) if paper else [])
+        for i, col in enumerate(columns):
+            where = f"tables.{name}.columns[{i}]" if table.columns else f"{table.paper}: columns.{col}"
+            err.need(col in METRICS, where, f"unknown metric {col!r}; known: {', '.join(METRICS)}")
+            err.need(col not in METRICS or col in cfg.evaluation.metrics, where, f"metric {col!r} is not computed: add it to `evaluation.metrics`")
+
+
+def check_config(cfg: Config, source: str = "params.yaml", root: str | os.PathLike | None = None) -> None:
+    """Every cross-check; raises one ConfigError listing all problems."""
+    err = _Errors(source)
+    _check_names(cfg, err)
+    _check_datasets(cfg, err)
+    for name, model in cfg.models.items():
+        _check_model(cfg, err, name, model)
+    _check_samplers(cfg, err)
+    _check_rest(cfg, err, Path(root) if root is not None else Path.cwd())
+    if err.lines:
+        raise ConfigError("\n".join(err.lines))
+
+
+def in_method_order(cfg: Config) -> Config:
+    """Every model's stages in its method's order (the order they run in), whatever the mapping's order."""
+    from humanvid.models import METHODS
+
+    models = {}
+    for name, model in cfg.models.items():
+        order = [s.name for s in METHODS.get(model.arch.method).stages]
+        models[name] = model.model_copy(update={"stages": {s: model.stages[s] for s in order if s in model.stages}})
+    return cfg.model_copy(update={"models": models})
+
+
+def parse_config(data: Any, source: str = "params.yaml", root: str | os.PathLike | None = None) -> Config:
+    """Validate an already-loaded params mapping; `root` (default: cwd) is where relative files named in it
+    (paper tables) are found. A model's stages come out in its method's order."""
+    cfg = parse_sections(data, source)
+    check_config(cfg, source, root)
+    return in_method_order(cfg)
+
+
+def load_config(path: str | os.PathLike = "params.yaml") -> Config:
+    """Read and validate params.yaml (yaml.safe_load only)."""
+    path = Path(path)
+    return parse_config(read_params(path), source=str(path), root=path.parent)
