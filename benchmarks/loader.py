@@ -115,14 +115,14 @@ def run(root: Path, way: str, conditions: str, workers: int, samples: int) -> di
 
     from humanvid.shards import ShardReader
     from humanvid.shards.loader import ShardSamples, collate, jpeg_decoder
-    from humanvid.shards.sampling import MagicAnimateVideoConfig
+    from humanvid.recipes import MagicAnimateVideo
 
     reader = ShardReader(root / "shards")
     n_clips = len(reader.clip_ids())
     frames = reader.index[0]["num_frames"]
     cond = ("openpose18",) if conditions == "pose" else ("openpose18", "densepose")
     if way.startswith("humanvid"):
-        cfg = MagicAnimateVideoConfig(frames=K, stride=STRIDE, reduce_p=0.0, flip_p=0.0)
+        cfg = MagicAnimateVideo(frames=K, stride=STRIDE, reduce_p=0.0, flip_p=0.0)
         epochs = []
         for e in range(int(np.ceil((samples + 2 * workers + 8) / n_clips))):  # + warm-up and the memory readings
             ds = ShardSamples(reader, cfg, SIZE, conditions=cond, seed=0)

@@ -37,6 +37,7 @@ from diffusers.models.attention_processor import AttnProcessor2_0
 
 from humanvid.models.latent import debug_vae
 from humanvid.models.magicanimate import attention
+from humanvid.models.magicanimate.attention import Appearance
 from humanvid.models.magicanimate.model import MagicAnimate, magicanimate_adapter
 from humanvid.sampling import sample_video
 from humanvid.sampling.windows import window_frames
@@ -64,14 +65,14 @@ class PublicHybridAttention:
     """The released pipeline's read-mode block attention: every row attends over [x, bank] (the bank repeated
     per frame, projected per row), then the unconditional half is recomputed over x alone."""
 
-    def __init__(self, bank: attention.AppearanceBank, name: str) -> None:
-        self.bank, self.name = bank, name
+    def __init__(self, bank: dict, name: str) -> None:
+        self.bank, self.name = bank, name  # bank["tokens"]: both guidance copies' recording of this step
 
-    def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None, **kwargs):
-        rows = self.bank.rows
+    def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None, appearance=None):
+        rows = appearance.rows if appearance is not None else None
         if rows is None:
             return AttnProcessor2_0()(attn, hidden_states)
-        tokens = self.bank.public_tokens[self.name]  # (2, L, C): the encoder's unconditional and conditional copies
+        tokens = self.bank["tokens"][self.name]  # (2, L, C): the encoder's unconditional and conditional copies
         n = hidden_states.shape[0]
         per_frame = tokens.repeat_interleave(n // 2, dim=0)  # (n, L, C), a copy per frame
         ctx = torch.cat([hidden_states, per_frame], 1)
@@ -95,12 +96,12 @@ def public_sample(model: MagicAnimate, reference, control, steps, window, overla
     names = attention.hybrid_layers(model.unet, model.fusion)
     modules = dict(model.unet.named_modules())
     saved = {n: modules[n].processor for n in names}
+    bank: dict = {}
     for n in names:
-        modules[n].set_processor(PublicHybridAttention(model.bank, n))
+        modules[n].set_processor(PublicHybridAttention(bank, n))
     try:
         for t in scheduler.timesteps:
-            model.record_appearance(torch.cat([ref, ref]), t.expand(2))  # both guidance copies
-            model.bank.public_tokens = dict(model.bank.tokens)
+            bank["tokens"] = model.record_appearance(torch.cat([ref, ref]), t.expand(2))  # both guidance copies
             cache: dict[int, tuple] = {}
             for frames in window_frames(t_frames, window, 0, closed_loop=True):  # ControlNet: windows without overlap
                 idx = torch.tensor(frames, device=device)
@@ -115,7 +116,8 @@ def public_sample(model: MagicAnimate, reference, control, steps, window, overla
                 mid = torch.cat([cache[f][1] for f in frames])
                 x = latents[torch.tensor(frames, device=device)][None]
                 rows = torch.cat([torch.full((k,), -1, device=device), torch.zeros(k, dtype=torch.long, device=device)])
-                eps = model.denoise(torch.cat([x, x]), t.expand(2), [torch.cat([r, r]) for r in down], torch.cat([mid, mid]), rows).float()
+                eps = model.denoise(torch.cat([x, x]), t.expand(2), [torch.cat([r, r]) for r in down], torch.cat([mid, mid]),
+                                    Appearance(bank["tokens"], rows)).float()  # fmt: skip
                 for j, f in enumerate(frames):
                     total[:, f] += eps[:, j]
                     counter[f] += 1
@@ -124,7 +126,6 @@ def public_sample(model: MagicAnimate, reference, control, steps, window, overla
     finally:
         for n in names:
             modules[n].set_processor(saved[n])
-        model.bank.clear()
     return torch.cat([model.decode(latents[s : s + 8].to(model.dtype)) for s in range(0, t_frames, 8)]).float()
 
 
@@ -175,7 +176,7 @@ def run_one(args, label: str) -> dict:
         fn = lambda: public_sample(model, reference, control, args.steps, 16, 4, 7.5, torch.Generator(device).manual_seed(0))  # noqa: E731
     else:
         fn = lambda: sample_video(model, reference, control, args.steps, 16, 4, 7.5, torch.Generator(device).manual_seed(0),  # noqa: E731
-                                  closed_loop=True, window_batch=args.window_batch)  # fmt: skip
+                                  closed_loop=True, window_batch=args.window_batch)["rgb"]  # fmt: skip
     sample_video(model, reference, control[:16], 1, 16, 4, 7.5, torch.Generator(device).manual_seed(0))  # warm-up
     runs = [timed(fn, device) for _ in range(args.repeats)]
     torch.save(runs[0][1].cpu(), args.out)

@@ -159,3 +159,11 @@ def test_validation_imports_no_model_code():
              "print(heavy[:5]); sys.exit(1 if heavy else 0)")  # fmt: skip
     proc = subprocess.run([sys.executable, "-c", check], cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_the_committed_pipeline_plan_is_what_params_yaml_gives():
+    """dvc.yaml reads its training and sampling stages from pipeline.yaml: plain `dvc repro` on a fresh clone
+    must see the stages params.yaml declares (`humanvid plan` rewrites it)."""
+    from humanvid.pipeline import PLAN_FILE, render_plan
+
+    assert (REPO / PLAN_FILE).read_text() == render_plan(load_config(REPO / "params.yaml")), "run `humanvid plan` and commit pipeline.yaml"

@@ -19,12 +19,12 @@ CONDITIONS = {c: {"estimator": "groundtruth", "ground_truth": True} for c in ("o
 SIZE, FRAMES = 32, 64
 
 
-def _build(root, n_ids=3, per_id=2, frames=FRAMES, corrupt: tuple[str, int] | None = None):
+def _build(root, n_ids=3, per_id=2, frames=FRAMES, corrupt: tuple[str, int] | None = None, prefix: str = ""):
     data, clips = {}, []
     for i in range(n_ids):
         for j in range(per_id):
             d = render_clip(SynthDanceOptions(width=SIZE, height=SIZE, num_frames=frames), identity=i, clip=j)
-            cid = f"id{i}_c{j}"
+            cid = f"{prefix}id{i}_c{j}"
             data[cid] = d
             clips.append(Clip("synth", cid, f"id{i}", "train", 12.0, frames, SIZE, SIZE, f"clips/{cid}.mp4"))
     root.mkdir(parents=True)

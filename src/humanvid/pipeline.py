@@ -64,8 +64,10 @@ def launch_command(cfg: Config, model: str, key: str) -> str:
     run = cfg.models[model].run
     if run.gpus == 1:
         return f"python -m tasks.train {key}"
-    where = "--cpu" if run.device == "cpu" else "--multi_gpu"
-    return f"accelerate launch {where} --num_processes {run.gpus} -m tasks.train {key}"
+    # --multi_gpu is accelerate's multi-process launcher; with device cpu each process runs on the CPU (gloo).
+    # Mixed precision is the stage's own (autocast in the loop), not the launcher's.
+    return (f"accelerate launch --multi_gpu --num_processes {run.gpus} --num_machines 1 --mixed_precision no --dynamo_backend no "
+            f"-m tasks.train {key}")
 
 
 def plan(cfg: Config) -> dict:

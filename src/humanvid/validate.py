@@ -105,16 +105,13 @@ def _check_stage(cfg: Config, err: _Errors, where: str, stage_spec, stage: Train
             err.pydantic(exc, tuple(path.split(".")))
             return None
         for problem in recipe.check(stage.batch_size):
-            err.need(False, path, problem)
+            field, sep, rest = problem.partition(": ")
+            at = f"{path}.{field}" if sep and field in type(recipe).model_fields else path
+            err.need(False, at, rest if at != path else problem)
         unflippable = [c for c in controls if not CONTROLS.get(c).flippable]
         err.need(recipe.flip_p == 0 or not unflippable, f"{path}.flip_p",
                  f"control {unflippable} cannot be mirrored after estimation (sided parts): set 0, or flip the videos before "
                  "estimating (the dataset's own `flip` option, as MagicAnimate does)")  # fmt: skip
-        hook = getattr(recipe, "perturb", None)
-        if hook is not None:
-            from humanvid.body.perturb import PERTURBATIONS
-
-            err.need(hook in PERTURBATIONS, f"{path}.perturb", f"unknown SMPL-X perturbation {hook!r}; known: {', '.join(PERTURBATIONS.names())}")
         return recipe
 
     default = recipe_at(stage.recipe, f"{where}.recipe")

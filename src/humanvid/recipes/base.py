@@ -73,7 +73,8 @@ class Recipe(Section):
         return {}
 
     def check(self, batch_size: int) -> list[str]:
-        """Problems with this recipe at this batch size (config errors, without the key path)."""
+        """Problems with this recipe at this batch size (config errors without the key path; one that starts with
+        `field: ` is reported at that field of the recipe)."""
         return []
 
     def _check_span(self, clip: ClipInfo) -> None:
@@ -92,6 +93,10 @@ class Recipe(Section):
                                rank=rank, world_size=world_size, block=block, perturbation=self.perturbation(overrides))  # fmt: skip
         return ShardStream(dataset, processes)
 
+    def perturbation_name(self) -> str | None:
+        """The SMPL-X perturbation hook its samples go through (Make-Your-Anchor), or None."""
+        return None
+
     def perturbation(self, overrides: dict[str, str] | None):
-        """A mesh perturbation the loader applies to this recipe's samples (Make-Your-Anchor), or None."""
+        """That hook, built (it renders meshes: the SMPL-X model from `overrides`), or None."""
         return None

@@ -133,6 +133,16 @@ class MakeYourAnchor(Recipe):
     def conditions(self) -> tuple[str, ...]:
         return ("smplx", "mesh_normals") if self.perturb else ()
 
+    def check(self, batch_size: int) -> list[str]:
+        from humanvid.body.perturb import PERTURBATIONS
+
+        if self.perturb is not None and self.perturb not in PERTURBATIONS:
+            return [f"perturb: unknown SMPL-X perturbation {self.perturb!r}; known: {', '.join(PERTURBATIONS.names())}"]
+        return []
+
+    def perturbation_name(self) -> str | None:
+        return self.perturb
+
     def perturbation(self, overrides):
         if not self.perturb:
             return None

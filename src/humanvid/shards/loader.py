@@ -126,7 +126,7 @@ class ShardSamples(torch.utils.data.IterableDataset):
                              "DensePose, as MagicAnimate does")  # fmt: skip
         if "smplx" in conditions and cfg.flip_p > 0:
             raise ValueError("SMPL-X parameters cannot be flipped (left and right joints would swap sides): set flip_p 0")
-        wanted = getattr(cfg, "perturb", None)
+        wanted = cfg.perturbation_name()
         if wanted and (perturbation is None or perturbation.name != wanted):
             raise ValueError(f"sampler {cfg.kind} perturbs SMPL-X with {wanted!r}: pass perturbation=MeshPerturbation({wanted!r}, ...)")
         if wanted and not {"smplx", "mesh_normals"} <= set(conditions):
