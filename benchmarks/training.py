@@ -8,7 +8,7 @@ same noise; the first steps are a warm-up. FLOPs of one step (forward + backward
 `torch.utils.flop_counter.FlopCounterMode`; MFU = FLOPs / step time / the device's peak (`--peak-tflops`,
 e.g. 989 for an H100/H200's dense bf16).
 
-    .venv/bin/python benchmarks/training.py [--size 64] [--frames 8] [--stage finetune] [--steps 6]
+    .venv/bin/python benchmarks/training.py [--debug] [--size 64] [--frames 8] [--stage finetune] [--steps 6]
     .venv/bin/python benchmarks/training.py --sd15 --size 512 --frames 16 --device cuda --peak-tflops 989
 """
 
@@ -64,10 +64,15 @@ def run_one(args, name: str) -> dict:
     device = torch.device(args.device)
     mixed = args.mixed_precision
     weight_dtype = torch.bfloat16 if mixed == "bf16" else torch.float32
-    model = build(args.size, device, weight_dtype, args.sd15)
-    model.hyper = type(model.hyper)(appearance_dropout=0.0)
     stage = args.stage
-    model.prepare(stage, seed=0)  # the built model is already video: nothing to insert
+    if args.debug:  # the debug flavor itself, as its stages train it in the debug tables
+        from humanvid.models.magicanimate.model import MagicAnimate
+
+        model = MagicAnimate.create("debug", None, resolution=args.size, seed=0, device=device, weight_dtype=weight_dtype)
+    else:
+        model = build(args.size, device, weight_dtype, args.sd15)
+    model.hyper = type(model.hyper)(appearance_dropout=0.0)
+    model.prepare(stage, seed=0)  # motion modules for finetune (a built model is already video)
     params = model.trainable_parameters(stage)
     for p in params:
         p.data = p.data.float()
@@ -115,6 +120,7 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--mixed-precision", choices=("no", "bf16"), default="no")
     ap.add_argument("--sd15", action="store_true", help="SD1.5's real widths (GPU)")
+    ap.add_argument("--debug", action="store_true", help="MagicAnimate's debug flavor (what the debug tables train)")
     ap.add_argument("--peak-tflops", type=float, default=None, help="the device's peak for MFU (dense, in the compute dtype)")
     ap.add_argument("--only", choices=tuple(CONFIGS), help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -123,7 +129,7 @@ def main() -> None:
         return
     device = torch.device(args.device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{platform.machine()}, {os.cpu_count()} CPUs"
-    widths = "SD1.5 (320, 640, 1280, 1280)" if args.sd15 else "(64, 128, 256, 256)"
+    widths = "the debug flavor's (32, 64)" if args.debug else "SD1.5 (320, 640, 1280, 1280)" if args.sd15 else "(64, 128, 256, 256)"
     k = args.frames if args.stage == "finetune" else 1
     print(f"machine: {name}; torch {torch.__version__}; MagicAnimate {args.stage} ({k} frames at {args.size}², batch 1), UNet widths "
           f"{widths}; autocast {args.mixed_precision}, trained weights float32; {args.steps} steps after {args.warmup} of warm-up")  # fmt: skip
@@ -134,7 +140,7 @@ def main() -> None:
     for config in CONFIGS:
         argv = [sys.executable, __file__, "--only", config, "--size", str(args.size), "--frames", str(args.frames), "--stage", args.stage,
                 "--steps", str(args.steps), "--warmup", str(args.warmup), "--device", args.device, "--mixed-precision", args.mixed_precision]  # fmt: skip
-        argv += ["--sd15"] if args.sd15 else []
+        argv += (["--sd15"] if args.sd15 else []) + (["--debug"] if args.debug else [])
         proc = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})
         if proc.returncode:
             raise SystemExit(f"{config} failed:\n{proc.stderr[-3000:]}")

@@ -114,7 +114,11 @@ def _check_stage(cfg: Config, err: _Errors, where: str, stage_spec, stage: Train
                  "estimating (the dataset's own `flip` option, as MagicAnimate does)")  # fmt: skip
         return recipe
 
+    from humanvid.pipeline import INPUT_SLOTS
+
     default = recipe_at(stage.recipe, f"{where}.recipe")
+    datasets = {src.dataset for src in stage.sources()}
+    err.need(len(datasets) < INPUT_SLOTS, f"{where}.data", f"a stage mixes at most {INPUT_SLOTS - 1} datasets, got {len(datasets)}")
     for i, src in enumerate(stage.sources()):
         at = f"{where}.data" if isinstance(stage.data, str) else f"{where}.data[{i}]"
         if not err.need(src.dataset in cfg.datasets, at, f"unknown dataset {src.dataset!r}; known: {', '.join(cfg.datasets)}"):
@@ -146,6 +150,8 @@ def _check_model(cfg: Config, err: _Errors, name: str, model: ModelConfig) -> No
         err.pydantic(exc, ("models", name, "arch", "options"))
         return
     run = model.run
+    err.need(run.gpus == 1 or not run.device.startswith("cuda:"), f"models.{name}.run.device",
+             "with gpus > 1 each process takes its own GPU: use `cuda` or `auto` (choose GPUs with CUDA_VISIBLE_DEVICES)")
     err.need(run.weight_dtype in ("auto", "float32") or run.mixed_precision != "no", f"models.{name}.run.mixed_precision",
              f"frozen modules in {run.weight_dtype} beside float32 trained ones need autocast: set bf16 or fp16 (or weight_dtype float32)")  # fmt: skip
     declared = [s.name for s in spec.stages_for(arch.flavor)]

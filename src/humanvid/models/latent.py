@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from diffusers import AutoencoderKL, UNet2DConditionModel, UNetMotionModel
 
-from humanvid.models.method import Method
+from humanvid.models.method import Method, to_unit
 
 SPEC_FILE = "humanvid.json"
 UNET_CLASSES = {"UNet2DConditionModel": UNet2DConditionModel, "UNetMotionModel": UNetMotionModel}  # spec["unet_class"] -> class
@@ -60,8 +60,9 @@ class LatentModel(Method):
 
     def to(self, device: torch.device, dtype: torch.dtype):
         for m in self.modules().values():
-            # Pass dtype only when it changes: diffusers warns on every dtype cast through `.to()`.
-            m.to(device=device) if m.dtype == dtype else m.to(device=device, dtype=dtype)
+            # torch's own `.to`: diffusers' override warns on every dtype cast about fp32-kept modules these
+            # models do not have (its list is empty), once per component per stage.
+            torch.nn.Module.to(m, device=device, dtype=dtype)
         return self
 
     def check_resolution(self) -> None:
@@ -117,8 +118,6 @@ class LatentModel(Method):
 
     def frames_batch(self, sample: dict) -> dict:
         """A single-frame stage's batch (the VAE fit, a base denoiser): every target frame in [-1, 1], (N, 3, S, S)."""
-        from humanvid.models.method import to_unit
-
         return {"frames": to_unit(sample["frames"].flatten(0, 1), self.device)}
 
     def end_stage(self, stage: str, batch: dict | None) -> None:

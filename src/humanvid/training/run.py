@@ -47,7 +47,7 @@ def placement(run) -> Placement:
     from humanvid.device import resolve_device, resolve_dtype
 
     single = resolve_device(run.device) if run.gpus == 1 else None
-    cpu = single.type == "cpu" if single is not None else run.device == "cpu"
+    cpu = single.type == "cpu" if single is not None else (run.device == "cpu" or (run.device == "auto" and not torch.cuda.is_available()))
     # Unused trained parameters (an appearance encoder's layers past its last recorded block) must not stall DDP.
     accelerator = Accelerator(cpu=cpu, kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
     if accelerator.num_processes != run.gpus:
