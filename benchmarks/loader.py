@@ -113,9 +113,9 @@ def _memory_mb(pids: list[int]) -> tuple[float, float]:
 def run(root: Path, way: str, conditions: str, workers: int, samples: int) -> dict:
     import torch
 
+    from humanvid.recipes import MagicAnimateVideo
     from humanvid.shards import ShardReader
     from humanvid.shards.loader import ShardSamples, collate, jpeg_decoder
-    from humanvid.recipes import MagicAnimateVideo
 
     reader = ShardReader(root / "shards")
     n_clips = len(reader.clip_ids())

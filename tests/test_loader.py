@@ -11,8 +11,8 @@ from humanvid.config import ShardConfig
 from humanvid.datasets import Clip
 from humanvid.datasets.synthdance import SynthDanceOptions, render_clip
 from humanvid.keypoints import FLIP_WHOLEBODY133
-from humanvid.shards import ShardReader, write_shards
 from humanvid.recipes import ClipInfo, DiffPerformer, Idol, MagicAnimatePair, MagicAnimateVideo, MakeYourAnchor
+from humanvid.shards import ShardReader, write_shards
 from humanvid.shards.loader import ShardSamples, iterate
 
 CONDITIONS = {c: {"estimator": "groundtruth", "ground_truth": True} for c in ("openpose18", "wholebody133", "depth", "alpha", "densepose")}

@@ -97,3 +97,20 @@ class Registry(Generic[T]):
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
+
+
+def lazy_builtins(registry: Registry, package: str, builtins: dict[str, str]):
+    """Register a package's built-ins by import path ("module:Attr" relative to `package`), each imported when
+    first looked up; returns the package's module-level `__getattr__`, so `from package import Attr` still
+    works and imports only that plugin."""
+    for name, target in builtins.items():
+        registry.add_lazy(name, f"{package}.{target}")
+
+    def __getattr__(attr: str):
+        for name, target in builtins.items():
+            if target.endswith(":" + attr):
+                return registry.get(name)
+        raise AttributeError(f"module {package!r} has no attribute {attr!r}")
+
+    return __getattr__
+

@@ -1,12 +1,13 @@
-"""Dataset plugins. Built-ins register here; other packages add theirs through the
+"""Dataset plugins. Built-ins register here by import path; other packages add theirs through the
 `humanvid.datasets` entry-point group."""
 
 from humanvid.datasets.base import DatasetPlugin, PluginOptions
 from humanvid.datasets.clips import Clip, read_clip_table, write_clip_table
-from humanvid.registry import Registry
+from humanvid.registry import Registry, lazy_builtins
 
 DATASETS: Registry[type[DatasetPlugin]] = Registry("dataset plugin", "humanvid.datasets")
-_BUILTINS = {
+# Imported when first looked up: validating params imports only the plugins it names.
+__getattr__ = lazy_builtins(DATASETS, "humanvid.datasets", {
     "synthdance": "synthdance:SynthDance",
     "tiktok": "tiktok:TikTok",
     "local": "local:LocalVideos",
@@ -15,16 +16,6 @@ _BUILTINS = {
     "ted": "ted:TEDTalks",
     "anchor": "anchor:Anchor",
     "talkshow": "talkshow:TalkShow",
-}
-for _name, _target in _BUILTINS.items():  # imported when first looked up: validating params imports only the plugins it names
-    DATASETS.add_lazy(_name, f"humanvid.datasets.{_target}")
-
-
-def __getattr__(name: str):  # `from humanvid.datasets import TikTok` still works, importing only that plugin
-    for registered, target in _BUILTINS.items():
-        if target.endswith(":" + name):
-            return DATASETS.get(registered)
-    raise AttributeError(f"module 'humanvid.datasets' has no attribute {name!r}")
-
+})  # fmt: skip
 
 __all__ = ["DATASETS", "Clip", "DatasetPlugin", "PluginOptions", "read_clip_table", "write_clip_table"]

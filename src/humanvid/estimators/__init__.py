@@ -2,10 +2,10 @@
 is first looked up); other packages add theirs through the `humanvid.estimators` entry-point group."""
 
 from humanvid.estimators.base import CONDITION_LAYOUTS, Estimator, check_conditions
-from humanvid.registry import Registry
+from humanvid.registry import Registry, lazy_builtins
 
 ESTIMATORS: Registry[type[Estimator]] = Registry("estimator", "humanvid.estimators")
-_BUILTINS = {
+__getattr__ = lazy_builtins(ESTIMATORS, "humanvid.estimators", {
     "groundtruth": "groundtruth:GroundTruth",
     "dwpose": "dwpose:DWPose",
     "matting": "matting:RobustVideoMatting",
@@ -16,16 +16,6 @@ _BUILTINS = {
     "depth_anything_v2_small": "depth:DepthAnythingV2Small",
     "depth_anything_v2_base": "depth:DepthAnythingV2Base",
     "dataset_depth": "depth:DatasetDepth",
-}
-for _name, _target in _BUILTINS.items():
-    ESTIMATORS.add_lazy(_name, f"humanvid.estimators.{_target}")
-
-
-def __getattr__(name: str):  # `from humanvid.estimators import DWPose` still works, importing only that module
-    for registered, target in _BUILTINS.items():
-        if target.endswith(":" + name):
-            return ESTIMATORS.get(registered)
-    raise AttributeError(f"module 'humanvid.estimators' has no attribute {name!r}")
-
+})  # fmt: skip
 
 __all__ = ["CONDITION_LAYOUTS", "ESTIMATORS", "Estimator", "check_conditions"]

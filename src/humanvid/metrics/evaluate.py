@@ -17,8 +17,8 @@ import numpy as np
 
 from humanvid.conditions import crop_resize, crop_resize_plane
 from humanvid.config import EvaluationConfig
-from humanvid.metrics import METRICS, PROTOCOLS, disco, image, weights_needed
 from humanvid.controls import control_images, control_sources
+from humanvid.metrics import METRICS, PROTOCOLS, disco, image, weights_needed
 from humanvid.sampling.clips import MANIFEST
 from humanvid.sampling.outputs import read_depth
 from humanvid.shards import ShardReader

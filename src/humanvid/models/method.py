@@ -85,7 +85,7 @@ class Method(ABC):
         return tuple(dict.fromkeys(sources + list(self.spec.conditions(self.options))))
 
     # ------------------------------------------------------------------ training
-    def prepare(self, stage: str, *, seed: int, overrides: dict[str, str] | None = None) -> None:
+    def prepare(self, stage: str, *, seed: int, overrides: dict[str, str] | None = None) -> None:  # noqa: B027 (an optional hook)
         """Turn the model into what `stage` trains (default: nothing to do)."""
 
     @abstractmethod
@@ -107,7 +107,7 @@ class Method(ABC):
     def loss(self, batch: dict, stage: str, generator: torch.Generator) -> dict[str, torch.Tensor]:
         """Loss terms of one batch: `loss` (what is optimised) and any others (logged)."""
 
-    def end_stage(self, stage: str, batch: dict | None) -> None:
+    def end_stage(self, stage: str, batch: dict | None) -> None:  # noqa: B027 (an optional hook)
         """After the stage's last step, with one batch when the stage spec asks for it (`end_batch`)."""
 
     def enable_gradient_checkpointing(self) -> None:

@@ -34,17 +34,16 @@ def loss_curves_svg(terms: dict[str, list[float]], title: str) -> str:
         top, left, w = PAD + row * (PANEL + PAD), 56, WIDTH - 72
         n = max(len(values) - 1, 1)
 
-        def point(i: int, y: float) -> str:
-            return f"{left + w * i / n:.1f},{top + PANEL * (1 - (y - lo) / (hi - lo)):.1f}"
+        def points(series: list[float], left=left, top=top, w=w, lo=lo, hi=hi, n=n) -> str:
+            return " ".join(f"{left + w * i / n:.1f},{top + PANEL * (1 - (y - lo) / (hi - lo)):.1f}" for i, y in enumerate(series))
 
-        smooth = _smooth(ys, max(1, len(ys) // 20))
         label = (lambda y: f"{10**y:.3g}") if log else (lambda y: f"{y:.3g}")
         parts += [
             f'<text x="{left}" y="{top - 6}">{escape(name)}{" (log scale)" if log else ""}, {len(values)} steps</text>',
             f'<rect x="{left}" y="{top}" width="{w}" height="{PANEL}" fill="none" stroke="#ccc"/>',
             f'<text x="4" y="{top + 10}">{label(hi)}</text><text x="4" y="{top + PANEL}">{label(lo)}</text>',
-            f'<polyline fill="none" stroke="#9ecae1" stroke-width="1" points="{" ".join(point(i, y) for i, y in enumerate(ys))}"/>',
-            f'<polyline fill="none" stroke="#08519c" stroke-width="2" points="{" ".join(point(i, y) for i, y in enumerate(smooth))}"/>',
+            f'<polyline fill="none" stroke="#9ecae1" stroke-width="1" points="{points(ys)}"/>',
+            f'<polyline fill="none" stroke="#08519c" stroke-width="2" points="{points(_smooth(ys, max(1, len(ys) // 20)))}"/>',
         ]
     parts.append("</svg>")
     return "\n".join(parts) + "\n"

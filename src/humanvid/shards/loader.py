@@ -33,9 +33,9 @@ import torch
 
 from humanvid.conditions import crop_resize, crop_resize_keypoints, crop_resize_plane
 from humanvid.keypoints import flip_keypoints
+from humanvid.recipes import ClipInfo, Pick, Recipe
 from humanvid.shards.codec import DecodeError, decode_condition
 from humanvid.shards.reader import ShardReader
-from humanvid.recipes import ClipInfo, Pick, Recipe
 from humanvid.shards.schema import ARRAY_CONDITIONS, KEYPOINT_CONDITIONS
 
 if TYPE_CHECKING:  # the SMPL-X model loads only when a sampler perturbs meshes
