@@ -141,7 +141,7 @@ def main() -> None:
         argv = [sys.executable, __file__, "--only", config, "--size", str(args.size), "--frames", str(args.frames), "--stage", args.stage,
                 "--steps", str(args.steps), "--warmup", str(args.warmup), "--device", args.device, "--mixed-precision", args.mixed_precision]  # fmt: skip
         argv += (["--sd15"] if args.sd15 else []) + (["--debug"] if args.debug else [])
-        proc = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})
+        proc = subprocess.run(argv, capture_output=True, text=True)
         if proc.returncode:
             raise SystemExit(f"{config} failed:\n{proc.stderr[-3000:]}")
         r = results[config] = json.loads(proc.stdout.strip().splitlines()[-1])
