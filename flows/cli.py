@@ -56,8 +56,11 @@ def cmd_reproduce(args) -> int:
 
 def _prefect_defaults() -> None:
     """Settings the user did not set: on a busy 2-core machine the ephemeral API server can take longer to
-    start than Prefect's 20 s default (a test run beside a training job timed out), so allow 120 s."""
+    start than Prefect's 20 s default (a test run beside a training job timed out), so allow 120 s; no
+    telemetry from the local server."""
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    # The local server's telemetry tries to reach Prefect's hosts (an error line on every offline run).
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
 def cmd_plan(args) -> int:
