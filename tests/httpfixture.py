@@ -6,7 +6,9 @@
   /status/CODE           always answers CODE
   /slow/NAME             stalls 3 s before answering
   /slowish/NAME          stalls 0.4 s before answering
-Every request is logged (path, Range header) so tests can assert what was asked.
+  /redirect/?to=URL      answers 302 to URL
+Every request is logged (path, Range header) so tests can assert what was asked, and the Authorization
+header each one carried (`auth`).
 """
 
 from __future__ import annotations
@@ -25,8 +27,17 @@ class _Handler(BaseHTTPRequestHandler):
         srv = self.server
         with srv.lock:
             srv.requests.append((self.path, self.headers.get("Range")))
+            srv.auth.append((self.path, self.headers.get("Authorization")))
             count = sum(1 for p, _ in srv.requests if p == self.path)
         kind, _, name = self.path.lstrip("/").partition("/")
+        if kind == "redirect":
+            from urllib.parse import parse_qs, urlsplit
+
+            self.send_response(302)
+            self.send_header("Location", parse_qs(urlsplit(self.path).query)["to"][0])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if kind == "status":
             self.send_error(int(name))
             return
@@ -65,10 +76,12 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class LoopbackServer:
-    def __init__(self, root: Path) -> None:
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    def __init__(self, root: Path, host: str = "127.0.0.1") -> None:
+        self.host = host
+        self.httpd = ThreadingHTTPServer((host, 0), _Handler)
         self.httpd.root = Path(root)
         self.httpd.requests = []
+        self.httpd.auth = []
         self.httpd.lock = threading.Lock()
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
@@ -81,7 +94,11 @@ class LoopbackServer:
         self.httpd.server_close()
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_port}/{path.lstrip('/')}"
+        return f"http://{self.host}:{self.httpd.server_port}/{path.lstrip('/')}"
+
+    @property
+    def auth(self) -> list[tuple[str, str | None]]:
+        return list(self.httpd.auth)
 
     @property
     def requests(self) -> list[tuple[str, str | None]]:

@@ -121,3 +121,23 @@ def test_extraction_checks_free_disk_space_first(tmp_path, monkeypatch):
     with pytest.raises(FetchError, match=r"extracting big.zip: needs .* GB at .*, only .* GB free"):
         safe_extract(tmp_path / "big.zip", tmp_path / "out")
     assert not (tmp_path / "out" / "a.bin").exists()
+
+
+@pytest.mark.parametrize("other_host", ["127.0.0.1", "127.0.0.2"])
+def test_the_token_goes_only_to_the_origin_it_was_given_for(tmp_path, monkeypatch, other_host):
+    """A redirect to another origin (another port, another address) follows without the bearer token; a
+    redirect within the origin keeps it."""
+    from urllib.parse import quote
+
+    root = tmp_path / "served"
+    root.mkdir()
+    (root / "blob.bin").write_bytes(b"x" * 1000)
+    monkeypatch.setenv("HV_TEST_TOKEN", "s3cr3t-token")
+    policy = FetchPolicy(retries=0, timeout=2.0, auth_env="HV_TEST_TOKEN")
+    with LoopbackServer(root) as first, LoopbackServer(root, host=other_host) as second:
+        fetch(first.url("redirect/?to=" + quote(second.url("files/blob.bin"), safe="")), tmp_path / "a.bin", policy=policy)
+        assert first.auth[0][1] == "Bearer s3cr3t-token"
+        assert second.auth == [("/files/blob.bin", None)]  # the other origin never saw it
+        fetch(first.url("redirect/?to=" + quote(first.url("files/blob.bin"), safe="")), tmp_path / "b.bin", policy=policy)
+        assert first.auth[-1] == ("/files/blob.bin", "Bearer s3cr3t-token")  # same origin: kept
+    assert (tmp_path / "a.bin").read_bytes() == (tmp_path / "b.bin").read_bytes() == b"x" * 1000

@@ -1,7 +1,9 @@
 """Robust downloads: resumable (HTTP Range), retried with backoff, timed out, checksummed, published atomically.
 
 Nothing here logs a secret: URLs are redacted (user info and query values) before they reach a message,
-and credentials come from the environment by variable name only.
+and credentials come from the environment by variable name only. A bearer token goes only to the origin
+(scheme, host, port) it was given for: a redirect to another origin — or from https to http — follows
+without it, as `requests` does.
 """
 
 from __future__ import annotations
@@ -65,6 +67,28 @@ def ensure_free_space(path: Path, needed: int, what: str) -> None:
         raise FetchError(f"{what}: needs {needed / 1e9:.2f} GB at {path}, only {free / 1e9:.2f} GB free")
 
 
+def origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) with the scheme's default port filled in."""
+    parts = urllib.parse.urlsplit(url)
+    return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
+
+
+class _ScopedCredentials(urllib.request.HTTPRedirectHandler):
+    """Follows redirects; the Authorization header (kept off urllib's redirect copy) is put back only when the
+    new location has the first request's origin."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        token = getattr(req, "humanvid_auth", None)
+        if new is not None and token is not None and origin(newurl) == req.humanvid_origin:
+            new.add_unredirected_header("Authorization", token)
+            new.humanvid_auth, new.humanvid_origin = token, req.humanvid_origin
+        return new
+
+
+_OPENER = urllib.request.build_opener(_ScopedCredentials)
+
+
 def _open(url: str, start: int, policy: FetchPolicy):
     req = urllib.request.Request(url, headers={"User-Agent": "humanvid"})
     if start:
@@ -73,8 +97,9 @@ def _open(url: str, start: int, policy: FetchPolicy):
         token = os.environ.get(policy.auth_env)
         if not token:
             raise FetchError(f"{redact(url)}: credentials expected in ${policy.auth_env}, which is unset")
-        req.add_header("Authorization", f"Bearer {token}")
-    return urllib.request.urlopen(req, timeout=policy.timeout)
+        req.add_unredirected_header("Authorization", f"Bearer {token}")  # urllib copies only the others on a redirect
+        req.humanvid_auth, req.humanvid_origin = f"Bearer {token}", origin(url)
+    return _OPENER.open(req, timeout=policy.timeout)
 
 
 def fetch(
