@@ -11,7 +11,7 @@ from dvc.repo import Repo
 
 from humanvid.config import Config, safe_load_yaml
 from humanvid.estimators import ESTIMATORS
-from humanvid.pipeline import pipeline_stages, write_plan
+from humanvid.pipeline import PLAN_FILE, pipeline_stages, redact_urls, write_plan
 from humanvid.validate import load_config
 
 # Stage kinds whose work is GPU work; a later issue sends these to a GPU work pool.
@@ -86,27 +86,29 @@ def _lookup(data: dict, dotted: str):
 
 
 def _param_leaves(key: str, old, new) -> list[str]:
-    """Which leaf keys under a changed param section differ between dvc.lock and params.yaml."""
-    a, b = _flatten(old, key), _flatten(new, key)
+    """Which leaf keys under a changed param section differ between dvc.lock and params.yaml (URLs redacted)."""
+    a, b = _flatten(redact_urls(old), key), _flatten(redact_urls(new), key)
     return [f"param {k}: {a.get(k, '(absent)')} -> {b.get(k, '(absent)')}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
 
 
-def _describe(stage: str, change: dict, lock: dict, params: dict) -> list[str]:
-    """DVC status entries -> short human reasons, params down to the leaf key that changed."""
+def _describe(stage: str, change: dict, lock: dict, params: dict[str, dict]) -> list[str]:
+    """DVC status entries -> short human reasons, params down to the leaf key that changed (`params`: each
+    params file's content by path)."""
     out = []
     for key, detail in change.items():
         if not isinstance(detail, dict):
             out.append(f"{key}: {detail}")
             continue
         for path, what in detail.items():
-            if path == "params.yaml" and what == "new":
-                out.append("never run (no dvc.lock entry)")
+            if path in params and what == "new":
+                if "never run (no dvc.lock entry)" not in out:
+                    out.append("never run (no dvc.lock entry)")
             elif isinstance(what, dict):  # params: key -> modified/new/deleted
                 old = ((lock.get("stages", {}).get(stage) or {}).get("params") or {}).get(path, {})
                 for k, v in what.items():
-                    out += _param_leaves(k, old.get(k), _lookup(params, k)) or [f"param {k} {v}"]
+                    out += _param_leaves(k, old.get(k), _lookup(params.get(path, {}), k)) or [f"param {k} {v}"]
             else:
-                out.append(f"{key.replace('changed ', '')} {path} {what}")
+                out.append(f"{key.replace('changed ', '')} {path} {redact_urls(what) if isinstance(what, str) else what}")
     return out
 
 
@@ -159,7 +161,7 @@ def stage_status(root: Path, names: list[str], cfg: Config | None = None) -> dic
         return reasons
     lock_path = root / "dvc.lock"
     lock = safe_load_yaml(lock_path.read_text()) if lock_path.is_file() else {}
-    params = safe_load_yaml((root / "params.yaml").read_text())
+    params = {f: safe_load_yaml((root / f).read_text()) for f in ("params.yaml", PLAN_FILE) if (root / f).is_file()}
     for address, changes in status.items():
         name = address.rpartition(":")[2]
         reasons[name] = [r for c in changes for r in (_describe(name, c, lock, params) if isinstance(c, dict) else [str(c)])]

@@ -380,3 +380,49 @@ def test_talkshow_release_layout_smplx_annotations_and_safe_pickles(tmp_path):
     evil.write_bytes(pickle.dumps({"betas": Exploit()}))
     with pytest.raises(UnsafePickleError, match="builtins.print"):
         load_params(evil)
+
+
+def test_a_signed_url_never_reaches_dvc_lock_status_or_the_log(tmp_path, tiktok_zip, tiny_params):
+    """A dataset fetched from a signed URL: the download stage records the options with the query values
+    blanked and a digest of them as written; changing the signature re-runs it, and says so without it."""
+    import subprocess
+    import sys
+
+    import yaml
+    from conftest import make_workspace
+
+    secret = "s3cr3tSIGNATURE"
+    with LoopbackServer(tiktok_zip.parent) as srv:
+        tiny_params["datasets"]["tt"] = {"plugin": "tiktok", "options": {"url": srv.url(f"files/TikTok_dataset.zip?sig={secret}&exp=1")}, "shard": {}}
+        ws = make_workspace(tmp_path / "ws", tiny_params)
+        import os
+        from pathlib import Path
+
+        env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "PREFECT_HOME": str(tmp_path / "ph")}
+        env.pop("PREFECT_API_URL", None)
+        run = lambda *a: subprocess.run([sys.executable, "-m", *a], cwd=ws, capture_output=True, text=True, env=env)  # noqa: E731
+        proc = run("dvc", "repro", "--single-item", "download@tt")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert secret not in proc.stdout + proc.stderr
+        lock = (ws / "dvc.lock").read_text()
+        assert secret not in lock and "sig=***" in lock and "options_sha256" in lock
+        assert secret not in (ws / "pipeline.yaml").read_text()
+        params = yaml.safe_load((ws / "params.yaml").read_text())
+        params["datasets"]["tt"]["options"]["url"] = srv.url("files/TikTok_dataset.zip?sig=an0therSIG&exp=2")
+        (ws / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        proc = run("flows.cli", "stage", "download@tt")  # through Prefect: its log shows the stage's reasons
+        out = proc.stdout + proc.stderr
+        assert proc.returncode == 0, out
+        assert "an0therSIG" not in out and secret not in out and "ran in" in out
+        assert "an0therSIG" not in (ws / "dvc.lock").read_text()
+        from flows.workspace import stage_status
+        from humanvid.validate import load_config
+
+        assert stage_status(ws, ["download@tt"], load_config(ws / "params.yaml")) == {}
+        params["datasets"]["tt"]["options"]["url"] = srv.url(f"files/TikTok_dataset.zip?sig={secret}2&exp=3")
+        (ws / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        from humanvid.pipeline import write_plan
+
+        write_plan(ws, load_config(ws / "params.yaml"))
+        reasons = stage_status(ws, ["download@tt"], load_config(ws / "params.yaml"))["download@tt"]
+        assert any("options_sha256" in r for r in reasons) and not any(secret in r for r in reasons)

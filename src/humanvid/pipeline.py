@@ -8,11 +8,19 @@ process), each sampler's checkpoint — are written by humanvid into `pipeline.y
 `plan.sample`), which `dvc.yaml` loads as `vars`. `humanvid` rewrites it before every DVC call when
 params.yaml changed its shape; plain `dvc repro` reads what is there (`humanvid plan` refreshes it).
 Inputs fill a fixed number of slots; unused slots repeat the first input (DVC hashes it once more).
+
+The download stages read their parameters from here too (`plan.download`): the dataset's plugin and
+options with every URL's user info and query values blanked, plus a digest of the options as written, so
+a signed URL's signature never reaches `dvc.lock`, `humanvid status` or a log, and changing it still
+re-runs the download.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
+from typing import Any
 
 from humanvid.config import Config
 
@@ -70,8 +78,33 @@ def launch_command(cfg: Config, model: str, key: str) -> str:
             f"-m tasks.train {key}")
 
 
+def redact_urls(value: Any) -> Any:
+    """`value` with every string that is a URL carrying user info or a query redacted (humanvid.datasets.fetch.redact)."""
+    from urllib.parse import urlsplit
+
+    from humanvid.datasets.fetch import redact
+
+    if isinstance(value, dict):
+        return {k: redact_urls(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_urls(v) for v in value]
+    if isinstance(value, str) and "://" in value:
+        parts = urlsplit(value)
+        if parts.scheme and (parts.query or parts.username or parts.password):
+            return redact(value)
+    return value
+
+
+def download_params(cfg: Config, dataset: str) -> dict:
+    """What a download stage records: plugin, redacted options, and a digest of the options as written."""
+    ds = cfg.datasets[dataset]
+    digest = hashlib.sha256(json.dumps(ds.options, sort_keys=True, default=str).encode()).hexdigest()
+    return {"plugin": ds.plugin, "options": redact_urls(ds.options), "options_sha256": digest}
+
+
 def plan(cfg: Config) -> dict:
-    """`plan.train` (stage key -> model, stage, cmd, in0..in5) and `plan.sample` (sampler -> checkpoint)."""
+    """`plan.train` (stage key -> model, stage, cmd, in0..in5), `plan.sample` (sampler -> checkpoint) and
+    `plan.download` (dataset -> its redacted parameters)."""
     shards, models = cfg.paths.shards, cfg.paths.models
     train: dict[str, dict] = {}
     for m, model in cfg.models.items():
@@ -91,7 +124,8 @@ def plan(cfg: Config) -> dict:
         last = final_stage(cfg, sampler.model)
         checkpoint = f"{models}/{sampler.model}/{last}" if last else f"{shards}/{sampler.data}"  # released: nothing trained here
         sample[name] = {"model": sampler.model, "data": sampler.data, "checkpoint": checkpoint}
-    return {"plan": {"train": train, "sample": sample}}
+    download = {d: download_params(cfg, d) for d in cfg.datasets}
+    return {"plan": {"train": train, "sample": sample, "download": download}}
 
 
 def render_plan(cfg: Config) -> str:
