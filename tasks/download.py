@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from humanvid.atomic import atomic_dir
 from humanvid.datasets import DATASETS, write_clip_table
+from humanvid.datasets.clips import check_clip_ids
 from tasks.common import progress, stage_context
 
 
@@ -13,6 +14,10 @@ def main(argv: list[str] | None = None) -> None:
     plugin = DATASETS.get(ds.plugin)(ctx.name, ds.options)
     with atomic_dir(ctx.layout.raw(ctx.name)) as tmp:
         clips = plugin.ingest(tmp, progress, ctx.layout.download_cache(ctx.name))
+        try:
+            check_clip_ids(clips, ctx.name)  # nothing is published when two clips wrote one file
+        except ValueError as exc:
+            raise SystemExit(str(exc)) from None
         write_clip_table(tmp / "clips.parquet", clips)
         ok = sum(c.ok for c in clips)
         for c in clips:

@@ -10,6 +10,8 @@ from httpfixture import LoopbackServer
 from PIL import Image
 
 from humanvid.datasets import LaionHuman, LocalVideos, TikTok
+from humanvid.datasets.clips import CLIP_ID
+from humanvid.datasets.local import identity_of
 from humanvid.video import read_video, write_video
 
 QUIET = lambda m: None  # noqa: E731
@@ -39,15 +41,56 @@ def test_local_videos_split_80_20_flip_and_bad_files(tmp_path):
         c.start_encoding()  # header written, no frame ever
     clips = LocalVideos("mine", {"path": str(src), "flip": True}).ingest(tmp_path / "out", QUIET)
     ok = {c.clip_id: c for c in clips if c.ok}
-    assert sorted(ok) == ["anna-walk_test", "anna-walk_test_flip", "anna-walk_train", "anna-walk_train_flip"]
-    assert ok["anna-walk_train"].num_frames == 8 and ok["anna-walk_test"].num_frames == 2
-    train = read_video(tmp_path / "out" / ok["anna-walk_train"].source)
-    flipped = read_video(tmp_path / "out" / ok["anna-walk_train_flip"].source)
+    anna = identity_of(src / "anna" / "walk.mp4", src)
+    assert anna.startswith("anna-walk-") and sorted(ok) == [f"{anna}_test", f"{anna}_test_flip", f"{anna}_train", f"{anna}_train_flip"]
+    assert ok[f"{anna}_train"].num_frames == 8 and ok[f"{anna}_test"].num_frames == 2
+    train = read_video(tmp_path / "out" / ok[f"{anna}_train"].source)
+    flipped = read_video(tmp_path / "out" / ok[f"{anna}_train_flip"].source)
     assert np.abs(train[:, :, ::-1].astype(int) - flipped).mean() < 2  # a mirror image (up to H.264)
     assert np.abs(train.astype(int) - flipped).mean() > 40
     assert np.abs(train.astype(int) - frames[:8]).mean() < 2
     failed = {c.clip_id: c.error for c in clips if not c.ok}
     assert "corrupt.mp4" in failed["corrupt_train"] and "empty.mp4" in failed["empty_test"]
+
+
+def test_local_ids_are_unique_and_non_empty_by_construction(tmp_path):
+    root = tmp_path / "v"
+    names = ["a/b.mp4", "a-b.mp4", "ÄÖÜ.mp4", "日本.mp4", "plain_name.mp4", "x y.mp4"]
+    ids = [identity_of(root / n, root) for n in names]
+    assert len(set(ids)) == len(ids) and all(ids) and ids[1] == "a-b" and ids[4] == "plain_name"
+    assert all(CLIP_ID.match(i) for i in ids)
+    frames = np.zeros((5, 16, 16, 3), np.uint8)
+    for n in ("a.mp4", "a.mov"):
+        write_video(root / n, frames, fps=10)
+    with pytest.raises(ValueError, match=r"a\.mov and .*a\.mp4 would both be identity 'a': rename one"):
+        LocalVideos("mine", {"path": str(root)}).ingest(tmp_path / "out", QUIET)
+
+
+def test_the_shared_ingest_path_refuses_clip_ids_that_collide(tmp_path, tiny_params, monkeypatch):
+    """Whatever the plugin: two clips with one id (one file written twice) or an id that cannot name a file
+    stop the download stage with both sources named, and nothing is published."""
+    from conftest import make_workspace
+
+    from humanvid.datasets import DATASETS, DatasetPlugin, PluginOptions
+    from humanvid.datasets.clips import Clip, check_clip_ids
+
+    class Twice(DatasetPlugin):
+        Options = PluginOptions
+
+        def ingest(self, out_dir, progress=print, cache_dir=None):
+            (out_dir / "clips").mkdir()
+            return [Clip(self.name, "same", "i", "train", 10.0, 5, 16, 16, src) for src in ("clips/one.mp4", "clips/two.mp4")]
+
+    monkeypatch.setitem(DATASETS._items, "twice_test_plugin", Twice)
+    tiny_params["datasets"]["dup"] = {"plugin": "twice_test_plugin", "options": {}, "shard": {}}
+    ws = make_workspace(tmp_path / "ws", tiny_params)
+    from tasks import download
+
+    with pytest.raises(SystemExit, match="two clips have the id 'same': from clips/one.mp4 and from clips/two.mp4"):
+        download.main(["dup", "--workspace", str(ws)])
+    assert not (ws / "data" / "raw" / "dup").exists()
+    with pytest.raises(ValueError, match="cannot name a file"):
+        check_clip_ids([Clip("d", "../up", "i", "train", 1.0, 1, 1, 1, "x")], "d")
 
 
 def test_local_missing_folder_names_the_key(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -49,6 +50,25 @@ class Clip:
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+
+CLIP_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+"""A clip id: it names files (`clips/{id}.mp4`, conditions, samples), so letters, digits, `_`, `-` and `.`,
+not starting with `.` or `-`, no `..`."""
+
+
+def check_clip_ids(clips: list[Clip], dataset: str) -> None:
+    """Every plugin's clips, checked by the shared ingest path: ids valid as file names and unique (two clips
+    with one id would write one file, the later over the earlier)."""
+    seen: dict[str, Clip] = {}
+    for c in clips:
+        if not CLIP_ID.match(c.clip_id) or ".." in c.clip_id:
+            raise ValueError(f"dataset {dataset!r}: clip id {c.clip_id!r} (from {c.source}) cannot name a file: "
+                             "letters, digits, '_', '-' and '.' only, not starting with '.' or '-'")  # fmt: skip
+        if c.clip_id in seen:
+            raise ValueError(f"dataset {dataset!r}: two clips have the id {c.clip_id!r}: from {seen[c.clip_id].source} and from {c.source}; "
+                             "the later would overwrite the earlier")  # fmt: skip
+        seen[c.clip_id] = c
 
 
 def write_clip_table(path: str | os.PathLike, clips: list[Clip]) -> None:

@@ -6,6 +6,7 @@ Each video becomes two clips: its first `train_fraction` of frames (`{identity}_
 
 from __future__ import annotations
 
+import hashlib
 import re
 from itertools import islice
 from pathlib import Path
@@ -33,9 +34,16 @@ class LocalOptions(PluginOptions):
 
 
 def identity_of(path: Path, root: Path) -> str:
-    """A stable, filesystem-safe identity from the video's path under the root."""
-    rel = path.relative_to(root).with_suffix("")
-    return re.sub(r"[^A-Za-z0-9_-]+", "-", str(rel)).strip("-")
+    """A stable, filesystem-safe identity from the video's path under the root: the file's stem when it is
+    safe as it is; otherwise the stem made safe plus a digest of the whole relative path, so `a/b.mp4` and
+    `a-b.mp4` (or two names of only non-ASCII letters) cannot collide or come out empty."""
+    rel = path.relative_to(root)
+    stem = rel.with_suffix("").as_posix()
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", stem).strip("-")
+    if slug == stem and not slug.startswith("-"):
+        return slug
+    digest = hashlib.sha1(rel.as_posix().encode()).hexdigest()[:8]
+    return f"{slug}-{digest}" if slug else f"video-{digest}"
 
 
 class LocalVideos(DatasetPlugin):
@@ -55,6 +63,11 @@ class LocalVideos(DatasetPlugin):
         videos = self.videos()
         if not videos:
             raise FileNotFoundError(f"datasets.{self.name}.options.path: no videos ({', '.join(o.extensions)}) under {root}")
+        owners: dict[str, Path] = {}
+        for video in videos:  # before any work: `a.mp4` and `a.mov` would be one identity
+            other = owners.setdefault(identity_of(video, root), video)
+            if other != video:
+                raise ValueError(f"datasets.{self.name}: {other} and {video} would both be identity {identity_of(video, root)!r}: rename one")
         clips: list[Clip] = []
         for n, video in enumerate(videos, 1):
             identity = identity_of(video, root)
