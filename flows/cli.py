@@ -32,6 +32,20 @@ def cmd_status(args) -> int:
     return 0
 
 
+def locked(fn):
+    """Run a command that runs stages or writes the workspace under the workspace lock (flows/lock.py)."""
+
+    def run(args) -> int:
+        from flows.lock import workspace_lock
+
+        with workspace_lock(Path(args.workspace).resolve(), "humanvid " + " ".join(sys.argv[1:]) if sys.argv[1:] else "humanvid",
+                            wait=not getattr(args, "no_wait", False), say=lambda m: print(m, file=sys.stderr)):  # fmt: skip
+            return fn(args)
+
+    return run
+
+
+@locked
 def cmd_reproduce(args) -> int:
     from flows.workspace import open_workspace, stage_status, table_rows, table_stages
 
@@ -63,6 +77,7 @@ def _prefect_defaults() -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
+@locked
 def cmd_plan(args) -> int:
     from humanvid.pipeline import PLAN_FILE, write_plan
 
@@ -75,6 +90,7 @@ def cmd_plan(args) -> int:
     return 0
 
 
+@locked
 def cmd_stage(args) -> int:
     _prefect_defaults()
     from flows.reproduce import stage
@@ -196,11 +212,13 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("reproduce", help="run the stale stages of a table and write reports/{table}.md")
     p.add_argument("table", nargs="?", default="demo")
+    p.add_argument("--no-wait", action="store_true", help="refuse at once if another humanvid command runs in this workspace")
     p.set_defaults(fn=cmd_reproduce)
     p = sub.add_parser("plan", help="write pipeline.yaml (the training and sampling stages dvc.yaml reads) from params.yaml")
     p.set_defaults(fn=cmd_plan)
     p = sub.add_parser("stage", help="run one stage (e.g. sample@baseline_debug_w8) if DVC finds it stale: what a worker runs")
     p.add_argument("name")
+    p.add_argument("--no-wait", action="store_true", help="refuse at once if another humanvid command runs in this workspace")
     p.set_defaults(fn=cmd_stage)
     p = sub.add_parser("shards", help="tools for Parquet shards")
     ssub = p.add_subparsers(dest="shards_command", required=True)
@@ -239,12 +257,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("table", nargs="?", default="demo")
     p.set_defaults(fn=cmd_status)
     args = parser.parse_args(argv)
+    from dvc.exceptions import DvcException
+
+    from flows.lock import WorkspaceBusy
     from flows.workspace import WorkspaceError
 
     try:
         return args.fn(args)
-    except (ConfigError, WorkspaceError, KeyError, FileNotFoundError) as exc:
+    except (ConfigError, WorkspaceError, WorkspaceBusy, KeyError, FileNotFoundError) as exc:
         print(f"humanvid: {exc}", file=sys.stderr)
+        return 2
+    except DvcException as exc:  # never DVC's traceback as the only message: what failed, and what to do
+        print(f"humanvid: {dvc_error(exc, Path(args.workspace))}", file=sys.stderr)
         return 2
     except Exception as exc:
         from flows.reproduce import StageFailed
@@ -253,6 +277,19 @@ def main(argv: list[str] | None = None) -> int:
             print(f"humanvid: {exc}", file=sys.stderr)
             return 1
         raise
+
+
+def dvc_error(exc, root: Path) -> str:
+    """A DVC exception as one line with the remedy."""
+    from dvc.lock import LockError
+
+    if isinstance(exc, LockError):
+        from flows.lock import holder
+
+        return (f"{root.resolve()}: DVC's lock is held ({exc}); another DVC or humanvid process is using this workspace — last "
+                f"humanvid holder: {holder(root.resolve())}. Run again when it has finished (`humanvid reproduce` waits for other "
+                "humanvid commands by itself).")  # fmt: skip
+    return f"DVC: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else exc!r} (in {root.resolve()}; `dvc doctor` and `dvc status` there say more)"
 
 
 if __name__ == "__main__":

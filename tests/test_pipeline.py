@@ -173,3 +173,39 @@ def test_magicanimate_table_through_the_pipeline(workspace, tiny_params):
     params["samplers"]["ma_w8"]["overlap"] = 4
     (workspace / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     assert ran_stages(humanvid(workspace, "reproduce", "ma")) == ["sample@ma_w8", "evaluate@ma_w8", "report@ma"]
+
+
+def test_two_commands_in_one_workspace_wait_or_refuse_in_one_line(workspace):
+    """A second `humanvid reproduce` while one runs: with --no-wait it refuses at once in one line naming the
+    running command; without, it waits, says for whom, and then finds nothing to do. DVC's own lock, held by a
+    process that is not humanvid, is one line too — never DVC's traceback."""
+    import time
+
+    env = os.environ.copy()
+    first = subprocess.Popen([sys.executable, "-m", "flows.cli", "--workspace", str(workspace), "reproduce"], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    lock = workspace / ".humanvid" / "lock"
+    deadline = time.time() + 120
+    while not (lock.is_file() and str(first.pid) in lock.read_text()) and time.time() < deadline:
+        time.sleep(0.1)
+    assert str(first.pid) in lock.read_text()
+    busy = subprocess.run([sys.executable, "-m", "flows.cli", "--workspace", str(workspace), "reproduce", "--no-wait"], env=env,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert busy.returncode == 2 and first.poll() is None, busy.stdout + busy.stderr
+    assert busy.stderr.count("\n") == 1 and f"pid {first.pid}" in busy.stderr and "humanvid --workspace" in busy.stderr, busy.stderr
+    second = subprocess.run([sys.executable, "-m", "flows.cli", "--workspace", str(workspace), "reproduce"], env=env,
+                            capture_output=True, text=True, timeout=900)  # fmt: skip
+    out_first = first.communicate(timeout=900)[0]
+    assert first.returncode == 0, out_first[-2000:]
+    assert second.returncode == 0 and f"waiting for `humanvid --workspace {workspace} reproduce` (pid {first.pid}" in second.stderr
+    assert "nothing to do" in second.stdout
+
+    from dvc.repo import Repo
+
+    repo = Repo(str(workspace))  # another DVC process holding the workspace
+    with repo.lock:
+        status = subprocess.run([sys.executable, "-m", "flows.cli", "--workspace", str(workspace), "status"], env=env,
+                                capture_output=True, text=True, timeout=120)  # fmt: skip
+    repo.close()
+    assert status.returncode == 2 and "Traceback" not in status.stderr and status.stderr.count("\n") == 1, status.stderr
+    assert "DVC's lock is held" in status.stderr and "Run again when it has finished" in status.stderr
