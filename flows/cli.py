@@ -154,12 +154,18 @@ def cmd_datasets_check(args) -> int:
 def cmd_weights(args) -> int:
     from humanvid import weights
 
+    params = Path(args.workspace) / "params.yaml"
+    overrides = dict(load_config(params).weights.overrides) if params.is_file() else {}  # the workspace's own copies count
+
     if args.weights_command == "list":
         print(f"cache: {weights.cache_dir()}" + ("  (offline)" if weights.offline() else ""))
         print("| name | used by | source | sha256 | licence | here |")
         print("| --- | --- | --- | --- | --- | --- |")
         for name, src in sorted(weights.WEIGHTS.items()):
-            here = "yes" if weights.find(name) is not None else "no"
+            try:
+                here = "yes" if weights.find(name, overrides) is not None else "no"
+            except weights.MissingWeightsError:
+                here = f"no (weights.overrides.{name} points nowhere)"
             print(f"| {name} | {src.used_by} | {src.source} | {'published' if src.sha256 else 'none published'} | {src.licence} | {here} |")
         return 0
     if args.weights_command == "fetch":
@@ -168,7 +174,7 @@ def cmd_weights(args) -> int:
         return 0
     bad = 0
     for name in args.names or sorted(weights.WEIGHTS):
-        status, detail = weights.verify(name)
+        status, detail = weights.verify(name, overrides)
         bad += status == "bad" or (status == "missing" and bool(args.names))
         print(f"{status:8s} {name}: {detail}")
     return 1 if bad else 0

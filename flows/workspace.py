@@ -187,7 +187,8 @@ def _weights_arrived(root: Path, cfg: Config, evaluate_stages: list[str]) -> dic
             continue
         known = [w for w in json.loads(path.read_text()).get("missing_weights", []) if w in weights.WEIGHTS]
         still_missing = weights.missing(known, cfg.weights.overrides)
-        arrived = [w for w in known if w not in still_missing]
+        # Here and loadable: a file that is present but cannot be read is not an arrival.
+        arrived = [w for w in known if w not in still_missing and weights.loadable(w, cfg.weights.overrides) is None]
         if arrived:
             out[name] = [WEIGHTS_ARRIVED + ", ".join(arrived)]
     return out

@@ -125,3 +125,16 @@ def test_the_preview_shows_the_models_own_control_images(samples, tmp_path):
     assert np.array_equal(preview["condition"], (expected * 255).round().astype(np.uint8))
     _, pose_preview, _ = evaluate_samples(out, reader, EvaluationConfig(metrics=["l1"]))  # no control named: OpenPose
     assert not np.array_equal(pose_preview["condition"], preview["condition"])
+
+
+def test_a_network_that_cannot_load_fails_its_metric_alone(samples, tmp_path):
+    """A bad weight file fails the metrics that need it — said in `needs`, naming the override and the file —
+    and every other metric of every clip is still computed."""
+    out, reader = samples
+    bad = tmp_path / "fid.pth"
+    bad.write_bytes(b"not a checkpoint at all")
+    doc, _, _ = evaluate_samples(out, reader, EvaluationConfig(metrics=["l1", "psnr", "ssim", "fid"]), overrides={"fid-inception": str(bad)})
+    assert set(doc["overall"]) == {"l1", "psnr", "ssim"} and all(np.isfinite(v) for v in doc["overall"].values())
+    assert set(doc["clips"]) == {"c0", "c1"} and not any(f["stage"] == "evaluate" for f in doc["failed"])
+    why = doc["needs"]["fid"]["corrected"]
+    assert why.startswith("failed: WeightFileError: weights.overrides.fid-inception: ") and str(bad) in why

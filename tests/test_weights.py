@@ -80,4 +80,58 @@ def test_weights_without_a_direct_download_say_where_they_come_from(tmp_path, mo
     placed.parent.mkdir()
     placed.write_bytes(b"\0" * 8)
     assert weights.find("i3d-kinetics400") == placed  # placed by hand where the message says: found
+    status, detail = weights.verify("i3d-kinetics400")
+    assert status == "bad" and str(placed) in detail and "not a readable torch checkpoint" in detail  # found, but not loadable
+    import torch
+    from metric_weights import i3d_state
+
+    torch.save(i3d_state(), placed)
     assert weights.verify("i3d-kinetics400")[0] == "ok"
+
+
+class _RunsCode:
+    def __reduce__(self):
+        import os
+
+        return (os.system, ("echo pwned > /tmp/humanvid-pwned",))
+
+
+def _hostile_files(tmp_path):
+    import pickle
+
+    import torch
+    from metric_weights import fid_inception_state
+
+    good = fid_inception_state()
+    files = {}
+    files["code"] = tmp_path / "code.pth"
+    files["code"].write_bytes(pickle.dumps({"x": _RunsCode()}, protocol=2))
+    files["keys"] = tmp_path / "keys.pth"
+    torch.save({"Conv2d_1a_3x3.conv.weight": good["Conv2d_1a_3x3.conv.weight"], "nonsense.weight": torch.zeros(2)}, files["keys"])
+    files["truncated"] = tmp_path / "truncated.pth"
+    torch.save(good, tmp_path / "full.pth")
+    files["truncated"].write_bytes((tmp_path / "full.pth").read_bytes()[:5000])
+    files["empty"] = tmp_path / "empty.pth"
+    files["empty"].write_bytes(b"")
+    return files
+
+
+@pytest.mark.parametrize("kind, words", [("code", "holds Python objects besides tensors"), ("keys", "does not match FIDInceptionV3"),
+                                         ("truncated", "not a readable torch checkpoint"), ("empty", "is empty")])  # fmt: skip
+def test_a_bad_override_is_refused_safely_naming_the_key_and_the_file(tmp_path, kind, words):
+    import os
+
+    from humanvid.metrics.network_metrics import build_network
+    from humanvid.state_dicts import WeightFileError
+
+    path = _hostile_files(tmp_path)[kind]
+    overrides = {"fid-inception": str(path)}
+    with pytest.raises(WeightFileError) as err:
+        build_network("fid-inception", overrides)
+    message = str(err.value)
+    assert message.startswith("weights.overrides.fid-inception: ") and str(path) in message and words in message
+    assert "weights_only" not in message and "Traceback" not in message
+    assert not os.path.exists("/tmp/humanvid-pwned")  # nothing ran
+    status, detail = weights.verify("fid-inception", overrides)
+    assert status == "bad" and "weights.overrides.fid-inception" in detail and words in detail
+    assert weights.loadable("fid-inception", overrides) is not None  # status does not call it "weights now on this machine"

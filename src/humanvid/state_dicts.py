@@ -13,18 +13,44 @@ import torch
 from torch import nn
 
 
+class WeightFileError(ValueError):
+    """A weight file that cannot be read safely or does not hold what its loader expects; names the file."""
+
+
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """A state dict from a `.pth/.pt/.ckpt` (tensors and plain values only: `weights_only=True`) or
-    `.safetensors` file."""
+    `.safetensors` file; a file that is empty, truncated, not a checkpoint, or a pickle holding more than
+    tensors (one that could run code) is a `WeightFileError` naming it — never the reader's own message."""
     path = Path(path)
+    if path.is_file() and path.stat().st_size == 0:
+        raise WeightFileError(f"{path} is empty")
     if path.suffix == ".safetensors":
+        from safetensors import SafetensorsError
         from safetensors.torch import load_file
 
-        return load_file(str(path))
-    obj = torch.load(path, map_location="cpu", weights_only=True)
+        try:
+            return load_file(str(path))
+        except (SafetensorsError, OSError) as exc:
+            raise WeightFileError(f"{path}: not a readable safetensors file ({_first_line(exc)})") from None
+    import pickle
+
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "GLOBAL" in str(exc) or "Unsupported global" in str(exc):  # torch's weights_only unpickler refused to build an object
+            raise WeightFileError(f"{path}: holds Python objects besides tensors (a pickle that could run code), refused; save it as "
+                                  "safetensors or a tensors-only state dict") from None  # fmt: skip
+        raise WeightFileError(f"{path}: not a readable torch checkpoint — truncated, corrupt, or a pickle of something else; refused "
+                              "(a weight file is a tensors-only .pth/.pt or a .safetensors)") from None  # fmt: skip
+    except (RuntimeError, EOFError, OSError, ValueError) as exc:
+        raise WeightFileError(f"{path}: not a readable torch checkpoint — truncated or corrupt ({_first_line(exc) or type(exc).__name__})") from None
     if not isinstance(obj, dict):
-        raise ValueError(f"{path}: expected a state dict, got {type(obj).__name__}")
+        raise WeightFileError(f"{path}: expected a state dict, got {type(obj).__name__}")
     return obj
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else ""
 
 
 def load_exact(module: nn.Module, state: dict[str, torch.Tensor], source: str, ignore_prefixes: tuple[str, ...] = (),
@@ -47,5 +73,5 @@ def load_exact(module: nn.Module, state: dict[str, torch.Tensor], source: str, i
         problems = [f"{len(missing)} missing ({head(missing)})" if missing else "",
                     f"{len(unexpected)} unexpected ({head(unexpected)})" if unexpected else "",
                     f"{len(wrong)} mis-shaped ({head(wrong)})" if wrong else ""]  # fmt: skip
-        raise ValueError(f"{source}: does not match {type(module).__name__}: " + "; ".join(p for p in problems if p))
+        raise WeightFileError(f"{source}: does not match {type(module).__name__}: " + "; ".join(p for p in problems if p))
     module.load_state_dict(state, strict=False)

@@ -168,6 +168,36 @@ def missing(names: tuple[str, ...] | list[str], overrides: dict[str, str] | None
     return out
 
 
+def named(name: str, overrides: dict[str, str] | None = None) -> str:
+    """How a message names a weight: the params.yaml key when the user overrode it, else the registry name."""
+    return f"weights.overrides.{name}" if overrides and name in overrides else f"weight {name!r}"
+
+
+def loadable(name: str, overrides: dict[str, str] | None = None) -> str | None:
+    """None if the weight is here and its loader accepts it — for a metric network, the network built from
+    it with every expected key; for another file, a tensors-only state dict — else what is wrong. Needs the
+    other weights of a network to be here too (else only this file is read)."""
+    from humanvid.state_dicts import WeightFileError, read_state_dict
+
+    path = find(name, overrides)
+    if path is None:
+        return "missing"
+    try:
+        from humanvid.metrics.network_metrics import NETWORK_WEIGHTS, build_network, network_of
+
+        net = network_of(name)
+        if net is not None and not missing(NETWORK_WEIGHTS[net], overrides):
+            build_network(net, overrides)
+        elif path.is_file() and path.suffix in (".pth", ".pt", ".ckpt", ".bin", ".safetensors"):
+            read_state_dict(path)
+        elif path.is_dir():
+            for f in sorted([*path.rglob("*.safetensors"), *path.rglob("*.bin")]):
+                read_state_dict(f)
+    except (WeightFileError, MissingWeightsError) as exc:
+        return str(exc)
+    return None
+
+
 def fetch_hint(names: list[str]) -> str:
     """'weights a, b (humanvid weights fetch a b)': how reports and metrics say what a result needs."""
     return "weights " + ", ".join(names) + " (humanvid weights fetch " + " ".join(names) + ")"
@@ -227,7 +257,8 @@ def verify_path(src: WeightSource, path: Path) -> str | None:
 
 
 def verify(name: str, overrides: dict[str, str] | None = None) -> tuple[str, str]:
-    """('ok' | 'missing' | 'bad', detail) for one weight."""
+    """('ok' | 'missing' | 'bad', detail) for one weight: published checksum/size where known, and that its
+    loader accepts it (`loadable`)."""
     src = source(name)
     try:
         path = find(name, overrides)
@@ -235,7 +266,7 @@ def verify(name: str, overrides: dict[str, str] | None = None) -> tuple[str, str
         return "missing", str(exc)
     if path is None:
         return "missing", f"not found (expected at {cached_path(name)})"
-    problem = verify_path(src, path)
+    problem = verify_path(src, path) or loadable(name, overrides)
     if problem:
-        return "bad", problem
-    return "ok", f"{path}" + ("" if src.sha256 else " (no published checksum: presence and size only)")
+        return "bad", problem if problem.startswith(named(name, overrides)) else f"{named(name, overrides)}: {problem}"
+    return "ok", f"{path} (loads" + ("" if src.sha256 else "; no published checksum") + ")"

@@ -177,11 +177,27 @@ def evaluate_samples(samples_dir: Path, reader: ShardReader, cfg: EvaluationConf
     needs, missing_weights = plan_needs(cfg, overrides, has_depth)
     can = {(m, p) for m in cfg.metrics for p in PROTOCOLS if p not in needs.get(m, {})}
     nets = FeatureNetworks(device or torch.device("cpu"), dtype or torch.float32, overrides, cfg.batch_size)
+    broken: dict[str, str] = {}  # metric -> why it could not be computed: the other metrics go on
+
+    def attempt(metrics: list[str], fn):
+        """fn() for these metrics, or None once any of them has failed (recorded in `broken`, dropped from `can`)."""
+        if any(m in broken for m in metrics):
+            return None
+        try:
+            return fn()
+        except Exception as exc:  # a network that cannot load or run fails its metrics, not every clip
+            for m in metrics:
+                broken[m] = f"{type(exc).__name__}: {exc}"
+                can.difference_update({(m, p) for p in PROTOCOLS})
+            progress(f"{', '.join(metrics)}: failed, the other metrics go on: {broken[metrics[0]]}")
+            return None
+
     estimator = None
-    if any(METRICS[m].kind == "landmark" for m, _ in can):
+    landmark_metrics = [m for m in cfg.metrics if METRICS[m].kind == "landmark" and any((m, p) in can for p in PROTOCOLS)]
+    if landmark_metrics:
         from humanvid.estimators import ESTIMATORS
 
-        estimator = ESTIMATORS.get(cfg.landmarks.estimator)(nets.device, nets.dtype, reader.dir, overrides)
+        estimator = attempt(landmark_metrics, lambda: ESTIMATORS.get(cfg.landmarks.estimator)(nets.device, nets.dtype, reader.dir, overrides))
 
     per_clip, failed, preview, per_frame = {}, [], {}, []
     pooled = {p: {m: [] for m in cfg.metrics} for p in PROTOCOLS}  # per-frame / per-clip values
@@ -201,12 +217,14 @@ def evaluate_samples(samples_dir: Path, reader: ShardReader, cfg: EvaluationConf
                 raise ValueError(f"generated video {files['rgb']} is {pred.shape}, ground truth {target.shape}")
             clip_doc: dict = {"frames": len(pred)}
             extra = {}  # protocol-independent values of this clip: landmarks, depth
-            if estimator is not None:
+            if estimator is not None and landmark_metrics[0] not in broken:
                 from humanvid.datasets.clips import Clip
                 from humanvid.metrics.landmarks import landmark_distances
 
                 clip = Clip(**reader.clip_meta(cid) | {"num_frames": len(pred), "width": size, "height": size, "source": "generated"})
-                extra |= landmark_distances(estimator(pred, clip)["wholebody133"], estimator(target, clip)["wholebody133"], cfg.landmarks.threshold)
+                extra |= attempt(landmark_metrics, lambda clip=clip: landmark_distances(estimator(pred, clip)["wholebody133"],
+                                                                                       estimator(target, clip)["wholebody133"],
+                                                                                       cfg.landmarks.threshold)) or {}  # fmt: skip
             depth_rgb = None
             if "depth" in files:
                 depth_pair = _depth_pair(samples_dir / files["depth"], reader, cid, size, len(pred))
@@ -217,7 +235,9 @@ def evaluate_samples(samples_dir: Path, reader: ShardReader, cfg: EvaluationConf
             for protocol in PROTOCOLS:
                 values = evaluate_frames(pred, target, [m for m in frame_names if (m, protocol) in can], protocol)
                 if ("lpips", protocol) in can:
-                    values["lpips"] = lpips_per_frame(nets, pred, target, protocol)
+                    lpips = attempt(["lpips"], lambda protocol=protocol: lpips_per_frame(nets, pred, target, protocol))
+                    if lpips is not None:
+                        values["lpips"] = lpips
                 for m, v in values.items():
                     pooled[protocol][m].extend(v)
                 if protocol == PRIMARY:
@@ -227,15 +247,17 @@ def evaluate_samples(samples_dir: Path, reader: ShardReader, cfg: EvaluationConf
                 for m in (m for m in extra if (m, protocol) in can):
                     pooled[protocol][m].append(extra[m])
                     clip_doc[protocol][m] = extra[m]
-                if depth_rgb is not None and ("depth_fid", protocol) in can:
-                    pools.add(("depth_fid", protocol), *(nets.run("fid-inception", features.fid_inputs(v, protocol)) for v in depth_rgb))
-                if ("fid", protocol) in can:
-                    pools.add(("fid", protocol), *(nets.run("fid-inception", features.fid_inputs(v, protocol)) for v in (pred, target)))
-                if ("fid_vid", protocol) in can:
-                    pools.add(("fid_vid", protocol), *clip_feats.fid_vid(protocol))
-                if ("fvd", protocol) in can:
-                    extraction = "disco" if protocol == "disco" else cfg.fvd.clips
-                    pools.add(("fvd", protocol), *clip_feats.fvd(weights_needed("fvd", protocol, cfg.fvd.weights)[0], extraction))
+                pooled_features = {  # metric -> its (generated, ground truth) features of this clip
+                    "depth_fid": lambda p=protocol: [nets.run("fid-inception", features.fid_inputs(v, p)) for v in depth_rgb],
+                    "fid": lambda p=protocol: [nets.run("fid-inception", features.fid_inputs(v, p)) for v in (pred, target)],
+                    "fid_vid": lambda p=protocol: clip_feats.fid_vid(p),
+                    "fvd": lambda p=protocol: clip_feats.fvd(weights_needed("fvd", p, cfg.fvd.weights)[0], "disco" if p == "disco" else cfg.fvd.clips),
+                }  # fmt: skip
+                for m, compute in pooled_features.items():
+                    if (m, protocol) in can and (m != "depth_fid" or depth_rgb is not None):
+                        pair = attempt([m], compute)
+                        if pair is not None:
+                            pools.add((m, protocol), *pair)
         except Exception as exc:  # recorded, the other clips still count
             failed.append({"clip_id": cid, "stage": "evaluate", "error": f"{type(exc).__name__}: {exc}"})
             continue
@@ -251,6 +273,11 @@ def evaluate_samples(samples_dir: Path, reader: ShardReader, cfg: EvaluationConf
                 preview["generated_depth"], preview["ground_truth_depth"] = depth_rgb
     if not per_clip:
         raise RuntimeError(f"{samples_dir}: no clip could be evaluated: {failed}")
+    for m, why in broken.items():  # a metric that failed part-way counts nowhere, and says why
+        needs[m] = {p: f"failed: {why}" for p in PROTOCOLS}
+        for clip_doc in per_clip.values():
+            for p in PROTOCOLS:
+                clip_doc.get(p, {}).pop(m, None)
 
     protocols, samples = {}, {}
     for protocol in PROTOCOLS:

@@ -43,6 +43,24 @@ def _build(net: str, paths: list[str]) -> nn.Module:
     raise KeyError(f"unknown feature network {net!r}; known: {', '.join(NETWORK_WEIGHTS)}")
 
 
+def build_network(net: str, overrides: dict[str, str] | None = None) -> nn.Module:
+    """A feature network from its weight files; a file that cannot be read or does not fit is a
+    `WeightFileError` naming the weight (`weights.overrides.NAME` when the user pointed it somewhere)."""
+    from humanvid.state_dicts import WeightFileError
+
+    names = NETWORK_WEIGHTS[net]
+    paths = [weights.resolve(name, overrides) for name in names]
+    try:
+        return _build(net, paths)
+    except (WeightFileError, ValueError, RuntimeError, OSError) as exc:
+        raise WeightFileError(f"{' + '.join(weights.named(n, overrides) for n in names)}: {exc}") from None
+
+
+def network_of(weight: str) -> str | None:
+    """The feature network a weight belongs to, if any."""
+    return next((net for net, names in NETWORK_WEIGHTS.items() if weight in names), None)
+
+
 class FeatureNetworks:
     """Each network built on first use and kept; device and dtype come from the caller."""
 
@@ -52,8 +70,7 @@ class FeatureNetworks:
 
     def get(self, net: str) -> nn.Module:
         if net not in self._nets:
-            paths = [weights.resolve(name, self.overrides) for name in NETWORK_WEIGHTS[net]]
-            self._nets[net] = _build(net, paths).to(self.device, self.dtype)
+            self._nets[net] = build_network(net, self.overrides).to(self.device, self.dtype)
         return self._nets[net]
 
     @torch.no_grad()

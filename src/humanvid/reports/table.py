@@ -90,6 +90,8 @@ def cell(spec: TableSpec, row: RowResult, metric: str) -> str:
     need = need_of(row, metric, spec.protocol)
     if row.metrics is None:
         text = "not run"
+    elif need and _is_missing(mine) and need.startswith("failed: "):
+        text = "failed (see below)"
     elif need and _is_missing(mine):
         text = f"needs {need.split(' (')[0]}"
     else:
@@ -155,7 +157,7 @@ def render_markdown(spec: TableSpec, rows: list[RowResult], timings: list[dict] 
     needs = sorted({(m, p, w) for r in ran for m, by in r.metrics.get("needs", {}).items() for p, w in by.items() if m in spec.columns})
     if needs:
         out += ["## Metrics that could not be computed", ""]
-        out += [f"- `{m}` ({p}): needs {w}" for m, p, w in needs]
+        out += [f"- `{m}` ({p}): " + (w if w.startswith("failed: ") else f"needs {w}") for m, p, w in needs]
         out.append("")
 
     if ran:
