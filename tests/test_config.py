@@ -46,6 +46,21 @@ def test_tiny_params_are_valid(tiny_params):
         (lambda p: p["evaluation"]["fvd"].update(clips="random") if "fvd" in p["evaluation"] else p["evaluation"].update(fvd={"clips": "random"}),
          "evaluation.fvd.clips", "Input should be"),
         (lambda p: p.update(weights={"overrides": {"dwpose-xl": "/w.onnx"}}), "weights.overrides.dwpose-xl", "unknown weight"),
+        # strict types: YAML's `yes`, `"3"` or `1.0` are not integers; device and dtype strings are checked at load
+        (lambda p: p["models"]["tiny"]["stages"]["pretrain"].update(steps=True), "models.tiny.stages.pretrain.steps", "valid integer"),
+        (lambda p: p["models"]["tiny"]["run"].update(seed="3"), "models.tiny.run.seed", "valid integer"),
+        (lambda p: p["samplers"]["tiny_w4"].update(window=4.0), "samplers.tiny_w4.window", "valid integer"),
+        (lambda p: p["models"]["tiny"]["run"].update(device="gpu"), "models.tiny.run.device", "should match pattern"),
+        (lambda p: p["samplers"]["tiny_w4"].update(device="cuda:x"), "samplers.tiny_w4.device", "should match pattern"),
+        (lambda p: p["evaluation"].update(device="CUDA"), "evaluation.device", "should match pattern"),
+        (lambda p: p["samplers"]["tiny_w4"].update(dtype="fp16"), "samplers.tiny_w4.dtype", "Input should be"),
+        (lambda p: p["datasets"]["synthdance"]["options"].update(width="64"), "datasets.synthdance.options.width", "valid integer"),
+        # every path the config makes stays inside the workspace
+        (lambda p: p["paths"].update(reports="../../elsewhere"), "paths.reports", "climbs out of the workspace"),
+        (lambda p: p["paths"].update(models="/tmp/models"), "paths.models", "not relative to the workspace"),
+        (lambda p: p["paths"].update(samples="~/samples"), "paths.samples", "not relative to the workspace"),
+        (lambda p: p["paths"].update(shards=""), "paths.shards", "an empty path"),
+        (lambda p: p["tables"]["demo"].update(paper="reports/../../x.yaml"), "tables.demo.paper", "climbs out of the workspace"),
     ],
 )
 def test_errors_name_the_key_path(tiny_params, edit, path, words):
@@ -74,6 +89,19 @@ def test_missing_and_malformed_files(tmp_path):
     bad.write_text(yaml.safe_dump(["a", "list"]))
     with pytest.raises(ConfigError, match="mapping at the top level"):
         load_config(bad)
+
+
+def test_a_key_spelled_twice_is_refused_with_both_lines(tmp_path):
+    # YAML keeps the last silently; DVC would later call the file corrupted and blame dvc.yaml
+    bad = tmp_path / "params.yaml"
+    bad.write_text("paths:\n  raw: data/raw\nsamplers:\n  a:\n    steps: 2\n    window: 4\n    steps: 20\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(bad)
+    assert str(err.value) == f"{bad}: line 7: duplicate key 'steps' (first at line 5)"
+    # the same key in two different mappings, and a merge key's overrides, are not duplicates
+    from humanvid.config import safe_load_yaml
+
+    assert safe_load_yaml("a: {x: 1}\nb: {x: 2}\nbase: &b {x: 1}\nc: {<<: *b, x: 3}\n")["c"] == {"x": 3}
 
 
 def test_method_options_stages_and_released_flavors_are_checked(tiny_params):
@@ -143,8 +171,13 @@ def test_a_model_may_train_its_stages_on_different_datasets(tiny_params):
 def test_names_that_become_paths_are_checked(tiny_params):
     tiny_params["samplers"]["../up"] = tiny_params["samplers"]["tiny_w4"]
     tiny_params["models"]["a.b"] = tiny_params["models"]["tiny"]
+    tiny_params["tables"]["../../x"] = tiny_params["tables"]["demo"]
+    tiny_params["datasets"]["two words"] = tiny_params["datasets"]["synthdance"]
+    tiny_params["samplers"]["at@sign"] = tiny_params["samplers"]["tiny_w4"]
     with pytest.raises(ConfigError) as err:
         parse_config(tiny_params, root=REPO)
+    for key in ("tables.../../x", "datasets.two words", "samplers.at@sign"):
+        assert f"{key}: names become stage names and paths" in str(err.value)
     assert "samplers.../up: names become stage names and paths" in str(err.value)
     assert "models.a.b: names become stage names and paths" in str(err.value)
 

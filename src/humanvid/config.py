@@ -9,11 +9,12 @@ the key path (`models.baseline_debug.stages.finetune.steps`) and is raised befor
 from __future__ import annotations
 
 import os
-from pathlib import Path
-from typing import Any, Literal
+import re
+from pathlib import Path, PurePosixPath
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 
 class ConfigError(ValueError):
@@ -21,9 +22,31 @@ class ConfigError(ValueError):
 
 
 class Section(BaseModel):
-    """Base for every config section: unknown keys are errors, values are immutable."""
+    """Base for every config section: unknown keys are errors, values are immutable, and types are strict —
+    `steps: yes` is not 1 step, `seed: "3"` is not 3 (an int is still a valid float)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True, strict=True)
+
+
+Device = Annotated[str, StringConstraints(pattern=r"^(auto|cpu|cuda|cuda:\d+)$")]
+"""`auto` (CUDA when present, else CPU), `cpu`, `cuda` or `cuda:N`."""
+
+
+def _inside_workspace(path: str) -> str:
+    """A path the config makes is relative and never climbs out: stages write under it, so `/x`, `~/x` or
+    `a/../../x` would put outputs outside the workspace (and outside DVC's view)."""
+    parts = PurePosixPath(path.replace("\\", "/")).parts
+    if not path.strip():
+        raise ValueError("an empty path")
+    if path.startswith(("/", "~")) or re.match(r"^[A-Za-z]:", path):
+        raise ValueError(f"{path!r} is not relative to the workspace")
+    if ".." in parts:
+        raise ValueError(f"{path!r} climbs out of the workspace ('..')")
+    return path
+
+
+WorkspacePath = Annotated[str, AfterValidator(_inside_workspace)]
+"""A path relative to the workspace that stays inside it."""
 
 
 class PathsConfig(Section):
@@ -33,27 +56,27 @@ class PathsConfig(Section):
     is the one place each path is spelled.
     """
 
-    raw: str
+    raw: WorkspacePath
     """Canonical clips per dataset: mp4s, clips.parquet, annotations."""
-    cache: str
+    cache: WorkspacePath
     """Downloads kept across runs (not a DVC output): a re-run fetches only what is missing."""
-    conditions: str
+    conditions: WorkspacePath
     """Estimator outputs per dataset and estimator."""
-    shards: str
+    shards: WorkspacePath
     """Parquet shards per dataset."""
-    models: str
+    models: WorkspacePath
     """Checkpoints per model and training stage (and each stage's resume state beside it)."""
-    training: str
+    training: WorkspacePath
     """Training logs per model and stage: DVCLive's per-step loss terms (DVC plots) and a loss-curve picture."""
-    samples: str
+    samples: WorkspacePath
     """Generated videos per sampler."""
-    metrics: str
+    metrics: WorkspacePath
     """Metrics JSON per sampler (DVC metrics)."""
-    previews: str
+    previews: WorkspacePath
     """Preview folder per sampler: image grid and short video (generated | ground truth | condition)."""
-    papers: str
+    papers: WorkspacePath
     """Paper table transcriptions (`*.yaml`), read by the report stages."""
-    reports: str
+    reports: WorkspacePath
     """Rendered tables."""
 
 
@@ -159,7 +182,7 @@ class RunConfig(Section):
 
     seed: int = 0
     """Seed for initialisation, data order and noise."""
-    device: str = "auto"
+    device: Device = "auto"
     """`auto`, `cpu`, `cuda`, `cuda:N` (with `gpus` > 1: one process per GPU, each on its own)."""
     weight_dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
     """dtype of the frozen modules (auto: bfloat16 on CUDA, float32 on CPU). Trained weights and their optimizer
@@ -218,10 +241,10 @@ class SamplerConfig(Section):
     """Sample at most this many clips (in clip order)."""
     max_frames: int | None = Field(None, ge=1)
     """Sample at most this many frames per clip."""
-    device: str = "auto"
+    device: Device = "auto"
     """`auto`, `cpu`, `cuda`, `cuda:N`."""
-    dtype: str = "auto"
-    """`auto`, `float32`, `float16`, `bfloat16`."""
+    dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
+    """The model's dtype while sampling (auto: bfloat16 on CUDA, float32 on CPU)."""
 
 
 class FvdConfig(Section):
@@ -253,7 +276,7 @@ class EvaluationConfig(Section):
     """LMD settings."""
     batch_size: int = Field(16, ge=1)
     """Frames (or clips) per feature-network batch."""
-    device: str = "auto"
+    device: Device = "auto"
     """`auto`, `cpu`, `cuda`, `cuda:N`."""
     dtype: Literal["float32", "float16", "bfloat16"] = "float32"
     """Feature networks' dtype. float32 by default: FID-type metrics are sensitive to feature precision."""
@@ -265,7 +288,7 @@ class TableConfig(Section):
 
     title: str = ""
     """Heading of the rendered table (default: the paper table's title)."""
-    paper: str | None = None
+    paper: WorkspacePath | None = None
     """A paper table transcription (path relative to the workspace), or None for a table of our own."""
     rows: dict[str, str] = Field(default_factory=dict)
     """Row label -> sampler (a key of `samplers`); for a paper table, overrides the transcription's mapping."""
@@ -330,11 +353,34 @@ def parse_sections(data: Any, source: str = "params.yaml") -> Config:
         raise pydantic_error(source, exc) from None
 
 
+class DuplicateKeyError(yaml.YAMLError):
+    """A mapping that spells one key twice: YAML keeps the last silently, DVC refuses the file later."""
+
+
+class _UniqueKeySafeLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """The safe loader (libyaml's C parser when PyYAML has it) refusing duplicate keys."""
+
+    def construct_mapping(self, node, deep=False):  # noqa: ANN001, ANN201 — PyYAML's signature
+        first_line: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<:` may override what it merges; not a duplicate
+                continue
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            try:
+                seen = first_line.setdefault(key, line)
+            except TypeError:  # an unhashable key: the base constructor names it
+                continue
+            if seen != line:
+                raise DuplicateKeyError(f"line {line}: duplicate key {key!r} (first at line {seen})")
+        return super().construct_mapping(node, deep=deep)
+
+
 def safe_load_yaml(text: str) -> Any:
     """`yaml.safe_load` through libyaml's C parser when PyYAML has it (the same safe constructor, ~10×
-    faster: params.yaml and the paper tables are read on `humanvid reproduce`'s no-op path)."""
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return yaml.load(text, Loader=loader)  # noqa: S506 — a safe loader, C or Python
+    faster: params.yaml and the paper tables are read on `humanvid reproduce`'s no-op path), refusing a
+    key spelled twice in one mapping (`DuplicateKeyError` with both lines)."""
+    return yaml.load(text, Loader=_UniqueKeySafeLoader)  # noqa: S506 — a safe loader, C or Python
 
 
 def read_params(path: str | os.PathLike) -> Any:
@@ -344,5 +390,7 @@ def read_params(path: str | os.PathLike) -> Any:
         raise ConfigError(f"{path}: not found (run humanvid from a workspace holding params.yaml and dvc.yaml)")
     try:
         return safe_load_yaml(path.read_text())
+    except DuplicateKeyError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None

@@ -25,12 +25,12 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     if path.is_file() and path.stat().st_size == 0:
         raise WeightFileError(f"{path} is empty")
     if path.suffix == ".safetensors":
-        from safetensors import SafetensorsError
+        from safetensors import SafetensorError
         from safetensors.torch import load_file
 
         try:
             return load_file(str(path))
-        except (SafetensorsError, OSError) as exc:
+        except (SafetensorError, OSError) as exc:
             raise WeightFileError(f"{path}: not a readable safetensors file ({_first_line(exc)})") from None
     import pickle
 

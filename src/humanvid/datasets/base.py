@@ -16,7 +16,7 @@ Progress = Callable[[str], None]
 class PluginOptions(BaseModel):
     """Base for a plugin's options schema: unknown keys are errors."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True, strict=True)
 
 
 class DatasetPlugin(ABC):
