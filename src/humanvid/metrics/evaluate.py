@@ -222,8 +222,8 @@ def evaluate_samples(samples_dir: Path, reader: ShardReader, cfg: EvaluationConf
                 from humanvid.metrics.landmarks import landmark_distances
 
                 clip = Clip(**reader.clip_meta(cid) | {"num_frames": len(pred), "width": size, "height": size, "source": "generated"})
-                extra |= attempt(landmark_metrics, lambda clip=clip: landmark_distances(estimator(pred, clip)["wholebody133"],
-                                                                                       estimator(target, clip)["wholebody133"],
+                extra |= attempt(landmark_metrics, lambda clip=clip: landmark_distances(estimator(pred, clip)["wholebody133"],  # noqa: B023 — attempt() calls it at once
+                                                                                       estimator(target, clip)["wholebody133"],  # noqa: B023 — attempt() calls it at once
                                                                                        cfg.landmarks.threshold)) or {}  # fmt: skip
             depth_rgb = None
             if "depth" in files:
@@ -235,7 +235,7 @@ def evaluate_samples(samples_dir: Path, reader: ShardReader, cfg: EvaluationConf
             for protocol in PROTOCOLS:
                 values = evaluate_frames(pred, target, [m for m in frame_names if (m, protocol) in can], protocol)
                 if ("lpips", protocol) in can:
-                    lpips = attempt(["lpips"], lambda protocol=protocol: lpips_per_frame(nets, pred, target, protocol))
+                    lpips = attempt(["lpips"], lambda protocol=protocol: lpips_per_frame(nets, pred, target, protocol))  # noqa: B023 — attempt() calls it at once
                     if lpips is not None:
                         values["lpips"] = lpips
                 for m, v in values.items():
@@ -248,10 +248,10 @@ def evaluate_samples(samples_dir: Path, reader: ShardReader, cfg: EvaluationConf
                     pooled[protocol][m].append(extra[m])
                     clip_doc[protocol][m] = extra[m]
                 pooled_features = {  # metric -> its (generated, ground truth) features of this clip
-                    "depth_fid": lambda p=protocol: [nets.run("fid-inception", features.fid_inputs(v, p)) for v in depth_rgb],
-                    "fid": lambda p=protocol: [nets.run("fid-inception", features.fid_inputs(v, p)) for v in (pred, target)],
-                    "fid_vid": lambda p=protocol: clip_feats.fid_vid(p),
-                    "fvd": lambda p=protocol: clip_feats.fvd(weights_needed("fvd", p, cfg.fvd.weights)[0], "disco" if p == "disco" else cfg.fvd.clips),
+                    "depth_fid": lambda p=protocol: [nets.run("fid-inception", features.fid_inputs(v, p)) for v in depth_rgb],  # noqa: B023 — attempt() calls it at once
+                    "fid": lambda p=protocol: [nets.run("fid-inception", features.fid_inputs(v, p)) for v in (pred, target)],  # noqa: B023 — attempt() calls it at once
+                    "fid_vid": lambda p=protocol: clip_feats.fid_vid(p),  # noqa: B023 — attempt() calls it at once
+                    "fvd": lambda p=protocol: clip_feats.fvd(weights_needed("fvd", p, cfg.fvd.weights)[0], "disco" if p == "disco" else cfg.fvd.clips),  # noqa: B023 — attempt() calls it at once
                 }  # fmt: skip
                 for m, compute in pooled_features.items():
                     if (m, protocol) in can and (m != "depth_fid" or depth_rgb is not None):
