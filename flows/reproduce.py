@@ -12,7 +12,7 @@ from pathlib import Path
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from flows.workspace import WEIGHTS_ARRIVED, is_gpu_stage, open_workspace, ordered_stages, stage_status, table_stages
+from flows.workspace import WEIGHTS_ARRIVED, cache_disk_full, is_gpu_stage, open_workspace, ordered_stages, stage_status, table_stages
 
 
 class StageFailed(RuntimeError):
@@ -30,10 +30,12 @@ def _stage_env() -> dict[str, str]:
 def repro_single(root: Path, stage: str, force: bool = False) -> float:
     """`dvc repro --single-item <stage>`: DVC runs the command, checks outputs, writes dvc.lock. -> seconds.
     `force` runs it although DVC sees no change (weights that arrived outside the workspace)."""
-    start = time.perf_counter()
+    start, started_at = time.perf_counter(), time.time()
     cmd = [sys.executable, "-m", "dvc", "repro", "--single-item", *(["--force"] if force else []), stage]
     proc = subprocess.run(cmd, cwd=root, env=_stage_env())
     if proc.returncode != 0:
+        if full := cache_disk_full(root, stage, started_at):
+            raise StageFailed(full)
         raise StageFailed(f"stage {stage} failed (exit code {proc.returncode}); its output is above")
     return time.perf_counter() - start
 

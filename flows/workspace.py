@@ -210,3 +210,35 @@ def table_state(root: Path, cfg: Config, table: str) -> list[StageState]:
         StageState(n, n in stale, stale.get(n, []), [u for u in names if u in stale and u in deps[n]], is_gpu_stage(cfg, n))
         for n in names
     ]
+
+
+def _tree_bytes(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.is_dir() else 0
+
+
+def cache_disk_full(root: Path, stage: str, since: float) -> str | None:
+    """After `stage` failed: when its outputs are in the workspace but do not fit into DVC's cache (DVC then
+    says "No possible cache link types" or "failed to transfer … No space left on device" and leaves partial
+    `.tmp` files there), remove those partial files (written since `since`, a time.time()) and say so in one
+    line with the sizes; otherwise None."""
+    from humanvid.disk import MARGIN, DiskFull, free_bytes
+
+    repo = Repo(str(root))
+    try:
+        cache = Path(repo.cache.local.path)
+        links = list(repo.config["cache"].get("type") or ["reflink", "copy"])
+        by_name = {s.name: s for s in _graph(repo).nodes}
+        outs = [Path(o.fs_path) for o in by_name[stage].outs if o.use_cache] if stage in by_name else []
+    finally:
+        repo.close()
+    partial = [f for f in cache.rglob(".*.tmp") if f.is_file() and f.stat().st_mtime >= since - 1] if cache.is_dir() else []
+    for f in partial:
+        f.unlink(missing_ok=True)
+    needed, free = sum(_tree_bytes(o) for o in outs), free_bytes(cache)
+    if not outs or not all(o.exists() for o in outs) or needed * MARGIN <= free:
+        return None
+    what = f"stage {stage}'s outputs into DVC's cache at {cache} (cache.type {','.join(links)})"
+    removed = "its partial cache files were removed; " if partial else ""
+    return str(DiskFull(what, free, needed, f"{removed}free some space, or move the cache (`dvc cache dir PATH`), and run again"))

@@ -47,6 +47,7 @@ def stage_context(kind: str, section: str, argv: list[str] | None, item: str = "
     parser.add_argument("--workspace", default=".", help="workspace holding params.yaml (default: cwd)")
     args = parser.parse_args(argv)
     started = time.time()
+    _one_line_errors(f"{kind}@{args.name}")
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {kind}@{args.name} %(message)s", stream=sys.stderr, force=True)
     root = Path(args.workspace)
     cfg = load_config(root / "params.yaml")
@@ -57,6 +58,22 @@ def stage_context(kind: str, section: str, argv: list[str] | None, item: str = "
     if "." in item and sub not in names[key].stages:
         raise SystemExit(f"params.yaml: {section}.{key}.stages.{sub}: not defined; known: {', '.join(names[key].stages) or '(none)'}")
     return StageContext(kind, args.name, cfg, Layout.at(root, cfg.paths), started)
+
+
+def _one_line_errors(stage: str) -> None:
+    """A full disk ends the stage with one line naming what was being written, not a traceback through the
+    writer that met it (DVC prints that line as the stage's failure)."""
+    from humanvid.disk import DiskFull
+
+    previous = sys.excepthook
+
+    def hook(kind, exc, tb):
+        if isinstance(exc, DiskFull):
+            print(f"{stage}: {exc}", file=sys.stderr)
+        else:
+            previous(kind, exc, tb)
+
+    sys.excepthook = hook
 
 
 def progress(message: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from humanvid.atomic import atomic_dir
 from humanvid.datasets import read_clip_table
 from humanvid.device import resolve_device, resolve_dtype
+from humanvid.disk import reraise_if_disk_full
 from humanvid.estimators import ESTIMATORS, check_conditions
 from humanvid.estimators.store import load_conditions, save_conditions, write_info, write_status
 from humanvid.video import read_video
@@ -38,6 +39,7 @@ def main(argv: list[str] | None = None) -> None:
                     save_conditions(out_dir, clip.clip_id, out)
                     status.append({"clip_id": clip.clip_id, "status": "ok", "error": ""})
                 except Exception as exc:  # recorded per clip; the rest completes
+                    reraise_if_disk_full(exc)
                     status.append({"clip_id": clip.clip_id, "status": "failed", "error": f"{type(exc).__name__}: {exc}"})
                     progress(f"{est_name}: clip {n}/{len(clips)} {clip.clip_id} FAILED: {exc}")
                     continue

@@ -383,6 +383,16 @@ def safe_load_yaml(text: str) -> Any:
     return yaml.load(text, Loader=_UniqueKeySafeLoader)  # noqa: S506 — a safe loader, C or Python
 
 
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """One line for a YAML error: where (line, column) and what, without PyYAML's `in "<unicode string>"`
+    mark lines and source excerpt."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    context = getattr(exc, "context", None)
+    return f"{where}not valid YAML: {problem}" + (f" ({context})" if context else "")
+
+
 def read_params(path: str | os.PathLike) -> Any:
     """params.yaml as loaded YAML (yaml.safe_load only), or a ConfigError naming the file."""
     path = Path(path)
@@ -393,4 +403,4 @@ def read_params(path: str | os.PathLike) -> Any:
     except DuplicateKeyError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        raise ConfigError(f"{path}: {yaml_problem(exc)}") from None

@@ -20,6 +20,7 @@ from pydantic import Field
 from humanvid.datasets.base import DatasetPlugin, PluginOptions, Progress
 from humanvid.datasets.clips import Clip
 from humanvid.datasets.transcode import FrameFormat, keep_index, resampled, shape_frame, write_clip
+from humanvid.disk import reraise_if_disk_full
 
 
 class AnchorOptions(PluginOptions):
@@ -70,6 +71,7 @@ class Anchor(DatasetPlugin):
                     clips.append(Clip(self.name, clip_id, identity, split, fps, w.frames, w.width, w.height, f"clips/{clip_id}.mp4"))
                     progress(f"{self.name}: {identity} clip {k + 1}/{n_clips} ({split})")
             except Exception as exc:  # one bad video is recorded; the others complete
+                reraise_if_disk_full(exc)
                 clips.append(Clip(self.name, f"{identity}_000", identity, "train", 0.0, 0, 0, 0, str(video),
                                   status="failed", error=f"{type(exc).__name__}: {exc}"))  # fmt: skip
         return clips

@@ -7,7 +7,7 @@ import tarfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from humanvid.datasets.fetch import ensure_free_space
+from humanvid.disk import require_free
 
 
 class UnsafeArchiveError(ValueError):
@@ -38,7 +38,7 @@ def safe_extract(archive: Path, dest: Path) -> list[Path]:
                 mode = info.external_attr >> 16
                 if stat.S_ISLNK(mode):
                     raise UnsafeArchiveError(f"{archive}: member {info.filename!r} is a symbolic link")
-            ensure_free_space(dest, sum(i.file_size for i in infos), f"extracting {archive.name}")
+            require_free(dest, sum(i.file_size for i in infos), f"{dest} (extracting {archive.name})")
             out = []
             for info in infos:
                 zf.extract(info, dest)
@@ -54,7 +54,7 @@ def safe_extract(archive: Path, dest: Path) -> list[Path]:
                     raise UnsafeArchiveError(f"{archive}: member {m.name!r} is a link")
                 if not (m.isfile() or m.isdir()):
                     raise UnsafeArchiveError(f"{archive}: member {m.name!r} is not a plain file or folder")
-            ensure_free_space(dest, sum(m.size for m in members), f"extracting {archive.name}")
+            require_free(dest, sum(m.size for m in members), f"{dest} (extracting {archive.name})")
             tf.extractall(dest, members=members, filter="data")  # the stdlib's own guard as a second line
             return [dest / _check_name(archive, m.name) for m in members if m.isfile()]
     raise ValueError(f"{archive}: not a zip or tar archive")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
-import shutil
 import time
 import urllib.error
 import urllib.parse
@@ -19,6 +18,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
+
+from humanvid.disk import DiskFull, named_disk_full, require_free
 
 RETRY_STATUS = {408, 425, 429, 500, 502, 503, 504}
 
@@ -57,14 +58,6 @@ def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
         while block := fh.read(chunk):
             h.update(block)
     return h.hexdigest()
-
-
-def ensure_free_space(path: Path, needed: int, what: str) -> None:
-    """Raise before starting work that would fill the disk (10% margin)."""
-    path.mkdir(parents=True, exist_ok=True)
-    free = shutil.disk_usage(path).free
-    if needed * 1.1 > free:
-        raise FetchError(f"{what}: needs {needed / 1e9:.2f} GB at {path}, only {free / 1e9:.2f} GB free")
 
 
 def origin(url: str) -> tuple[str, str, int | None]:
@@ -133,7 +126,9 @@ def fetch(
                     start = 0
                 length = resp.headers.get("Content-Length")
                 total = start + int(length) if length is not None else None
-                with open(part, "ab" if start else "wb") as out:
+                if total is not None:
+                    require_free(part.parent, total - start, dest)
+                with named_disk_full(dest, total), open(part, "ab" if start else "wb") as out:
                     while block := resp.read(policy.chunk):
                         out.write(block)
             got = part.stat().st_size
@@ -152,6 +147,9 @@ def fetch(
             if progress:
                 progress(f"fetched {shown} ({got} bytes)")
             return dest
+        except DiskFull:  # not a network problem: retrying cannot help, and the partial bytes hold the space
+            part.unlink(missing_ok=True)
+            raise
         except urllib.error.HTTPError as exc:
             if exc.code == 416 and start:  # asked past the end: the .part is stale, start over
                 part.unlink(missing_ok=True)

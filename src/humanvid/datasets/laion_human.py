@@ -16,6 +16,7 @@ from pydantic import Field
 from humanvid.datasets.base import DatasetPlugin, PluginOptions, Progress
 from humanvid.datasets.clips import Clip
 from humanvid.datasets.transcode import FrameFormat, shape_frame, write_clip
+from humanvid.disk import reraise_if_disk_full
 
 
 class LaionOptions(PluginOptions):
@@ -77,6 +78,7 @@ class LaionHuman(DatasetPlugin):
                 w = write_clip(out_dir / rel, [frame], 1.0, o.crf)
                 return Clip(self.name, key, key, o.split, 1.0, 1, w.width, w.height, rel)
             except Exception as exc:  # one bad URL is a row with its status, not a crashed dataset
+                reraise_if_disk_full(exc)
                 return Clip(self.name, key, key, o.split, 1.0, 0, 0, 0, rel, status="failed", error=f"{type(exc).__name__}: {exc}")
 
         clips = []

@@ -16,6 +16,7 @@ from pydantic import Field
 from humanvid.datasets.base import DatasetPlugin, PluginOptions, Progress
 from humanvid.datasets.clips import Clip
 from humanvid.datasets.transcode import FrameFormat, keep_index, resampled, shape_frame, write_clip
+from humanvid.disk import reraise_if_disk_full
 
 
 class LocalOptions(PluginOptions):
@@ -83,6 +84,7 @@ class LocalVideos(DatasetPlugin):
                 for split, part in parts.items():
                     clips += self._write(out_dir, identity, split, part, fps, video)
             except Exception as exc:  # one bad video is data: recorded, the rest complete
+                reraise_if_disk_full(exc)
                 for split in ("train", "test"):
                     clips.append(Clip(self.name, f"{identity}_{split}", identity, split, 0.0, 0, 0, 0, str(video),
                                       status="failed", error=f"{type(exc).__name__}: {exc}"))  # fmt: skip

@@ -30,6 +30,7 @@ from pydantic import Field
 from humanvid.datasets.base import DatasetPlugin, PluginOptions, Progress
 from humanvid.datasets.clips import Clip
 from humanvid.datasets.transcode import FrameFormat, keep_index, resampled, shape_frame, write_clip
+from humanvid.disk import reraise_if_disk_full
 
 REQUEST_ACCESS = "https://rose1.ntu.edu.sg/dataset/actionRecognition/ (request access, then download)"
 NAME = re.compile(r"S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})")
@@ -232,6 +233,7 @@ class NTU120(DatasetPlugin):
                 if flip_rel:
                     clips.append(Clip(self.name, f"{clip_id}_flip", identity, split, o.format.fps or fps, w.frames, w.width, w.height, flip_rel))
             except Exception as exc:  # recorded; the other samples complete
+                reraise_if_disk_full(exc)
                 clips.append(Clip(self.name, clip_id, identity, split, 0.0, 0, 0, 0, rel, status="failed", error=f"{type(exc).__name__}: {exc}"))
             table.append({"clip_id": clip_id, **fields})
             progress(f"{self.name}: sample {n}/{len(samples)} {clip_id} {clips[-1].status}")

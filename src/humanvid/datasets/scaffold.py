@@ -41,6 +41,7 @@ from pydantic import Field
 
 from humanvid.datasets import Clip, DatasetPlugin, PluginOptions
 from humanvid.datasets.transcode import FrameFormat, shape_frame, write_clip
+from humanvid.disk import reraise_if_disk_full  # a full disk stops the ingest; it is no clip's fault
 
 
 class {cls}Options(PluginOptions):
@@ -76,6 +77,7 @@ class {cls}(DatasetPlugin):
                 w = write_clip(out_dir / rel, frames, o.fps, crf=12)
                 clips.append(Clip(self.name, clip_id, identity, split, o.fps, w.frames, w.width, w.height, rel))
             except Exception as exc:  # recorded; the other clips complete
+                reraise_if_disk_full(exc)
                 clips.append(Clip(self.name, clip_id, identity, split, o.fps, 0, 0, 0, rel, status="failed", error=str(exc)))
             progress(f"{{self.name}}: {{clip_id}} {{clips[-1].status}}")
         return clips

@@ -27,6 +27,7 @@ from pydantic import Field
 from humanvid.datasets.base import DatasetPlugin, PluginOptions, Progress
 from humanvid.datasets.clips import Clip
 from humanvid.datasets.transcode import FrameFormat, resampled, shape_frame, write_clip
+from humanvid.disk import reraise_if_disk_full
 
 SPEAKERS = ("oliver", "chemistry", "conan", "seth")
 SEQ_NAME = re.compile(r"^(\d+)-(\d{2})_(\d{2})_(\d{2})-(\d{2})_(\d{2})_(\d{2})$")
@@ -146,4 +147,5 @@ class TalkShow(DatasetPlugin):
                 np.savez_compressed(fh, **ann)
             return Clip(self.name, clip_id, speaker, o.split, fps, w.frames, w.width, w.height, rel)
         except Exception as exc:  # recorded per sequence; the rest complete
+            reraise_if_disk_full(exc)
             return Clip(self.name, clip_id, speaker, o.split, 0.0, 0, 0, 0, rel, status="failed", error=f"{type(exc).__name__}: {exc}")

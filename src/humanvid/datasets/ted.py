@@ -25,6 +25,7 @@ from pydantic import Field
 
 from humanvid.datasets.base import DatasetPlugin, PluginOptions, Progress
 from humanvid.datasets.clips import Clip
+from humanvid.disk import reraise_if_disk_full
 
 PRESETS = {"mraa384": {"size": (384, 384), "fps": None, "aspect": None}, "magicanimate": {"size": (1024, 512), "fps": 25.0, "aspect": 2.0}}
 
@@ -143,12 +144,14 @@ class TEDTalks(DatasetPlugin):
             try:
                 source = self.download_source(yid, cache_dir)
             except Exception as exc:  # a broken link fails its tracklets, not the dataset
+                reraise_if_disk_full(exc)
                 clips += [self._failed(t, exc) for t in group]
                 progress(f"{self.name}: video {n}/{len(by_video)} {yid} FAILED: {exc}")
                 continue
             try:
                 clips += self._cut_all(out_dir, source, group, preset, resize_to)
             except Exception as exc:  # the source itself does not decode: all its tracklets fail
+                reraise_if_disk_full(exc)
                 clips += [self._failed(t, exc) for t in group]
             progress(f"{self.name}: video {n}/{len(by_video)} {yid}: {len(group)} tracklets")
         return clips
@@ -216,6 +219,7 @@ class TEDTalks(DatasetPlugin):
                         if entry[1] is not None:
                             entry[1].write(np.ascontiguousarray(crop[:, ::-1]))
                     except Exception as exc:
+                        reraise_if_disk_full(exc)
                         finish(t, exc)
                 if i * min(t.fps for t in group) >= last_end * src_fps and not writers:
                     break  # past every tracklet: stop decoding

@@ -26,6 +26,7 @@ from pydantic import Field, model_validator
 from humanvid.datasets.base import DatasetPlugin, PluginOptions, Progress
 from humanvid.datasets.clips import Clip
 from humanvid.datasets.transcode import FrameFormat, shape_frame, shape_plane, write_clip
+from humanvid.disk import reraise_if_disk_full
 
 DISCO_TEST_VIDEOS = (335, 336, 337, 338, 339, 340)
 VIDEO_DIR = re.compile(r"^\d{5}$")
@@ -122,6 +123,7 @@ class TikTok(DatasetPlugin):
                 for split, clip_id, paths in parts:
                     clips += self._write_clip(out_dir, folder, identity, clip_id, split, paths)
             except Exception as exc:  # recorded; the other videos complete
+                reraise_if_disk_full(exc)
                 clips.append(Clip(self.name, identity, identity, "train", o.fps, len(frames), 0, 0, str(folder),
                                   status="failed", error=f"{type(exc).__name__}: {exc}"))  # fmt: skip
             progress(f"{self.name}: video {k}/{len(videos)} {identity} {clips[-1].status}")

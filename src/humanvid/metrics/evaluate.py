@@ -18,6 +18,7 @@ import numpy as np
 from humanvid.conditions import crop_resize, crop_resize_plane
 from humanvid.config import EvaluationConfig
 from humanvid.controls import control_images, control_sources
+from humanvid.disk import reraise_if_disk_full
 from humanvid.metrics import METRICS, PROTOCOLS, disco, image, weights_needed
 from humanvid.sampling.clips import MANIFEST
 from humanvid.sampling.outputs import read_depth
@@ -259,6 +260,7 @@ def evaluate_samples(samples_dir: Path, reader: ShardReader, cfg: EvaluationConf
                         if pair is not None:
                             pools.add((m, protocol), *pair)
         except Exception as exc:  # recorded, the other clips still count
+            reraise_if_disk_full(exc)
             failed.append({"clip_id": cid, "stage": "evaluate", "error": f"{type(exc).__name__}: {exc}"})
             continue
         per_clip[cid] = clip_doc

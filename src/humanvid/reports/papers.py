@@ -62,7 +62,7 @@ class PaperTable(_Strict):
 
 
 def load_paper(path: str | Path) -> PaperTable:
-    from humanvid.config import safe_load_yaml
+    from humanvid.config import safe_load_yaml, yaml_problem
 
     path = Path(path)
     if not path.is_file():
@@ -71,7 +71,7 @@ def load_paper(path: str | Path) -> PaperTable:
         data = safe_load_yaml(path.read_text())
         table = PaperTable.model_validate(data)
     except yaml.YAMLError as exc:
-        raise PaperError(f"{path}: not valid YAML: {exc}") from None
+        raise PaperError(f"{path}: {yaml_problem(exc)}") from None
     except ValidationError as exc:
         lines = [f"{path}: {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
         raise PaperError("\n".join(lines)) from None

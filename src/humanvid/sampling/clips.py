@@ -11,6 +11,7 @@ import torch
 
 from humanvid.config import SamplerConfig
 from humanvid.controls import control_images, control_sources
+from humanvid.disk import reraise_if_disk_full
 from humanvid.sampling.denoise import sample_video
 from humanvid.sampling.outputs import write_outputs
 from humanvid.shards import ShardReader
@@ -47,6 +48,7 @@ def sample_clips(model, reader: ShardReader, cfg: SamplerConfig, out_dir: Path, 
             entry.update(frames=len(outputs["rgb"]), fps=meta["fps"])
             log(f"clip {n}/{len(clip_ids)} {clip_id}: {len(outputs['rgb'])} frames ({', '.join(outputs)})")
         except Exception as exc:  # one clip's failure is recorded, the rest are sampled
+            reraise_if_disk_full(exc)
             entry.update(status="failed", error=f"{type(exc).__name__}: {exc}")
             log(f"clip {n}/{len(clip_ids)} {clip_id} FAILED: {exc}")
         entries.append(entry)

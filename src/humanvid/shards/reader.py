@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections import OrderedDict
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from humanvid.shards.codec import decode_condition, decode_jpeg
@@ -25,6 +28,18 @@ class ShardError(ValueError):
     """Shards that are missing, of another schema version, or inconsistent with their index."""
 
 
+@contextlib.contextmanager
+def _damaged(path: Path, what: str) -> Iterator[None]:
+    """Whatever a damaged file makes Arrow, JSON or a decoder raise becomes a ShardError naming the file."""
+    try:
+        yield
+    except ShardError:
+        raise
+    except (pa.ArrowException, OSError, ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ShardError(f"{path}: {what}: {reason} — the file is damaged; re-run its shard stage (`dvc repro --force shard@DATASET`)") from exc
+
+
 class ShardReader:
     """One dataset's shards directory."""
 
@@ -34,11 +49,20 @@ class ShardReader:
         for p in (index_path, manifest_path):
             if not p.is_file():
                 raise ShardError(f"{p}: not found (has the shard stage run?)")
-        self.manifest = json.loads(manifest_path.read_text())
-        if self.manifest.get("schema_version") != SCHEMA_VERSION:
-            raise ShardError(f"{manifest_path}: schema version {self.manifest.get('schema_version')}, this reader reads {SCHEMA_VERSION}")
-        self.index = pq.read_table(index_path).to_pylist()
-        self.conditions: dict[str, dict] = self.manifest["conditions"]
+        with _damaged(manifest_path, "not a shard manifest"):
+            self.manifest = json.loads(manifest_path.read_text())
+            if not isinstance(self.manifest, dict):
+                raise ValueError(f"a JSON {type(self.manifest).__name__}, not an object")
+            if self.manifest.get("schema_version") != SCHEMA_VERSION:
+                raise ShardError(f"{manifest_path}: schema version {self.manifest.get('schema_version')}, this reader reads {SCHEMA_VERSION}")
+            self.conditions: dict[str, dict] = dict(self.manifest["conditions"])
+        with _damaged(index_path, "not a shard index"):
+            self.index = pq.read_table(index_path).to_pylist()
+            for entry in self.index:
+                if missing := {"clip_id", "split", "shard", "row", "row_group", "row_in_group", "frame_start"} - set(entry):
+                    raise ValueError(f"entries lack {sorted(missing)}")
+                if not (isinstance(entry["shard"], str) and (self.dir / entry["shard"]).parent == self.dir):
+                    raise ValueError(f"an entry names shard {entry['shard']!r}")
         self._files: dict[str, pq.ParquetFile] = {}
         self._groups: OrderedDict[tuple[str, int], object] = OrderedDict()
         self._lock, self._read_lock = threading.Lock(), threading.Lock()
@@ -57,12 +81,13 @@ class ShardReader:
     def _file(self, name: str) -> pq.ParquetFile:
         if name in self._files:
             return self._files[name]
-        pf = pq.ParquetFile(self.dir / name)
-        meta = pf.schema_arrow.metadata or {}
-        if meta.get(META_VERSION) != str(SCHEMA_VERSION).encode():
-            raise ShardError(f"{self.dir / name}: schema version {meta.get(META_VERSION)!r}, expected {SCHEMA_VERSION}")
-        if json.loads(meta[META_CONDITIONS]) != self.conditions:
-            raise ShardError(f"{self.dir / name}: conditions differ from the manifest")
+        with _damaged(self.dir / name, "not a readable shard"):
+            pf = pq.ParquetFile(self.dir / name)
+            meta = pf.schema_arrow.metadata or {}
+            if meta.get(META_VERSION) != str(SCHEMA_VERSION).encode():
+                raise ShardError(f"{self.dir / name}: schema version {meta.get(META_VERSION)!r}, expected {SCHEMA_VERSION}")
+            if json.loads(meta[META_CONDITIONS]) != self.conditions:
+                raise ShardError(f"{self.dir / name}: conditions differ from the manifest")
         self._files[name] = pf
         return pf
 
@@ -75,7 +100,9 @@ class ShardReader:
                 self._groups.move_to_end(key)
                 return self._groups[key]
         with self._read_lock:  # one ParquetFile is not promised to be safe for concurrent reads
-            table = self._file(name).read_row_group(group)
+            pf = self._file(name)
+            with _damaged(self.dir / name, f"row group {group}"):
+                table = pf.read_row_group(group)
         with self._lock:
             self._groups[key] = table
             if len(self._groups) > 8:
@@ -93,26 +120,28 @@ class ShardReader:
         """Only the given frames of a row: column -> per-offset values (bytes for JPEG and image-condition columns, float32
         arrays for keypoints and SMPL-X parameters), without turning the rest of the row into Python objects (a training sample
         uses a few frames of a window; `read_raw` copies all of them)."""
-        table = self._row_group(entry["shard"], entry["row_group"])
-        i = entry["row_in_group"]
-        if table.column("clip_id")[i].as_py() != entry["clip_id"] or table.column("frame_start")[i].as_py() != entry["frame_start"]:
-            raise ShardError(f"{self.dir / entry['shard']}: row {entry['row']} does not match the index")
-        out = {}
-        for name in columns:
-            items = table.column(name)[i].values  # this row's list: one item per frame
-            if name in ARRAY_CONDITIONS:
-                out[name] = [items[k].values.to_numpy(zero_copy_only=False) for k in offsets]
-            else:
-                out[name] = [items[k].as_buffer().to_pybytes() for k in offsets]
-        return out
+        with _damaged(self.dir / str(entry["shard"]), f"row {entry.get('row')}"):
+            table = self._row_group(entry["shard"], entry["row_group"])
+            i = entry["row_in_group"]
+            if table.column("clip_id")[i].as_py() != entry["clip_id"] or table.column("frame_start")[i].as_py() != entry["frame_start"]:
+                raise ShardError(f"{self.dir / entry['shard']}: row {entry['row']} does not match the index")
+            out = {}
+            for name in columns:
+                items = table.column(name)[i].values  # this row's list: one item per frame
+                if name in ARRAY_CONDITIONS:
+                    out[name] = [items[k].values.to_numpy(zero_copy_only=False) for k in offsets]
+                else:
+                    out[name] = [items[k].as_buffer().to_pybytes() for k in offsets]
+            return out
 
     def read_raw(self, entry: dict) -> dict:
         """One row as stored (bytes and flat lists)."""
-        table = self._row_group(entry["shard"], entry["row_group"])
-        row = table.slice(entry["row_in_group"], 1).to_pylist()[0]
-        if row["clip_id"] != entry["clip_id"] or row["frame_start"] != entry["frame_start"]:
-            raise ShardError(f"{self.dir / entry['shard']}: row {entry['row']} does not match the index")
-        return row
+        with _damaged(self.dir / str(entry["shard"]), f"row {entry.get('row')}"):
+            table = self._row_group(entry["shard"], entry["row_group"])
+            row = table.slice(entry["row_in_group"], 1).to_pylist()[0]
+            if row["clip_id"] != entry["clip_id"] or row["frame_start"] != entry["frame_start"]:
+                raise ShardError(f"{self.dir / entry['shard']}: row {entry['row']} does not match the index")
+            return row
 
     def decode(self, row: dict, frames: list[int] | None = None, conditions: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
         """Decode a raw row — only the given frame indices and conditions (default: all) — into frames uint8
@@ -139,7 +168,11 @@ class ShardReader:
         entries = sorted((r for r in self.index if r["clip_id"] == clip_id), key=lambda r: r["frame_start"])
         if not entries:
             raise ShardError(f"{self.dir}: no clip {clip_id!r} in the shards")
-        parts = [self.decode(self.read_raw(e), conditions=conditions) for e in entries]
+        parts = []
+        for e in entries:
+            row = self.read_raw(e)
+            with _damaged(self.dir / e["shard"], f"row {e['row']} does not decode"):
+                parts.append(self.decode(row, conditions=conditions))
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
     def clip_meta(self, clip_id: str) -> dict:
@@ -147,4 +180,5 @@ class ShardReader:
         if entry is None:
             raise ShardError(f"{self.dir}: no clip {clip_id!r} in the shards")
         row = self.read_raw(entry)
-        return {k: row[k] for k in ("dataset", "clip_id", "identity", "split", "fps", "width", "height")}
+        with _damaged(self.dir / entry["shard"], f"row {entry['row']}"):
+            return {k: row[k] for k in ("dataset", "clip_id", "identity", "split", "fps", "width", "height")}

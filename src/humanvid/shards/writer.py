@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 from humanvid.config import ShardConfig
 from humanvid.datasets.clips import Clip
 from humanvid.datasets.fetch import sha256_of
+from humanvid.disk import reraise_if_disk_full
 from humanvid.shards.codec import depth_to_plane, encode_jpeg, encode_plane
 from humanvid.shards.schema import (
     IMAGE_CONDITIONS,
@@ -109,6 +110,7 @@ def write_shards(
                     raise ValueError(f"condition {name!r} has {len(value)} frames, the video {len(frames)}")
             rows = list(_window_rows(clip, frames, {k: conds[k] for k in conditions}, cfg))
         except Exception as exc:  # one bad clip is data: record it, shard the rest
+            reraise_if_disk_full(exc)
             stage = getattr(exc, "stage", "shard")
             summary.failed.append({"clip_id": clip.clip_id, "stage": stage, "error": f"{type(exc).__name__}: {exc}"})
             progress(f"shard: clip {n}/{len(clips)} {clip.clip_id} FAILED: {exc}")

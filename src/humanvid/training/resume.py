@@ -22,6 +22,8 @@ from pathlib import Path
 
 import torch
 
+from humanvid.disk import DiskFull, named_disk_full, require_free
+
 COMPLETE = "complete"
 
 
@@ -103,28 +105,38 @@ class ResumeStore:
         return int(state["step"])
 
     def save(self, step, accelerator, method, params, optimizer, scheduler, scaler, ema, generators, stream, result) -> None:
-        """Write checkpoint `step` (every process its own file; the main one the shared state), then drop older ones."""
+        """Write checkpoint `step` (every process its own file; the main one the shared state), then drop older ones.
+        A disk without room for it refuses before writing (`DiskFull`), and a write that fills the disk removes
+        the incomplete checkpoint."""
         folder = self.path / f"step-{step}"
+        trained = named_parameters(method, params)
         if accelerator.is_main_process:
             if folder.exists():
                 shutil.rmtree(folder)
+            # float32 weights, AdamW's two moments and the EMA copy: known before a byte is written
+            require_free(self.path, 4 * sum(p.numel() for p in trained.values()) * (4 if ema is not None else 3), folder)
             folder.mkdir(parents=True)
         accelerator.wait_for_everyone()
-        rank = accelerator.process_index
-        torch.save({"generators": [g.get_state() for g in generators], "stream": stream.state_dict()}, folder / f"rank{rank}.pt")
-        if accelerator.is_main_process:
-            shared = {
-                "step": step,
-                "fingerprint": self.fingerprint,
-                "params": {k: p.detach().cpu().clone() for k, p in named_parameters(method, params).items()},
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "scaler": scaler.state_dict() if scaler is not None else {},
-                "ema": ema.state_dict() if ema is not None else {},
-                "losses": list(result.losses),
-                "terms": {k: list(v) for k, v in result.terms.items()},
-            }
-            torch.save(shared, folder / "state.pt")
+        try:
+            with named_disk_full(folder):
+                torch.save({"generators": [g.get_state() for g in generators], "stream": stream.state_dict()},
+                           folder / f"rank{accelerator.process_index}.pt")  # fmt: skip
+                if accelerator.is_main_process:
+                    shared = {
+                        "step": step,
+                        "fingerprint": self.fingerprint,
+                        "params": {k: p.detach().cpu().clone() for k, p in trained.items()},
+                        "optimizer": optimizer.state_dict(),
+                        "scheduler": scheduler.state_dict(),
+                        "scaler": scaler.state_dict() if scaler is not None else {},
+                        "ema": ema.state_dict() if ema is not None else {},
+                        "losses": list(result.losses),
+                        "terms": {k: list(v) for k, v in result.terms.items()},
+                    }
+                    torch.save(shared, folder / "state.pt")
+        except DiskFull:
+            shutil.rmtree(folder, ignore_errors=True)  # never resumed from without COMPLETE; give its space back
+            raise
         accelerator.wait_for_everyone()
         if accelerator.is_main_process:
             (folder / COMPLETE).write_text(f"{step}\n")

@@ -23,6 +23,7 @@ from pydantic import Field, model_validator
 
 from humanvid.datasets.base import DatasetPlugin, PluginOptions, Progress
 from humanvid.datasets.clips import Clip
+from humanvid.disk import reraise_if_disk_full
 
 ANNOTATION_KEYS = ("depth", "alpha", "iuv", "wholebody133", "openpose18", "joints3d", "camera")
 
@@ -108,6 +109,7 @@ class SynthDance(DatasetPlugin):
                         np.savez_compressed(fh, **data)
                 clips.append(Clip(**meta))
             except Exception as exc:  # one bad clip is data, not a crashed dataset
+                reraise_if_disk_full(exc)
                 clips.append(Clip(**meta, status="failed", error=f"{type(exc).__name__}: {exc}"))
             progress(f"synthdance: clip {n}/{len(plan)} {clip_id} ({split}) {clips[-1].status}")
         return clips
