@@ -11,6 +11,7 @@ from humanvid.config import safe_load_yaml
 from humanvid.pipeline import final_stage, pipeline_stages, stage_key
 from humanvid.reports import RowResult, TableSpec, lock_hashes, render_html, render_markdown
 from humanvid.reports.papers import resolve_rows, table_columns
+from humanvid.seeds import sampler_variants
 from tasks.common import progress, stage_context
 
 
@@ -30,9 +31,12 @@ def main(argv: list[str] | None = None) -> None:
         if row.needs is not None:
             rows.append(RowResult(row.label, row.sampler, needs=row.needs, paper=row.paper))
             continue
-        metrics_path = ctx.layout.metrics(row.sampler)
-        if not metrics_path.is_file():
-            raise SystemExit(f"tables.{ctx.name}: row {row.label!r}: metrics {metrics_path} missing (evaluate@{row.sampler} has not run)")
+        seed_metrics = []
+        for sampler in sampler_variants(ctx.cfg, row.sampler):  # the row's seeds (one unless the table sets `seeds`)
+            metrics_path = ctx.layout.metrics(sampler)
+            if not metrics_path.is_file():
+                raise SystemExit(f"tables.{ctx.name}: row {row.label!r}: metrics {metrics_path} missing (evaluate@{sampler} has not run)")
+            seed_metrics.append(json.loads(metrics_path.read_text()))
         s = ctx.cfg.samplers[row.sampler]
         last = final_stage(ctx.cfg, s.model)
         provenance = {
@@ -42,8 +46,8 @@ def main(argv: list[str] | None = None) -> None:
         }
         curves = [(f"{s.model} · {st}", rel(ctx.layout.training_log(s.model, st) / "loss.svg")) for st in ctx.cfg.models[s.model].stages]
         previews = ctx.layout.previews(row.sampler)
-        rows.append(RowResult(row.label, row.sampler, json.loads(metrics_path.read_text()), provenance, rel(previews / "grid.png"),
-                              rel(previews / "clip.webm"), paper=row.paper, curves=[(n, p) for n, p in curves if p]))  # fmt: skip
+        rows.append(RowResult(row.label, row.sampler, seed_metrics[0], provenance, rel(previews / "grid.png"), rel(previews / "clip.webm"),
+                              paper=row.paper, curves=[(n, p) for n, p in curves if p], seed_metrics=seed_metrics))  # fmt: skip
     timings = []
     for stage in pipeline_stages(ctx.cfg, [r.sampler for r in rows if r.metrics is not None]):
         path = ctx.layout.timing(stage)

@@ -296,6 +296,10 @@ class TableConfig(Section):
     """Metric names, in order (default for a paper table: its columns)."""
     protocol: Literal["corrected", "disco"] | None = None
     """Protocol of the numbers shown beside the paper's (default: the paper's own, `corrected` when unknown)."""
+    seeds: int = Field(1, ge=1)
+    """Run every row this many times — training seed `run.seed + k`, noise seed `seed + k`, k = 0..seeds-1
+    (stages `…~k`, humanvid.seeds) — and show mean ± standard deviation, with the row differences that
+    exceed it."""
 
 
 class WeightsConfig(Section):

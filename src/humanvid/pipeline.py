@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from humanvid.config import Config
+from humanvid.seeds import sampler_variants, split_variant
 
 PLAN_FILE = "pipeline.yaml"
 INPUT_SLOTS = 6
@@ -53,8 +54,9 @@ def final_stage(cfg: Config, model: str) -> str | None:
 
 
 def pipeline_stages(cfg: Config, samplers: list[str]) -> list[str]:
-    """The DVC stages behind these samplers' numbers, upstream first: datasets -> models -> samplers."""
-    samplers = list(dict.fromkeys(samplers))
+    """The DVC stages behind these samplers' numbers (with their seed variants), upstream first: datasets ->
+    models -> samplers."""
+    samplers = list(dict.fromkeys(v for s in samplers for v in sampler_variants(cfg, s)))
     models = list(dict.fromkeys(cfg.samplers[s].model for s in samplers))
     datasets = list(dict.fromkeys([d for m in models for d in model_datasets(cfg, m)] + [cfg.samplers[s].data for s in samplers]))
     names: list[str] = []
@@ -117,13 +119,16 @@ def plan(cfg: Config) -> dict:
                 raise ValueError(f"models.{m}.stages.{s}: {len(inputs)} inputs, at most {INPUT_SLOTS} (five datasets and the previous stage)")
             inputs += [inputs[0]] * (INPUT_SLOTS - len(inputs))
             key = stage_key(m, s)
-            train[key] = {"model": m, "stage": s, "cmd": launch_command(cfg, m, key), **{f"in{i}": p for i, p in enumerate(inputs)}}
+            # `model`: whose params the stage lists (a seed variant's are its base model's); `name`: where it writes
+            train[key] = {"model": split_variant(m)[0], "name": m, "stage": s, "cmd": launch_command(cfg, m, key),
+                          **{f"in{i}": p for i, p in enumerate(inputs)}}  # fmt: skip
             previous = s
     sample = {}
     for name, sampler in cfg.samplers.items():
         last = final_stage(cfg, sampler.model)
         checkpoint = f"{models}/{sampler.model}/{last}" if last else f"{shards}/{sampler.data}"  # released: nothing trained here
-        sample[name] = {"model": sampler.model, "data": sampler.data, "checkpoint": checkpoint}
+        sample[name] = {"sampler": split_variant(name)[0], "model": split_variant(sampler.model)[0], "data": sampler.data,
+                        "checkpoint": checkpoint}  # fmt: skip
     download = {d: download_params(cfg, d) for d in cfg.datasets}
     return {"plan": {"train": train, "sample": sample, "download": download}}
 

@@ -248,10 +248,13 @@ def in_method_order(cfg: Config) -> Config:
 
 def parse_config(data: Any, source: str = "params.yaml", root: str | os.PathLike | None = None) -> Config:
     """Validate an already-loaded params mapping; `root` (default: cwd) is where relative files named in it
-    (paper tables) are found. A model's stages come out in its method's order."""
+    (paper tables) are found. A model's stages come out in its method's order, and the seed variants of
+    tables with `seeds` > 1 are added (humanvid.seeds)."""
+    from humanvid.seeds import with_seed_variants
+
     cfg = parse_sections(data, source)
     check_config(cfg, source, root)
-    return in_method_order(cfg)
+    return with_seed_variants(in_method_order(cfg), Path(root) if root is not None else Path.cwd())
 
 
 def load_config(path: str | os.PathLike = "params.yaml") -> Config:

@@ -266,11 +266,13 @@ def evaluate_samples(samples_dir: Path, reader: ShardReader, cfg: EvaluationConf
         per_clip[cid] = clip_doc
         progress(f"clip {i + 1}/{len(entries)} {cid}: " + ", ".join(f"{m}={v:.4g}" for m, v in clip_doc[PRIMARY].items()))
         if not preview:
-            h, w = data["frames"].shape[1:3]
-            sources = control_sources(control)
-            conds = reader.read_clip(cid, conditions=sources)  # only the preview clip's: DensePose maps are not free
-            images = control_images(control, {c: conds[c][: len(pred)] for c in sources}, h, w, size)
-            preview = {"generated": pred, "ground_truth": target, "condition": (images.permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8)}
+            preview = {"generated": pred, "ground_truth": target}
+            if control is not None:  # a method that reads no control (a trivial floor) has no condition row
+                h, w = data["frames"].shape[1:3]
+                sources = control_sources(control)
+                conds = reader.read_clip(cid, conditions=sources)  # only the preview clip's: DensePose maps are not free
+                images = control_images(control, {c: conds[c][: len(pred)] for c in sources}, h, w, size)
+                preview["condition"] = (images.permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8)
             if depth_rgb is not None:
                 preview["generated_depth"], preview["ground_truth_depth"] = depth_rgb
     if not per_clip:

@@ -6,8 +6,9 @@ Construction: `create` (fresh components for the first stage; a released flavor:
 `from_checkpoint` / `save` (a folder per stage). Training, per stage of `spec.stages`: `prepare` (e.g.
 insert motion modules), `trainable_parameters` (kept in float32 under mixed precision), `batch` (a loader
 batch -> model inputs), `loss` (a dict: `loss` is optimised, every term is logged), `end_stage`.
-Sampling (`humanvid.sampling.denoise`): `latent_channels`, `sampling_scheduler`, `sampling_state`,
-`begin_step`, `window_noise`, and `decode_outputs` (latents -> one tensor per declared output).
+Sampling: `generate` (one clip's outputs; by default DDIM with the sliding-window fuser of
+`humanvid.sampling.denoise`, which calls `latent_channels`, `sampling_scheduler`, `sampling_state`,
+`begin_step`, `window_noise`, and `decode_outputs` (latents -> one tensor per declared output)).
 Device and dtype are passed in, never guessed.
 """
 
@@ -71,9 +72,9 @@ class Method(ABC):
         return self.spec.controls(self.options)
 
     @property
-    def control(self) -> str:
-        """The control kind its pose branch reads (the first of `controls`)."""
-        return self.controls[0]
+    def control(self) -> str | None:
+        """The control kind its pose branch reads (the first of `controls`; None for a method that reads none)."""
+        return self.controls[0] if self.controls else None
 
     @property
     def outputs(self) -> tuple[str, ...]:
@@ -117,6 +118,16 @@ class Method(ABC):
                 module.enable_gradient_checkpointing()
 
     # ------------------------------------------------------------------ sampling
+    def generate(self, reference: torch.Tensor, control: torch.Tensor | None, frames: int, sampler, generator: torch.Generator
+                 ) -> dict[str, torch.Tensor]:  # fmt: skip
+        """One clip's outputs from its reference (3, S, S) in [-1, 1] and control images (`frames`, 3, S, S) in
+        [0, 1] (None for a method that reads no control), with the sampler's settings (`SamplerConfig`):
+        each of `outputs`, `rgb` (T, 3, S, S) in [-1, 1]. Default: DDIM with the sliding-window fuser."""
+        from humanvid.sampling.denoise import sample_video
+
+        return sample_video(self, reference, control, sampler.steps, sampler.window, sampler.overlap, sampler.guidance_scale,
+                            generator, sampler.closed_loop, sampler.window_batch, clip_sample=sampler.clip_sample)  # fmt: skip
+
     @property
     @abstractmethod
     def device(self) -> torch.device: ...

@@ -100,6 +100,15 @@ def table_columns(cfg: "Config", name: str, root: Path) -> tuple[list[str], Pape
     return columns, paper
 
 
+def table_samplers(cfg: "Config", name: str, root: Path) -> list[str]:
+    """The samplers a table's rows name that params.yaml defines (whether or not their weights are here)."""
+    table = cfg.tables[name]
+    paper = load_paper(Path(root) / table.paper) if table.paper else None
+    named = [r.sampler for r in paper.rows.values()] if paper else []
+    named += list(table.rows.values())
+    return [s for s in dict.fromkeys(named) if s in cfg.samplers]
+
+
 def resolve_rows(cfg: "Config", name: str, root: Path) -> list[TableRow]:
     """Every row of a table with its sampler and, for rows that cannot run here, what they need:
     no sampler for the method, a sampler missing from params.yaml, or released weights not on this

@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass, field
 
 from humanvid.metrics import METRICS, PROTOCOLS
+from humanvid.seeds import Spread, exceeds_spread
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class RowResult:
     needs: str | None = None  # why the row cannot run here
     paper: dict[str, float | None] = field(default_factory=dict)  # the paper's values, metric units
     curves: list[tuple[str, str]] = field(default_factory=list)  # (training stage, loss-curve SVG relative to the report)
+    seed_metrics: list[dict] = field(default_factory=list)  # the metrics documents of every seed (`metrics` is the first)
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,9 @@ class TableSpec:
 SAMPLES_CAPTION = ("Each image: generated | ground truth | the model's control images (first test clip), and for a model that "
                    "generates depth its depth | the ground-truth depth (colour-encoded, aligned to the ground truth); the video "
                    "shows them side by side.")  # fmt: skip
+SPREAD_CAPTION = ("Every row ran with {n} seeds (training seed and noise seed offset by 0…{last}): cells are mean ± standard "
+                  "deviation over seeds. Row pairs whose means differ by more than the sum of their standard deviations, "
+                  "better row first:")  # fmt: skip
 CURVES_CAPTION = ("Per-step loss terms of each training stage behind the rows (raw and a moving average); the numbers are "
                   "DVCLive's, under `reports/training/` — `dvc plots show` draws them.")  # fmt: skip
 
@@ -68,13 +73,45 @@ def fmt(metric: str, value: float | None, scale: float = 1.0) -> str:
     return METRICS[metric].fmt.format(value / scale)
 
 
+def _value(doc: dict, metric: str, protocol: str) -> float | None:
+    block = doc.get("protocols", {}).get(protocol, {}).get("overall")
+    if block is None and protocol == doc.get("protocol"):
+        block = doc.get("overall", {})
+    return (block or {}).get(metric)
+
+
+def spread(row: RowResult, metric: str, protocol: str) -> Spread | None:
+    """The metric over the row's seeds (None: the row did not run or the metric has no value)."""
+    docs = row.seed_metrics or ([row.metrics] if row.metrics is not None else [])
+    return Spread.of([_value(d, metric, protocol) for d in docs])
+
+
 def ours(row: RowResult, metric: str, protocol: str) -> float | None:
+    """The row's value: its mean over seeds when it ran with several."""
     if row.metrics is None:
         return None
-    block = row.metrics.get("protocols", {}).get(protocol, {}).get("overall")
-    if block is None and protocol == row.metrics.get("protocol"):
-        block = row.metrics.get("overall", {})
-    return (block or {}).get(metric)
+    if len(row.seed_metrics) > 1:
+        s = spread(row, metric, protocol)
+        return s.mean if s is not None else None
+    return _value(row.metrics, metric, protocol)
+
+
+def seeded(rows: list[RowResult]) -> bool:
+    return any(len(r.seed_metrics) > 1 for r in rows)
+
+
+def beyond_spread(spec: TableSpec, rows: list[RowResult], metric: str) -> list[tuple[str, str, float]]:
+    """(better row, worse row, difference) for each pair whose means differ by more than their spreads
+    (humanvid.seeds.exceeds_spread), better first by the metric's direction."""
+    stats = [(r.label, s) for r in rows if (s := spread(r, metric, spec.protocol)) is not None]
+    sign = 1 if METRICS[metric].higher_is_better else -1
+    out = []
+    for i, (la, a) in enumerate(stats):
+        for lb, b in stats[i + 1 :]:
+            if exceeds_spread(a, b):
+                (hi, lo) = ((la, a), (lb, b)) if sign * (a.mean - b.mean) > 0 else ((lb, b), (la, a))
+                out.append((hi[0], lo[0], hi[1].mean - lo[1].mean))
+    return out
 
 
 def need_of(row: RowResult, metric: str, protocol: str) -> str | None:
@@ -96,6 +133,8 @@ def cell(spec: TableSpec, row: RowResult, metric: str) -> str:
         text = f"needs {need.split(' (')[0]}"
     else:
         text = fmt(metric, mine, scale)
+        if len(row.seed_metrics) > 1 and (sp := spread(row, metric, spec.protocol)) is not None:
+            text += f" ± {fmt(metric, sp.sd, scale)}"
     if _is_missing(theirs):
         return text
     if row.metrics is None or _is_missing(mine):
@@ -134,6 +173,19 @@ def _protocol_sentence(spec: TableSpec) -> str:
     return s
 
 
+def _spread_caption(rows: list[RowResult]) -> str:
+    n = max(len(r.seed_metrics) for r in rows)
+    return SPREAD_CAPTION.format(n=n, last=n - 1)
+
+
+def _spread_lines(spec: TableSpec, rows: list[RowResult]) -> list[str]:
+    lines = []
+    for c in spec.columns:
+        pairs = beyond_spread(spec, rows, c)
+        lines.append(f"{METRICS[c].label}: " + ("; ".join(f"{a} vs {b} ({d / spec.scales.get(c, 1.0):+.3g})" for a, b, d in pairs) or "none"))
+    return lines
+
+
 def render_markdown(spec: TableSpec, rows: list[RowResult], timings: list[dict] | None = None) -> str:
     out = [f"# {spec.title or spec.name}", ""]
     out.append(f"Table `{spec.name}`. " + _protocol_sentence(spec))
@@ -147,6 +199,9 @@ def render_markdown(spec: TableSpec, rows: list[RowResult], timings: list[dict] 
     for r in rows:
         out.append("| " + " | ".join([r.label] + [cell(spec, r, c) for c in spec.columns] + _counts(r)) + " |")
     out.append("")
+    if seeded(rows):
+        out += ["## Seed spread", "", _spread_caption(rows), ""]
+        out += [f"- {line}" for line in _spread_lines(spec, rows)] + [""]
 
     waiting = [r for r in rows if r.needs]
     if waiting:
@@ -261,6 +316,9 @@ def render_html(spec: TableSpec, rows: list[RowResult], timings: list[dict] | No
             tds.append(f'<td class="{cls}" data-metric="{e(c)}">{e(text)}</td>')
         out.append(f'<tr data-row="{e(r.label)}"><td>{e(r.label)}</td>' + "".join(tds) + "".join(f"<td>{c}</td>" for c in _counts(r)) + "</tr>")
     out.append("</tbody></table>")
+    if seeded(rows):
+        out.append(f"<h2>Seed spread</h2><p>{e(_spread_caption(rows))}</p><ul>"
+                   + "".join(f"<li>{e(line)}</li>" for line in _spread_lines(spec, rows)) + "</ul>")  # fmt: skip
     waiting = [r for r in rows if r.needs]
     if waiting:
         out.append("<h2>Rows that cannot run here</h2><ul>" + "".join(

@@ -12,7 +12,6 @@ import torch
 from humanvid.config import SamplerConfig
 from humanvid.controls import control_images, control_sources
 from humanvid.disk import reraise_if_disk_full
-from humanvid.sampling.denoise import sample_video
 from humanvid.sampling.outputs import write_outputs
 from humanvid.shards import ShardReader
 from humanvid.shards.samples import to_model_frames
@@ -22,15 +21,14 @@ MANIFEST = "manifest.json"
 
 def sample_clip(model, reader: ShardReader, clip_id: str, cfg: SamplerConfig, n: int) -> dict[str, torch.Tensor]:
     """The outputs of clip number `n` (1-based: it seeds the noise) of the sampler: `rgb` (T, 3, S, S) in [-1, 1] ..."""
-    sources = control_sources(model.control)
+    sources = control_sources(model.control) if model.control else ()
     data = reader.read_clip(clip_id, conditions=sources)
     frames = data["frames"][: cfg.max_frames]
     h, w = frames.shape[1:3]
     reference = to_model_frames(frames[:1], model.resolution)[0]
-    control = control_images(model.control, {c: data[c][: len(frames)] for c in sources}, h, w, model.resolution)
+    control = control_images(model.control, {c: data[c][: len(frames)] for c in sources}, h, w, model.resolution) if model.control else None
     generator = torch.Generator(model.device).manual_seed(cfg.seed * 1_000_003 + n)
-    return sample_video(model, reference, control, cfg.steps, cfg.window, cfg.overlap, cfg.guidance_scale, generator,
-                        cfg.closed_loop, cfg.window_batch, clip_sample=cfg.clip_sample)  # fmt: skip
+    return model.generate(reference, control, len(frames), cfg, generator)
 
 
 def sample_clips(model, reader: ShardReader, cfg: SamplerConfig, out_dir: Path, log: Callable[[str], None] = print) -> dict:

@@ -1,0 +1,29 @@
+"""The floors every table shows (no torch): outputs that need no learning, through the same sample and
+evaluate stages as every method, so a model's numbers can be read against what it must beat."""
+
+from __future__ import annotations
+
+from humanvid.config import Section
+from humanvid.models.spec import FlavorSpec, MethodSpec, StageSpec
+
+
+class TrivialOptions(Section):
+    """`arch.options` of the trivial method: none."""
+
+
+SPEC = MethodSpec(
+    name="trivial",
+    target="humanvid.models.trivial.model:Trivial",
+    flavors={
+        # the reference frame (the clip's first, as every method gets it) repeated for every output frame
+        "copy_reference": FlavorSpec(released=True),
+        # the per-pixel mean of the training frames, for every output frame
+        "mean_frame": FlavorSpec(),
+    },
+    options=TrivialOptions,
+    stages=(
+        StageSpec("fit", ("reference_clip",), "fit the mean training frame: the image that minimises the squared error to the "
+                  "training frames, by gradient descent through the same runner as every method", flavors=("mean_frame",)),
+    ),
+    controls=lambda options: (),
+)

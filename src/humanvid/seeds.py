@@ -1,0 +1,89 @@
+"""Seed variants: a table with `seeds: N` runs every row N times — training seed `run.seed + k` and noise seed
+`seed + k` for k = 0..N-1 — so its report can show mean ± spread and say which row differences exceed it.
+
+Variant k > 0 of a model or sampler `name` is the model or sampler `name~k`: an ordinary entry of the loaded
+config (`with_seed_variants`, applied by `humanvid.validate.parse_config`), so DVC stages, paths and status treat it like any other. `~` cannot occur
+in a user's names (validate.NAME), so a variant never collides with one; its params are its base entry's
+(dvc.yaml lists `models.<base>` / `samplers.<base>`), and its name, in the stage's command, carries k.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from humanvid.config import Config
+
+SEP = "~"
+
+
+def variant_name(name: str, k: int) -> str:
+    """`name` for k = 0, else `name~k`."""
+    return name if k == 0 else f"{name}{SEP}{k}"
+
+
+def split_variant(name: str) -> tuple[str, int]:
+    """`name~k` -> (name, k); a plain name -> (name, 0)."""
+    base, sep, k = name.partition(SEP)
+    return (base, int(k)) if sep and k.isdigit() else (name, 0)
+
+
+def sampler_seeds(cfg: Config, root: Path) -> dict[str, int]:
+    """Sampler -> how many seeds the tables that show it ask for (the most of them)."""
+    from humanvid.reports.papers import table_samplers
+
+    out: dict[str, int] = {}
+    for name, table in cfg.tables.items():
+        for sampler in table_samplers(cfg, name, root) if table.seeds > 1 else ():
+            out[sampler] = max(out.get(sampler, 1), table.seeds)
+    return out
+
+
+def with_seed_variants(cfg: Config, root: Path) -> Config:
+    """`cfg` plus, for every sampler a table shows with `seeds: N > 1`, samplers `S~1 .. S~N-1` (noise seed
+    + k) and their models `M~k` (training seed `run.seed` + k; a released model's variants only resample)."""
+    models, samplers = dict(cfg.models), dict(cfg.samplers)
+    for sampler, n in sampler_seeds(cfg, root).items():
+        base = cfg.samplers[sampler]
+        model = cfg.models[base.model]
+        for k in range(1, n):
+            m = variant_name(base.model, k)
+            models.setdefault(m, model.model_copy(update={"run": model.run.model_copy(update={"seed": model.run.seed + k})}))
+            samplers[variant_name(sampler, k)] = base.model_copy(update={"model": m, "seed": base.seed + k})
+    if len(models) == len(cfg.models) and len(samplers) == len(cfg.samplers):
+        return cfg
+    return cfg.model_copy(update={"models": models, "samplers": samplers})
+
+
+def sampler_variants(cfg: Config, sampler: str) -> list[str]:
+    """`sampler` and its seed variants in the loaded config, k = 0, 1, … (a variant itself: just it)."""
+    if split_variant(sampler)[1]:
+        return [sampler]
+    found = {split_variant(name)[1]: name for name in cfg.samplers if split_variant(name)[0] == sampler}
+    return [found[k] for k in sorted(found)] or [sampler]
+
+
+@dataclass(frozen=True)
+class Spread:
+    """A metric over seeds: mean and sample standard deviation (0 for one seed)."""
+
+    mean: float
+    sd: float
+    n: int
+
+    @classmethod
+    def of(cls, values: list[float]) -> "Spread | None":
+        """None when no value is finite; non-finite values (a metric that could not run) are left out."""
+        vals = [float(v) for v in values if v is not None and math.isfinite(v)]
+        if not vals:
+            return None
+        mean = sum(vals) / len(vals)
+        sd = math.sqrt(sum((v - mean) ** 2 for v in vals) / (len(vals) - 1)) if len(vals) > 1 else 0.0
+        return cls(mean, sd, len(vals))
+
+
+def exceeds_spread(a: Spread, b: Spread) -> bool:
+    """Whether two rows differ by more than their seeds spread: |mean_a − mean_b| > sd_a + sd_b, with at
+    least two seeds each (one seed has no spread to compare against)."""
+    return a.n > 1 and b.n > 1 and abs(a.mean - b.mean) > a.sd + b.sd

@@ -1,0 +1,78 @@
+"""Seed variants (`tables.X.seeds`): the config gains `M~k`/`S~k`, DVC gets their stages, and the report shows
+mean ± spread and the row differences that exceed it."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from conftest import REPO, make_workspace
+
+from humanvid.pipeline import pipeline_stages, plan
+from humanvid.reports.table import RowResult, TableSpec, render_html, render_markdown
+from humanvid.seeds import Spread, exceeds_spread, sampler_variants, split_variant, variant_name
+from humanvid.validate import parse_config
+
+
+def test_spread_arithmetic_against_hand_values():
+    s = Spread.of([1.0, 2.0, 4.0])
+    assert s.n == 3 and s.mean == pytest.approx(7 / 3)
+    assert s.sd == pytest.approx(math.sqrt(((1 - 7 / 3) ** 2 + (2 - 7 / 3) ** 2 + (4 - 7 / 3) ** 2) / 2))  # sample sd: n − 1
+    assert Spread.of([5.0]) == Spread(5.0, 0.0, 1)
+    assert Spread.of([None, float("nan"), 3.0, 5.0]) == Spread(4.0, math.sqrt(2), 2)  # a seed whose metric failed is left out
+    assert Spread.of([None]) is None
+    a, b = Spread(10.0, 0.5, 3), Spread(11.2, 0.6, 3)
+    assert exceeds_spread(a, b) and exceeds_spread(b, a)  # 1.2 > 0.5 + 0.6
+    assert not exceeds_spread(a, Spread(11.0, 0.6, 3))  # 1.0 < 1.1
+    assert not exceeds_spread(Spread(10.0, 0.0, 1), Spread(20.0, 0.0, 1))  # one seed: no spread to compare against
+
+
+def test_names_round_trip():
+    assert variant_name("m", 0) == "m" and variant_name("m", 2) == "m~2"
+    assert split_variant("m~2") == ("m", 2) and split_variant("m") == ("m", 0) and split_variant("m~x") == ("m~x", 0)
+
+
+def test_a_seeded_table_adds_variants_with_offset_seeds(tiny_params):
+    assert set(parse_config(tiny_params, root=REPO).samplers) == {"tiny_w4"}  # one seed: nothing added
+    tiny_params["tables"]["demo"]["seeds"] = 3
+    tiny_params["samplers"]["tiny_w4"]["seed"] = 5
+    cfg = parse_config(tiny_params, root=REPO)
+    assert sampler_variants(cfg, "tiny_w4") == ["tiny_w4", "tiny_w4~1", "tiny_w4~2"]
+    assert [cfg.models[m].run.seed for m in ("tiny", "tiny~1", "tiny~2")] == [0, 1, 2]
+    assert [(cfg.samplers[s].model, cfg.samplers[s].seed) for s in ("tiny_w4~1", "tiny_w4~2")] == [("tiny~1", 6), ("tiny~2", 7)]
+    p = plan(cfg)["plan"]
+    # params are the base entry's; outputs, inputs and the command are the variant's
+    assert p["train"]["tiny~1.pretrain"] | {"cmd": None} == {
+        "model": "tiny", "name": "tiny~1", "stage": "pretrain", "cmd": None, "in0": "data/shards/synthdance",
+        "in1": "data/models/tiny~1/vae", **{f"in{i}": "data/shards/synthdance" for i in range(2, 6)}}  # fmt: skip
+    assert p["train"]["tiny~1.pretrain"]["cmd"] == "python -m tasks.train tiny~1.pretrain"
+    assert p["sample"]["tiny_w4~2"] == {"sampler": "tiny_w4", "model": "tiny", "data": "synthdance", "checkpoint": "data/models/tiny~2/finetune"}
+    stages = pipeline_stages(cfg, ["tiny_w4"])
+    assert {"train@tiny~2.finetune", "sample@tiny_w4~1", "evaluate@tiny_w4~2", "train@tiny.vae"} <= set(stages)
+
+
+def test_dvc_defines_every_variant_stage(tmp_path, tiny_params):
+    from flows.workspace import ordered_stages
+
+    tiny_params["tables"]["demo"]["seeds"] = 2
+    root = make_workspace(tmp_path / "ws", tiny_params)
+    cfg = parse_config(tiny_params, root=REPO)
+    order = ordered_stages(root, pipeline_stages(cfg, ["tiny_w4"]))  # raises if dvc.yaml lacks one
+    assert order.index("train@tiny~1.finetune") < order.index("sample@tiny_w4~1") < order.index("evaluate@tiny_w4~1")
+
+
+def _doc(psnr: float, l1: float) -> dict:
+    return {"protocols": {"corrected": {"overall": {"psnr": psnr, "l1": l1}}}, "failed": [], "clips": {}, "frames": 1}
+
+
+def test_the_report_shows_mean_and_spread_and_the_differences_beyond_it():
+    spec = TableSpec(name="t", title="t", columns=["psnr", "l1"], protocol="corrected")
+    rows = [RowResult("floor", "a", _doc(20.0, 0.10), seed_metrics=[_doc(20.0, 0.10), _doc(20.0, 0.12), _doc(20.0, 0.11)]),
+            RowResult("model", "b", _doc(21.0, 0.10), seed_metrics=[_doc(21.0, 0.10), _doc(22.0, 0.11), _doc(23.0, 0.12)])]  # fmt: skip
+    md = render_markdown(spec, rows)
+    assert "| floor | 20.00 ± 0.00 | 0.11 ± 0.01 |" in md
+    assert "| model | 22.00 ± 1.00 | 0.11 ± 0.01 |" in md
+    assert "Every row ran with 3 seeds (training seed and noise seed offset by 0…2)" in md
+    assert "- PSNR ↑: model vs floor (+2)" in md  # 2 > 0 + 1
+    assert "- L1 ↓: none" in md  # equal means
+    assert "model vs floor (+2)" in render_html(spec, rows)
