@@ -8,9 +8,29 @@ from humanvid.keypoints import openpose18_from_wholebody
 from humanvid.video import read_video
 
 
-@pytest.fixture(scope="module")
-def clip():
-    return render_clip(SynthDanceOptions(width=48, height=40, num_frames=6, fps=10), identity=1, clip=0)
+@pytest.fixture(scope="module", params=["dance", "anchor"])
+def clip(request):
+    """Every ground-truth consistency check holds for both presets."""
+    data = render_clip(SynthDanceOptions(width=48, height=40, num_frames=6, fps=10, preset=request.param), identity=1, clip=0)
+    return data | {"preset": request.param}
+
+
+def test_the_anchor_preset_frames_a_still_upper_body_that_gestures():
+    from humanvid.keypoints import COCO17 as COCO_BODY, FACE_START, LHAND_START
+
+    dance = render_clip(SynthDanceOptions(width=64, height=64, num_frames=24), identity=0, clip=0)
+    anchor = render_clip(SynthDanceOptions(width=64, height=64, num_frames=24, preset="anchor"), identity=0, clip=0)
+    hips, ankles = [COCO_BODY.index(n) for n in ("left_hip", "left_ankle")]
+    # legs still: the hip-to-ankle distance (set by the knee's bend alone) does not change; in a dance it does
+    bend = lambda c: np.ptp(np.linalg.norm(c["joints3d"][:, ankles] - c["joints3d"][:, hips], axis=-1))  # noqa: E731
+    assert bend(anchor) < 1e-5 < 1e-3 < bend(dance)
+    # framed close: the figure covers far more of the frame, the ankles are out of it and the face is in it
+    assert (anchor["alpha"] > 0).mean() > 3 * (dance["alpha"] > 0).mean()
+    assert not anchor["wholebody133"][:, ankles, 2].any()
+    assert anchor["wholebody133"][:, FACE_START:LHAND_START, 2].all()  # the 68 face points
+    # the arms gesture: the wrists move by several pixels
+    wrist = COCO_BODY.index("left_wrist")
+    assert np.ptp(anchor["wholebody133"][:, wrist, :2], axis=0).max() > 3
 
 
 def test_deterministic_by_seed():
@@ -45,7 +65,8 @@ def test_alpha_matches_depth_support_and_parts(clip):
     assert clip["iuv"][..., 0].max() <= 24
     assert fg.mean() > 0.05  # the person is actually in the frame
     # Depth on the person is metric and near the camera distance used by the generator (~2.9 m).
-    assert 2.0 < np.median(clip["depth"][fg]) < 4.0
+    near, far = {"dance": (2.0, 4.0), "anchor": (1.0, 1.5)}[clip["preset"]]  # the camera's distance to the person
+    assert near < np.median(clip["depth"][fg]) < far
 
 
 def test_visibility_means_in_frame_and_in_front(clip):

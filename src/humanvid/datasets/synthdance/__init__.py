@@ -1,7 +1,7 @@
 """`synthdance`: procedural human dance videos with exact ground truth, so the pipeline runs offline.
 
 Deterministic by seed. Each identity has its own body proportions and appearance; each clip a dance
-over its own static background. Written like any real dataset (mp4 + clips.parquet) plus the ground
+over its own static background (preset `anchor`: a talking anchor's upper body, small motions). Written like any real dataset (mp4 + clips.parquet) plus the ground
 truth every estimator can be checked against, in `annotations/{clip_id}.npz`:
 
 | key | dtype, shape | meaning |
@@ -18,6 +18,7 @@ truth every estimator can be checked against, in `annotations/{clip_id}.npz`:
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 
@@ -47,6 +48,9 @@ class SynthDanceOptions(PluginOptions):
     """Frame width in pixels (even)."""
     height: int = Field(64, ge=16)
     """Frame height in pixels (even)."""
+    preset: Literal["dance", "anchor"] = "dance"
+    """`dance`: the whole body dancing; `anchor`: a talking anchor — the upper body framed (face large enough to
+    matter), standing still, arm gestures and head motion only (Make-Your-Anchor-like clips)."""
     crf: int = Field(12, ge=0, le=51)
     """H.264 constant rate factor of the written clips (lower is closer to lossless)."""
 

@@ -167,18 +167,26 @@ class Motion:
     # Joint limits keep the dance anatomically plausible.
     LIMITS = {"l_elbow": (0.0, 2.4), "r_elbow": (0.0, 2.4), "l_knee": (0.0, 1.6), "r_knee": (0.0, 1.6)}
 
+    # A talking anchor (preset `anchor`): standing still, facing the camera, gesturing with the arms and
+    # moving the head; amplitude multipliers per angle (angles not named keep their dance amplitude).
+    ANCHOR_SCALE = {"yaw": 0.25, "sway_x": 0.2, "bob_y": 0.0, "lean": 0.3, "side_lean": 0.3, "l_sh_abd": 0.4, "r_sh_abd": 0.4,
+                    "l_sh_flex": 0.5, "r_sh_flex": 0.5, "l_elbow": 0.6, "r_elbow": 0.6, **dict.fromkeys(
+                        ("l_hip_abd", "r_hip_abd", "l_hip_flex", "r_hip_flex", "l_knee", "r_knee"), 0.0)}  # fmt: skip
+
     @classmethod
-    def sample(cls, rng: np.random.Generator) -> "Motion":
+    def sample(cls, rng: np.random.Generator, scale: dict[str, float] | None = None) -> "Motion":
+        """A random dance; `scale` multiplies each named angle's amplitudes (`ANCHOR_SCALE`: a talking anchor)."""
         tempo = rng.uniform(0.4, 1.1)  # Hz: one beat for the whole body keeps limbs in step
         params = {}
         for name, ((b0, b1), (a0, a1)) in cls.RANGES.items():
+            k = (scale or {}).get(name, 1.0)
             params[name] = np.array(
                 [
-                    rng.uniform(b0, b1),
-                    rng.uniform(a0, a1),
+                    rng.uniform(b0, b1) * (k if name in ("yaw", "lean", "side_lean") else 1.0),
+                    rng.uniform(a0, a1) * k,
                     tempo * rng.choice([0.5, 1.0, 2.0]),
                     rng.uniform(0, 2 * np.pi),
-                    rng.uniform(a0, a1) * 0.4,
+                    rng.uniform(a0, a1) * 0.4 * k,
                     tempo * rng.choice([1.0, 2.0, 3.0]),
                     rng.uniform(0, 2 * np.pi),
                 ]

@@ -18,10 +18,14 @@ def render_clip(options: SynthDanceOptions, identity: int, clip: int) -> dict[st
     shape = BodyShape.sample(id_rng)
     look = Appearance.sample(id_rng)
     clip_rng = np.random.default_rng([options.seed, identity, clip, 1])
-    motion = Motion.sample(clip_rng)
+    anchor = options.preset == "anchor"
+    motion = Motion.sample(clip_rng, Motion.ANCHOR_SCALE if anchor else None)
     camera = Camera.for_size(options.width, options.height)
     background = background_image(clip_rng, options.width, options.height)
-    root = np.array([clip_rng.uniform(-0.15, 0.15), -0.95, 2.9 + clip_rng.uniform(-0.2, 0.2)])
+    if anchor:  # upper body framed: pelvis near the bottom edge, head in the top third, the camera 1.25 m away
+        root = np.array([clip_rng.uniform(-0.04, 0.04), -0.4 - (shape.thigh + shape.shin) * 0.98, 1.25 + clip_rng.uniform(-0.05, 0.05)])
+    else:
+        root = np.array([clip_rng.uniform(-0.15, 0.15), -0.95, 2.9 + clip_rng.uniform(-0.2, 0.2)])
     rays = camera.rays()
     frames = [render(pose_at(shape, motion, i / options.fps, root), look, camera, background, rays) for i in range(options.num_frames)]
     kp133 = np.stack([f.keypoints for f in frames])
