@@ -16,7 +16,8 @@ def clip(request):
 
 
 def test_the_anchor_preset_frames_a_still_upper_body_that_gestures():
-    from humanvid.keypoints import COCO17 as COCO_BODY, FACE_START, LHAND_START
+    from humanvid.keypoints import COCO17 as COCO_BODY
+    from humanvid.keypoints import FACE_START, LHAND_START
 
     dance = render_clip(SynthDanceOptions(width=64, height=64, num_frames=24), identity=0, clip=0)
     anchor = render_clip(SynthDanceOptions(width=64, height=64, num_frames=24, preset="anchor"), identity=0, clip=0)

@@ -11,9 +11,8 @@ import torch
 import torch.nn.functional as F
 from diffusers import AutoencoderKL, UNet2DConditionModel, UNetMotionModel
 
-from humanvid.models.method import Method, to_unit
+from humanvid.models.method import SPEC_FILE, Method, to_unit
 
-SPEC_FILE = "humanvid.json"
 UNET_CLASSES = {"UNet2DConditionModel": UNet2DConditionModel, "UNetMotionModel": UNetMotionModel}  # spec["unet_class"] -> class
 
 # Stable Diffusion 1.5's noise schedule (its scheduler_config.json).
@@ -28,14 +27,6 @@ def debug_vae(resolution: int, channels: tuple[int, ...] = (16, 32, 32)) -> Auto
         down_block_types=("DownEncoderBlock2D",) * len(channels), up_block_types=("UpDecoderBlock2D",) * len(channels),
         block_out_channels=channels, sample_size=resolution,
     )  # fmt: skip
-
-
-def read_spec(ckpt_dir: Path) -> dict:
-    """The humanvid.json of a checkpoint folder, or a clear error."""
-    spec_path = Path(ckpt_dir) / SPEC_FILE
-    if not spec_path.is_file():
-        raise FileNotFoundError(f"{spec_path}: not a humanvid checkpoint (no {SPEC_FILE})")
-    return json.loads(spec_path.read_text())
 
 
 class LatentModel(Method):

@@ -14,6 +14,7 @@ Device and dtype are passed in, never guessed.
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import ClassVar
@@ -23,6 +24,17 @@ import torch
 from humanvid.config import Section
 from humanvid.controls import control_images, control_sources
 from humanvid.models.spec import MethodSpec
+
+SPEC_FILE = "humanvid.json"
+"""What every checkpoint folder holds beside its components: method, flavor, resolution, stage, options."""
+
+
+def read_spec(ckpt_dir: Path) -> dict:
+    """The humanvid.json of a checkpoint folder, or a clear error."""
+    spec_path = Path(ckpt_dir) / SPEC_FILE
+    if not spec_path.is_file():
+        raise FileNotFoundError(f"{spec_path}: not a humanvid checkpoint (no {SPEC_FILE})")
+    return json.loads(spec_path.read_text())
 
 
 def channels_last(value: torch.Tensor):

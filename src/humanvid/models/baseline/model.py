@@ -27,7 +27,8 @@ from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
 from humanvid import weights
 from humanvid.models.baseline.spec import SPEC, BaselineOptions
-from humanvid.models.latent import SD15_SCHEDULE, UNET_CLASSES, LatentModel, debug_vae, read_spec
+from humanvid.models.latent import SD15_SCHEDULE, UNET_CLASSES, LatentModel, debug_vae
+from humanvid.models.method import read_spec
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)

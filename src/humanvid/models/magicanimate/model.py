@@ -31,10 +31,11 @@ from safetensors.torch import load_file, save_file
 from transformers import CLIPTextConfig, CLIPTextModel
 
 from humanvid import weights
-from humanvid.models.latent import UNET_CLASSES, LatentModel, debug_vae, read_spec
+from humanvid.models.latent import UNET_CLASSES, LatentModel, debug_vae
 from humanvid.models.magicanimate import attention, guided, released
 from humanvid.models.magicanimate.attention import Appearance
 from humanvid.models.magicanimate.spec import SPEC, MagicAnimateOptions
+from humanvid.models.method import read_spec
 
 NULL_TEXT_FILE = "null_text.safetensors"
 

@@ -13,8 +13,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
-from humanvid.models.latent import SPEC_FILE, read_spec
-from humanvid.models.method import Method, to_unit
+from humanvid.models.method import SPEC_FILE, Method, read_spec, to_unit
 from humanvid.models.trivial.spec import SPEC, TrivialOptions
 
 MEAN_FILE = "mean_frame.safetensors"
