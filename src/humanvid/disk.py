@@ -49,12 +49,12 @@ def is_disk_full(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS
 
 
-def reraise_if_disk_full(exc: BaseException, what: str | os.PathLike | None = None) -> None:
+def reraise_if_disk_full(exc: BaseException) -> None:
     """In a handler that records per-item failures: a full disk is not the item's fault and stops the stage."""
     if isinstance(exc, DiskFull):
         raise exc
     if is_disk_full(exc):
-        where = what if what is not None else (exc.filename or "an output")
+        where = exc.filename or "an output"
         raise DiskFull(where, free_bytes(where)) from exc
 
 
