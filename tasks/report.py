@@ -63,6 +63,7 @@ def main(argv: list[str] | None = None) -> None:
         scales={m: c.scale for m, c in paper.columns.items()} if paper else {},
         column_labels={m: c.label for m, c in paper.columns.items() if c.label} if paper else {},
         notes=paper.notes if paper else [],
+        seed_scope=table.seed_scope,
     )
     write_text(report_path, render_markdown(spec, rows, timings))
     write_text(ctx.layout.report_html(ctx.name), render_html(spec, rows, timings))

@@ -33,7 +33,7 @@ def test_tiny_params_are_valid(tiny_params):
         (lambda p: p["estimators"].update(synthdance=["dwpoze"]), "estimators.synthdance[0]", "known: dataset_depth, densepose, depth_anything_v2_base, depth_anything_v2_small, dpt_hybrid, dwpose, groundtruth, matting, openpose"),
         (lambda p: p["estimators"].update(tiktok=["groundtruth"]), "estimators.tiktok", "unknown dataset"),
         (lambda p: p["models"]["tiny"]["arch"].update(method="magicanimatee"), "models.tiny.arch.method", "known: baseline"),
-        (lambda p: p["models"]["tiny"]["arch"].update(flavor="huge"), "models.tiny.arch.flavor", "known: debug, sd15"),
+        (lambda p: p["models"]["tiny"]["arch"].update(flavor="huge"), "models.tiny.arch.flavor", "known: debug, debug_pixel, sd15"),
         (lambda p: p["models"]["tiny"]["stages"]["pretrain"].update(data="nope"), "models.tiny.stages.pretrain.data", "unknown dataset"),
         (lambda p: p["samplers"]["tiny_w4"].update(model="ghost"), "samplers.tiny_w4.model", "unknown model 'ghost'"),
         (lambda p: p["samplers"]["tiny_w4"].update(overlap=4), "samplers.tiny_w4.overlap", "smaller than window"),

@@ -3,6 +3,7 @@ mean ± spread and the row differences that exceed it."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -51,6 +52,20 @@ def test_a_seeded_table_adds_variants_with_offset_seeds(tiny_params):
     assert {"train@tiny~2.finetune", "sample@tiny_w4~1", "evaluate@tiny_w4~2", "train@tiny.vae"} <= set(stages)
 
 
+def test_noise_scope_samples_one_model_with_each_noise_seed(tiny_params):
+    tiny_params["tables"]["demo"].update(seeds=3, seed_scope="noise")
+    tiny_params["samplers"]["tiny_w4"]["seed"] = 5
+    cfg = parse_config(tiny_params, root=REPO)
+    assert set(cfg.models) == {"tiny"}  # no model is retrained
+    assert [(cfg.samplers[s].model, cfg.samplers[s].seed) for s in ("tiny_w4", "tiny_w4~1", "tiny_w4~2")] == [("tiny", 5), ("tiny", 6), ("tiny", 7)]
+    p = plan(cfg)["plan"]
+    assert p["sample"]["tiny_w4~2"]["checkpoint"] == p["sample"]["tiny_w4"]["checkpoint"] == "data/models/tiny/finetune"
+    # a second table that shows the same row over training seeds retrains it for both
+    tiny_params["tables"]["again"] = {"title": "t", "rows": {"tiny": "tiny_w4"}, "columns": ["psnr"], "seeds": 2}
+    cfg = parse_config(tiny_params, root=REPO)
+    assert [cfg.samplers[s].model for s in ("tiny_w4~1", "tiny_w4~2")] == ["tiny~1", "tiny~2"]
+
+
 def test_dvc_defines_every_variant_stage(tmp_path, tiny_params):
     from flows.workspace import ordered_stages
 
@@ -73,6 +88,8 @@ def test_the_report_shows_mean_and_spread_and_the_differences_beyond_it():
     assert "| floor | 20.00 ± 0.00 | 0.11 ± 0.01 |" in md
     assert "| model | 22.00 ± 1.00 | 0.11 ± 0.01 |" in md
     assert "Every row ran with 3 seeds (training seed and noise seed offset by 0…2)" in md
+    noise = render_markdown(dataclasses.replace(spec, seed_scope="noise"), rows)
+    assert "Every row ran with 3 seeds (noise seed offset by 0…2, one trained model per row)" in noise
     assert "- PSNR ↑: model vs floor (+2)" in md  # 2 > 0 + 1
     assert "- L1 ↓: none" in md  # equal means
     assert "model vs floor (+2)" in render_html(spec, rows)

@@ -300,6 +300,9 @@ class TableConfig(Section):
     """Run every row this many times — training seed `run.seed + k`, noise seed `seed + k`, k = 0..seeds-1
     (stages `…~k`, humanvid.seeds) — and show mean ± standard deviation, with the row differences that
     exceed it."""
+    seed_scope: Literal["training", "noise"] = "training"
+    """What the seeds vary: `training` retrains every row's model per seed (the spread of the whole recipe);
+    `noise` samples one trained model with each noise seed (cheaper; says nothing of the training seed)."""
 
 
 class WeightsConfig(Section):

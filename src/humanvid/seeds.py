@@ -1,5 +1,6 @@
 """Seed variants: a table with `seeds: N` runs every row N times — training seed `run.seed + k` and noise seed
-`seed + k` for k = 0..N-1 — so its report can show mean ± spread and say which row differences exceed it.
+`seed + k` for k = 0..N-1 (`seed_scope: training`), or the noise seed alone over one trained model
+(`seed_scope: noise`) — so its report can show mean ± spread and say which row differences exceed it.
 
 Variant k > 0 of a model or sampler `name` is the model or sampler `name~k`: an ordinary entry of the loaded
 config (`with_seed_variants`, applied by `humanvid.validate.parse_config`), so DVC stages, paths and status treat it like any other. `~` cannot occur
@@ -29,27 +30,31 @@ def split_variant(name: str) -> tuple[str, int]:
     return (base, int(k)) if sep and k.isdigit() else (name, 0)
 
 
-def sampler_seeds(cfg: Config, root: Path) -> dict[str, int]:
-    """Sampler -> how many seeds the tables that show it ask for (the most of them)."""
+def sampler_seeds(cfg: Config, root: Path) -> dict[str, tuple[int, bool]]:
+    """Sampler -> how many seeds the tables that show it ask for (the most of them), and whether any of them
+    varies the training seed (`seed_scope: training`) rather than the noise seed alone."""
     from humanvid.reports.papers import table_samplers
 
-    out: dict[str, int] = {}
+    out: dict[str, tuple[int, bool]] = {}
     for name, table in cfg.tables.items():
         for sampler in table_samplers(cfg, name, root) if table.seeds > 1 else ():
-            out[sampler] = max(out.get(sampler, 1), table.seeds)
+            n, retrain = out.get(sampler, (1, False))
+            out[sampler] = (max(n, table.seeds), retrain or table.seed_scope == "training")
     return out
 
 
 def with_seed_variants(cfg: Config, root: Path) -> Config:
     """`cfg` plus, for every sampler a table shows with `seeds: N > 1`, samplers `S~1 .. S~N-1` (noise seed
-    + k) and their models `M~k` (training seed `run.seed` + k; a released model's variants only resample)."""
+    + k) and, with `seed_scope: training`, their models `M~k` (training seed `run.seed` + k; a released model's
+    variants only resample); with `seed_scope: noise` every variant samples the one trained model."""
     models, samplers = dict(cfg.models), dict(cfg.samplers)
-    for sampler, n in sampler_seeds(cfg, root).items():
+    for sampler, (n, retrain) in sampler_seeds(cfg, root).items():
         base = cfg.samplers[sampler]
         model = cfg.models[base.model]
         for k in range(1, n):
-            m = variant_name(base.model, k)
-            models.setdefault(m, model.model_copy(update={"run": model.run.model_copy(update={"seed": model.run.seed + k})}))
+            m = variant_name(base.model, k) if retrain else base.model
+            if retrain:
+                models.setdefault(m, model.model_copy(update={"run": model.run.model_copy(update={"seed": model.run.seed + k})}))
             samplers[variant_name(sampler, k)] = base.model_copy(update={"model": m, "seed": base.seed + k})
     if len(models) == len(cfg.models) and len(samplers) == len(cfg.samplers):
         return cfg

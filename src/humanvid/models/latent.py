@@ -1,6 +1,11 @@
-"""What the latent video diffusion methods share: the VAE and its latents, device/dtype handling, stage
+"""What the latent video diffusion methods share: the autoencoder and its latents, device/dtype handling, stage
 freezing, forward diffusion, a debug VAE's fit and calibration, and diffusers-folder checkpoints. A method
-subclasses `LatentModel` (a `humanvid.models.method.Method`) and lists its components in `modules()`."""
+subclasses `LatentModel` (a `humanvid.models.method.Method`) and lists its components in `modules()`.
+
+Two autoencoders: diffusers' `AutoencoderKL` (the released SD VAEs, and a tiny one fitted at debug size) and
+`PatchAutoencoder`, a fixed, exactly invertible space-to-depth map for debug flavors that diffuse in pixel
+space: a tiny KL VAE fitted in minutes overfits its few training frames and caps every model near 15 dB on
+held-out clips (docs/training.md)."""
 
 from __future__ import annotations
 
@@ -9,7 +14,10 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from diffusers import AutoencoderKL, UNet2DConditionModel, UNetMotionModel
+from diffusers import AutoencoderKL, ConfigMixin, ModelMixin, UNet2DConditionModel, UNetMotionModel
+from diffusers.configuration_utils import register_to_config
+from diffusers.models.autoencoders.vae import DecoderOutput, DiagonalGaussianDistribution
+from diffusers.models.modeling_outputs import AutoencoderKLOutput
 
 from humanvid.models.method import SPEC_FILE, Method, to_unit
 
@@ -29,10 +37,66 @@ def debug_vae(resolution: int, channels: tuple[int, ...] = (16, 32, 32)) -> Auto
     )  # fmt: skip
 
 
+class PatchAutoencoder(ModelMixin, ConfigMixin):
+    """Space-to-depth as an autoencoder: (N, C, S, S) -> (N, C·p², S/p, S/p), pixel (c, i, j) of each p×p patch
+    to channel c·p² + i·p + j (`torch.nn.functional.pixel_unshuffle`'s order), and back exactly.
+
+    Written as a frozen patch convolution and its transpose with one-hot kernels, so it has AutoencoderKL's
+    interface (`encode(x).latent_dist`, `decode(z).sample`, `config.scaling_factor`), dtype, device and
+    save/load; its posterior is a point (`sample()` is the mean, KL 0). Nothing trains it.
+    """
+
+    @register_to_config
+    def __init__(self, patch_size: int = 4, in_channels: int = 3, scaling_factor: float = 1.0) -> None:
+        super().__init__()
+        if patch_size < 1 or in_channels < 1:
+            raise ValueError(f"patch_size and in_channels must be >= 1, got {patch_size}, {in_channels}")
+        out = in_channels * patch_size**2
+        self.encoder = torch.nn.Conv2d(in_channels, out, patch_size, stride=patch_size, bias=False)
+        self.decoder = torch.nn.ConvTranspose2d(out, in_channels, patch_size, stride=patch_size, bias=False)
+        one_hot = torch.eye(out).view(out, in_channels, patch_size, patch_size)
+        with torch.no_grad():
+            self.encoder.weight.copy_(one_hot)
+            self.decoder.weight.copy_(one_hot)
+        self.requires_grad_(False)
+
+    @property
+    def latent_channels(self) -> int:
+        return self.config.in_channels * self.config.patch_size**2
+
+    @property
+    def downsampling(self) -> int:
+        return self.config.patch_size
+
+    def encode(self, x: torch.Tensor, return_dict: bool = True):
+        mean = self.encoder(x)
+        dist = DiagonalGaussianDistribution(torch.cat([mean, torch.zeros_like(mean)], dim=1), deterministic=True)
+        return AutoencoderKLOutput(latent_dist=dist) if return_dict else (dist,)
+
+    def decode(self, z: torch.Tensor, return_dict: bool = True):
+        x = self.decoder(z)
+        return DecoderOutput(sample=x) if return_dict else (x,)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x).latent_dist.mean).sample
+
+
+AUTOENCODER_CLASSES = {"AutoencoderKL": AutoencoderKL, "PatchAutoencoder": PatchAutoencoder}
+
+
+def load_autoencoder(folder: Path) -> AutoencoderKL | PatchAutoencoder:
+    """A checkpoint's autoencoder folder, of the class its config.json names."""
+    config = json.loads((Path(folder) / "config.json").read_text())
+    name = config.get("_class_name")
+    if name not in AUTOENCODER_CLASSES:
+        raise ValueError(f"{folder}: autoencoder class {name!r} is not one of {', '.join(AUTOENCODER_CLASSES)}")
+    return AUTOENCODER_CLASSES[name].from_pretrained(folder)
+
+
 class LatentModel(Method):
     """VAE latents, device/dtype and checkpoint plumbing; `vae` and `modules()` come from the method."""
 
-    vae: AutoencoderKL
+    vae: AutoencoderKL | PatchAutoencoder
 
     @property
     def device(self) -> torch.device:
@@ -43,10 +107,14 @@ class LatentModel(Method):
         return self.vae.dtype
 
     def latent_channels(self) -> int:
+        if isinstance(self.vae, PatchAutoencoder):
+            return self.vae.latent_channels
         return self.vae.config.latent_channels
 
     @property
     def vae_scale(self) -> int:
+        if isinstance(self.vae, PatchAutoencoder):
+            return self.vae.downsampling
         return 2 ** (len(self.vae.config.block_out_channels) - 1)
 
     def to(self, device: torch.device, dtype: torch.dtype):

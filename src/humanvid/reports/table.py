@@ -41,12 +41,13 @@ class TableSpec:
     scales: dict[str, float] = field(default_factory=dict)  # metric -> the paper's print scale
     column_labels: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    seed_scope: str = "training"  # what its seeds vary (TableConfig.seed_scope)
 
 
 SAMPLES_CAPTION = ("Each image: generated | ground truth | the model's control images (first test clip), and for a model that "
                    "generates depth its depth | the ground-truth depth (colour-encoded, aligned to the ground truth); the video "
                    "shows them side by side.")  # fmt: skip
-SPREAD_CAPTION = ("Every row ran with {n} seeds (training seed and noise seed offset by 0…{last}): cells are mean ± standard "
+SPREAD_CAPTION = ("Every row ran with {n} seeds ({what}): cells are mean ± standard "
                   "deviation over seeds. Row pairs whose means differ by more than the sum of their standard deviations, "
                   "better row first:")  # fmt: skip
 CURVES_CAPTION = ("Per-step loss terms of each training stage behind the rows (raw and a moving average); the numbers are "
@@ -173,9 +174,12 @@ def _protocol_sentence(spec: TableSpec) -> str:
     return s
 
 
-def _spread_caption(rows: list[RowResult]) -> str:
+SEED_SCOPES = {"training": "training seed and noise seed offset by 0…{last}", "noise": "noise seed offset by 0…{last}, one trained model per row"}
+
+
+def _spread_caption(spec: TableSpec, rows: list[RowResult]) -> str:
     n = max(len(r.seed_metrics) for r in rows)
-    return SPREAD_CAPTION.format(n=n, last=n - 1)
+    return SPREAD_CAPTION.format(n=n, what=SEED_SCOPES[spec.seed_scope].format(last=n - 1))
 
 
 def _spread_lines(spec: TableSpec, rows: list[RowResult]) -> list[str]:
@@ -200,7 +204,7 @@ def render_markdown(spec: TableSpec, rows: list[RowResult], timings: list[dict] 
         out.append("| " + " | ".join([r.label] + [cell(spec, r, c) for c in spec.columns] + _counts(r)) + " |")
     out.append("")
     if seeded(rows):
-        out += ["## Seed spread", "", _spread_caption(rows), ""]
+        out += ["## Seed spread", "", _spread_caption(spec, rows), ""]
         out += [f"- {line}" for line in _spread_lines(spec, rows)] + [""]
 
     waiting = [r for r in rows if r.needs]
@@ -317,7 +321,7 @@ def render_html(spec: TableSpec, rows: list[RowResult], timings: list[dict] | No
         out.append(f'<tr data-row="{e(r.label)}"><td>{e(r.label)}</td>' + "".join(tds) + "".join(f"<td>{c}</td>" for c in _counts(r)) + "</tr>")
     out.append("</tbody></table>")
     if seeded(rows):
-        out.append(f"<h2>Seed spread</h2><p>{e(_spread_caption(rows))}</p><ul>"
+        out.append(f"<h2>Seed spread</h2><p>{e(_spread_caption(spec, rows))}</p><ul>"
                    + "".join(f"<li>{e(line)}</li>" for line in _spread_lines(spec, rows)) + "</ul>")  # fmt: skip
     waiting = [r for r in rows if r.needs]
     if waiting:

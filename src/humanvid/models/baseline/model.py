@@ -5,7 +5,8 @@ AnimateDiff motion modules for the video stage); a pose ControlNet on OpenPose s
 reference image as CLIP image tokens (transformers) in place of text tokens, as Make-Your-Anchor does.
 
 Flavors: `debug` (tiny, random init, trains in seconds on CPU; its VAE is fitted first because there is no
-released one at that size) and `sd15` (Stable Diffusion 1.5 sizes; loads the released SD1.5 VAE/UNet,
+released one at that size), `debug_pixel` (the same tiny networks diffusing in pixel space through a fixed
+space-to-depth map, `PatchAutoencoder`: nothing to fit, and nothing lost on clips it never saw) and `sd15` (Stable Diffusion 1.5 sizes; loads the released SD1.5 VAE/UNet,
 AnimateDiff v1.5.2 motion modules, the OpenPose ControlNet and CLIP ViT-L/14 by name through
 `humanvid.weights`, never downloading).
 
@@ -13,6 +14,10 @@ Option `depth`: the model also generates depth — each frame's depth as a grey 
 its latents stacked beside the RGB latents along channels (the UNet and ControlNet take and predict both),
 in the spirit of LDM3D. Grey = 0.2 + 0.8 · (far − d) / (far − near) on the person (per frame), 0 elsewhere;
 the generated depth is 1 − grey, affine in true depth on the person (evaluation aligns scale and shift).
+
+Options `reference_concat` (the reference's latents concatenated to the UNet's and ControlNet's input) and
+`prediction: residual` (the network predicts clean latents minus the reference's latents) are what makes the
+debug model learn appearance on a CPU (docs/baseline.md).
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
 from humanvid import weights
 from humanvid.models.baseline.spec import SPEC, BaselineOptions
-from humanvid.models.latent import SD15_SCHEDULE, UNET_CLASSES, LatentModel, debug_vae
+from humanvid.models.latent import SD15_SCHEDULE, UNET_CLASSES, LatentModel, PatchAutoencoder, debug_vae, load_autoencoder
 from humanvid.models.method import read_spec
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -35,9 +40,17 @@ CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 DEPTH_NEAR_GREY = 0.2  # the depth image's grey at the person's farthest point (background stays 0)
 
 
+def unzero_controlnet(controlnet: ControlNetModel) -> None:
+    """Default-initialise a ControlNet's zero convolutions (ControlNet starts them at zero to leave a *pretrained*
+    UNet as it was; trained from scratch beside a random UNet there is nothing to protect, and zero outputs
+    pass no gradient back into the branch until they grow: the pose would reach the model late)."""
+    for conv in (*controlnet.controlnet_down_blocks, controlnet.controlnet_mid_block, controlnet.controlnet_cond_embedding.conv_out):
+        conv.reset_parameters()
+
+
 @dataclass(frozen=True)
 class DebugSizes:
-    """The debug flavor's sizes (all tiny: CPU, seconds)."""
+    """A debug flavor's sizes (all tiny: CPU, seconds)."""
 
     vae_channels: tuple[int, ...] = (16, 32, 32)
     unet_channels: tuple[int, ...] = (32, 64)
@@ -47,6 +60,19 @@ class DebugSizes:
     clip_hidden: int = 32
     clip_image_size: int = 32
     clip_patch: int = 8
+    down_blocks: tuple[str, ...] = ("CrossAttnDownBlock2D", "DownBlock2D")
+    up_blocks: tuple[str, ...] = ("UpBlock2D", "CrossAttnUpBlock2D")
+    controlnet_zero_init: bool = True
+    """ControlNet's zero convolutions (see `unzero_controlnet`)."""
+
+
+DEBUG_SIZES = {
+    "debug": DebugSizes(),
+    # Attention at the 8×8 level only: a third less time per step than at 16×16 on two cores, and every
+    # position still sees the whole frame there (a pose change moves the person across it).
+    "debug_pixel": DebugSizes(down_blocks=("DownBlock2D", "CrossAttnDownBlock2D"), up_blocks=("CrossAttnUpBlock2D", "UpBlock2D"),
+                              controlnet_zero_init=False),
+}  # fmt: skip
 
 
 def depth_image(depth: torch.Tensor) -> torch.Tensor:
@@ -60,12 +86,13 @@ def depth_image(depth: torch.Tensor) -> torch.Tensor:
     return (grey * 2 - 1)[:, None].expand(-1, 3, -1, -1)
 
 
-def expand_channels(unet: UNet2DConditionModel, factor: int) -> UNet2DConditionModel:
-    """A UNet taking and predicting `factor` stacked latents: conv_in reads the first copy with its pretrained
-    weights and the others from zero; conv_out predicts every copy with the pretrained weights."""
+def expand_channels(unet: UNet2DConditionModel, factor: int, extra_inputs: int = 0) -> UNet2DConditionModel:
+    """A UNet taking `factor` stacked latents plus `extra_inputs` channels and predicting the `factor` latents:
+    conv_in reads the first copy with its pretrained weights and the rest from zero; conv_out predicts every
+    copy with the pretrained weights."""
     config = dict(unet.config)
     channels = config["in_channels"]
-    config.update(in_channels=channels * factor, out_channels=config["out_channels"] * factor)
+    config.update(in_channels=channels * factor + extra_inputs, out_channels=config["out_channels"] * factor)
     wide = UNet2DConditionModel.from_config(config)
     state = unet.state_dict()
     w_in = torch.zeros_like(wide.conv_in.weight)
@@ -85,7 +112,7 @@ class Baseline(LatentModel):
 
     def __init__(self, vae, unet, controlnet, image_encoder, flavor: str, resolution: int, stage: str,
                  options: BaselineOptions | None = None) -> None:  # fmt: skip
-        self.vae: AutoencoderKL = vae
+        self.vae: AutoencoderKL | PatchAutoencoder = vae
         self.unet: UNet2DConditionModel | UNetMotionModel = unet
         self.controlnet: ControlNetModel = controlnet
         self.image_encoder: CLIPVisionModelWithProjection = image_encoder
@@ -104,28 +131,37 @@ class Baseline(LatentModel):
         options = options or BaselineOptions()
         torch.manual_seed(seed)
         factor = 2 if options.depth else 1
-        if flavor == "debug":
-            vae, unet, controlnet, encoder = cls._debug_components(resolution, factor)
+        if flavor in ("debug", "debug_pixel"):
+            vae, unet, controlnet, encoder = cls._debug_components(resolution, DEBUG_SIZES[flavor], factor, options.reference_concat,
+                                                                  pixel=flavor == "debug_pixel")  # fmt: skip
         else:
-            vae, unet, controlnet, encoder = cls._sd15_components(overrides, factor)
+            vae, unet, controlnet, encoder = cls._sd15_components(overrides, factor, options.reference_concat)
+        if options.prediction == "residual":
+            # The residual head starts at zero: the untrained model copies the reference (the floor it must beat),
+            # and the background, which the reference already shows, starts right.
+            torch.nn.init.zeros_(unet.conv_out.weight)
+            torch.nn.init.zeros_(unet.conv_out.bias)
         model = cls(vae, unet, controlnet, encoder, flavor, resolution, cls.spec.stages_for(flavor)[0].name, options)
         model.check_resolution()
         return model.to(device, weight_dtype)
 
     @staticmethod
-    def _debug_components(resolution: int, factor: int = 1):
-        s = DebugSizes()
-        vae = debug_vae(resolution, s.vae_channels)
-        latent = resolution // 2 ** (len(s.vae_channels) - 1)
+    def _debug_components(resolution: int, s: DebugSizes, factor: int = 1, reference_concat: bool = False, pixel: bool = False):
+        downsampling = 2 ** (len(s.vae_channels) - 1)
+        vae = PatchAutoencoder(patch_size=downsampling) if pixel else debug_vae(resolution, s.vae_channels)
+        channels = vae.latent_channels if pixel else vae.config.latent_channels
         unet = UNet2DConditionModel(
-            sample_size=latent, in_channels=4 * factor, out_channels=4 * factor, layers_per_block=1,
-            down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+            sample_size=resolution // downsampling, in_channels=channels * (factor + reference_concat), out_channels=channels * factor,
+            layers_per_block=1,
+            down_block_types=s.down_blocks, up_block_types=s.up_blocks,
             block_out_channels=s.unet_channels, cross_attention_dim=s.cross_attention_dim,
             attention_head_dim=s.attention_head_dim, norm_num_groups=s.norm_groups,
         )  # fmt: skip
         # The condition embedding must downsample pixels to latents: one stride-2 conv per VAE downsampling.
         cond_channels = tuple(16 * 2**i for i in range(len(s.vae_channels)))
         controlnet = ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=cond_channels)
+        if not s.controlnet_zero_init:
+            unzero_controlnet(controlnet)
         encoder = CLIPVisionModelWithProjection(
             CLIPVisionConfig(hidden_size=s.clip_hidden, intermediate_size=2 * s.clip_hidden, num_hidden_layers=2,
                              num_attention_heads=2, image_size=s.clip_image_size, patch_size=s.clip_patch,
@@ -134,7 +170,7 @@ class Baseline(LatentModel):
         return vae, unet, controlnet, encoder
 
     @staticmethod
-    def _sd15_components(overrides: dict[str, str] | None = None, factor: int = 1):
+    def _sd15_components(overrides: dict[str, str] | None = None, factor: int = 1, reference_concat: bool = False):
         sd = weights.resolve("sd15", overrides)
         vae = AutoencoderKL.from_pretrained(sd, subfolder="vae", local_files_only=True)
         unet = UNet2DConditionModel.from_pretrained(sd, subfolder="unet", local_files_only=True)
@@ -142,8 +178,8 @@ class Baseline(LatentModel):
         encoder = CLIPVisionModelWithProjection.from_pretrained(weights.resolve("clip-vit-large-patch14", overrides), local_files_only=True)
         if encoder.config.projection_dim != unet.config.cross_attention_dim:
             raise ValueError("CLIP projection size must equal the UNet's cross-attention size")
-        if factor > 1:  # depth beside RGB: the released ControlNet reads 4 latent channels, so it starts from the UNet
-            unet = expand_channels(unet, factor)
+        if factor > 1 or reference_concat:  # the released ControlNet reads 4 latent channels, so it starts from the UNet
+            unet = expand_channels(unet, factor, vae.config.latent_channels if reference_concat else 0)
             controlnet = ControlNetModel.from_unet(unet)
         return vae, unet, controlnet, encoder
 
@@ -157,7 +193,7 @@ class Baseline(LatentModel):
         if self.flavor == "sd15":
             adapter = MotionAdapter.from_pretrained(weights.resolve("animatediff-v1-5-2", overrides), local_files_only=True)
         else:
-            s = DebugSizes()
+            s = DEBUG_SIZES[self.flavor]
             adapter = MotionAdapter(block_out_channels=s.unet_channels, motion_layers_per_block=1, motion_num_attention_heads=2,
                                     motion_norm_num_groups=s.norm_groups, motion_max_seq_length=64)  # fmt: skip
         self.unet = UNetMotionModel.from_unet2d(self.unet, adapter)
@@ -184,6 +220,21 @@ class Baseline(LatentModel):
     def latent_channels(self) -> int:
         return super().latent_channels() * (2 if self.depth else 1)
 
+    def reference_latents(self, reference: torch.Tensor) -> torch.Tensor | None:
+        """Reference frames (B, 3, S, S) -> their RGB latents (B, c, h, w) when an option reads them (the posterior
+        mean: the reference is a condition, not a target), else None."""
+        if not (self.options.reference_concat or self.options.prediction == "residual"):
+            return None
+        return self.encode(reference.to(self.device))
+
+    def around_reference(self, out: torch.Tensor, reference_latents: torch.Tensor | None) -> torch.Tensor:
+        """The network's output (B, K, C, h, w) -> what the scheduler reads: itself (epsilon), or the reference's
+        latents added to its RGB channels (residual -> clean latents)."""
+        if self.options.prediction == "epsilon":
+            return out
+        c = reference_latents.shape[1]
+        return torch.cat([out[:, :, :c] + reference_latents[:, None].to(out.dtype), out[:, :, c:]], dim=2)
+
     def encode_target(self, frames: torch.Tensor, depth: torch.Tensor | None, generator: torch.Generator | None) -> torch.Tensor:
         """Frames (N, 3, S, S) [+ depth (N, S, S)] -> latents (N, C, h, w): RGB latents, then depth latents."""
         latents = self.encode(frames, generator)
@@ -202,12 +253,19 @@ class Baseline(LatentModel):
         tokens = self.image_encoder.vision_model.post_layernorm(out.last_hidden_state)
         return self.image_encoder.visual_projection(tokens)
 
-    def predict_noise(self, latents: torch.Tensor, t: torch.Tensor, tokens: torch.Tensor, pose: torch.Tensor) -> torch.Tensor:
-        """Noise prediction for B videos of K frames.
+    def predict_noise(self, latents: torch.Tensor, t: torch.Tensor, tokens: torch.Tensor, pose: torch.Tensor,
+                      reference_latents: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
+        """The network's raw output for B videos of K frames (the noise, or with `prediction: residual` the clean
+        latents minus the reference's: `around_reference` turns it into what the scheduler reads).
 
-        latents (B, K, C, h, w); t (B,); tokens (B, N, D); pose (B, K, 3, S, S) -> (B, K, C, h, w).
+        latents (B, K, C, h, w); t (B,); tokens (B, N, D); pose (B, K, 3, S, S); reference_latents (B, c, h, w),
+        read with `reference_concat` -> (B, K, C, h, w).
         """
         b, k = latents.shape[:2]
+        if self.options.reference_concat:
+            if reference_latents is None:
+                raise ValueError("option reference_concat: predict_noise needs the reference's latents")
+            latents = torch.cat([latents, reference_latents[:, None].to(latents.dtype).expand(-1, k, -1, -1, -1)], dim=2)
         flat = latents.flatten(0, 1)  # (B*K, C, h, w), frame-major within each video
         t_flat = t.repeat_interleave(k)
         tokens_flat = tokens.repeat_interleave(k, dim=0)
@@ -241,7 +299,8 @@ class Baseline(LatentModel):
         return {"loss": self.diffusion_loss(batch, generator)}
 
     def diffusion_loss(self, batch: dict, generator: torch.Generator) -> torch.Tensor:
-        """Epsilon-prediction MSE on a batch: reference (B, 3, S, S), frames/control (B, K, 3, S, S)[, depth (B, K, S, S)]."""
+        """MSE of the prediction (noise, or clean latents for `residual`) on a batch: reference (B, 3, S, S),
+        frames/control (B, K, 3, S, S)[, depth (B, K, S, S)]. Reference dropout blanks the CLIP tokens only."""
         frames = batch["frames"].to(self.device)
         b, k = frames.shape[:2]
         depth = batch["depth"].flatten(0, 1) if self.depth else None
@@ -249,37 +308,47 @@ class Baseline(LatentModel):
         noisy, noise, t = self.noised(latents, generator)
         with torch.no_grad():
             tokens = self.image_tokens(batch["reference"].to(self.device))
+            reference = self.reference_latents(batch["reference"])
         keep = (torch.rand(b, generator=generator, device=self.device) >= self.reference_dropout).to(tokens.dtype)
         tokens = tokens * keep.view(b, 1, 1)
-        pred = self.predict_noise(noisy, t, tokens, batch["control"].to(self.device))
-        return F.mse_loss(pred.float(), noise.float())
+        pred = self.around_reference(self.predict_noise(noisy, t, tokens, batch["control"].to(self.device), reference), reference)
+        target = noise if self.options.prediction == "epsilon" else latents
+        return F.mse_loss(pred.float(), target.float())
 
     # ------------------------------------------------------------------ sampling (humanvid.sampling.denoise)
     def sampling_state(self, reference: torch.Tensor, control: torch.Tensor, guidance_scale: float) -> dict:
-        """CLIP tokens of the reference (zeros first for the unconditional half when guiding) and the pose images."""
+        """CLIP tokens of the reference (zeros first for the unconditional half when guiding), its latents where an
+        option reads them (both halves keep them: dropout blanks the tokens only) and the pose images."""
         tokens = self.image_tokens(reference[None])
         if guidance_scale > 1.0:
             tokens = torch.cat([torch.zeros_like(tokens), tokens])
-        return {"tokens": tokens, "pose": control.to(self.dtype), "guidance_scale": guidance_scale}
+        return {"tokens": tokens, "reference": self.reference_latents(reference[None]), "pose": control.to(self.dtype),
+                "guidance_scale": guidance_scale}  # fmt: skip
 
     def begin_step(self, state: dict, latents: torch.Tensor, t: torch.Tensor) -> None:
         """Nothing is shared across windows within a step."""
 
     def window_noise(self, state: dict, latents: torch.Tensor, frames: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """Guided noise of n windows: latents (n, K, C, h, w), frames (n, K) -> (n, K, C, h, w)."""
+        """Guided prediction of n windows (noise, or clean latents for `residual`: the scheduler's prediction type):
+        latents (n, K, C, h, w), frames (n, K) -> (n, K, C, h, w)."""
         n, g = latents.shape[0], state["guidance_scale"]
         x, pose = latents.to(self.dtype), state["pose"][frames.to(self.device)]
         tokens = state["tokens"].repeat_interleave(n, dim=0)  # (uncond ×n, cond ×n) or (cond ×n)
         if g > 1.0:
             x, pose = torch.cat([x, x]), torch.cat([pose, pose])
-        eps = self.predict_noise(x, t.expand(x.shape[0]), tokens, pose).float()
+        reference = None if state["reference"] is None else state["reference"].expand(x.shape[0], -1, -1, -1)
+        eps = self.around_reference(self.predict_noise(x, t.expand(x.shape[0]), tokens, pose, reference), reference).float()
         if g > 1.0:
             uncond, cond = eps.chunk(2)
             eps = uncond + g * (cond - uncond)
         return eps
 
     def sampling_scheduler(self) -> DDIMScheduler:
-        return DDIMScheduler(**SD15_SCHEDULE)
+        if self.options.prediction == "epsilon":
+            return DDIMScheduler(**SD15_SCHEDULE)
+        # The last DDIM step lands on alphas_cumprod[0] = 0.99915 unless `set_alpha_to_one`: it would add
+        # 0.03 × the implied noise to the predicted clean frame, speckling a background the residual keeps exact.
+        return DDIMScheduler(**{**SD15_SCHEDULE, "prediction_type": "sample", "set_alpha_to_one": True})
 
     def decode_outputs(self, latents: torch.Tensor) -> dict[str, torch.Tensor]:
         c = super().latent_channels()
@@ -303,7 +372,7 @@ class Baseline(LatentModel):
             raise ValueError(f"{ckpt_dir}: a {spec.get('method')} checkpoint, not baseline")
         unet_cls = UNET_CLASSES[spec["unet_class"]]
         model = cls(
-            AutoencoderKL.from_pretrained(ckpt_dir / "vae"),
+            load_autoencoder(ckpt_dir / "vae"),
             unet_cls.from_pretrained(ckpt_dir / "unet"),
             ControlNetModel.from_pretrained(ckpt_dir / "controlnet"),
             CLIPVisionModelWithProjection.from_pretrained(ckpt_dir / "image_encoder"),

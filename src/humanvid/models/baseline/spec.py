@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from humanvid.config import Section
 from humanvid.models.spec import FlavorSpec, MethodSpec, StageSpec
 
@@ -12,6 +14,14 @@ class BaselineOptions(Section):
     depth: bool = False
     """Also generate depth (LDM3D's way, at debug scale: the frame's depth as a grey image through the same VAE,
     its latents beside the RGB latents along channels; trained on the dataset's `depth` condition)."""
+    reference_concat: bool = False
+    """Also give the UNet and the ControlNet the reference frame's latents, concatenated to the noisy latents
+    along channels (a spatial path for appearance beside the CLIP tokens; the new input channels of a
+    pretrained UNet start from zero). The debug flavors' CLIP is random and frozen: it carries no appearance."""
+    prediction: Literal["epsilon", "residual"] = "epsilon"
+    """What the network predicts: `epsilon`, the noise (Stable Diffusion's objective), or `residual`, the clean
+    latents minus the reference's latents (x0-prediction around the reference: a frame is its reference plus
+    what the pose changed; DDIM then steps with `prediction_type="sample"`)."""
 
 
 SPEC = MethodSpec(
@@ -19,12 +29,13 @@ SPEC = MethodSpec(
     target="humanvid.models.baseline.model:Baseline",
     flavors={
         "debug": FlavorSpec(),
+        "debug_pixel": FlavorSpec(),
         "sd15": FlavorSpec(weights=("sd15", "controlnet-openpose", "clip-vit-large-patch14", "animatediff-v1-5-2")),
     },
     options=BaselineOptions,
     stages=(
         StageSpec("vae", ("reference_clip",), "fit the debug VAE on single training frames (no released VAE at that size)",
-                  flavors=("debug",), seeds=(1, 2), end_batch=32, end_seed=3),
+                  flavors=("debug",), seeds=(1, 2), end_batch=32, end_seed=3),  # debug_pixel's space-to-depth map is fixed
         StageSpec("pretrain", ("reference_clip", "magicanimate_pair", "make_your_anchor"), "image stage: spatial UNet + pose ControlNet"),
         StageSpec("finetune", ("reference_clip", "magicanimate_video"), "video stage: AnimateDiff motion modules only", seeds=(10, 10)),
     ),
