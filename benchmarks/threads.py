@@ -46,7 +46,7 @@ PLAN = "from humanvid.threads import apply_thread_plan; print(apply_thread_plan(
 def time_step(policy: dict | None, steps: int) -> float:
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY")}
     env.update(policy or {})
-    code = (PLAN if policy is None else "") + STEP.format(steps=steps)
+    code = (PLAN if policy is None else "") + STEP.replace("{steps}", str(steps))
     out = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])
 
