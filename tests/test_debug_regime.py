@@ -112,6 +112,8 @@ def test_the_thread_plan_gives_idle_cores_and_waits_passively_beside_other_work(
         plan_threads(0, 0.0)
     # /proc/stat's aggregate line: user nice system idle iowait irq softirq steal guest guest_nice
     assert _cpu_times("cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 1 2 3 4") == (150, 1000)
+    # only the CPUs this process may run on count (another core's load is not ours to give way to)
+    assert _cpu_times("cpu  60 0 0 140 0 0 0 0\ncpu0 10 0 0 90 0 0 0 0\ncpu1 50 0 0 50 0 0 0 0", {1}) == (50, 100)
     env = {"OMP_WAIT_POLICY": "ACTIVE"}
     assert apply_thread_plan(env) is None and env == {"OMP_WAIT_POLICY": "ACTIVE"}  # the user's choice stands
     env = {}

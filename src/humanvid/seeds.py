@@ -52,8 +52,9 @@ def with_seed_variants(cfg: Config, root: Path) -> Config:
         base = cfg.samplers[sampler]
         model = cfg.models[base.model]
         for k in range(1, n):
-            m = variant_name(base.model, k) if retrain else base.model
+            m = base.model
             if retrain:
+                m = variant_name(base.model, k)
                 models.setdefault(m, model.model_copy(update={"run": model.run.model_copy(update={"seed": model.run.seed + k})}))
             samplers[variant_name(sampler, k)] = base.model_copy(update={"model": m, "seed": base.seed + k})
     if len(models) == len(cfg.models) and len(samplers) == len(cfg.samplers):

@@ -35,24 +35,28 @@ def plan_threads(cores: int, busy: float) -> ThreadPlan:
     return ThreadPlan(threads=max(1, round(cores - busy)), passive=busy >= 0.5)
 
 
-def _cpu_times(text: str) -> tuple[int, int]:
-    """(busy, total) jiffies from the aggregate `cpu` line of /proc/stat (idle and iowait count as idle)."""
-    fields = [int(v) for v in text.splitlines()[0].split()[1:]]
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
-    total = sum(fields[:8])  # guest time is already inside user time
-    return total - idle, total
+def _cpu_times(text: str, cpus: set[int] | None = None) -> tuple[int, int]:
+    """(busy, total) jiffies from /proc/stat: its aggregate `cpu` line, or the sum of the `cpuN` lines of `cpus`
+    (idle and iowait count as idle)."""
+    lines = text.splitlines()[:1] if cpus is None else [ln for ln in text.splitlines() if ln.split()[0] in {f"cpu{c}" for c in cpus}]
+    busy = total = 0
+    for line in lines:
+        fields = [int(v) for v in line.split()[1:]]
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+        line_total = sum(fields[:8])  # guest time is already inside user time
+        busy, total = busy + line_total - idle, total + line_total
+    return busy, total
 
 
-def busy_cores(interval: float = 0.2) -> float:
-    """Cores kept busy by other processes over the next `interval` seconds (this process sleeps meanwhile), from
-    /proc/stat; 0.0 where there is no /proc/stat."""
+def busy_cores(cpus: set[int], interval: float = 0.2) -> float:
+    """Of `cpus` (the ones this process may run on), how many cores other processes keep busy over the next
+    `interval` seconds (this process sleeps meanwhile), from /proc/stat; 0.0 where there is none."""
     if not PROC_STAT.is_file():
         return 0.0
-    busy0, total0 = _cpu_times(PROC_STAT.read_text())
+    busy0, total0 = _cpu_times(PROC_STAT.read_text(), cpus)
     time.sleep(interval)
-    busy1, total1 = _cpu_times(PROC_STAT.read_text())
-    machine_cores = os.cpu_count() or 1
-    return 0.0 if total1 == total0 else machine_cores * (busy1 - busy0) / (total1 - total0)
+    busy1, total1 = _cpu_times(PROC_STAT.read_text(), cpus)
+    return 0.0 if total1 == total0 else len(cpus) * (busy1 - busy0) / (total1 - total0)
 
 
 def apply_thread_plan(environ: dict | None = None) -> ThreadPlan | None:
@@ -61,8 +65,8 @@ def apply_thread_plan(environ: dict | None = None) -> ThreadPlan | None:
     env = os.environ if environ is None else environ
     if "OMP_NUM_THREADS" in env or "OMP_WAIT_POLICY" in env:
         return None
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    plan = plan_threads(cores, busy_cores())
+    cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set(range(os.cpu_count() or 1))
+    plan = plan_threads(len(cpus), busy_cores(cpus))
     env["OMP_NUM_THREADS"] = str(plan.threads)
     if plan.passive:
         env["OMP_WAIT_POLICY"] = "PASSIVE"

@@ -5,7 +5,7 @@ subclasses `LatentModel` (a `humanvid.models.method.Method`) and lists its compo
 Two autoencoders: diffusers' `AutoencoderKL` (the released SD VAEs, and a tiny one fitted at debug size) and
 `PatchAutoencoder`, a fixed, exactly invertible space-to-depth map for debug flavors that diffuse in pixel
 space: a tiny KL VAE fitted in minutes overfits its few training frames and caps every model near 15 dB on
-held-out clips (docs/training.md)."""
+held-out clips (docs/baseline.md)."""
 
 from __future__ import annotations
 
@@ -81,6 +81,13 @@ class PatchAutoencoder(ModelMixin, ConfigMixin):
         return self.decode(self.encode(x).latent_dist.mean).sample
 
 
+def latent_geometry(vae: AutoencoderKL | PatchAutoencoder) -> tuple[int, int]:
+    """(latent channels, spatial downsampling factor) of either autoencoder."""
+    if isinstance(vae, PatchAutoencoder):
+        return vae.latent_channels, vae.downsampling
+    return vae.config.latent_channels, 2 ** (len(vae.config.block_out_channels) - 1)
+
+
 AUTOENCODER_CLASSES = {"AutoencoderKL": AutoencoderKL, "PatchAutoencoder": PatchAutoencoder}
 
 
@@ -107,15 +114,11 @@ class LatentModel(Method):
         return self.vae.dtype
 
     def latent_channels(self) -> int:
-        if isinstance(self.vae, PatchAutoencoder):
-            return self.vae.latent_channels
-        return self.vae.config.latent_channels
+        return latent_geometry(self.vae)[0]
 
     @property
     def vae_scale(self) -> int:
-        if isinstance(self.vae, PatchAutoencoder):
-            return self.vae.downsampling
-        return 2 ** (len(self.vae.config.block_out_channels) - 1)
+        return latent_geometry(self.vae)[1]
 
     def to(self, device: torch.device, dtype: torch.dtype):
         for m in self.modules().values():

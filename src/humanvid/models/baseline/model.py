@@ -32,7 +32,7 @@ from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
 from humanvid import weights
 from humanvid.models.baseline.spec import SPEC, BaselineOptions
-from humanvid.models.latent import SD15_SCHEDULE, UNET_CLASSES, LatentModel, PatchAutoencoder, debug_vae, load_autoencoder
+from humanvid.models.latent import SD15_SCHEDULE, UNET_CLASSES, LatentModel, PatchAutoencoder, debug_vae, latent_geometry, load_autoencoder
 from humanvid.models.method import read_spec
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -147,9 +147,9 @@ class Baseline(LatentModel):
 
     @staticmethod
     def _debug_components(resolution: int, s: DebugSizes, factor: int = 1, reference_concat: bool = False, pixel: bool = False):
-        downsampling = 2 ** (len(s.vae_channels) - 1)
-        vae = PatchAutoencoder(patch_size=downsampling) if pixel else debug_vae(resolution, s.vae_channels)
-        channels = vae.latent_channels if pixel else vae.config.latent_channels
+        # the pixel flavor's patch is the KL VAE's downsampling: both denoise the same 16×16 grid at 64²
+        vae = PatchAutoencoder(patch_size=2 ** (len(s.vae_channels) - 1)) if pixel else debug_vae(resolution, s.vae_channels)
+        channels, downsampling = latent_geometry(vae)
         unet = UNet2DConditionModel(
             sample_size=resolution // downsampling, in_channels=channels * (factor + reference_concat), out_channels=channels * factor,
             layers_per_block=1,
@@ -337,11 +337,11 @@ class Baseline(LatentModel):
         if g > 1.0:
             x, pose = torch.cat([x, x]), torch.cat([pose, pose])
         reference = None if state["reference"] is None else state["reference"].expand(x.shape[0], -1, -1, -1)
-        eps = self.around_reference(self.predict_noise(x, t.expand(x.shape[0]), tokens, pose, reference), reference).float()
+        pred = self.around_reference(self.predict_noise(x, t.expand(x.shape[0]), tokens, pose, reference), reference).float()
         if g > 1.0:
-            uncond, cond = eps.chunk(2)
-            eps = uncond + g * (cond - uncond)
-        return eps
+            uncond, cond = pred.chunk(2)
+            pred = uncond + g * (cond - uncond)
+        return pred
 
     def sampling_scheduler(self) -> DDIMScheduler:
         if self.options.prediction == "epsilon":
