@@ -16,7 +16,9 @@ from test_loader import SIZE, _build
 from humanvid.datasets.synthdance import SynthDanceOptions, render_clip
 from humanvid.models.baseline.model import Baseline
 from humanvid.models.baseline.spec import BaselineOptions
-from humanvid.models.latent import PatchAutoencoder, load_autoencoder
+from humanvid.models.latent import PatchAutoencoder, load_autoencoder, shift_channels
+from humanvid.models.magicanimate.model import MagicAnimate
+from humanvid.models.magicanimate.spec import MagicAnimateOptions
 from humanvid.sampling.denoise import sample_video
 from humanvid.threads import _cpu_times, apply_thread_plan, plan_threads
 from humanvid.training.run import placement, stage_stream
@@ -72,6 +74,70 @@ def test_residual_sampling_steps_onto_the_clean_prediction():
     scheduler = _pixel_model().sampling_scheduler()
     assert scheduler.config.prediction_type == "sample" and scheduler.config.set_alpha_to_one
     assert _pixel_model(BaselineOptions()).sampling_scheduler().config.prediction_type == "epsilon"
+
+
+def test_the_l1_term_is_added_to_the_mse_with_its_weight():
+    pred, target = torch.tensor([0.0, 1.0, -2.0, 0.5]), torch.tensor([0.0, 0.0, 0.0, 0.0])
+    by_hand = (0 + 1 + 4 + 0.25) / 4 + 0.5 * (0 + 1 + 2 + 0.5) / 4
+    loss = _pixel_model(BaselineOptions(reference_concat=True, prediction="residual", l1_weight=0.5)).prediction_loss(pred, target)
+    assert float(loss) == pytest.approx(by_hand)
+    assert float(_pixel_model().prediction_loss(pred, target)) == pytest.approx(5.25 / 4)  # weight 0: the MSE alone
+    with pytest.raises(ValueError, match="l1_weight"):
+        BaselineOptions(l1_weight=-1.0)
+
+
+# -- MagicAnimate's debug regime ------------------------------------------------------------------------------
+
+MA_LEARNING = MagicAnimateOptions(prediction="residual")
+
+
+def _ma_pixel(options: MagicAnimateOptions = MA_LEARNING, seed: int = 0) -> MagicAnimate:
+    return MagicAnimate.create("debug_pixel", options, resolution=SIZE, seed=seed, device=CPU, weight_dtype=torch.float32)
+
+
+def test_an_untrained_residual_magicanimate_samples_exactly_the_reference_with_guidance():
+    model = _ma_pixel()
+    assert model.stage == "base" and model.latent_channels() == 48 and isinstance(model.vae, PatchAutoencoder)
+    reference = torch.rand(3, SIZE, SIZE) * 2 - 1
+    out = sample_video(model, reference, torch.rand(7, 3, SIZE, SIZE), 4, 4, 1, 2.0, torch.Generator().manual_seed(0), closed_loop=True)
+    torch.testing.assert_close(out["rgb"], reference[None].expand(7, -1, -1, -1), rtol=0, atol=1e-5)
+
+
+def test_residual_is_refused_where_the_frozen_denoiser_is_stable_diffusion():
+    with pytest.raises(ValueError, match="'sd15': prediction 'residual'"):
+        MagicAnimate.create("sd15", MA_LEARNING, resolution=SIZE, seed=0, device=CPU, weight_dtype=torch.float32)
+
+
+def test_the_residual_base_stage_learns_frames_minus_their_reference():
+    """The untrained base denoiser predicts no change: its loss is the mean square of frame − reference (by hand)."""
+    model = _ma_pixel()
+    frames, reference = torch.rand(3, 3, SIZE, SIZE) * 2 - 1, torch.rand(3, 3, SIZE, SIZE) * 2 - 1
+    loss = model.loss({"frames": frames, "reference": reference}, "base", torch.Generator().manual_seed(0))["loss"]
+    expected = (F.pixel_unshuffle(frames, 4) - F.pixel_unshuffle(reference, 4)).pow(2).mean()
+    torch.testing.assert_close(loss, expected, rtol=1e-5, atol=0)
+    latents, ref = torch.randn(2, 3, 48, 4, 4), torch.randn(2, 48, 4, 4)
+    torch.testing.assert_close(model.diffused(latents, ref), latents - ref[:, None])  # every frame, its video's reference
+    with_depth = torch.randn(2, 96, 4, 4)  # RGB latents, then depth latents: the residual is on RGB only
+    shifted = shift_channels(with_depth, ref, +1)
+    assert torch.equal(shifted[:, 48:], with_depth[:, 48:]) and torch.allclose(shifted[:, :48], with_depth[:, :48] + ref)
+
+
+def test_without_appearance_the_encoder_neither_trains_nor_runs():
+    model = _ma_pixel(MagicAnimateOptions(prediction="residual", appearance=False))
+    model.prepare("pretrain", seed=0)
+    trainable = {id(p) for p in model.trainable_parameters("pretrain")}
+    assert trainable == {id(p) for p in model.controlnet.parameters()}
+    calls = []
+    model.appearance_encoder.register_forward_hook(lambda *a: calls.append(1))
+    batch = {"frames": torch.rand(2, 2, 3, SIZE, SIZE) * 2 - 1, "reference": torch.rand(2, 3, SIZE, SIZE) * 2 - 1,
+             "control": torch.rand(2, 2, 3, SIZE, SIZE)}  # fmt: skip
+    model.loss(batch, "pretrain", torch.Generator().manual_seed(0))
+    sample_video(model, batch["reference"][0], batch["control"][0], 2, 2, 0, 3.0, torch.Generator().manual_seed(0))
+    assert calls == []
+    with_appearance = _ma_pixel()
+    with_appearance.appearance_encoder.register_forward_hook(lambda *a: calls.append(1))
+    with_appearance.loss(batch, "pretrain", torch.Generator().manual_seed(0))
+    assert calls == [1]
 
 
 @pytest.fixture(scope="module")

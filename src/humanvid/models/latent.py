@@ -14,12 +14,13 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from diffusers import AutoencoderKL, ConfigMixin, ModelMixin, UNet2DConditionModel, UNetMotionModel
+from diffusers import AutoencoderKL, ConfigMixin, DDIMScheduler, ModelMixin, UNet2DConditionModel, UNetMotionModel
 from diffusers.configuration_utils import register_to_config
 from diffusers.models.autoencoders.vae import DecoderOutput, DiagonalGaussianDistribution
 from diffusers.models.modeling_outputs import AutoencoderKLOutput
 
 from humanvid.models.method import SPEC_FILE, Method, to_unit
+from humanvid.models.spec import DiffusionOptions
 
 UNET_CLASSES = {"UNet2DConditionModel": UNet2DConditionModel, "UNetMotionModel": UNetMotionModel}  # spec["unet_class"] -> class
 
@@ -100,10 +101,19 @@ def load_autoencoder(folder: Path) -> AutoencoderKL | PatchAutoencoder:
     return AUTOENCODER_CLASSES[name].from_pretrained(folder)
 
 
+def shift_channels(latents: torch.Tensor, reference: torch.Tensor, sign: int) -> torch.Tensor:
+    """Latents (..., C, h, w) with `sign` × reference latents (broadcastable to (..., c, h, w), c <= C) added to
+    their first c channels (the RGB latents; a depth latent after them is left as it is)."""
+    c = reference.shape[-3]
+    return torch.cat([latents[..., :c, :, :] + sign * reference.to(latents.dtype), latents[..., c:, :, :]], dim=-3)
+
+
 class LatentModel(Method):
-    """VAE latents, device/dtype and checkpoint plumbing; `vae` and `modules()` come from the method."""
+    """VAE latents, device/dtype and checkpoint plumbing, and the `prediction` option's diffusion variable;
+    `vae`, `options` and `modules()` come from the method."""
 
     vae: AutoencoderKL | PatchAutoencoder
+    options: DiffusionOptions
 
     @property
     def device(self) -> torch.device:
@@ -170,6 +180,50 @@ class LatentModel(Method):
         t = torch.randint(0, self.noise_scheduler.config.num_train_timesteps, (b,), generator=generator, device=self.device)
         noisy = self.noise_scheduler.add_noise(latents.flatten(0, 1), noise.flatten(0, 1), t.repeat_interleave(k)).unflatten(0, (b, k))
         return noisy, noise, t
+
+    # ------------------------------------------------------------------ the diffusion variable (`prediction`)
+    @property
+    def residual(self) -> bool:
+        return self.options.prediction == "residual"
+
+    def diffused(self, latents: torch.Tensor, reference_latents: torch.Tensor) -> torch.Tensor:
+        """What the diffusion runs on: clean latents (B, K, C, h, w), or for `residual` those minus the reference's
+        latents (B, c, h, w) — the same subtraction for every frame of a video."""
+        return shift_channels(latents, reference_latents[:, None], -1) if self.residual else latents
+
+    def prediction_target(self, diffused: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """What the network is trained to predict: the noise (`epsilon`), or the clean diffusion variable."""
+        return diffused if self.residual else noise
+
+    def prediction_loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """MSE of the prediction, plus `l1_weight` × its mean absolute error (in float32)."""
+        pred, target = pred.float(), target.float()
+        loss = F.mse_loss(pred, target)
+        if self.options.l1_weight:
+            loss = loss + self.options.l1_weight * F.l1_loss(pred, target)
+        return loss
+
+    def residual_head_from_zero(self, *unets: UNet2DConditionModel) -> None:
+        """For `residual`: the output layers start at zero — the untrained model predicts no change, i.e. copies
+        the reference (the floor it must beat), and the background the reference already shows starts right."""
+        if self.residual:
+            for unet in unets:
+                torch.nn.init.zeros_(unet.conv_out.weight)
+                torch.nn.init.zeros_(unet.conv_out.bias)
+
+    def ddim_scheduler(self, schedule: dict) -> DDIMScheduler:
+        """DDIM over a method's training schedule, stepping on what the network predicts. `residual`: onto the
+        clean prediction (`prediction_type="sample"`), the last step landing on alpha = 1 (otherwise it adds 0.03 ×
+        the implied noise to the clean prediction and speckles the exact background), unclipped (a residual
+        spans [-2, 2])."""
+        if not self.residual:
+            return DDIMScheduler(**schedule)
+        return DDIMScheduler(**{**schedule, "prediction_type": "sample", "set_alpha_to_one": True, "clip_sample": False})
+
+    def sampled_latents(self, state: dict, latents: torch.Tensor) -> torch.Tensor:
+        """The sampled diffusion variable (N, C, h, w) -> the latents to decode: the reference's latents
+        (`state["reference"]`, (1, c, h, w)) added back for `residual`."""
+        return shift_channels(latents, state["reference"], +1) if self.residual else latents
 
     def vae_loss(self, frames: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
         """Reconstruction (MSE + L1) + a light KL, for fitting a debug VAE."""

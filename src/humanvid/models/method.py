@@ -8,7 +8,7 @@ insert motion modules), `trainable_parameters` (kept in float32 under mixed prec
 batch -> model inputs), `loss` (a dict: `loss` is optimised, every term is logged), `end_stage`.
 Sampling: `generate` (one clip's outputs; by default DDIM with the sliding-window fuser of
 `humanvid.sampling.denoise`, which calls `latent_channels`, `sampling_scheduler`, `sampling_state`,
-`begin_step`, `window_noise`, and `decode_outputs` (latents -> one tensor per declared output)).
+`begin_step`, `window_noise`, `sampled_latents` and `decode_outputs` (latents -> one tensor per declared output)).
 Device and dtype are passed in, never guessed.
 """
 
@@ -151,6 +151,10 @@ class Method(ABC):
     @abstractmethod
     def latent_channels(self) -> int:
         """Channels of the per-frame latent the sampler denoises."""
+
+    def sampled_latents(self, state: dict, latents: torch.Tensor) -> torch.Tensor:
+        """The sampler's final latents (N, C, h, w) -> what `decode_outputs` reads (default: the same)."""
+        return latents
 
     @abstractmethod
     def decode_outputs(self, latents: torch.Tensor) -> dict[str, torch.Tensor]:

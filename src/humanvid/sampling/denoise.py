@@ -6,6 +6,7 @@
   appearance encoder and per-frame ControlNet);
 - `window_noise(state, latents (n, K, 4, h, w), frames (n, K), t) -> (n, K, 4, h, w)` (the guided noise
   prediction of n windows at once);
+- `sampled_latents(state, latents)` (the final latents -> what is decoded: a residual model adds its reference back);
 - `sampling_scheduler()`, `latent_channels()`, `decode_outputs(latents) -> {output: tensor}`, `vae_scale`,
   `device`, `dtype` (humanvid.models.method.Method).
 """
@@ -65,5 +66,6 @@ def sample_video(
         latents = scheduler.step(eps, t, latents).prev_sample
         if progress is not None:
             progress(f"step {i + 1}/{steps}")
+    latents = model.sampled_latents(state, latents)
     chunks = [model.decode_outputs(latents[s : s + 8]) for s in range(0, num_frames, 8)]  # bounded decoder memory
     return {k: torch.cat([c[k] for c in chunks]).float() for k in chunks[0]}

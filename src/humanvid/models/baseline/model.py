@@ -16,8 +16,8 @@ in the spirit of LDM3D. Grey = 0.2 + 0.8 · (far − d) / (far − near) on the 
 the generated depth is 1 − grey, affine in true depth on the person (evaluation aligns scale and shift).
 
 Options `reference_concat` (the reference's latents concatenated to the UNet's and ControlNet's input) and
-`prediction: residual` (the network predicts clean latents minus the reference's latents) are what makes the
-debug model learn appearance on a CPU (docs/baseline.md).
+`prediction: residual` (the diffusion runs on the frame's latents minus the reference's, predicted clean) are
+what makes the debug model learn appearance on a CPU (docs/baseline.md).
 """
 
 from __future__ import annotations
@@ -136,12 +136,8 @@ class Baseline(LatentModel):
                                                                   pixel=flavor == "debug_pixel")  # fmt: skip
         else:
             vae, unet, controlnet, encoder = cls._sd15_components(overrides, factor, options.reference_concat)
-        if options.prediction == "residual":
-            # The residual head starts at zero: the untrained model copies the reference (the floor it must beat),
-            # and the background, which the reference already shows, starts right.
-            torch.nn.init.zeros_(unet.conv_out.weight)
-            torch.nn.init.zeros_(unet.conv_out.bias)
         model = cls(vae, unet, controlnet, encoder, flavor, resolution, cls.spec.stages_for(flavor)[0].name, options)
+        model.residual_head_from_zero(unet)
         model.check_resolution()
         return model.to(device, weight_dtype)
 
@@ -223,17 +219,9 @@ class Baseline(LatentModel):
     def reference_latents(self, reference: torch.Tensor) -> torch.Tensor | None:
         """Reference frames (B, 3, S, S) -> their RGB latents (B, c, h, w) when an option reads them (the posterior
         mean: the reference is a condition, not a target), else None."""
-        if not (self.options.reference_concat or self.options.prediction == "residual"):
+        if not (self.options.reference_concat or self.residual):
             return None
         return self.encode(reference.to(self.device))
-
-    def around_reference(self, out: torch.Tensor, reference_latents: torch.Tensor | None) -> torch.Tensor:
-        """The network's output (B, K, C, h, w) -> what the scheduler reads: itself (epsilon), or the reference's
-        latents added to its RGB channels (residual -> clean latents)."""
-        if self.options.prediction == "epsilon":
-            return out
-        c = reference_latents.shape[1]
-        return torch.cat([out[:, :, :c] + reference_latents[:, None].to(out.dtype), out[:, :, c:]], dim=2)
 
     def encode_target(self, frames: torch.Tensor, depth: torch.Tensor | None, generator: torch.Generator | None) -> torch.Tensor:
         """Frames (N, 3, S, S) [+ depth (N, S, S)] -> latents (N, C, h, w): RGB latents, then depth latents."""
@@ -255,8 +243,8 @@ class Baseline(LatentModel):
 
     def predict_noise(self, latents: torch.Tensor, t: torch.Tensor, tokens: torch.Tensor, pose: torch.Tensor,
                       reference_latents: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
-        """The network's raw output for B videos of K frames (the noise, or with `prediction: residual` the clean
-        latents minus the reference's: `around_reference` turns it into what the scheduler reads).
+        """The network's output for B videos of K frames: the noise, or with `prediction: residual` the clean
+        residual (the frame's latents minus the reference's).
 
         latents (B, K, C, h, w); t (B,); tokens (B, N, D); pose (B, K, 3, S, S); reference_latents (B, c, h, w),
         read with `reference_concat` -> (B, K, C, h, w).
@@ -299,21 +287,20 @@ class Baseline(LatentModel):
         return {"loss": self.diffusion_loss(batch, generator)}
 
     def diffusion_loss(self, batch: dict, generator: torch.Generator) -> torch.Tensor:
-        """MSE of the prediction (noise, or clean latents for `residual`) on a batch: reference (B, 3, S, S),
+        """MSE of the prediction (noise, or the clean residual for `residual`) on a batch: reference (B, 3, S, S),
         frames/control (B, K, 3, S, S)[, depth (B, K, S, S)]. Reference dropout blanks the CLIP tokens only."""
         frames = batch["frames"].to(self.device)
         b, k = frames.shape[:2]
         depth = batch["depth"].flatten(0, 1) if self.depth else None
-        latents = self.encode_target(frames.flatten(0, 1), depth, generator).unflatten(0, (b, k))
-        noisy, noise, t = self.noised(latents, generator)
         with torch.no_grad():
             tokens = self.image_tokens(batch["reference"].to(self.device))
             reference = self.reference_latents(batch["reference"])
+        latents = self.diffused(self.encode_target(frames.flatten(0, 1), depth, generator).unflatten(0, (b, k)), reference)
+        noisy, noise, t = self.noised(latents, generator)
         keep = (torch.rand(b, generator=generator, device=self.device) >= self.reference_dropout).to(tokens.dtype)
         tokens = tokens * keep.view(b, 1, 1)
-        pred = self.around_reference(self.predict_noise(noisy, t, tokens, batch["control"].to(self.device), reference), reference)
-        target = noise if self.options.prediction == "epsilon" else latents
-        return F.mse_loss(pred.float(), target.float())
+        pred = self.predict_noise(noisy, t, tokens, batch["control"].to(self.device), reference)
+        return self.prediction_loss(pred, self.prediction_target(latents, noise))
 
     # ------------------------------------------------------------------ sampling (humanvid.sampling.denoise)
     def sampling_state(self, reference: torch.Tensor, control: torch.Tensor, guidance_scale: float) -> dict:
@@ -329,7 +316,7 @@ class Baseline(LatentModel):
         """Nothing is shared across windows within a step."""
 
     def window_noise(self, state: dict, latents: torch.Tensor, frames: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """Guided prediction of n windows (noise, or clean latents for `residual`: the scheduler's prediction type):
+        """Guided prediction of n windows (noise, or the clean residual: the scheduler's prediction type):
         latents (n, K, C, h, w), frames (n, K) -> (n, K, C, h, w)."""
         n, g = latents.shape[0], state["guidance_scale"]
         x, pose = latents.to(self.dtype), state["pose"][frames.to(self.device)]
@@ -337,18 +324,14 @@ class Baseline(LatentModel):
         if g > 1.0:
             x, pose = torch.cat([x, x]), torch.cat([pose, pose])
         reference = None if state["reference"] is None else state["reference"].expand(x.shape[0], -1, -1, -1)
-        pred = self.around_reference(self.predict_noise(x, t.expand(x.shape[0]), tokens, pose, reference), reference).float()
+        pred = self.predict_noise(x, t.expand(x.shape[0]), tokens, pose, reference).float()
         if g > 1.0:
             uncond, cond = pred.chunk(2)
             pred = uncond + g * (cond - uncond)
         return pred
 
     def sampling_scheduler(self) -> DDIMScheduler:
-        if self.options.prediction == "epsilon":
-            return DDIMScheduler(**SD15_SCHEDULE)
-        # The last DDIM step lands on alphas_cumprod[0] = 0.99915 unless `set_alpha_to_one`: it would add
-        # 0.03 × the implied noise to the predicted clean frame, speckling a background the residual keeps exact.
-        return DDIMScheduler(**{**SD15_SCHEDULE, "prediction_type": "sample", "set_alpha_to_one": True})
+        return self.ddim_scheduler(SD15_SCHEDULE)
 
     def decode_outputs(self, latents: torch.Tensor) -> dict[str, torch.Tensor]:
         c = super().latent_channels()

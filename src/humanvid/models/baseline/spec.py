@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
-from humanvid.config import Section
-from humanvid.models.spec import FlavorSpec, MethodSpec, StageSpec
+from humanvid.models.spec import DiffusionOptions, FlavorSpec, MethodSpec, StageSpec
 
 
-class BaselineOptions(Section):
+class BaselineOptions(DiffusionOptions):
     """`arch.options` of the baseline."""
 
     depth: bool = False
@@ -18,10 +15,6 @@ class BaselineOptions(Section):
     """Also give the UNet and the ControlNet the reference frame's latents, concatenated to the noisy latents
     along channels (a spatial path for appearance beside the CLIP tokens; the new input channels of a
     pretrained UNet start from zero). The debug flavors' CLIP is random and frozen: it carries no appearance."""
-    prediction: Literal["epsilon", "residual"] = "epsilon"
-    """What the network predicts: `epsilon`, the noise (Stable Diffusion's objective), or `residual`, the clean
-    latents minus the reference's latents (x0-prediction around the reference: a frame is its reference plus
-    what the pose changed; DDIM then steps with `prediction_type="sample"`)."""
 
 
 SPEC = MethodSpec(

@@ -11,12 +11,16 @@ Components:
 
 Flavors:
 - `debug`: tiny, random init, trains on CPU in seconds (its VAE is fitted first: no released VAE at that size).
+- `debug_pixel`: the same tiny networks diffusing in pixel space through the fixed space-to-depth
+  `PatchAutoencoder` (a fitted tiny VAE caps every model near 15 dB on clips it never saw; docs/magicanimate.md).
 - `sd15`: trained here from SD1.5 (UNet, text encoder), sd-vae-ft-mse, the appearance encoder a copy of
   the SD UNet, the ControlNet initialised from the UNet, motion modules from AnimateDiff v1.
 - `released`: the released MagicAnimate checkpoints (released.py) — evaluation without training.
 
 Options (params.yaml `arch.options`): `fusion` midup (the paper) | full (its ablation); `control`
-densepose (the paper) | dwpose | dwpose+densepose (its ablation).
+densepose (the paper) | dwpose | dwpose+densepose (its ablation); `appearance` (False: the variant without the
+appearance encoder); `prediction` epsilon (the paper) | residual (debug flavors only: the denoiser they train
+first learns residuals around a reference frame; `humanvid.models.spec.DiffusionOptions`).
 """
 
 from __future__ import annotations
@@ -25,17 +29,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from diffusers import AutoencoderKL, ControlNetModel, DDIMScheduler, DDPMScheduler, MotionAdapter, UNet2DConditionModel, UNetMotionModel
 from safetensors.torch import load_file, save_file
 from transformers import CLIPTextConfig, CLIPTextModel
 
 from humanvid import weights
-from humanvid.models.latent import UNET_CLASSES, LatentModel, debug_vae
+from humanvid.models.latent import UNET_CLASSES, LatentModel, PatchAutoencoder, debug_vae, latent_geometry, load_autoencoder
 from humanvid.models.magicanimate import attention, guided, released
 from humanvid.models.magicanimate.attention import Appearance
-from humanvid.models.magicanimate.spec import SPEC, MagicAnimateOptions
-from humanvid.models.method import read_spec
+from humanvid.models.magicanimate.spec import DEBUG_FLAVORS, SPEC, MagicAnimateOptions
+from humanvid.models.method import read_spec, to_unit
 
 NULL_TEXT_FILE = "null_text.safetensors"
 
@@ -59,6 +62,16 @@ class DebugSizes:
     text_hidden: int = 32
     motion_heads: int = 2
     motion_max_length: int = 24  # AnimateDiff v1's, as the release
+    down_blocks: tuple[str, ...] = ("CrossAttnDownBlock2D", "DownBlock2D")
+    up_blocks: tuple[str, ...] = ("UpBlock2D", "CrossAttnUpBlock2D")
+
+
+DEBUG_SIZES = {
+    "debug": DebugSizes(),
+    # Attention (hence hybrid attention) at the 8×8 level only, as the baseline's debug_pixel: the reference's
+    # every position is one attention away, and a step costs a third less on two cores.
+    "debug_pixel": DebugSizes(down_blocks=("DownBlock2D", "CrossAttnDownBlock2D"), up_blocks=("CrossAttnUpBlock2D", "UpBlock2D")),
+}
 
 
 @dataclass(frozen=True)
@@ -79,7 +92,7 @@ class MagicAnimate(LatentModel):
 
     def __init__(self, vae, unet, appearance_encoder, controlnet, null_text: torch.Tensor, flavor: str, resolution: int,
                  stage: str, options: MagicAnimateOptions | None = None) -> None:  # fmt: skip
-        self.vae: AutoencoderKL = vae
+        self.vae: AutoencoderKL | PatchAutoencoder = vae
         self.unet: UNet2DConditionModel | UNetMotionModel = unet
         self.appearance_encoder: UNet2DConditionModel = appearance_encoder
         self.controlnet: ControlNetModel = controlnet
@@ -108,39 +121,42 @@ class MagicAnimate(LatentModel):
         if flavor not in cls.spec.flavors:
             raise ValueError(f"unknown magicanimate flavor {flavor!r}; known: {', '.join(cls.spec.flavors)}")
         options = options or MagicAnimateOptions()
+        if options.prediction == "residual" and flavor not in DEBUG_FLAVORS:
+            raise ValueError(f"magicanimate flavor {flavor!r}: prediction 'residual' needs a denoiser trained for it here "
+                             f"(flavors {', '.join(DEBUG_FLAVORS)}); SD1.5's frozen denoiser predicts noise")  # fmt: skip
         torch.manual_seed(seed)
-        if flavor == "debug":
-            parts, stage = cls._debug_components(resolution), "vae"
+        if flavor in DEBUG_FLAVORS:
+            parts, stage = cls._debug_components(resolution, flavor), cls.spec.stages_for(flavor)[0].name
         elif flavor == "sd15":
             parts, stage = cls._sd15_components(overrides), "pretrain"
         else:
             parts = cls._released_components(*(weights.resolve(n, overrides) for n in ("magicanimate", "sd15", "sd-vae-ft-mse")))
             stage = "released"
         model = cls(*parts, flavor, resolution, stage, options)
+        model.residual_head_from_zero(model.unet, model.appearance_encoder)
         model.check_resolution()
         return model.to(device, weight_dtype)
 
-    @staticmethod
-    def _debug_unet(resolution: int) -> UNet2DConditionModel:
-        s = DebugSizes()
-        return UNet2DConditionModel(
-            sample_size=resolution // 2 ** (len(s.vae_channels) - 1), in_channels=4, out_channels=4, layers_per_block=1,
-            down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+    @classmethod
+    def _debug_components(cls, resolution: int, flavor: str):
+        s = DEBUG_SIZES[flavor]
+        # the pixel flavor's patch is the KL VAE's downsampling: both denoise the same 16×16 grid at 64²
+        pixel = flavor == "debug_pixel"
+        vae = PatchAutoencoder(patch_size=2 ** (len(s.vae_channels) - 1)) if pixel else debug_vae(resolution, s.vae_channels)
+        channels, downsampling = latent_geometry(vae)
+        unet = UNet2DConditionModel(
+            sample_size=resolution // downsampling, in_channels=channels, out_channels=channels, layers_per_block=1,
+            down_block_types=s.down_blocks, up_block_types=s.up_blocks,
             block_out_channels=s.unet_channels, cross_attention_dim=s.cross_attention_dim,
             attention_head_dim=s.attention_head_dim, norm_num_groups=s.norm_groups,
         )  # fmt: skip
-
-    @classmethod
-    def _debug_components(cls, resolution: int):
-        s = DebugSizes()
-        unet = cls._debug_unet(resolution)
-        appearance = cls._debug_unet(resolution)
+        appearance = UNet2DConditionModel.from_config(unet.config)
         appearance.load_state_dict(unet.state_dict())  # a copy of the UNet, as in the paper
         cond_channels = tuple(16 * 2**i for i in range(len(s.vae_channels)))  # one stride-2 conv per VAE downsampling
         controlnet = ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=cond_channels)
         text = CLIPTextModel(CLIPTextConfig(vocab_size=49408, hidden_size=s.text_hidden, intermediate_size=2 * s.text_hidden,
                                             num_hidden_layers=1, num_attention_heads=2, max_position_embeddings=77))  # fmt: skip
-        return debug_vae(resolution, s.vae_channels), unet, appearance, controlnet, null_text_embedding(text)
+        return vae, unet, appearance, controlnet, null_text_embedding(text)
 
     @staticmethod
     def _sd15_base(sd15: str | Path, vae: str | Path):
@@ -177,8 +193,19 @@ class MagicAnimate(LatentModel):
         return model.to(device, dtype)
 
     def prepare(self, stage: str, *, seed: int, overrides: dict[str, str] | None = None) -> None:
-        """Stage 2: insert motion modules (AnimateDiff v1 weights for sd15, fresh for debug) into the denoiser."""
-        self.stage = stage
+        """Stage 1 after a debug flavor's own base stage: the appearance encoder and the ControlNet start as copies
+        of the denoiser just trained (as the paper's start from SD1.5's UNet, which the sd15 flavor copies at
+        creation). Stage 2: insert motion modules (AnimateDiff v1 weights for sd15, fresh for debug) into the
+        denoiser."""
+        previous, self.stage = self.stage, stage
+        if stage == "pretrain" and previous == "base":
+            device, dtype = self.device, self.dtype
+            torch.manual_seed(seed)
+            self.appearance_encoder.load_state_dict(self.unet.state_dict())
+            embedding = self.controlnet.config.conditioning_embedding_out_channels
+            self.controlnet = ControlNetModel.from_unet(self.unet, conditioning_embedding_out_channels=embedding)
+            self.to(device, dtype)
+            return
         if stage != "finetune" or isinstance(self.unet, UNetMotionModel):
             return
         device, dtype = self.device, self.dtype
@@ -188,7 +215,7 @@ class MagicAnimate(LatentModel):
             if adapter.config.use_motion_mid_block or adapter.config.motion_max_seq_length != 24:
                 raise ValueError("animatediff-v1-5 is not AnimateDiff v1's layout (no mid-block module, max length 24)")
         else:
-            adapter = magicanimate_adapter(self.unet, DebugSizes().motion_heads)
+            adapter = magicanimate_adapter(self.unet, DEBUG_SIZES[self.flavor].motion_heads)
         self.unet = UNetMotionModel.from_unet2d(self.unet, adapter)
         self._install_attention()
         self.to(device, dtype)
@@ -204,16 +231,16 @@ class MagicAnimate(LatentModel):
 
     def trainable_parameters(self, stage: str) -> list[torch.nn.Parameter]:
         """vae, base (debug flavors only: the stand-ins for sd-vae-ft-mse and SD1.5's pretraining): the VAE, then
-        the denoiser alone. pretrain: appearance encoder + ControlNet (denoiser frozen, temporal layers absent).
-        finetune: the motion modules only."""
-        if stage in ("vae", "base") and self.flavor != "debug":
+        the denoiser alone. pretrain: appearance encoder + ControlNet (denoiser frozen, temporal layers absent;
+        without `appearance`, the ControlNet alone). finetune: the motion modules only."""
+        if stage in ("vae", "base") and self.flavor not in DEBUG_FLAVORS:
             raise ValueError(f"only a debug model trains its own {stage} (sd15/released start from released weights)")
         if stage == "vae":
             return self.train_only(self.vae)
         if stage == "base":
             return self.train_only(self.unet)
         if stage == "pretrain":
-            return self.train_only(self.appearance_encoder, self.controlnet)
+            return self.train_only(self.appearance_encoder, self.controlnet) if self.options.appearance else self.train_only(self.controlnet)
         if stage == "finetune":
             return self.motion_parameters()
         raise ValueError(f"unknown stage {stage!r}; known: {', '.join(s.name for s in self.spec.stages)}")
@@ -253,14 +280,21 @@ class MagicAnimate(LatentModel):
     def predict_noise(self, latents: torch.Tensor, t: torch.Tensor, reference_latents: torch.Tensor, control: torch.Tensor,
                       rows: torch.Tensor) -> torch.Tensor:  # fmt: skip
         """latents (B, K, 4, h, w), t (B,), reference latents (B, 4, h, w) (each video's own, at its t),
-        control (B, K, 3, S, S), rows (B*K,) -> noise (B, K, 4, h, w)."""
+        control (B, K, 3, S, S), rows (B*K,) -> noise (B, K, 4, h, w) (with `residual`: the clean residual).
+        Without `appearance` the appearance encoder does not run and no row reads one."""
         k = latents.shape[1]
-        tokens = self.record_appearance(reference_latents, t)
         down, mid = self.control_residuals(latents.flatten(0, 1), t.repeat_interleave(k), control.flatten(0, 1))
+        if not self.options.appearance:
+            return self.denoise(latents, t, down, mid, None)
+        tokens = self.record_appearance(reference_latents, t)
         return self.denoise(latents, t, down, mid, Appearance(tokens, rows))
 
     def batch(self, sample: dict, stage: str) -> dict:
-        return self.frames_batch(sample) if stage in ("vae", "base") else super().batch(sample, stage)
+        if stage == "vae" or (stage == "base" and not self.residual):
+            return self.frames_batch(sample)
+        if stage == "base":  # a residual is taken around the sample's reference frame
+            return {**self.frames_batch(sample), "reference": to_unit(sample["reference"], self.device)}
+        return super().batch(sample, stage)
 
     def loss(self, batch: dict, stage: str, generator: torch.Generator) -> dict[str, torch.Tensor]:
         if stage == "vae":
@@ -271,11 +305,14 @@ class MagicAnimate(LatentModel):
 
     def base_loss(self, batch: dict, generator: torch.Generator) -> torch.Tensor:
         """Plain image diffusion of the denoiser on frames (N, 3, S, S): no appearance, no control, the
-        empty prompt — what Stable Diffusion's pretraining is to the sd15 flavor."""
+        empty prompt — what Stable Diffusion's pretraining is to the sd15 flavor. With `residual`, of each frame
+        minus its reference (N, 3, S, S): an unconditional prior over what a pose change does to a frame."""
         latents = self.encode(batch["frames"].to(self.device), generator)[:, None]  # (N, 1, 4, h, w)
+        if self.residual:
+            latents = self.diffused(latents, self.encode(batch["reference"].to(self.device)))
         noisy, noise, t = self.noised(latents, generator)
         pred = self.denoise(noisy, t, None, None, None)
-        return F.mse_loss(pred.float(), noise.float())
+        return self.prediction_loss(pred, self.prediction_target(latents, noise))
 
     def diffusion_loss(self, batch: dict, generator: torch.Generator) -> torch.Tensor:
         """Epsilon MSE: reference (B, 3, S, S) and frames (B, K, 3, S, S) in [-1, 1], control (B, K, 3, S, S)
@@ -284,15 +321,16 @@ class MagicAnimate(LatentModel):
         b, k = frames.shape[:2]
         latents = self.encode(frames.flatten(0, 1), generator).unflatten(0, (b, k))
         reference = self.encode(batch["reference"].to(self.device), generator)
+        latents = self.diffused(latents, reference)
         noisy, noise, t = self.noised(latents, generator)
         keep = torch.rand(b, generator=generator, device=self.device) >= self.hyper.appearance_dropout
         rows = torch.where(keep, torch.arange(b, device=self.device), -1).repeat_interleave(k)
         pred = self.predict_noise(noisy, t, reference, batch["control"].to(self.device), rows)
-        return F.mse_loss(pred.float(), noise.float())
+        return self.prediction_loss(pred, self.prediction_target(latents, noise))
 
     # ------------------------------------------------------------------ sampling (humanvid.sampling.denoise)
     def sampling_scheduler(self) -> DDIMScheduler:
-        return DDIMScheduler(**MAGICANIMATE_SCHEDULE)
+        return self.ddim_scheduler(MAGICANIMATE_SCHEDULE)
 
     def sampling_state(self, reference: torch.Tensor, control: torch.Tensor, guidance_scale: float) -> dict:
         return {"reference": self.encode(reference[None].to(self.device)), "control": control.to(self.dtype),
@@ -302,7 +340,7 @@ class MagicAnimate(LatentModel):
         """Once per step: the appearance tokens of the reference at t (conditional branch only: the
         unconditional one reads none), and the ControlNet residuals of every frame (they depend on the
         frame alone, so overlapping windows share them)."""
-        state["tokens"] = self.record_appearance(state["reference"], t.expand(1))
+        state["tokens"] = self.record_appearance(state["reference"], t.expand(1)) if self.options.appearance else None
         n = latents.shape[0]
         down, mid = self.control_residuals(latents, t.expand(n), state["control"])
         state["down"], state["mid"] = down, mid
@@ -316,6 +354,8 @@ class MagicAnimate(LatentModel):
         mid = state["mid"][idx]
         g, tokens = state["guidance_scale"], state["tokens"]
         cond_rows = torch.zeros(n * k, dtype=torch.long, device=self.device)
+        if not self.options.appearance:  # nothing to guide on: both branches would be this one
+            return self.denoise(latents, t.expand(n), down, mid, None).float()
         if g <= 1.0:
             return self.denoise(latents, t.expand(n), down, mid, Appearance(tokens, cond_rows)).float()
         if self.fusion == "midup" and guided.supported(self.unet, latents.shape[-1]):
@@ -345,7 +385,7 @@ class MagicAnimate(LatentModel):
             raise ValueError(f"{ckpt_dir}: a {spec.get('method')} checkpoint, not magicanimate")
         unet_cls = UNET_CLASSES[spec["unet_class"]]
         model = cls(
-            AutoencoderKL.from_pretrained(ckpt_dir / "vae"),
+            load_autoencoder(ckpt_dir / "vae"),
             unet_cls.from_pretrained(ckpt_dir / "unet"),
             UNet2DConditionModel.from_pretrained(ckpt_dir / "appearance_encoder"),
             ControlNetModel.from_pretrained(ckpt_dir / "controlnet"),

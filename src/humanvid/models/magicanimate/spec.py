@@ -4,17 +4,23 @@ from __future__ import annotations
 
 from typing import Literal
 
-from humanvid.config import Section
-from humanvid.models.spec import FlavorSpec, MethodSpec, StageSpec
+from humanvid.models.spec import DiffusionOptions, FlavorSpec, MethodSpec, StageSpec
+
+DEBUG_FLAVORS = ("debug", "debug_pixel")
+"""Flavors with no released weights at their size: they train their own denoiser first (stage `base`)."""
 
 
-class MagicAnimateOptions(Section):
+class MagicAnimateOptions(DiffusionOptions):
     """`arch.options` of MagicAnimate (docs/magicanimate.md)."""
 
     fusion: Literal["midup", "full"] = "midup"
     """Layers whose self-attention reads the appearance: mid + up blocks (the paper) or all (its ablation)."""
     control: Literal["densepose", "dwpose", "dwpose+densepose"] = "densepose"
     """The ControlNet's driving signal: DensePose (the paper), DWPose, or both added (its ablation)."""
+    appearance: bool = True
+    """Appearance through the appearance encoder's hybrid attention (the method). False: the variant without it —
+    the denoiser reads no appearance (the encoder is still built and saved, but neither trained nor run); what
+    the appearance encoder adds is the difference between the two rows."""
 
 
 SPEC = MethodSpec(
@@ -22,6 +28,7 @@ SPEC = MethodSpec(
     target="humanvid.models.magicanimate.model:MagicAnimate",
     flavors={
         "debug": FlavorSpec(),
+        "debug_pixel": FlavorSpec(),
         "sd15": FlavorSpec(weights=("sd15", "sd-vae-ft-mse", "animatediff-v1-5")),
         "released": FlavorSpec(weights=("sd15", "sd-vae-ft-mse", "magicanimate"), released=True),
     },
@@ -30,7 +37,7 @@ SPEC = MethodSpec(
         StageSpec("vae", ("reference_clip",), "fit the debug VAE on single training frames (no released VAE at that size)",
                   flavors=("debug",), seeds=(1, 2), end_batch=32, end_seed=3),
         StageSpec("base", ("reference_clip",), "train the debug denoiser as a plain image diffusion model: the stand-in for "
-                  "SD1.5's pretraining, frozen in both of MagicAnimate's stages", flavors=("debug",), seeds=(4, 5)),
+                  "SD1.5's pretraining, frozen in both of MagicAnimate's stages", flavors=DEBUG_FLAVORS, seeds=(4, 5)),
         StageSpec("pretrain", ("magicanimate_pair",), "stage 1: appearance encoder + ControlNet, denoiser frozen, no temporal layers"),
         StageSpec("finetune", ("magicanimate_video",), "stage 2: the motion modules only", seeds=(10, 10)),
     ),
