@@ -32,7 +32,17 @@ from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
 from humanvid import weights
 from humanvid.models.baseline.spec import SPEC, BaselineOptions
-from humanvid.models.latent import SD15_SCHEDULE, UNET_CLASSES, LatentModel, PatchAutoencoder, debug_vae, latent_geometry, load_autoencoder
+from humanvid.models.latent import (
+    DEBUG_BLOCKS,
+    DEBUG_PIXEL_BLOCKS,
+    SD15_SCHEDULE,
+    UNET_CLASSES,
+    LatentModel,
+    PatchAutoencoder,
+    debug_autoencoder,
+    latent_geometry,
+    load_autoencoder,
+)
 from humanvid.models.method import read_spec
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -60,18 +70,15 @@ class DebugSizes:
     clip_hidden: int = 32
     clip_image_size: int = 32
     clip_patch: int = 8
-    down_blocks: tuple[str, ...] = ("CrossAttnDownBlock2D", "DownBlock2D")
-    up_blocks: tuple[str, ...] = ("UpBlock2D", "CrossAttnUpBlock2D")
+    down_blocks: tuple[str, ...] = DEBUG_BLOCKS[0]
+    up_blocks: tuple[str, ...] = DEBUG_BLOCKS[1]
     controlnet_zero_init: bool = True
     """ControlNet's zero convolutions (see `unzero_controlnet`)."""
 
 
 DEBUG_SIZES = {
     "debug": DebugSizes(),
-    # Attention at the 8×8 level only: a third less time per step than at 16×16 on two cores, and every
-    # position still sees the whole frame there (a pose change moves the person across it).
-    "debug_pixel": DebugSizes(down_blocks=("DownBlock2D", "CrossAttnDownBlock2D"), up_blocks=("CrossAttnUpBlock2D", "UpBlock2D"),
-                              controlnet_zero_init=False),
+    "debug_pixel": DebugSizes(down_blocks=DEBUG_PIXEL_BLOCKS[0], up_blocks=DEBUG_PIXEL_BLOCKS[1], controlnet_zero_init=False),
 }  # fmt: skip
 
 
@@ -132,8 +139,7 @@ class Baseline(LatentModel):
         torch.manual_seed(seed)
         factor = 2 if options.depth else 1
         if flavor in ("debug", "debug_pixel"):
-            vae, unet, controlnet, encoder = cls._debug_components(resolution, DEBUG_SIZES[flavor], factor, options.reference_concat,
-                                                                  pixel=flavor == "debug_pixel")  # fmt: skip
+            vae, unet, controlnet, encoder = cls._debug_components(resolution, flavor, factor, options.reference_concat)
         else:
             vae, unet, controlnet, encoder = cls._sd15_components(overrides, factor, options.reference_concat)
         model = cls(vae, unet, controlnet, encoder, flavor, resolution, cls.spec.stages_for(flavor)[0].name, options)
@@ -142,9 +148,9 @@ class Baseline(LatentModel):
         return model.to(device, weight_dtype)
 
     @staticmethod
-    def _debug_components(resolution: int, s: DebugSizes, factor: int = 1, reference_concat: bool = False, pixel: bool = False):
-        # the pixel flavor's patch is the KL VAE's downsampling: both denoise the same 16×16 grid at 64²
-        vae = PatchAutoencoder(patch_size=2 ** (len(s.vae_channels) - 1)) if pixel else debug_vae(resolution, s.vae_channels)
+    def _debug_components(resolution: int, flavor: str, factor: int = 1, reference_concat: bool = False):
+        s = DEBUG_SIZES[flavor]
+        vae = debug_autoencoder(flavor, resolution, s.vae_channels)
         channels, downsampling = latent_geometry(vae)
         unet = UNet2DConditionModel(
             sample_size=resolution // downsampling, in_channels=channels * (factor + reference_concat), out_channels=channels * factor,

@@ -34,7 +34,16 @@ from safetensors.torch import load_file, save_file
 from transformers import CLIPTextConfig, CLIPTextModel
 
 from humanvid import weights
-from humanvid.models.latent import UNET_CLASSES, LatentModel, PatchAutoencoder, debug_vae, latent_geometry, load_autoencoder
+from humanvid.models.latent import (
+    DEBUG_BLOCKS,
+    DEBUG_PIXEL_BLOCKS,
+    UNET_CLASSES,
+    LatentModel,
+    PatchAutoencoder,
+    debug_autoencoder,
+    latent_geometry,
+    load_autoencoder,
+)
 from humanvid.models.magicanimate import attention, guided, released
 from humanvid.models.magicanimate.attention import Appearance
 from humanvid.models.magicanimate.spec import DEBUG_FLAVORS, SPEC, MagicAnimateOptions
@@ -62,15 +71,13 @@ class DebugSizes:
     text_hidden: int = 32
     motion_heads: int = 2
     motion_max_length: int = 24  # AnimateDiff v1's, as the release
-    down_blocks: tuple[str, ...] = ("CrossAttnDownBlock2D", "DownBlock2D")
-    up_blocks: tuple[str, ...] = ("UpBlock2D", "CrossAttnUpBlock2D")
+    down_blocks: tuple[str, ...] = DEBUG_BLOCKS[0]
+    up_blocks: tuple[str, ...] = DEBUG_BLOCKS[1]
 
 
 DEBUG_SIZES = {
     "debug": DebugSizes(),
-    # Attention (hence hybrid attention) at the 8×8 level only, as the baseline's debug_pixel: the reference's
-    # every position is one attention away, and a step costs a third less on two cores.
-    "debug_pixel": DebugSizes(down_blocks=("DownBlock2D", "CrossAttnDownBlock2D"), up_blocks=("CrossAttnUpBlock2D", "UpBlock2D")),
+    "debug_pixel": DebugSizes(down_blocks=DEBUG_PIXEL_BLOCKS[0], up_blocks=DEBUG_PIXEL_BLOCKS[1]),  # hence hybrid attention at 8×8
 }
 
 
@@ -140,9 +147,7 @@ class MagicAnimate(LatentModel):
     @classmethod
     def _debug_components(cls, resolution: int, flavor: str):
         s = DEBUG_SIZES[flavor]
-        # the pixel flavor's patch is the KL VAE's downsampling: both denoise the same 16×16 grid at 64²
-        pixel = flavor == "debug_pixel"
-        vae = PatchAutoencoder(patch_size=2 ** (len(s.vae_channels) - 1)) if pixel else debug_vae(resolution, s.vae_channels)
+        vae = debug_autoencoder(flavor, resolution, s.vae_channels)
         channels, downsampling = latent_geometry(vae)
         unet = UNet2DConditionModel(
             sample_size=resolution // downsampling, in_channels=channels, out_channels=channels, layers_per_block=1,
