@@ -25,6 +25,8 @@ def test_contract_passes_on_synthdance_and_names_each_breach(tmp_path, tiny_para
 
     broken = [replace(clips[0], num_frames=99), replace(clips[1], split="val"), clips[2], replace(clips[2], split="test"),
               replace(clips[3], status="failed", error="")]  # fmt: skip
+    test_clip = next(c for c in clips if c.split == "test")
+    broken.append(replace(test_clip, clip_id=f"{test_clip.clip_id}_flip"))  # augmentation reaching a test split
     write_clip_table(raw / "clips.parquet", broken)
     (raw / clips[2].source).write_bytes(b"garbage")
     report = check_dataset(raw)
@@ -34,6 +36,7 @@ def test_contract_passes_on_synthdance_and_names_each_breach(tmp_path, tiny_para
     assert f"clip id '{clips[2].clip_id}' appears 2 times" in text
     assert f"{clips[2].source} is in both train and test" in text
     assert "does not decode" in text and "without an error" in text
+    assert f"clip {test_clip.clip_id}_flip: a mirrored copy in split 'test'" in text
 
 
 def test_scaffolded_plugin_installs_nothing_and_passes_its_own_test(tmp_path):

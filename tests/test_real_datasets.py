@@ -42,7 +42,7 @@ def test_local_videos_split_80_20_flip_and_bad_files(tmp_path):
     clips = LocalVideos("mine", {"path": str(src), "flip": True}).ingest(tmp_path / "out", QUIET)
     ok = {c.clip_id: c for c in clips if c.ok}
     anna = identity_of(src / "anna" / "walk.mp4", src)
-    assert anna.startswith("anna-walk-") and sorted(ok) == [f"{anna}_test", f"{anna}_test_flip", f"{anna}_train", f"{anna}_train_flip"]
+    assert anna.startswith("anna-walk-") and sorted(ok) == [f"{anna}_test", f"{anna}_train", f"{anna}_train_flip"]  # test clips are never mirrored
     assert ok[f"{anna}_train"].num_frames == 8 and ok[f"{anna}_test"].num_frames == 2
     train = read_video(tmp_path / "out" / ok[f"{anna}_train"].source)
     flipped = read_video(tmp_path / "out" / ok[f"{anna}_train_flip"].source)
@@ -127,7 +127,7 @@ def test_tiktok_from_url_disco_split_annotations_and_cache(tmp_path, tiktok_zip)
         opts = {"url": srv.url("files/TikTok_dataset.zip"), "sha256": sha, "flip": True}
         clips = TikTok("tiktok", opts).ingest(tmp_path / "out", QUIET, cache_dir=tmp_path / "cache")
         ok = {c.clip_id: c for c in clips if c.ok}
-        assert sorted(ok) == ["00001", "00001_flip", "00002", "00002_flip", "00335", "00335_flip"]
+        assert sorted(ok) == ["00001", "00001_flip", "00002", "00002_flip", "00335"]  # the test video is not mirrored
         assert ok["00335"].split == "test" and ok["00001"].split == "train" and ok["00001_flip"].split == "train"
         assert (ok["00001"].num_frames, ok["00001"].width, ok["00001"].height) == (4, 12, 20)
         (bad,) = [c for c in clips if not c.ok]

@@ -52,6 +52,17 @@ class Clip:
         return self.status == "ok"
 
 
+FLIP_SUFFIX = "_flip"
+"""A mirrored training copy is its original's clip id plus this (same identity, same split)."""
+
+
+def mirrored(split: str, flip: bool) -> bool:
+    """Whether a dataset whose option `flip` is set writes a mirrored copy of a clip of this split: training
+    clips only. Augmentation never touches a test split — mirrored copies would double the test set with
+    near-duplicates and change every number measured on it."""
+    return flip and split == "train"
+
+
 CLIP_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 """A clip id: it names files (`clips/{id}.mp4`, conditions, samples), so letters, digits, `_`, `-` and `.`,
 not starting with `.` or `-`, no `..`."""

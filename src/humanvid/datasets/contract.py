@@ -24,7 +24,7 @@ class ContractReport:
 
 
 def check_dataset(raw_dir: Path, decode: bool = True) -> ContractReport:
-    from humanvid.datasets.clips import read_clip_table
+    from humanvid.datasets.clips import FLIP_SUFFIX, mirrored, read_clip_table
     from humanvid.video import VideoError, count_frames, iter_frames
 
     raw_dir = Path(raw_dir)
@@ -53,8 +53,10 @@ def check_dataset(raw_dir: Path, decode: bool = True) -> ContractReport:
         if c.split not in ("train", "test"):
             report.problems.append(f"clip {c.clip_id}: split {c.split!r} is neither 'train' nor 'test'")
         splits_of_source[c.source].add(c.split)
-        if c.clip_id.endswith("_flip") and identity_of.get(c.clip_id[: -len("_flip")], c.identity) != c.identity:
+        if c.clip_id.endswith(FLIP_SUFFIX) and identity_of.get(c.clip_id[: -len(FLIP_SUFFIX)], c.identity) != c.identity:
             report.problems.append(f"clip {c.clip_id}: identity {c.identity!r} differs from its unflipped original's")
+        if c.clip_id.endswith(FLIP_SUFFIX) and c.clip_id[: -len(FLIP_SUFFIX)] in identity_of and not mirrored(c.split, True):
+            report.problems.append(f"clip {c.clip_id}: a mirrored copy in split {c.split!r} (augmentation is for training clips only)")
         if not decode:
             continue
         path = raw_dir / c.source

@@ -14,7 +14,7 @@ from pathlib import Path
 from pydantic import Field
 
 from humanvid.datasets.base import DatasetPlugin, PluginOptions, Progress
-from humanvid.datasets.clips import Clip
+from humanvid.datasets.clips import FLIP_SUFFIX, Clip, mirrored
 from humanvid.datasets.transcode import FrameFormat, keep_index, resampled, shape_frame, write_clip
 from humanvid.disk import reraise_if_disk_full
 
@@ -29,7 +29,7 @@ class LocalOptions(PluginOptions):
     format: FrameFormat = Field(default_factory=FrameFormat)
     """Crop/resize and frame rate of the clips."""
     flip: bool = False
-    """Also write a horizontally flipped copy of every clip (`..._flip`)."""
+    """Also write a horizontally flipped copy of every training clip (`..._flip`); test clips are never mirrored."""
     crf: int = Field(12, ge=0, le=51)
     """H.264 quality of the written clips."""
 
@@ -93,7 +93,7 @@ class LocalVideos(DatasetPlugin):
 
     def _write(self, out_dir: Path, identity: str, split: str, frames, fps: float, source: Path) -> list[Clip]:
         clip_id = f"{identity}_{split}"
-        flip_id = f"{clip_id}_flip" if self.options.flip else None
+        flip_id = f"{clip_id}{FLIP_SUFFIX}" if mirrored(split, self.options.flip) else None
         rel = f"clips/{clip_id}.mp4"
         flip_rel = f"clips/{flip_id}.mp4" if flip_id else None
         w = write_clip(out_dir / rel, frames, fps, self.options.crf, out_dir / flip_rel if flip_rel else None)

@@ -28,7 +28,7 @@ import numpy as np
 from pydantic import Field
 
 from humanvid.datasets.base import DatasetPlugin, PluginOptions, Progress
-from humanvid.datasets.clips import Clip
+from humanvid.datasets.clips import FLIP_SUFFIX, Clip, mirrored
 from humanvid.datasets.transcode import FrameFormat, keep_index, resampled, shape_frame, write_clip
 from humanvid.disk import reraise_if_disk_full
 
@@ -150,6 +150,7 @@ class NTU120Options(PluginOptions):
     format: FrameFormat = Field(default_factory=lambda: FrameFormat(size=512))
     """Crop/resize of the RGB frames."""
     flip: bool = False
+    """Also write a horizontally flipped copy of every training clip (`..._flip`); test clips are never mirrored."""
     crf: int = Field(12, ge=0, le=51)
 
 
@@ -219,7 +220,7 @@ class NTU120(DatasetPlugin):
                 from humanvid.video import count_frames, iter_frames
 
                 n_src, fps = count_frames(video)
-                flip_rel = f"clips/{clip_id}_flip.mp4" if o.flip else None
+                flip_rel = f"clips/{clip_id}{FLIP_SUFFIX}.mp4" if mirrored(split, o.flip) else None
                 source_shape: list[tuple[int, int]] = []
                 frames = (shape_frame(f, o.format) for f in resampled(_noting_shape(iter_frames(video), source_shape), fps, o.format.fps))
                 w = write_clip(out_dir / rel, frames, o.format.fps or fps, o.crf, out_dir / flip_rel if flip_rel else None)

@@ -24,7 +24,7 @@ import numpy as np
 from pydantic import Field
 
 from humanvid.datasets.base import DatasetPlugin, PluginOptions, Progress
-from humanvid.datasets.clips import Clip
+from humanvid.datasets.clips import FLIP_SUFFIX, Clip, mirrored
 from humanvid.disk import reraise_if_disk_full
 
 PRESETS = {"mraa384": {"size": (384, 384), "fps": None, "aspect": None}, "magicanimate": {"size": (1024, 512), "fps": 25.0, "aspect": 2.0}}
@@ -44,6 +44,7 @@ class TEDOptions(PluginOptions):
     limit: int | None = Field(None, ge=1)
     """Only the first this many tracklets."""
     flip: bool = False
+    """Also write a horizontally flipped copy of every training clip (`..._flip`); test clips are never mirrored."""
     crf: int = Field(12, ge=0, le=51)
 
 
@@ -205,7 +206,8 @@ class TEDTalks(DatasetPlugin):
                         continue
                     if t.clip_id not in writers:
                         w = VideoWriter(out_dir / f"clips/{t.clip_id}.mp4", out_fps, self.options.crf).__enter__()
-                        m = VideoWriter(out_dir / f"clips/{t.clip_id}_flip.mp4", out_fps, self.options.crf).__enter__() if flip else None
+                        m = (VideoWriter(out_dir / f"clips/{t.clip_id}{FLIP_SUFFIX}.mp4", out_fps, self.options.crf).__enter__()
+                             if mirrored(t.partition, flip) else None)  # fmt: skip
                         writers[t.clip_id] = [w, m, -1]
                     entry = writers[t.clip_id]
                     slot = int(i / src_fps * out_fps)  # resample to the preset rate by nearest earlier frame

@@ -24,7 +24,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from humanvid.datasets.base import DatasetPlugin, PluginOptions, Progress
-from humanvid.datasets.clips import Clip
+from humanvid.datasets.clips import FLIP_SUFFIX, Clip, mirrored
 from humanvid.datasets.transcode import FrameFormat, shape_frame, shape_plane, write_clip
 from humanvid.disk import reraise_if_disk_full
 
@@ -50,7 +50,8 @@ class TikTokOptions(PluginOptions):
     format: FrameFormat = Field(default_factory=FrameFormat)
     """Crop/resize of frames and annotations (MagicAnimate: full frames, 512 crops after estimation)."""
     flip: bool = False
-    """Also write horizontally flipped copies (MagicAnimate flips in advance: DensePose is not flip-symmetric)."""
+    """Also write horizontally flipped copies of the training clips (MagicAnimate flips in advance: DensePose is not
+    flip-symmetric); test clips are never mirrored."""
     crf: int = Field(12, ge=0, le=51)
 
     @model_validator(mode="after")
@@ -134,7 +135,7 @@ class TikTok(DatasetPlugin):
 
         o = self.options
         rel = f"clips/{clip_id}.mp4"
-        flip_rel = f"clips/{clip_id}_flip.mp4" if o.flip else None
+        flip_rel = f"clips/{clip_id}{FLIP_SUFFIX}.mp4" if mirrored(split, o.flip) else None
         frames = (shape_frame(_read_png(p), o.format) for p in paths)
         w = write_clip(out_dir / rel, frames, o.fps, o.crf, out_dir / flip_rel if flip_rel else None)
         annotations = {}
