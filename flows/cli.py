@@ -155,18 +155,23 @@ def cmd_weights(args) -> int:
     from humanvid import weights
 
     params = Path(args.workspace) / "params.yaml"
-    overrides = dict(load_config(params).weights.overrides) if params.is_file() else {}  # the workspace's own copies count
+    cfg = load_config(params) if params.is_file() else None
+    overrides = dict(cfg.weights.overrides) if cfg else {}  # the workspace's own copies count
+    if cfg is not None:  # fetch records, verify checks, the workspace's lock
+        os.environ["HUMANVID_WEIGHTS_LOCK"] = str(Path(args.workspace) / cfg.paths.weights_lock)
 
     if args.weights_command == "list":
         print(f"cache: {weights.cache_dir()}" + ("  (offline)" if weights.offline() else ""))
-        print("| name | used by | source | sha256 | licence | here |")
-        print("| --- | --- | --- | --- | --- | --- |")
+        print("| name | used by | source | sha256 | licence | here | pinned (weights.lock) |")
+        print("| --- | --- | --- | --- | --- | --- | --- |")
         for name, src in sorted(weights.WEIGHTS.items()):
             try:
                 here = "yes" if weights.find(name, overrides) is not None else "no"
             except weights.MissingWeightsError:
                 here = f"no (weights.overrides.{name} points nowhere)"
-            print(f"| {name} | {src.used_by} | {src.source} | {'published' if src.sha256 else 'none published'} | {src.licence} | {here} |")
+            published = "published" if src.sha256 else ("prefix published" if src.sha256_prefix else "none published")
+            pinned = (weights.locked_digest(name) or "")[:12] or "not yet"
+            print(f"| {name} | {src.used_by} | {src.source} | {published} | {src.licence} | {here} | {pinned} |")
         return 0
     if args.weights_command == "fetch":
         for name in args.names:

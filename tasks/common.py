@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -57,6 +58,7 @@ def stage_context(kind: str, section: str, argv: list[str] | None, item: str = "
         raise SystemExit(f"params.yaml: {section}.{key}: not defined; known: {', '.join(names) or '(none)'}")
     if "." in item and sub not in names[key].stages:
         raise SystemExit(f"params.yaml: {section}.{key}.stages.{sub}: not defined; known: {', '.join(names[key].stages) or '(none)'}")
+    os.environ["HUMANVID_WEIGHTS_LOCK"] = str(root / cfg.paths.weights_lock)  # every weight this stage loads is checked against it
     return StageContext(kind, args.name, cfg, Layout.at(root, cfg.paths), started)
 
 

@@ -1,4 +1,4 @@
-"""evaluate@{sampler}: per-clip and overall metrics in both protocols -> reports/metrics/{sampler}.json,
+"""evaluate@{sampler}: per-clip and overall metrics in every protocol -> reports/metrics/{sampler}.json,
 plus a preview folder (image grid and short video)."""
 
 from __future__ import annotations

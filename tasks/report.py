@@ -11,6 +11,7 @@ from humanvid.config import safe_load_yaml
 from humanvid.pipeline import final_stage, pipeline_stages, stage_key
 from humanvid.reports import RowResult, TableSpec, lock_hashes, render_html, render_markdown
 from humanvid.reports.papers import resolve_rows, table_columns
+from humanvid.reports.provenance import row_weights, weight_provenance
 from humanvid.seeds import sampler_variants
 from tasks.common import progress, stage_context
 
@@ -26,10 +27,11 @@ def main(argv: list[str] | None = None) -> None:
     def rel(path) -> str | None:
         return os.path.relpath(path, report_path.parent) if path.is_file() else None
 
+    protocol = table.protocol or (paper.protocol if paper is not None and paper.protocol != "unreleased" else "corrected")
     rows = []
     for row in resolve_rows(ctx.cfg, ctx.name, root):
         if row.needs is not None:
-            rows.append(RowResult(row.label, row.sampler, needs=row.needs, paper=row.paper))
+            rows.append(RowResult(row.label, row.sampler, needs=row.needs, paper=row.paper, caveat=row.caveat))
             continue
         seed_metrics = []
         for sampler in sampler_variants(ctx.cfg, row.sampler):  # the row's seeds (one unless the table sets `seeds`)
@@ -43,11 +45,12 @@ def main(argv: list[str] | None = None) -> None:
             "data (shard)": lock_hashes(lock, f"shard@{s.data}"),
             "model (last stage)": lock_hashes(lock, f"train@{stage_key(s.model, last)}") if last else "released weights",
             "samples": lock_hashes(lock, f"sample@{row.sampler}"),
-        }
+            "evaluated at": f"{seed_metrics[0].get('protocols', {}).get(protocol, {}).get('size', '?')}² ({protocol})",
+        } | weight_provenance(row_weights(ctx.cfg, s.model, seed_metrics[0]))
         curves = [(f"{s.model} · {st}", rel(ctx.layout.training_log(s.model, st) / "loss.svg")) for st in ctx.cfg.models[s.model].stages]
         previews = ctx.layout.previews(row.sampler)
         rows.append(RowResult(row.label, row.sampler, seed_metrics[0], provenance, rel(previews / "grid.png"), rel(previews / "clip.webm"),
-                              paper=row.paper, curves=[(n, p) for n, p in curves if p], seed_metrics=seed_metrics))  # fmt: skip
+                              paper=row.paper, curves=[(n, p) for n, p in curves if p], seed_metrics=seed_metrics, caveat=row.caveat))  # fmt: skip
     timings = []
     for stage in pipeline_stages(ctx.cfg, [r.sampler for r in rows if r.metrics is not None]):
         path = ctx.layout.timing(stage)
@@ -57,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
         name=ctx.name,
         title=table.title or (paper.title if paper else ctx.name),
         columns=columns,
-        protocol=table.protocol or ("disco" if paper is not None and paper.protocol == "disco" else "corrected"),
+        protocol=protocol,
         paper_source=paper.source if paper else None,
         paper_protocol=paper.protocol if paper else None,
         scales={m: c.scale for m, c in paper.columns.items()} if paper else {},

@@ -48,6 +48,7 @@ def isolated_weights(tmp_path_factory, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path_factory.mktemp("weights")
     monkeypatch.setenv("HUMANVID_WEIGHTS_DIR", str(path))
     monkeypatch.setenv("HF_HUB_CACHE", str(path / "hf"))
+    monkeypatch.setenv("HUMANVID_WEIGHTS_LOCK", str(path / "weights.lock"))
     return path
 
 

@@ -12,6 +12,7 @@ from humanvid.conditions import crop_resize, crop_resize_plane
 from humanvid.config import EvaluationConfig, ShardConfig
 from humanvid.datasets import Clip
 from humanvid.datasets.synthdance import SynthDanceOptions, render_clip
+from humanvid.metrics import PROTOCOLS
 from humanvid.metrics.evaluate import evaluate_samples
 from humanvid.sampling.clips import MANIFEST
 from humanvid.shards import ShardReader, write_shards
@@ -57,13 +58,14 @@ def test_without_weights_every_network_metric_states_its_need(samples):
     doc, preview, per_frame = evaluate_samples(out, reader, EvaluationConfig(metrics=ALL))
     for m in ("lpips", "fid", "fid_vid", "fvd", "depth_fid"):
         assert m not in doc["overall"]
-        assert set(doc["needs"][m]) == {"corrected", "disco"}
+        assert set(doc["needs"][m]) == set(PROTOCOLS)
     assert "weights fid-inception (humanvid weights fetch fid-inception)" == doc["needs"]["fid"]["corrected"]
     assert "i3d-kinetics400" in doc["needs"]["fvd"]["disco"]
     assert "dwpose-yolox-l" in doc["needs"]["lmd_body"]["corrected"]
-    corrected, disco = doc["protocols"]["corrected"]["overall"], doc["protocols"]["disco"]["overall"]
+    corrected, disco, fixed = (doc["protocols"][p]["overall"] for p in ("corrected", "disco", "disco@2024-04"))
     assert corrected["psnr"] != pytest.approx(disco["psnr"]) and 0 < corrected["ssim"] < 1 and 0 < disco["ssim"] < 1
-    assert disco["l1"] == pytest.approx(corrected["l1"] * 255 / SIZE**2, rel=0.05)  # 0..255 units over H·W
+    assert fixed["psnr"] != pytest.approx(disco["psnr"]) and (fixed["l1"], fixed["ssim"]) == (disco["l1"], disco["ssim"])
+    assert {p: doc["protocols"][p]["size"] for p in PROTOCOLS} == {"corrected": SIZE, "disco": 256, "disco@2024-04": 256}
     assert doc["overall"] == corrected and doc["protocol"] == "corrected"
     assert corrected["depth_l2"] < 1e-6 and corrected["depth_delta1"] == 1.0  # affine depth aligns exactly
     assert doc["frames"] == 2 * FRAMES and set(doc["clips"]) == {"c0", "c1"}
@@ -73,19 +75,45 @@ def test_without_weights_every_network_metric_states_its_need(samples):
     assert np.mean([r["psnr"] for r in per_frame]) == pytest.approx(corrected["psnr"])
 
 
+def test_disco_protocols_evaluate_at_256_as_disco_code_would(samples):
+    """The DisCo protocols compare at 256²: the ground truth through the model inputs' crop and bicubic resize, the
+    generated frames resized with OpenCV's bilinear default — computed here by hand from the files."""
+    import cv2
+
+    from humanvid.metrics import disco
+    from humanvid.video import read_video
+
+    out, reader = samples
+    doc, _, _ = evaluate_samples(out, reader, EvaluationConfig(metrics=["l1", "psnr"]))
+    l1s, psnrs = [], []
+    for cid in ("c0", "c1"):
+        pred = read_video(out / f"{cid}.mp4")
+        gt = reader.read_clip(cid, conditions=())["frames"]
+        for p, g in zip(pred, gt, strict=True):
+            a, b = cv2.resize(p, (256, 256), interpolation=cv2.INTER_LINEAR), crop_resize(g, 256)
+            l1s.append(np.abs(a.astype(float) - b.astype(float)).mean() / 256**2)
+            psnrs.append(10 * math.log10(255**2 / ((a - b) ** 2).mean()))  # uint8 arithmetic: wraps, as DisCo did
+    assert doc["protocols"]["disco"]["overall"]["l1"] == pytest.approx(np.mean(l1s), rel=1e-9)
+    assert doc["protocols"]["disco"]["overall"]["psnr"] == pytest.approx(np.mean(psnrs), rel=1e-9)
+    assert disco.l1(pred[0], crop_resize(gt[0], 256)) == pytest.approx(l1s[-FRAMES], rel=1e-9)  # DisCo's own resize path
+
+
 def test_with_weights_every_network_metric_is_computed_in_both_protocols(samples, isolated_weights):
     metric_weights.write_all(isolated_weights)
     out, reader = samples
     cfg = EvaluationConfig(metrics=[m for m in ALL if m != "lmd_body"], batch_size=8)
     doc, _, _ = evaluate_samples(out, reader, cfg)
     assert doc["needs"] == {}  # two videos: 2 samples for every Fréchet distance in both protocols
-    assert doc["samples"]["fid_vid"] == {"corrected": 2, "disco": 2}
-    for protocol in ("corrected", "disco"):
+    assert doc["samples"]["fid_vid"] == {"corrected": 2, "disco": 2, "disco@2024-04": 2}
+    for protocol in PROTOCOLS:
         overall = doc["protocols"][protocol]["overall"]
         for m in ("lpips", "fid", "fvd", "depth_fid"):
             assert math.isfinite(overall[m]) and overall[m] >= -1e-6, (protocol, m, overall[m])
-    assert doc["samples"]["fid"] == {"corrected": 2 * FRAMES, "disco": 2 * FRAMES}
-    assert doc["samples"]["fvd"] == {"corrected": 2, "disco": 2 * (FRAMES - 16 + 1)}  # first clip vs every window
+    assert doc["samples"]["fid"] == {"corrected": 2 * FRAMES, "disco": 2 * FRAMES, "disco@2024-04": 2 * FRAMES}
+    assert doc["samples"]["fvd"] == {"corrected": 2, "disco": 4, "disco@2024-04": 4}  # first clip vs every window (2 each)
+    # Every Fréchet distance here has fewer samples than feature dimensions: each one is flagged.
+    assert {"metric": "fvd", "protocol": "corrected", "samples": 2, "features": 400} in doc["warnings"]
+    assert len(doc["warnings"]) == 4 * len(PROTOCOLS)  # fid, fid_vid, fvd, depth_fid
     assert doc["settings"]["fvd"] == {"weights": "i3d-400", "clips": "styleganv"}
 
 
@@ -101,7 +129,7 @@ def test_landmark_distances_run_the_pose_estimator_on_both_videos(samples, isola
     out, reader = samples
     doc, _, _ = evaluate_samples(out, reader, EvaluationConfig(metrics=["l1", "lmd_face", "lmd_body", "lmd_hand", "lmd_missing"]))
     assert doc["needs"] == {} and doc["missing_weights"] == []
-    for protocol in ("corrected", "disco"):
+    for protocol in PROTOCOLS:
         overall = doc["protocols"][protocol]["overall"]
         assert overall["lmd_body"] == 0.0 and overall["lmd_face"] == 0.0 and overall["lmd_missing"] == 0.0
     assert set(doc["clips"]["c0"]["corrected"]) == {"l1", "lmd_face", "lmd_body", "lmd_hand", "lmd_missing"}

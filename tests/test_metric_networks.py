@@ -27,22 +27,22 @@ def test_fid_inception_loads_the_public_layout(files):
     model = FIDInceptionV3.from_file(str(files["fid-inception"]))
     own = {k for k in model.state_dict() if not k.endswith("num_batches_tracked")}
     assert own == set(metric_weights.fid_inception_state())  # no missing, no unexpected keys
-    x = features.fid_inputs(_frames(3), "corrected")
+    x = features.fid_inputs(_frames(3), "pytorch-fid")
     assert x.shape == (3, 3, 48, 40) and 0.0 <= x.min() and x.max() <= 1.0
     with torch.no_grad():
         feats = model(x)
     assert feats.shape == (3, 2048) and torch.isfinite(feats).all() and (feats >= 0).all()  # pooled ReLU outputs
-    disco_in = features.fid_inputs(_frames(2), "disco")
+    disco_in = features.fid_inputs(_frames(2), "clean")
     assert disco_in.shape == (2, 3, 299, 299) and 0.0 <= disco_in.min() and disco_in.max() <= 1.0
 
 
 def test_r3d50_loads_the_released_checkpoint(files):
     model = ResNet3d50.from_file(str(files["r3d50-kinetics"]))
     assert {k for k in model.state_dict()} == {k.removeprefix("module.") for k in metric_weights.r3d50_checkpoint()["state_dict"]}
-    clips = features.fid_vid_clips(_frames(20), "disco")
+    clips = features.fid_vid_clips(_frames(20), "video-mean")
     assert clips.shape == (2, 3, 16, 112, 112)  # 20 frames -> 2 clips, the last padded with the final frame
     assert torch.equal(clips[1, :, 4:], clips[1, :, 3:4].expand(-1, 12, -1, -1))
-    assert features.fid_vid_clips(_frames(20), "corrected").shape == (1, 3, 16, 112, 112)  # complete clips only
+    assert features.fid_vid_clips(_frames(20), "clips").shape == (1, 3, 16, 112, 112)  # complete clips only
     assert clips.min() >= -120 and clips.max() <= 160  # 0..255 minus the Kinetics mean
     with torch.no_grad():
         assert model(clips).shape == (2, 2048)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from humanvid.metrics import disco
+from humanvid.metrics import PROTOCOLS, disco
 from humanvid.metrics.depth import align_scale_shift, depth_errors, depth_to_rgb, rgb_to_depth
 from humanvid.metrics.evaluate import evaluate_frames
 from humanvid.metrics.frechet import frechet_distance, frechet_distance_of
@@ -38,15 +38,22 @@ def test_disco_ssim_is_scikit_image_defaults_on_grayscale(pair):
     assert disco.ssim(a, b) == pytest.approx(structural_similarity(ga, gb), abs=1e-10)
 
 
-def test_psnr_analytic_vectors_in_both_protocols():
+def test_psnr_standard_wrapped_and_fixed_on_known_pairs():
+    """DisCo's PSNR before its 2024-04-10 fix wraps the uint8 squared error; the fixed one is the standard value
+    except for identical frames (100 instead of +inf)."""
     a, b = _constant(16)
     assert psnr(a, b) == pytest.approx(24.048, abs=1e-3) and psnr(b, a) == pytest.approx(24.048, abs=1e-3)
-    assert disco.psnr(a, b) == 100.0  # 16² = 256 wraps to 0 in uint8: DisCo's "identical images" branch
+    assert disco.psnr_wrapped(a, b) == 100.0  # 16² = 256 wraps to 0 in uint8: DisCo's "identical images" branch
+    assert disco.psnr_fixed(a, b) == pytest.approx(24.048, abs=1e-3)
     a, b = _constant(20)
-    assert psnr(a, b) == pytest.approx(22.110, abs=1e-3)
-    assert disco.psnr(a, b) == pytest.approx(26.547, abs=1e-3)  # 400 mod 256 = 144
-    assert disco.psnr(b, a) == pytest.approx(26.547, abs=1e-3)  # (-20)² mod 256 is 144 too
-    assert psnr(a, a) == float("inf") and disco.psnr(a, a) == 100.0
+    assert psnr(a, b) == pytest.approx(22.110, abs=1e-3) and disco.psnr_fixed(b, a) == pytest.approx(22.110, abs=1e-3)
+    assert disco.psnr_wrapped(a, b) == pytest.approx(26.547, abs=1e-3)  # 400 mod 256 = 144
+    assert disco.psnr_wrapped(b, a) == pytest.approx(26.547, abs=1e-3)  # (-20)² mod 256 is 144 too
+    assert psnr(a, a) == float("inf") and disco.psnr_wrapped(a, a) == 100.0 and disco.psnr_fixed(a, a) == 100.0
+    # The three protocols pick them: same pair, three answers.
+    values = {name: evaluate_frames(a[None], b[None], ["psnr"], name)["psnr"][0] for name in PROTOCOLS}
+    assert values == {"corrected": pytest.approx(22.110, abs=1e-3), "disco": pytest.approx(26.547, abs=1e-3),
+                      "disco@2024-04": pytest.approx(22.110, abs=1e-3)}  # fmt: skip
 
 
 def test_l1_analytic_vectors_in_both_protocols():
@@ -59,7 +66,7 @@ def test_l1_analytic_vectors_in_both_protocols():
 def test_disco_resizes_a_generated_frame_of_another_size():
     big = np.full((16, 16, 3), 90, np.uint8)
     gt = np.full((8, 8, 3), 90, np.uint8)
-    assert disco.l1(big, gt) == 0.0 and disco.psnr(big, gt) == 100.0
+    assert disco.l1(big, gt) == 0.0 and disco.psnr_wrapped(big, gt) == 100.0 and disco.psnr_fixed(big, gt) == 100.0
 
 
 def test_evaluate_frames_shapes_and_protocols(pair):

@@ -135,3 +135,68 @@ def test_a_bad_override_is_refused_safely_naming_the_key_and_the_file(tmp_path, 
     status, detail = weights.verify("fid-inception", overrides)
     assert status == "bad" and "weights.overrides.fid-inception" in detail and words in detail
     assert weights.loadable("fid-inception", overrides) is not None  # status does not call it "weights now on this machine"
+
+
+def test_the_lock_records_a_weight_on_first_fetch_and_refuses_changed_bytes(served_weight, isolated_weights, tmp_path):
+    """weights.lock: the first fetch records every file's sha256 (published digest or not); a later load checks them,
+    and a file with other bytes is refused naming both digests — also for a folder weight placed by hand."""
+    import json
+
+    from humanvid.weights_lock import WeightDigestError, lock_path, tree_digest
+
+    src, data, srv = served_weight
+    path = weights.fetch("tiny-test", progress=lambda m: None)
+    entry = json.loads(lock_path().read_text())["tiny-test"]
+    assert entry["files"] == {"tiny.onnx": hashlib.sha256(data).hexdigest()} and entry["source"] == src.url
+    assert weights.locked_digest("tiny-test") == tree_digest(entry["files"])
+    assert weights.resolve("tiny-test") == str(path)
+    # Same size, same name, other bytes (a re-upload): the published checksum is gone, the lock still refuses.
+    changed = data[:-1] + b"!"
+    path.write_bytes(changed)
+    weights.WEIGHTS["tiny-test"] = weights.WeightSource("tiny-test", "tests", "MIT", url=src.url)
+    with pytest.raises(WeightDigestError) as err:
+        weights.resolve("tiny-test")
+    assert hashlib.sha256(changed).hexdigest() in str(err.value) and hashlib.sha256(data).hexdigest() in str(err.value)
+    assert weights.verify("tiny-test")[0] == "bad"
+    # A folder weight placed by hand: recorded on its first load (no fetch), then a file added to it is named.
+    folder = tmp_path / "folder-weight"
+    (folder / "unet").mkdir(parents=True)
+    (folder / "unet" / "model.safetensors").write_bytes(b"abc")
+    (folder / ".cache" / "huggingface").mkdir(parents=True)
+    (folder / ".cache" / "huggingface" / "download.lock").write_bytes(b"bookkeeping")
+    weights.WEIGHTS["folder-test"] = weights.WeightSource("folder-test", "tests", "MIT", repo="someone/folder")
+    overrides = {"folder-test": str(folder)}
+    weights.resolve("folder-test", overrides)
+    assert "folder-test" not in json.loads(lock_path().read_text())  # loaded, not yet pinned: `verify` pins it
+    assert weights.locked_digest("folder-test") is None
+    weights.pinned("folder-test", folder, record=True)
+    assert list(json.loads(lock_path().read_text())["folder-test"]["files"]) == ["unet/model.safetensors"]
+    (folder / "unet" / "extra.bin").write_bytes(b"x")
+    with pytest.raises(WeightDigestError, match=r"unet/extra.bin: not in the lock"):
+        weights.resolve("folder-test", overrides)
+    del weights.WEIGHTS["folder-test"]
+
+
+def test_a_published_digest_prefix_is_checked_on_download(served_weight):
+    src, data, srv = served_weight
+    weights.WEIGHTS["tiny-test"] = weights.WeightSource("tiny-test", "tests", "MIT", url=src.url, sha256_prefix="00000000")
+    with pytest.raises(weights.MissingWeightsError, match="its published name says it starts with 00000000"):
+        weights.fetch("tiny-test", progress=lambda m: None)
+    assert not weights.cached_path("tiny-test").exists()
+    weights.WEIGHTS["tiny-test"] = weights.WeightSource("tiny-test", "tests", "MIT", url=src.url, sha256_prefix=hashlib.sha256(data).hexdigest()[:8])
+    assert weights.fetch("tiny-test", progress=lambda m: None).read_bytes() == data
+
+
+def test_the_digest_cache_rehashes_a_touched_file(tmp_path):
+    import os
+
+    from humanvid.weights_lock import DigestCache
+
+    f = tmp_path / "w.bin"
+    f.write_bytes(b"one")
+    cache = DigestCache(tmp_path / "digests.json")
+    assert cache.digest(f) == hashlib.sha256(b"one").hexdigest()
+    cache.save()
+    f.write_bytes(b"two")
+    os.utime(f, ns=(1, 1))  # a new mtime (and the same size): hashed again
+    assert DigestCache(tmp_path / "digests.json").digest(f) == hashlib.sha256(b"two").hexdigest()

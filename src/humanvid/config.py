@@ -78,6 +78,9 @@ class PathsConfig(Section):
     """Paper table transcriptions (`*.yaml`), read by the report stages."""
     reports: WorkspacePath
     """Rendered tables."""
+    weights_lock: WorkspacePath = "weights.lock"
+    """The sha256 of every released weight's files (`humanvid.weights_lock`), committed: recorded on first fetch
+    or load, checked on every later load. Not a DVC path, hence optional."""
 
 
 class ShardConfig(Section):
@@ -248,7 +251,7 @@ class SamplerConfig(Section):
 
 
 class FvdConfig(Section):
-    """How FVD is computed in the `corrected` protocol (the `disco` protocol is always DisCo's way)."""
+    """How FVD is computed in the `corrected` protocol (the DisCo protocols always compute it DisCo's way)."""
 
     weights: Literal["i3d-400", "i3d-torchscript"] = "i3d-400"
     """I3D variant: the PyTorch port `i3d_pretrained_400.pt`, or StyleGAN-V's TorchScript export."""
@@ -266,7 +269,7 @@ class LandmarkConfig(Section):
 
 
 class EvaluationConfig(Section):
-    """What evaluate@{sampler} computes, for every sampler (both protocols always)."""
+    """What evaluate@{sampler} computes, for every sampler (in every protocol of `humanvid.metrics.protocols`)."""
 
     metrics: list[str]
     """Metric names (see docs/metrics.md); table columns must be among them."""
@@ -294,8 +297,9 @@ class TableConfig(Section):
     """Row label -> sampler (a key of `samplers`); for a paper table, overrides the transcription's mapping."""
     columns: list[str] = Field(default_factory=list)
     """Metric names, in order (default for a paper table: its columns)."""
-    protocol: Literal["corrected", "disco"] | None = None
-    """Protocol of the numbers shown beside the paper's (default: the paper's own, `corrected` when unknown)."""
+    protocol: str | None = None
+    """Evaluation protocol of the numbers shown beside the paper's (`humanvid.metrics.protocols`: `corrected`, `disco`,
+    `disco@2024-04`; default: the paper's own, `corrected` when its evaluation code was not released)."""
     seeds: int = Field(1, ge=1)
     """Run every row this many times — training seed `run.seed + k`, noise seed `seed + k`, k = 0..seeds-1
     (stages `…~k`, humanvid.seeds) — and show mean ± standard deviation, with the row differences that

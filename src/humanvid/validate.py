@@ -194,7 +194,7 @@ def _check_samplers(cfg: Config, err: _Errors) -> None:
 
 
 def _check_rest(cfg: Config, err: _Errors, root: Path) -> None:
-    from humanvid.metrics import METRICS
+    from humanvid.metrics import METRICS, PROTOCOLS
     from humanvid.weights import WEIGHTS
 
     for name in cfg.weights.overrides:
@@ -215,6 +215,8 @@ def _check_rest(cfg: Config, err: _Errors, root: Path) -> None:
             if paper is not None:
                 err.need(label in paper.rows, f"tables.{name}.rows.{label}", f"not a row of {table.paper}; its rows: {', '.join(paper.rows)}")
         err.need(bool(table.columns) or table.paper is not None, f"tables.{name}.columns", "a table without `paper` must list its columns")
+        if table.protocol is not None:
+            err.need(table.protocol in PROTOCOLS, f"tables.{name}.protocol", f"unknown evaluation protocol {table.protocol!r}; known: {', '.join(PROTOCOLS)}")
         columns = table.columns or (list(paper.columns) if paper else [])
         for i, col in enumerate(columns):
             where = f"tables.{name}.columns[{i}]" if table.columns else f"{table.paper}: columns.{col}"

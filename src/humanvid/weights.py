@@ -6,6 +6,9 @@ weight cache (`$HUMANVID_WEIGHTS_DIR`, default `~/.cache/humanvid/weights`, as `
 for hub entries the Hugging Face cache (never contacting the hub). Nothing downloads at run time: a
 missing weight raises `MissingWeightsError` naming `humanvid weights fetch NAME`. Offline mode
 (`HUMANVID_OFFLINE=1` or `HF_HUB_OFFLINE=1`) makes `fetch` refuse too.
+
+Every file of a weight is pinned in `weights.lock` (`humanvid.weights_lock`): recorded on its first fetch or
+load, checked on every later `resolve` — the one door every loader goes through.
 """
 
 from __future__ import annotations
@@ -33,10 +36,16 @@ class WeightSource:
     url: str | None = None
     """A direct download URL (used when there is no hub repository)."""
     sha256: str | None = None
-    """Checksum of the file as published; None where the publisher gives none (then size/presence only)."""
+    """Checksum of the file as published; None where the publisher gives none (then `weights.lock` pins it)."""
+    sha256_prefix: str | None = None
+    """The leading hex digits of the file's sha256 that its publisher put in the file name (torch.hub's
+    `name-<hash>.pth` convention), checked on download as torch.hub does."""
     size: int | None = None
     manual: str | None = None
     """Where to get a file that has no direct download (the user fetches it by hand)."""
+    package: str | None = None
+    """`package:relative/path` — a file an installed Python package ships (found without importing it); the URL
+    stays as the public source of the same file."""
 
     @property
     def source(self) -> str:
@@ -86,11 +95,13 @@ WEIGHTS: dict[str, WeightSource] = {
                      url="https://dl.fbaipublicfiles.com/densepose/densepose_rcnn_R_50_FPN_s1x/165712039/model_final_162be9.pkl"),  # fmt: skip
         # Evaluation networks (docs/metrics.md).
         WeightSource("fid-inception", "metrics fid, depth_fid: InceptionV3 pool3 (pytorch-fid's port of TF 2015-12-05)", "Apache-2.0",
-                     url="https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth"),  # fmt: skip
+                     url="https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth",
+                     sha256_prefix="6726825d"),  # fmt: skip
         WeightSource("vgg16-imagenet", "metric lpips: VGG16 backbone (torchvision ImageNet weights)", "BSD-3-Clause",
-                     url="https://download.pytorch.org/models/vgg16-397923af.pth"),  # fmt: skip
-        WeightSource("lpips-vgg-v0.1", "metric lpips: linear heads of LPIPS v0.1 (VGG)", "BSD-2-Clause",
-                     url="https://github.com/richzhang/PerceptualSimilarity/raw/master/lpips/weights/v0.1/vgg.pth"),  # fmt: skip
+                     url="https://download.pytorch.org/models/vgg16-397923af.pth", sha256_prefix="397923af"),  # fmt: skip
+        WeightSource("lpips-vgg-v0.1", "metric lpips: linear heads of LPIPS v0.1 (VGG), shipped in the lpips wheel", "BSD-2-Clause",
+                     url="https://github.com/richzhang/PerceptualSimilarity/raw/master/lpips/weights/v0.1/vgg.pth",
+                     package="lpips:weights/v0.1/vgg.pth"),  # fmt: skip
         WeightSource("r3d50-kinetics", "metric fid_vid: 3D ResNet-50 Kinetics-400 (Hara et al., resnet-50-kinetics.pth)", "MIT", filename="resnet-50-kinetics.pth",
                      manual="published on Google Drive by kenshohara/3D-ResNets-PyTorch (file resnet-50-kinetics.pth); "
                             "download it there and place it as shown, or set weights.overrides.r3d50-kinetics"),  # fmt: skip
@@ -131,6 +142,19 @@ def _hub_cache_holds(repo: str) -> bool:
     return (Path(hub) / ("models--" + repo.replace("/", "--"))).is_dir()
 
 
+def package_file(spec: str) -> Path | None:
+    """The file `package:relative/path` names inside an installed package, or None (the package is not found by
+    `importlib.util.find_spec`, which does not run it — `lpips` imports torchvision at import)."""
+    import importlib.util
+
+    package, _, rel = spec.partition(":")
+    found = importlib.util.find_spec(package)
+    if found is None or not found.submodule_search_locations:
+        return None
+    path = Path(next(iter(found.submodule_search_locations))) / rel
+    return path if path.is_file() else None
+
+
 def find(name: str, overrides: dict[str, str] | None = None) -> Path | None:
     """The local path of a weight, or None."""
     src = source(name)
@@ -142,6 +166,8 @@ def find(name: str, overrides: dict[str, str] | None = None) -> Path | None:
     path = cached_path(name)
     if path.exists():
         return path
+    if src.package and (shipped := package_file(src.package)) is not None:
+        return shipped
     if src.repo and _hub_cache_holds(src.repo):
         try:
             from huggingface_hub import hf_hub_download, snapshot_download
@@ -178,6 +204,7 @@ def loadable(name: str, overrides: dict[str, str] | None = None) -> str | None:
     it with every expected key; for another file, a tensors-only state dict — else what is wrong. Needs the
     other weights of a network to be here too (else only this file is read)."""
     from humanvid.state_dicts import WeightFileError, read_state_dict
+    from humanvid.weights_lock import WeightDigestError
 
     path = find(name, overrides)
     if path is None:
@@ -193,7 +220,7 @@ def loadable(name: str, overrides: dict[str, str] | None = None) -> str | None:
         elif path.is_dir():
             for f in sorted([*path.rglob("*.safetensors"), *path.rglob("*.bin")]):
                 read_state_dict(f)
-    except (WeightFileError, MissingWeightsError) as exc:
+    except (WeightFileError, MissingWeightsError, WeightDigestError) as exc:
         return str(exc)
     return None
 
@@ -203,11 +230,36 @@ def fetch_hint(names: list[str]) -> str:
     return "weights " + ", ".join(names) + " (humanvid weights fetch " + " ".join(names) + ")"
 
 
+def digest_cache():
+    from humanvid.weights_lock import DigestCache
+
+    return DigestCache(cache_dir() / ".digests.json")
+
+
+def pinned(name: str, path: Path, revision: str | None = None, record: bool = False) -> Path:
+    """`path` after checking its bytes against `weights.lock`; with `record` (a fetch, a verified file) they are
+    recorded there when the lock has no entry yet. Raises `WeightDigestError` naming the file and both digests.
+    (A published checksum is checked when the file is fetched, and by `verify`.)"""
+    from humanvid.weights_lock import check_or_record
+
+    check_or_record(name, path, source(name).source, digest_cache(), revision, record=record)
+    return path
+
+
+def locked_digest(name: str) -> str | None:
+    """The digest `weights.lock` holds for a whole weight (what a report's provenance cites), or None."""
+    from humanvid.weights_lock import lock_path, read_lock, tree_digest
+
+    entry = read_lock(lock_path()).get(name)
+    return tree_digest(entry["files"]) if entry else None
+
+
 def resolve(name: str, overrides: dict[str, str] | None = None) -> str:
-    """A path `from_pretrained`/a loader can open, or MissingWeightsError saying how to get it."""
+    """A path `from_pretrained`/a loader can open — its bytes checked (`pinned`) — or MissingWeightsError saying
+    how to get it."""
     path = find(name, overrides)
     if path is not None:
-        return str(path)
+        return str(pinned(name, path))
     src = source(name)
     raise MissingWeightsError(
         f"weight {name!r} ({src.used_by}) is not on this machine. Run `humanvid weights fetch {name}` "
@@ -219,6 +271,7 @@ def resolve(name: str, overrides: dict[str, str] | None = None) -> str:
 def fetch(name: str, progress: Callable[[str], None] = print) -> Path:
     """Download a weight into the cache (resumable, verified where a checksum is published)."""
     from humanvid.datasets.fetch import fetch as fetch_url
+    from humanvid.datasets.fetch import sha256_of
 
     src = source(name)
     if offline():
@@ -227,17 +280,20 @@ def fetch(name: str, progress: Callable[[str], None] = print) -> Path:
     if src.manual:
         raise MissingWeightsError(f"weight {name!r} has no direct download: it is {src.manual} (expected at {dest})")
     if src.url:
-        return fetch_url(src.url, dest, src.sha256, src.size, progress=progress)
-    from huggingface_hub import hf_hub_download, snapshot_download
+        path = fetch_url(src.url, dest, src.sha256, src.size, progress=progress)
+        if src.sha256_prefix and not (digest := sha256_of(path)).startswith(src.sha256_prefix):
+            path.unlink()
+            raise MissingWeightsError(f"weight {name!r} fetched from {src.url} but its sha256 is {digest}; its published name says "
+                                      f"it starts with {src.sha256_prefix} (the download was removed)")  # fmt: skip
+        return pinned(name, path, record=True)
+    from huggingface_hub import HfApi, hf_hub_download, snapshot_download
 
+    revision = HfApi().model_info(src.repo).sha  # the hub commit, recorded beside the digests
     if src.filename:
-        path = Path(hf_hub_download(src.repo, src.filename, local_dir=dest.parent))
+        path = Path(hf_hub_download(src.repo, src.filename, revision=revision, local_dir=dest.parent))
     else:
-        path = Path(snapshot_download(src.repo, local_dir=dest))
-    problem = verify_path(src, path)
-    if problem:
-        raise ValueError(f"weight {name!r} fetched but {problem}")
-    return path
+        path = Path(snapshot_download(src.repo, revision=revision, local_dir=dest))
+    return pinned(name, path, revision, record=True)
 
 
 def verify_path(src: WeightSource, path: Path) -> str | None:
@@ -266,7 +322,14 @@ def verify(name: str, overrides: dict[str, str] | None = None) -> tuple[str, str
         return "missing", str(exc)
     if path is None:
         return "missing", f"not found (expected at {cached_path(name)})"
+    from humanvid.weights_lock import WeightDigestError, lock_path
+
+    try:
+        pinned(name, path)
+    except WeightDigestError as exc:
+        return "bad", str(exc)
     problem = verify_path(src, path) or loadable(name, overrides)
     if problem:
         return "bad", problem if problem.startswith(named(name, overrides)) else f"{named(name, overrides)}: {problem}"
-    return "ok", f"{path} (loads" + ("" if src.sha256 else "; no published checksum") + ")"
+    pinned(name, path, record=True)  # a file placed by hand is pinned once it is shown to load
+    return "ok", f"{path} (loads; its files pinned in {lock_path()}" + (", published checksum matches" if src.sha256 or src.sha256_prefix else "") + ")"

@@ -2,8 +2,9 @@
 
 The TikTok numbers of DisCo, MagicAnimate and their followers came from this code, so reproducing
 those tables means reproducing its quirks (docs/metrics.md lists each against the standard form):
-- PSNR: the squared error is taken on uint8 arrays, so it wraps modulo 256 before the mean
-  (a difference of 16 squares to 256 ≡ 0, and the "identical images" branch returns 100 dB).
+- PSNR before commit 6190108 (2024-04-10): the squared error is taken on uint8 arrays, so it wraps modulo 256
+  before the mean (a difference of 16 squares to 256 ≡ 0); from that commit in float64. Both return 100 dB
+  for identical images.
 - SSIM: on the grayscale image (OpenCV's BGR→gray weights) with scikit-image's defaults:
   7×7 uniform window, sample covariance, data range 255.
 - L1: |a − b| in 0..255 units divided by H·W (not by H·W·3, nor by 255), then averaged over pixels.
@@ -23,19 +24,33 @@ from scipy.ndimage import uniform_filter
 def _match(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
     if pred.dtype != np.uint8 or target.dtype != np.uint8:
         raise ValueError(f"expected uint8 frames, got {pred.dtype} and {target.dtype}")
-    if pred.shape != target.shape:
-        import cv2
-
-        pred = cv2.resize(pred, (target.shape[1], target.shape[0]))
-    return pred
+    return resized_like_disco(pred, target.shape[0], target.shape[1])
 
 
-def psnr(pred: np.ndarray, target: np.ndarray) -> float:
+def resized_like_disco(frame: np.ndarray, height: int, width: int) -> np.ndarray:
+    """A generated frame of another size resized to the ground truth's, as DisCo's code does: OpenCV's default
+    (bilinear) interpolation."""
+    if frame.shape[:2] == (height, width):
+        return frame
+    import cv2
+
+    return cv2.resize(frame, (width, height))
+
+
+def _psnr_of(mse: float) -> float:
+    return 100.0 if mse == 0 else 20 * math.log10(255.0 / math.sqrt(mse))
+
+
+def psnr_wrapped(pred: np.ndarray, target: np.ndarray) -> float:
+    """DisCo's PSNR until 2024-04-10: uint8 arithmetic, so the squared error wraps mod 256."""
     pred = _match(pred, target)
-    mse = float(np.mean((pred - target) ** 2))  # uint8 arithmetic: wraps, as in DisCo
-    if mse == 0:
-        return 100.0
-    return 20 * math.log10(255.0 / math.sqrt(mse))
+    return _psnr_of(float(np.mean((pred - target) ** 2)))
+
+
+def psnr_fixed(pred: np.ndarray, target: np.ndarray) -> float:
+    """DisCo's PSNR from commit 6190108 (2024-04-10): float64 squared error, 100 for identical frames."""
+    pred = _match(pred, target)
+    return _psnr_of(float(np.mean((pred.astype(np.float64) - target.astype(np.float64)) ** 2)))
 
 
 def l1(pred: np.ndarray, target: np.ndarray) -> float:

@@ -1,5 +1,6 @@
-"""Compare a sampler's videos with the ground-truth frames they re-create, in both protocols; write
-metrics and a preview.
+"""Compare a sampler's videos with the ground-truth frames they re-create, in every protocol
+(`humanvid.metrics.protocols`: per metric the variant a paper used, at the protocol's size); write metrics and
+a preview.
 
 Every requested metric ends as a number per protocol or as a stated need ("weights fid-inception",
 "a model that generates depth", …): nothing is skipped silently and nothing stands in for a missing
@@ -19,7 +20,8 @@ from humanvid.conditions import crop_resize, crop_resize_plane
 from humanvid.config import EvaluationConfig
 from humanvid.controls import control_images, control_sources
 from humanvid.disk import reraise_if_disk_full
-from humanvid.metrics import METRICS, PROTOCOLS, disco, image, weights_needed
+from humanvid.metrics import METRICS, PROTOCOLS, disco, image, protocol, weights_needed
+from humanvid.metrics.protocols import Protocol
 from humanvid.sampling.clips import MANIFEST
 from humanvid.sampling.outputs import read_depth
 from humanvid.shards import ShardReader
@@ -27,10 +29,12 @@ from humanvid.video import read_video
 
 PRIMARY = "corrected"  # the protocol of `overall` (what DVC metrics and plots read)
 
-FRAME_FNS: dict[str, dict[str, Callable[[np.ndarray, np.ndarray], float]]] = {
-    "corrected": {"l1": image.l1, "psnr": image.psnr, "ssim": image.ssim},
-    "disco": {"l1": disco.l1, "psnr": disco.psnr, "ssim": disco.ssim},
+FRAME_VARIANTS: dict[str, dict[str, Callable[[np.ndarray, np.ndarray], float]]] = {
+    "l1": {"standard": image.l1, "disco": disco.l1},
+    "psnr": {"standard": image.psnr, "disco-wrapped": disco.psnr_wrapped, "disco-fixed": disco.psnr_fixed},
+    "ssim": {"standard": image.ssim, "disco": disco.ssim},
 }
+"""Per-frame metric -> its variant (`Protocol.psnr`, …) -> the function of a (generated, ground truth) uint8 pair."""
 
 
 def _mean(values: list[float]) -> float:
@@ -38,12 +42,22 @@ def _mean(values: list[float]) -> float:
     return float(np.mean(finite)) if finite else float("nan")
 
 
-def evaluate_frames(pred: np.ndarray, target: np.ndarray, names: list[str], protocol: str = "corrected") -> dict[str, list[float]]:
-    """Per-frame values of the non-network frame metrics for uint8 videos (T, H, W, 3)."""
+def evaluate_frames(pred: np.ndarray, target: np.ndarray, names: list[str], protocol_name: str = "corrected") -> dict[str, list[float]]:
+    """Per-frame values of the non-network frame metrics for uint8 videos (T, H, W, 3) of the same size."""
     if pred.shape != target.shape:
         raise ValueError(f"generated and ground-truth videos differ in shape: {pred.shape} vs {target.shape}")
-    fns = {n: FRAME_FNS[protocol][n] for n in names if n in FRAME_FNS[protocol]}
-    return {n: [fn(p, t) for p, t in zip(pred, target, strict=True)] for n, fn in fns.items()}
+    p = protocol(protocol_name)
+    fns = {n: FRAME_VARIANTS[n][p.variant(n)] for n in names if n in FRAME_VARIANTS}
+    return {n: [fn(a, b) for a, b in zip(pred, target, strict=True)] for n, fn in fns.items()}
+
+
+def at_protocol_size(pred: np.ndarray, frames: np.ndarray, p: Protocol, resolution: int) -> tuple[np.ndarray, np.ndarray]:
+    """(generated, ground truth) uint8 videos (T, S, S, 3) at the protocol's evaluation size S (None: the model's
+    `resolution`): the ground-truth `frames` (T, H, W, 3) go through the model inputs' centre crop and bicubic resize
+    to S; a generated video of another size is resized to S as DisCo's code does (OpenCV bilinear)."""
+    size = p.size or resolution
+    target = np.stack([crop_resize(f, size) for f in frames[: len(pred)]])
+    return np.stack([disco.resized_like_disco(f, size, size) for f in pred]), target
 
 
 def plan_needs(cfg: EvaluationConfig, overrides: dict[str, str] | None, has_depth: bool) -> tuple[dict[str, dict[str, str]], list[str]]:
@@ -56,8 +70,8 @@ def plan_needs(cfg: EvaluationConfig, overrides: dict[str, str] | None, has_dept
     all_missing: set[str] = set()
     for name in cfg.metrics:
         kind = METRICS[name].kind
-        for protocol in PROTOCOLS:
-            wanted = list(weights_needed(name, protocol, cfg.fvd.weights))
+        for protocol_name in PROTOCOLS:
+            wanted = list(weights_needed(name, protocol_name, cfg.fvd.weights))
             if kind == "landmark":
                 wanted += list(ESTIMATORS.get(cfg.landmarks.estimator).weights)
             missing = weights.missing(wanted, overrides)
@@ -68,7 +82,7 @@ def plan_needs(cfg: EvaluationConfig, overrides: dict[str, str] | None, has_dept
             elif missing:
                 reason = weights.fetch_hint(missing)
             if reason:
-                needs.setdefault(name, {})[protocol] = reason
+                needs.setdefault(name, {})[protocol_name] = reason
     return needs, sorted(all_missing)
 
 
@@ -94,6 +108,18 @@ class _Pools:
         return frechet_distance_of(np.concatenate(gen), np.concatenate(gt)), n, ""
 
 
+class _Once:
+    """Results by key — (what, variant, size) — each computed on first request."""
+
+    def __init__(self) -> None:
+        self.results: dict[tuple, object] = {}
+
+    def __call__(self, key: tuple, compute: Callable[[], object]):
+        if key not in self.results:
+            self.results[key] = compute()
+        return self.results[key]
+
+
 class _ClipFeatures:
     """Clip-level features of one generated/ground-truth pair, each network run once when the protocols
     share it: DisCo's FID-VID clips are the complete clips plus one padded tail clip, so the `corrected`
@@ -104,13 +130,13 @@ class _ClipFeatures:
         self._r3d: tuple[np.ndarray, np.ndarray] | None = None
         self._fvd: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
 
-    def fid_vid(self, protocol: str) -> tuple[np.ndarray, np.ndarray]:
+    def fid_vid(self, variant: str) -> tuple[np.ndarray, np.ndarray]:
         from humanvid.metrics.features import CLIP_FRAMES, fid_vid_clips
 
         if self._r3d is None:
-            self._r3d = tuple(self.nets.run("r3d50-kinetics", fid_vid_clips(v, "disco")) for v in self.videos)
+            self._r3d = tuple(self.nets.run("r3d50-kinetics", fid_vid_clips(v, "video-mean")) for v in self.videos)
         gen, gt = self._r3d
-        if protocol == "disco":  # one vector per video: the mean over its clips
+        if variant == "video-mean":  # one vector per video: the mean over its clips
             return gen.mean(0, keepdims=True), gt.mean(0, keepdims=True)
         complete = len(self.videos[0]) // CLIP_FRAMES
         return gen[:complete], gt[:complete]
@@ -216,6 +242,9 @@ def evaluate_samples(samples_dir: Path, reader: ShardReader, cfg: EvaluationConf
             target = np.stack([crop_resize(f, size) for f in data["frames"][: len(pred)]])
             if pred.shape != target.shape:
                 raise ValueError(f"generated video {files['rgb']} is {pred.shape}, ground truth {target.shape}")
+            videos = {size: (pred, target)}  # evaluation size -> (generated, ground truth) at that size
+            clip_feats = {size: _ClipFeatures(nets, pred, target)}
+            once = _Once()  # protocols sharing a variant at a size compute it once per clip
             clip_doc: dict = {"frames": len(pred)}
             extra = {}  # protocol-independent values of this clip: landmarks, depth
             if estimator is not None and landmark_metrics[0] not in broken:
@@ -232,33 +261,41 @@ def evaluate_samples(samples_dir: Path, reader: ShardReader, cfg: EvaluationConf
                 if any(METRICS[m].kind == "depth" for m, _ in can):
                     extra |= _depth_errors(*depth_pair)
                 depth_rgb = _depth_images(*depth_pair)  # the preview shows it too
-            clip_feats = _ClipFeatures(nets, pred, target)
-            for protocol in PROTOCOLS:
-                values = evaluate_frames(pred, target, [m for m in frame_names if (m, protocol) in can], protocol)
-                if ("lpips", protocol) in can:
-                    lpips = attempt(["lpips"], lambda protocol=protocol: lpips_per_frame(nets, pred, target, protocol))  # noqa: B023 — attempt() calls it at once
+            for name in PROTOCOLS:
+                p = protocol(name)
+                at = p.size or size
+                if at not in videos:
+                    videos[at] = at_protocol_size(pred, data["frames"], p, size)
+                    clip_feats[at] = _ClipFeatures(nets, *videos[at])
+                a, b = videos[at]
+                values = {m: once((m, p.variant(m), at), lambda m=m, a=a, b=b: evaluate_frames(a, b, [m], name)[m])  # noqa: B023 — once() calls it at once
+                          for m in frame_names if m in FRAME_VARIANTS and (m, name) in can}  # fmt: skip
+                if ("lpips", name) in can:
+                    lpips = once(("lpips", p.lpips, at), lambda a=a, b=b, v=p.lpips: attempt(["lpips"], lambda: lpips_per_frame(nets, a, b, v)))  # noqa: B023 — once() calls it at once
                     if lpips is not None:
                         values["lpips"] = lpips
                 for m, v in values.items():
-                    pooled[protocol][m].extend(v)
-                if protocol == PRIMARY:
+                    pooled[name][m].extend(v)
+                if name == PRIMARY:
                     per_frame += [{"clip": cid, "frame": t} | {m: (float(v[t]) if math.isfinite(v[t]) else None) for m, v in values.items()}
                                   for t in range(len(pred))]  # fmt: skip
-                clip_doc[protocol] = {m: _mean(v) for m, v in values.items()}
-                for m in (m for m in extra if (m, protocol) in can):
-                    pooled[protocol][m].append(extra[m])
-                    clip_doc[protocol][m] = extra[m]
-                pooled_features = {  # metric -> its (generated, ground truth) features of this clip
-                    "depth_fid": lambda p=protocol: [nets.run("fid-inception", features.fid_inputs(v, p)) for v in depth_rgb],  # noqa: B023 — attempt() calls it at once
-                    "fid": lambda p=protocol: [nets.run("fid-inception", features.fid_inputs(v, p)) for v in (pred, target)],  # noqa: B023 — attempt() calls it at once
-                    "fid_vid": lambda p=protocol: clip_feats.fid_vid(p),  # noqa: B023 — attempt() calls it at once
-                    "fvd": lambda p=protocol: clip_feats.fvd(weights_needed("fvd", p, cfg.fvd.weights)[0], "disco" if p == "disco" else cfg.fvd.clips),  # noqa: B023 — attempt() calls it at once
+                clip_doc[name] = {m: _mean(v) for m, v in values.items()}
+                for m in (m for m in extra if (m, name) in can):
+                    pooled[name][m].append(extra[m])
+                    clip_doc[name][m] = extra[m]
+                fvd_net, fvd_clips = weights_needed("fvd", name, cfg.fvd.weights)[0], "disco" if p.fvd == "disco" else cfg.fvd.clips
+                feats = clip_feats[at]
+                pooled_features = {  # metric -> (memo key, its (generated, ground truth) features of this clip)
+                    "depth_fid": (("depth_fid", p.fid), lambda v=p.fid: [nets.run("fid-inception", features.fid_inputs(d, v)) for d in depth_rgb]),  # noqa: B023 — once() calls it at once
+                    "fid": (("fid", p.fid, at), lambda v=p.fid, a=a, b=b: [nets.run("fid-inception", features.fid_inputs(x, v)) for x in (a, b)]),  # noqa: B023 — once() calls it at once
+                    "fid_vid": (("fid_vid", p.fid_vid, at), lambda v=p.fid_vid, f=feats: f.fid_vid(v)),
+                    "fvd": (("fvd", fvd_net, fvd_clips, at), lambda n=fvd_net, c=fvd_clips, f=feats: f.fvd(n, c)),
                 }  # fmt: skip
-                for m, compute in pooled_features.items():
-                    if (m, protocol) in can and (m != "depth_fid" or depth_rgb is not None):
-                        pair = attempt([m], compute)
+                for m, (key, compute) in pooled_features.items():
+                    if (m, name) in can and (m != "depth_fid" or depth_rgb is not None):
+                        pair = once(key, lambda m=m, compute=compute: attempt([m], compute))  # noqa: B023 — once() calls it at once
                         if pair is not None:
-                            pools.add((m, protocol), *pair)
+                            pools.add((m, name), *pair)
         except Exception as exc:  # recorded, the other clips still count
             reraise_if_disk_full(exc)
             failed.append({"clip_id": cid, "stage": "evaluate", "error": f"{type(exc).__name__}: {exc}"})
@@ -283,21 +320,23 @@ def evaluate_samples(samples_dir: Path, reader: ShardReader, cfg: EvaluationConf
             for p in PROTOCOLS:
                 clip_doc.get(p, {}).pop(m, None)
 
-    protocols, samples = {}, {}
-    for protocol in PROTOCOLS:
+    protocols, samples, warnings = {}, {}, []
+    for name in PROTOCOLS:
         overall = {}
         for m in cfg.metrics:
-            if (m, protocol) not in can:
+            if (m, name) not in can:
                 continue
-            if METRICS[m].kind in ("fid", "fid_vid", "fvd") or m == "depth_fid":
-                value, n, need = pools.distance((m, protocol))
+            if METRICS[m].features:
+                value, n, need = pools.distance((m, name))
                 overall[m] = value
-                samples.setdefault(m, {})[protocol] = n
+                samples.setdefault(m, {})[name] = n
                 if need:
-                    needs.setdefault(m, {})[protocol] = need
+                    needs.setdefault(m, {})[name] = need
+                elif n <= METRICS[m].features:  # see humanvid.metrics.rank_warning
+                    warnings.append({"metric": m, "protocol": name, "samples": n, "features": METRICS[m].features})
             else:
-                overall[m] = _mean(pooled[protocol][m])
-        protocols[protocol] = {"overall": overall}
+                overall[m] = _mean(pooled[name][m])
+        protocols[name] = {"overall": overall, "size": protocol(name).size or size}
     doc = {
         "protocol": PRIMARY,
         "overall": protocols[PRIMARY]["overall"],
@@ -305,6 +344,7 @@ def evaluate_samples(samples_dir: Path, reader: ShardReader, cfg: EvaluationConf
         "needs": needs,
         "missing_weights": missing_weights,
         "samples": samples,
+        "warnings": warnings,
         "frames": sum(c["frames"] for c in per_clip.values()),
         "clips": per_clip,
         "failed": manifest.get("dataset_failures", []) + failed,

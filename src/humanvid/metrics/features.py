@@ -1,10 +1,11 @@
-"""Turning videos into network inputs, per protocol. Frames are uint8 (T, H, W, 3) throughout.
+"""Turning videos into network inputs, per variant (`humanvid.metrics.protocols`). Frames are uint8 (T, H, W, 3)
+throughout.
 
-- FID: `corrected` feeds [0, 1] frames and lets the network resize bilinearly to 299 (pytorch-fid);
-  `disco` resizes to 299 with PIL bicubic on float channels first (clean-fid's "clean" resize).
-- FID-VID: 112×112 PIL-bicubic frames minus the Kinetics mean, 16-frame clips. `disco` cuts each video
-  into consecutive clips, pads the last with copies of the final frame and averages the clip features
-  into one vector per video; `corrected` keeps every complete clip as its own sample.
+- FID: `pytorch-fid` feeds [0, 1] frames and lets the network resize bilinearly to 299; `clean` resizes to 299
+  with PIL bicubic on float channels first (clean-fid's "clean" resize, DisCo's).
+- FID-VID: 112×112 PIL-bicubic frames minus the Kinetics mean, 16-frame clips. `video-mean` (DisCo) cuts each
+  video into consecutive clips, pads the last with copies of the final frame and averages the clip features
+  into one vector per video; `clips` keeps every complete clip as its own sample.
 - FVD: 16-frame clips in [-1, 1] at 224×224. `disco` takes every window at stride 1 (PIL bicubic);
   `styleganv` takes the first 16 frames of each video (bilinear resize of the short side to 224, then a
   centre crop).
@@ -35,20 +36,25 @@ def pil_bicubic(frames: np.ndarray, size: int) -> np.ndarray:
     return np.clip(out, 0, 255, out=out)
 
 
-def fid_inputs(frames: np.ndarray, protocol: str) -> torch.Tensor:
-    """-> (T, 3, H', W') float32 in [0, 1] for `FIDInceptionV3`."""
-    if protocol == "disco":
+def fid_inputs(frames: np.ndarray, variant: str) -> torch.Tensor:
+    """-> (T, 3, H', W') float32 in [0, 1] for `FIDInceptionV3` (variant `Protocol.fid`)."""
+    if variant == "clean":
         x = pil_bicubic(frames, 299) / 255.0
-    else:
+    elif variant == "pytorch-fid":
         x = frames.astype(np.float32) / 255.0
+    else:
+        raise ValueError(f"unknown FID input variant {variant!r}; known: pytorch-fid, clean")
     return torch.from_numpy(np.ascontiguousarray(x)).permute(0, 3, 1, 2)
 
 
-def fid_vid_clips(frames: np.ndarray, protocol: str) -> torch.Tensor:
-    """-> (N, 3, 16, 112, 112) mean-subtracted clips of one video (N may be 0 for `corrected`)."""
+def fid_vid_clips(frames: np.ndarray, variant: str) -> torch.Tensor:
+    """-> (N, 3, 16, 112, 112) mean-subtracted clips of one video (variant `Protocol.fid_vid`: `video-mean` pads
+    the tail clip; with `clips` N may be 0)."""
+    if variant not in ("clips", "video-mean"):
+        raise ValueError(f"unknown FID-VID clip variant {variant!r}; known: clips, video-mean")
     x = pil_bicubic(frames, 112) - np.asarray(KINETICS_MEAN, np.float32)
     t = len(x)
-    if protocol == "disco" and t % CLIP_FRAMES:
+    if variant == "video-mean" and t % CLIP_FRAMES:
         x = np.concatenate([x, np.repeat(x[-1:], CLIP_FRAMES - t % CLIP_FRAMES, axis=0)])
     n = len(x) // CLIP_FRAMES
     clips = x[: n * CLIP_FRAMES].reshape(n, CLIP_FRAMES, 112, 112, 3)

@@ -1,5 +1,5 @@
 """The feature networks the metrics need, loaded once each from the weight registry, and the
-network-side per-frame metric (LPIPS) in both protocols."""
+network-side per-frame metric (LPIPS) in each protocol's variant."""
 
 from __future__ import annotations
 
@@ -83,11 +83,13 @@ class FeatureNetworks:
         return np.concatenate(outs) if outs else np.zeros((0,))
 
 
-def lpips_per_frame(nets: FeatureNetworks, pred: np.ndarray, target: np.ndarray, protocol: str) -> list[float]:
-    """LPIPS (VGG) per frame. `corrected` maps frames to [-1, 1] as LPIPS expects; `disco` feeds [0, 1]
-    (DisCo applies ToTensor and nothing else)."""
+def lpips_per_frame(nets: FeatureNetworks, pred: np.ndarray, target: np.ndarray, variant: str) -> list[float]:
+    """LPIPS (VGG) per frame. Variant (`Protocol.lpips`) `standard` maps frames to [-1, 1] as LPIPS expects;
+    `disco` feeds [0, 1] (DisCo applies ToTensor and nothing else)."""
     a = torch.from_numpy(pred.astype(np.float32) / 255.0).permute(0, 3, 1, 2)
     b = torch.from_numpy(target.astype(np.float32) / 255.0).permute(0, 3, 1, 2)
-    if protocol == "corrected":
+    if variant == "standard":
         a, b = a * 2 - 1, b * 2 - 1
+    elif variant != "disco":
+        raise ValueError(f"unknown LPIPS input variant {variant!r}; known: standard, disco")
     return [float(v) for v in nets.run("lpips", a, b).reshape(-1)]

@@ -4,7 +4,7 @@ with their source — and maps each row to the sampler config that would reprodu
     title: "MagicAnimate (supplement) Table 1: more ablation studies"
     source: "MagicAnimate supplementary material, Sec. 7, Table 1"
     dataset: tiktok
-    protocol: disco            # the evaluation code behind the numbers: disco | unreleased
+    protocol: disco@2024-04    # the evaluation protocol behind the numbers (humanvid.metrics.protocols), or unreleased
     columns:                   # metric -> how the paper prints it
       l1: {scale: 1.0e-4}      # printed value × scale = the metric's value
       psnr: {}
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -49,13 +49,17 @@ class PaperRow(_Strict):
     values: dict[str, float | None]
     sampler: str | None = None
     needs: str | None = None
+    caveat: str | None = None
+    """What makes this row's comparison with the paper's number weaker than it looks (e.g. released weights that
+    are not the paper's checkpoint): the report prints it beside the row's Δ."""
 
 
 class PaperTable(_Strict):
     title: str
     source: str = Field(min_length=1)
     dataset: str
-    protocol: Literal["disco", "unreleased"]
+    protocol: str
+    """A protocol of `humanvid.metrics.protocols`, or `unreleased` (no evaluation code was published)."""
     notes: list[str] = Field(default_factory=list)
     columns: dict[str, PaperColumn]
     rows: dict[str, PaperRow]
@@ -75,6 +79,10 @@ def load_paper(path: str | Path) -> PaperTable:
     except ValidationError as exc:
         lines = [f"{path}: {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
         raise PaperError("\n".join(lines)) from None
+    from humanvid.metrics import PROTOCOLS
+
+    if table.protocol not in (*PROTOCOLS, "unreleased"):
+        raise PaperError(f"{path}: protocol: unknown evaluation protocol {table.protocol!r}; known: {', '.join(PROTOCOLS)}, unreleased")
     for label, row in table.rows.items():
         extra = set(row.values) - set(table.columns)
         if extra:
@@ -91,6 +99,8 @@ class TableRow:
     """Why the row cannot run here; None when it can."""
     paper: dict[str, float | None]
     """The paper's values in metric units (printed value × scale)."""
+    caveat: str | None = None
+    """The transcription's caveat on comparing this row (`PaperRow.caveat`)."""
 
 
 def table_columns(cfg: "Config", name: str, root: Path) -> tuple[list[str], PaperTable | None]:
@@ -139,5 +149,5 @@ def resolve_rows(cfg: "Config", name: str, root: Path) -> list[TableRow]:
             missing = weights.missing(wanted, cfg.weights.overrides)
             if missing:
                 needs = weights.fetch_hint(missing) + hint
-        out.append(TableRow(label, sampler, needs, values))
+        out.append(TableRow(label, sampler, needs, values, prow.caveat if prow is not None else None))
     return out

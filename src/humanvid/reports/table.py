@@ -1,5 +1,5 @@
 """Render a table as Markdown and as a static HTML page from the same content: per cell ours beside the
-paper's number and the difference, with the protocol named; both protocols side by side; rows that
+paper's number and the difference, with the protocol named; every protocol side by side, row caveats and rank warnings; rows that
 cannot run here with what they need; conditions and their sources (ground truth named as such);
 sample grids and short videos (depth too, for a model that generates it); loss curves of each training
 stage; per-stage wall time and GPU-hours; failures; DVC provenance."""
@@ -10,7 +10,7 @@ import html
 import math
 from dataclasses import dataclass, field
 
-from humanvid.metrics import METRICS, PROTOCOLS
+from humanvid.metrics import METRICS, PROTOCOLS, protocol, rank_warning
 from humanvid.seeds import Spread, exceeds_spread
 
 
@@ -26,6 +26,7 @@ class RowResult:
     paper: dict[str, float | None] = field(default_factory=dict)  # the paper's values, metric units
     curves: list[tuple[str, str]] = field(default_factory=list)  # (training stage, loss-curve SVG relative to the report)
     seed_metrics: list[dict] = field(default_factory=list)  # the metrics documents of every seed (`metrics` is the first)
+    caveat: str | None = None  # what weakens this row's comparison with the paper (shown beside its Δ)
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class TableSpec:
     columns: list[str]
     protocol: str  # the protocol of the numbers set beside the paper's
     paper_source: str | None = None
-    paper_protocol: str | None = None  # disco | unreleased
+    paper_protocol: str | None = None  # a protocol name, or unreleased
     scales: dict[str, float] = field(default_factory=dict)  # metric -> the paper's print scale
     column_labels: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -168,10 +169,30 @@ def _condition_lines(conditions: dict[str, dict]) -> list[str]:
 
 
 def _protocol_sentence(spec: TableSpec) -> str:
-    s = f"Our numbers: protocol `{spec.protocol}` ({'DisCo evaluation code, quirks included' if spec.protocol == 'disco' else 'standard definitions'}; docs/metrics.md)."
+    s = f"Our numbers: protocol `{spec.protocol}` ({protocol(spec.protocol).summary}; docs/metrics.md)."
     if spec.paper_protocol:
-        s += " The paper's numbers: " + ("DisCo's evaluation code." if spec.paper_protocol == "disco" else "evaluation code not released.")
+        s += " The paper's numbers: " + (f"protocol `{spec.paper_protocol}`." if spec.paper_protocol != "unreleased" else "evaluation code not released.")
     return s
+
+
+def row_label(row: RowResult) -> str:
+    return f"{row.label} †" if row.caveat else row.label
+
+
+def caveat_lines(rows: list[RowResult]) -> list[str]:
+    return [f"† {r.label}: {r.caveat}" for r in rows if r.caveat]
+
+
+def warning_lines(spec: TableSpec, rows: list[RowResult]) -> list[str]:
+    """The evaluate documents' warnings on this table's columns in its protocol, per row."""
+    return [f"{r.label}: {rank_warning(w)}" for r in rows if r.metrics is not None for w in r.metrics.get("warnings", [])
+            if w["metric"] in spec.columns and w["protocol"] == spec.protocol]  # fmt: skip
+
+
+def protocols_caption(rows: list[RowResult]) -> str:
+    sizes = {p: next((r.metrics.get("protocols", {}).get(p, {}).get("size") for r in rows if r.metrics is not None), None) for p in PROTOCOLS}
+    named = " / ".join(f"`{p}`" + (f" ({sizes[p]}²)" if sizes[p] else "") for p in PROTOCOLS)
+    return f"{named} for every row that ran (metric units, not the paper's print scale; docs/metrics.md)."
 
 
 SEED_SCOPES = {"training": "training seed and noise seed offset by 0…{last}", "noise": "noise seed offset by 0…{last}, one trained model per row"}
@@ -201,8 +222,12 @@ def render_markdown(spec: TableSpec, rows: list[RowResult], timings: list[dict] 
     out.append("| " + " | ".join(header) + " |")
     out.append("|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|")
     for r in rows:
-        out.append("| " + " | ".join([r.label] + [cell(spec, r, c) for c in spec.columns] + _counts(r)) + " |")
+        out.append("| " + " | ".join([row_label(r)] + [cell(spec, r, c) for c in spec.columns] + _counts(r)) + " |")
     out.append("")
+    out += [f"{line}  " for line in caveat_lines(rows)] + ([""] if caveat_lines(rows) else [])
+    warned = warning_lines(spec, rows)
+    if warned:
+        out += ["**Warnings**", ""] + [f"- {w}" for w in warned] + [""]
     if seeded(rows):
         out += ["## Seed spread", "", _spread_caption(spec, rows), ""]
         out += [f"- {line}" for line in _spread_lines(spec, rows)] + [""]
@@ -220,7 +245,7 @@ def render_markdown(spec: TableSpec, rows: list[RowResult], timings: list[dict] 
         out.append("")
 
     if ran:
-        out += ["## Both protocols", "", "`corrected` / `disco` for every row that ran (metric units, not the paper's print scale).", ""]
+        out += ["## Every protocol", "", protocols_caption(ran), ""]
         out.append("| Row | " + " | ".join(METRICS[c].label for c in spec.columns) + " |")
         out.append("|---|" + "---:|" * len(spec.columns))
         for r in ran:
@@ -318,8 +343,12 @@ def render_html(spec: TableSpec, rows: list[RowResult], timings: list[dict] | No
             text = cell(spec, r, c)
             cls = "notrun" if r.metrics is None else ("needs" if text.startswith("needs") else _delta_class(c, ours(r, c, spec.protocol), r.paper.get(c)))
             tds.append(f'<td class="{cls}" data-metric="{e(c)}">{e(text)}</td>')
-        out.append(f'<tr data-row="{e(r.label)}"><td>{e(r.label)}</td>' + "".join(tds) + "".join(f"<td>{c}</td>" for c in _counts(r)) + "</tr>")
+        out.append(f'<tr data-row="{e(r.label)}"><td>{e(row_label(r))}</td>' + "".join(tds) + "".join(f"<td>{c}</td>" for c in _counts(r)) + "</tr>")
     out.append("</tbody></table>")
+    if caveat_lines(rows):
+        out.append('<p class="caveats">' + "<br>".join(e(line) for line in caveat_lines(rows)) + "</p>")
+    if warning_lines(spec, rows):
+        out.append('<p><b>Warnings</b></p><ul class="warnings">' + "".join(f"<li>{e(w)}</li>" for w in warning_lines(spec, rows)) + "</ul>")
     if seeded(rows):
         out.append(f"<h2>Seed spread</h2><p>{e(_spread_caption(spec, rows))}</p><ul>"
                    + "".join(f"<li>{e(line)}</li>" for line in _spread_lines(spec, rows)) + "</ul>")  # fmt: skip
@@ -329,7 +358,8 @@ def render_html(spec: TableSpec, rows: list[RowResult], timings: list[dict] | No
             f"<li><b>{e(r.label)}</b>{(' (sampler <code>' + e(r.sampler) + '</code>)') if r.sampler else ''}: needs {_code_spans(e(r.needs))}</li>" for r in waiting) + "</ul>")  # fmt: skip
     ran = [r for r in rows if r.metrics is not None]
     if ran:
-        out.append("<h2>Both protocols</h2><table><thead><tr><th>Row</th>" + "".join(f"<th>{e(METRICS[c].label)} corrected / disco</th>" for c in spec.columns) + "</tr></thead><tbody>")
+        out.append(f"<h2>Every protocol</h2><p>{_code_spans(e(protocols_caption(ran)))}</p><table><thead><tr><th>Row</th>"
+                   + "".join(f"<th>{e(METRICS[c].label)}</th>" for c in spec.columns) + "</tr></thead><tbody>")  # fmt: skip
         for r in ran:
             out.append(f"<tr><td>{e(r.label)}</td>" + "".join(f"<td>{e(' / '.join(fmt(c, ours(r, c, p)) for p in PROTOCOLS))}</td>" for c in spec.columns) + "</tr>")
         out.append("</tbody></table><h2>Conditions</h2><ul>")
