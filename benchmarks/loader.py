@@ -177,7 +177,10 @@ def run(root: Path, way: str, conditions: str, workers: int, samples: int) -> di
             return {"way": way, "conditions": conditions, "workers": workers, "samples_per_s": rate, "frames_per_s": rate * (K + 1),
                     "measured_samples_per_s": measured, "peak_pss_mb": _memory_mb([])[0], "peak_rss_mb": _memory_mb([])[1]}  # fmt: skip
         else:
-            import decord
+            try:
+                import decord
+            except ImportError:
+                raise SystemExit('benchmarks/loader.py: the peer reads mp4s with decord: pip install -e ".[bench]"') from None
             from PIL import Image
 
             class Peer(torch.utils.data.Dataset):
@@ -201,12 +204,34 @@ def run(root: Path, way: str, conditions: str, workers: int, samples: int) -> di
     return _measure(it, way, conditions, workers, samples, [w.pid for w in getattr(it, "_workers", [])])
 
 
+CONTROL_KINDS = {"pose": ("openpose",), "pose+densepose": ("openpose", "densepose")}
+
+
+def model_ready(sample: dict, way: str, conditions: str) -> dict:
+    """What a training step consumes, from either way's sample, in the training process (timed): frames in [-1, 1]
+    and the control images in [0, 1]. humanvid delivers keypoints and IUV records, so it draws the control images
+    here exactly as `Method.batch` does; the peer read them drawn (PNGs) and only converts them."""
+    import torch
+
+    from humanvid.controls import control_images, control_sources
+    from humanvid.models.method import channels_last, to_unit
+
+    cpu = torch.device("cpu")
+    if way.startswith("humanvid"):
+        controls = [torch.stack([control_images(kind, {c: channels_last(sample[c][i]) for c in control_sources(kind)}, SIZE, SIZE, SIZE)
+                                 for i in range(len(sample["frames"]))]) for kind in CONTROL_KINDS[conditions]]  # fmt: skip
+        return {"frames": to_unit(sample["frames"], cpu), "reference": to_unit(sample["reference"], cpu), "control": controls}
+    controls = [sample[name].permute(0, 1, 4, 2, 3).float() / 255 for name in ("pose", "densepose") if name in sample]
+    return {"frames": to_unit(sample["frames"].permute(0, 1, 4, 2, 3), cpu), "control": controls}
+
+
 def _measure(it, way: str, conditions: str, workers: int, samples: int, worker_pids: list[int]) -> dict:
     for _ in range(max(1, 2 * workers)):  # warm-up, the same for every way: workers started, each one's
-        next(it)  # first samples decoded (its row-group cache filled, its buffers touched)
+        model_ready(next(it), way, conditions)  # first samples decoded (its row-group cache filled, its buffers touched)
     t0 = time.perf_counter()
     n = 0
-    for _ in it:
+    for sample in it:
+        model_ready(sample, way, conditions)
         n += 1
         if n >= samples - 1:
             break
