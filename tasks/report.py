@@ -16,6 +16,14 @@ from humanvid.seeds import sampler_variants
 from tasks.common import progress, stage_context
 
 
+def untrained(cfg, model: str) -> str:
+    """What a row's model is when no stage trains it: released weights, or none at all (a trivial floor)."""
+    from humanvid.models import METHODS
+
+    arch = cfg.models[model].arch
+    return "released weights" if METHODS.get(arch.method).flavors[arch.flavor].weights else "no weights (nothing to train)"
+
+
 def main(argv: list[str] | None = None) -> None:
     ctx = stage_context("report", "tables", argv)
     table, root = ctx.cfg.tables[ctx.name], ctx.layout.root
@@ -43,7 +51,7 @@ def main(argv: list[str] | None = None) -> None:
         last = final_stage(ctx.cfg, s.model)
         provenance = {
             "data (shard)": lock_hashes(lock, f"shard@{s.data}"),
-            "model (last stage)": lock_hashes(lock, f"train@{stage_key(s.model, last)}") if last else "released weights",
+            "model (last stage)": lock_hashes(lock, f"train@{stage_key(s.model, last)}") if last else untrained(ctx.cfg, s.model),
             "samples": lock_hashes(lock, f"sample@{row.sampler}"),
             "evaluated at": f"{seed_metrics[0].get('protocols', {}).get(protocol, {}).get('size', '?')}² ({protocol})",
         } | weight_provenance(row_weights(ctx.cfg, s.model, seed_metrics[0]))
