@@ -11,17 +11,9 @@ from humanvid.config import safe_load_yaml
 from humanvid.pipeline import final_stage, pipeline_stages, stage_key
 from humanvid.reports import RowResult, TableSpec, lock_hashes, render_html, render_markdown
 from humanvid.reports.papers import resolve_rows, table_columns
-from humanvid.reports.provenance import row_weights, weight_provenance
+from humanvid.reports.provenance import row_weights, untrained, weight_provenance
 from humanvid.seeds import sampler_variants
 from tasks.common import progress, stage_context
-
-
-def untrained(cfg, model: str) -> str:
-    """What a row's model is when no stage trains it: released weights, or none at all (a trivial floor)."""
-    from humanvid.models import METHODS
-
-    arch = cfg.models[model].arch
-    return "released weights" if METHODS.get(arch.method).flavors[arch.flavor].weights else "no weights (nothing to train)"
 
 
 def main(argv: list[str] | None = None) -> None:

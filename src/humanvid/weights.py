@@ -7,8 +7,9 @@ for hub entries the Hugging Face cache (never contacting the hub). Nothing downl
 missing weight raises `MissingWeightsError` naming `humanvid weights fetch NAME`. Offline mode
 (`HUMANVID_OFFLINE=1` or `HF_HUB_OFFLINE=1`) makes `fetch` refuse too.
 
-Every file of a weight is pinned in `weights.lock` (`humanvid.weights_lock`): recorded on its first fetch or
-load, checked on every later `resolve` — the one door every loader goes through.
+Every file of a weight is pinned in `weights.lock` (`humanvid.weights_lock`): recorded on its first fetch (or by
+`verify` once a file placed by hand loads), checked on every later `resolve` — the one door every loader goes
+through.
 """
 
 from __future__ import annotations

@@ -128,7 +128,6 @@ class _ClipFeatures:
     def __init__(self, nets, pred: np.ndarray, target: np.ndarray):
         self.nets, self.videos = nets, (pred, target)
         self._r3d: tuple[np.ndarray, np.ndarray] | None = None
-        self._fvd: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
 
     def fid_vid(self, variant: str) -> tuple[np.ndarray, np.ndarray]:
         from humanvid.metrics.features import CLIP_FRAMES, fid_vid_clips
@@ -142,12 +141,11 @@ class _ClipFeatures:
         return gen[:complete], gt[:complete]
 
     def fvd(self, net: str, extraction: str) -> tuple[np.ndarray, np.ndarray]:
+        """Per (network, extraction) once per clip: the caller's `_Once` keys it."""
         from humanvid.metrics.features import fvd_clips
 
-        if (net, extraction) not in self._fvd:
-            gen, gt = ([self.nets.run(net, c) for c in fvd_clips(v, extraction)] for v in self.videos)
-            self._fvd[(net, extraction)] = (np.concatenate(gen), np.concatenate(gt)) if gen else (np.zeros((0, 400)), np.zeros((0, 400)))
-        return self._fvd[(net, extraction)]
+        gen, gt = ([self.nets.run(net, c) for c in fvd_clips(v, extraction)] for v in self.videos)
+        return (np.concatenate(gen), np.concatenate(gt)) if gen else (np.zeros((0, 400)), np.zeros((0, 400)))
 
 
 def _depth_pair(path: Path, reader: ShardReader, clip_id: str, size: int, frames: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

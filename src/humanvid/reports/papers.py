@@ -124,7 +124,7 @@ def resolve_rows(cfg: "Config", name: str, root: Path) -> list[TableRow]:
     no sampler for the method, a sampler missing from params.yaml, or released weights not on this
     machine (the model's, or the ones its evaluation needs come out per metric in the metrics JSON)."""
     from humanvid import weights
-    from humanvid.models import METHODS
+    from humanvid.reports.provenance import model_weights
 
     table = cfg.tables[name]
     paper = load_paper(root / table.paper) if table.paper else None
@@ -144,9 +144,7 @@ def resolve_rows(cfg: "Config", name: str, root: Path) -> list[TableRow]:
         elif sampler not in cfg.samplers:
             needs = f"sampler `{sampler}` in params.yaml{hint}"
         else:
-            model = cfg.models[cfg.samplers[sampler].model]
-            wanted = METHODS.get(model.arch.method).flavors[model.arch.flavor].weights
-            missing = weights.missing(wanted, cfg.weights.overrides)
+            missing = weights.missing(model_weights(cfg, cfg.samplers[sampler].model), cfg.weights.overrides)
             if missing:
                 needs = weights.fetch_hint(missing) + hint
         out.append(TableRow(label, sampler, needs, values, prow.caveat if prow is not None else None))

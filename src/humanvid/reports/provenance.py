@@ -8,14 +8,25 @@ if TYPE_CHECKING:
     from humanvid.config import Config
 
 
+def model_weights(cfg: Config, model: str) -> tuple[str, ...]:
+    """The released weights a model's flavor loads (none for a debug flavor or a trivial floor)."""
+    from humanvid.models import METHODS
+
+    arch = cfg.models[model].arch
+    return METHODS.get(arch.method).flavors[arch.flavor].weights
+
+
+def untrained(cfg: Config, model: str) -> str:
+    """What a row's model is when no stage trains it: released weights, or none at all (a trivial floor)."""
+    return "released weights" if model_weights(cfg, model) else "no weights (nothing to train)"
+
+
 def row_weights(cfg: Config, model: str, metrics: dict) -> list[str]:
     """The weights behind a row: its model's flavor weights, then those of every metric its evaluation computed
     (a metric still waiting for its weights used none)."""
     from humanvid.metrics import PROTOCOLS, weights_needed
-    from humanvid.models import METHODS
 
-    arch = cfg.models[model].arch
-    names = list(METHODS.get(arch.method).flavors[arch.flavor].weights)
+    names = list(model_weights(cfg, model))
     needs = metrics.get("needs", {})
     fvd = metrics.get("settings", {}).get("fvd", {}).get("weights", cfg.evaluation.fvd.weights)
     for metric in metrics.get("protocols", {}).get("corrected", {}).get("overall", {}):
