@@ -30,7 +30,7 @@ def test_tiny_params_are_valid(tiny_params):
         (lambda p: p["datasets"]["synthdance"].update(plugin="tiktokk"), "datasets.synthdance.plugin", "known: anchor, laion_human, local, ntu120, synthdance, talkshow, ted, tiktok"),
         (lambda p: p["datasets"]["synthdance"]["options"].update(width=33), "datasets.synthdance.options", "even"),
         (lambda p: p["datasets"]["synthdance"]["options"].update(colour="red"), "datasets.synthdance.options.colour", "unknown key"),
-        (lambda p: p["estimators"].update(synthdance=["dwpoze"]), "estimators.synthdance[0]", "known: dataset_depth, densepose, depth_anything_v2_base, depth_anything_v2_small, dpt_hybrid, dwpose, groundtruth, matting, openpose"),
+        (lambda p: p["estimators"].update(synthdance=["dwpoze"]), "estimators.synthdance[0]", "known: dataset_depth, densepose, depth_anything_v2_base, depth_anything_v2_small, dpt_hybrid, dwpose, groundtruth, matting, openpose, openpose_wholebody"),
         (lambda p: p["estimators"].update(tiktok=["groundtruth"]), "estimators.tiktok", "unknown dataset"),
         (lambda p: p["models"]["tiny"]["arch"].update(method="magicanimatee"), "models.tiny.arch.method", "known: baseline"),
         (lambda p: p["models"]["tiny"]["arch"].update(flavor="huge"), "models.tiny.arch.flavor", "known: debug, debug_pixel, sd15"),

@@ -62,10 +62,11 @@ def test_without_weights_every_network_metric_states_its_need(samples):
     assert "weights fid-inception (humanvid weights fetch fid-inception)" == doc["needs"]["fid"]["corrected"]
     assert "i3d-kinetics400" in doc["needs"]["fvd"]["disco"]
     assert "dwpose-yolox-l" in doc["needs"]["lmd_body"]["corrected"]
+    assert "openpose-hand" in doc["needs"]["lmd_body"]["openpose-lmd"] and "dwpose" not in doc["needs"]["lmd_body"]["openpose-lmd"]
     corrected, disco, fixed = (doc["protocols"][p]["overall"] for p in ("corrected", "disco", "disco@2024-04"))
     assert corrected["psnr"] != pytest.approx(disco["psnr"]) and 0 < corrected["ssim"] < 1 and 0 < disco["ssim"] < 1
     assert fixed["psnr"] != pytest.approx(disco["psnr"]) and (fixed["l1"], fixed["ssim"]) == (disco["l1"], disco["ssim"])
-    assert {p: doc["protocols"][p]["size"] for p in PROTOCOLS} == {"corrected": SIZE, "disco": 256, "disco@2024-04": 256}
+    assert {p: doc["protocols"][p]["size"] for p in PROTOCOLS} == {"corrected": SIZE, "disco": 256, "disco@2024-04": 256, "openpose-lmd": SIZE}
     assert doc["overall"] == corrected and doc["protocol"] == "corrected"
     assert corrected["depth_l2"] < 1e-6 and corrected["depth_delta1"] == 1.0  # affine depth aligns exactly
     assert doc["frames"] == 2 * FRAMES and set(doc["clips"]) == {"c0", "c1"}
@@ -104,13 +105,13 @@ def test_with_weights_every_network_metric_is_computed_in_both_protocols(samples
     cfg = EvaluationConfig(metrics=[m for m in ALL if m != "lmd_body"], batch_size=8)
     doc, _, _ = evaluate_samples(out, reader, cfg)
     assert doc["needs"] == {}  # two videos: 2 samples for every Fréchet distance in both protocols
-    assert doc["samples"]["fid_vid"] == {"corrected": 2, "disco": 2, "disco@2024-04": 2}
+    assert doc["samples"]["fid_vid"] == {"corrected": 2, "disco": 2, "disco@2024-04": 2, "openpose-lmd": 2}
     for protocol in PROTOCOLS:
         overall = doc["protocols"][protocol]["overall"]
         for m in ("lpips", "fid", "fvd", "depth_fid"):
             assert math.isfinite(overall[m]) and overall[m] >= -1e-6, (protocol, m, overall[m])
-    assert doc["samples"]["fid"] == {"corrected": 2 * FRAMES, "disco": 2 * FRAMES, "disco@2024-04": 2 * FRAMES}
-    assert doc["samples"]["fvd"] == {"corrected": 2, "disco": 4, "disco@2024-04": 4}  # first clip vs every window (2 each)
+    assert doc["samples"]["fid"] == dict.fromkeys(PROTOCOLS, 2 * FRAMES)
+    assert doc["samples"]["fvd"] == {"corrected": 2, "disco": 4, "disco@2024-04": 4, "openpose-lmd": 2}  # first clip vs every window (2 each)
     # Every Fréchet distance here has fewer samples than feature dimensions: each one is flagged.
     assert {"metric": "fvd", "protocol": "corrected", "samples": 2, "features": 400} in doc["warnings"]
     assert len(doc["warnings"]) == 4 * len(PROTOCOLS)  # fid, fid_vid, fvd, depth_fid
@@ -127,9 +128,14 @@ def test_landmark_distances_run_the_pose_estimator_on_both_videos(samples, isola
     build_detector(isolated_weights / "dwpose-yolox-l" / "yolox_l.onnx", yolox_output([(160, 80, 352, 464)]))
     build_pose(isolated_weights / "dwpose-ll-ucoco-384" / "dw-ll_ucoco_384.onnx", *peaked_simcc((2 * np.arange(133)) % 576, (5 * np.arange(133)) % 768))
     out, reader = samples
-    doc, _, _ = evaluate_samples(out, reader, EvaluationConfig(metrics=["l1", "lmd_face", "lmd_body", "lmd_hand", "lmd_missing"]))
-    assert doc["needs"] == {} and doc["missing_weights"] == []
-    for protocol in PROTOCOLS:
+    lmd = ["lmd_face", "lmd_body", "lmd_hand", "lmd_missing"]
+    doc, _, _ = evaluate_samples(out, reader, EvaluationConfig(metrics=["l1", *lmd]))
+    # The protocol chooses the estimator: OpenPose's protocol states its own missing weights, DWPose's compute.
+    assert doc["needs"] == {m: {"openpose-lmd": "weights openpose-body, openpose-hand, openpose-face (humanvid weights fetch openpose-body "
+                                                "openpose-hand openpose-face)"} for m in lmd}  # fmt: skip
+    assert doc["missing_weights"] == ["openpose-body", "openpose-face", "openpose-hand"]
+    assert set(doc["protocols"]["openpose-lmd"]["overall"]) == {"l1"}
+    for protocol in (p for p in PROTOCOLS if p != "openpose-lmd"):
         overall = doc["protocols"][protocol]["overall"]
         assert overall["lmd_body"] == 0.0 and overall["lmd_face"] == 0.0 and overall["lmd_missing"] == 0.0
     assert set(doc["clips"]["c0"]["corrected"]) == {"l1", "lmd_face", "lmd_body", "lmd_hand", "lmd_missing"}

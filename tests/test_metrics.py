@@ -50,10 +50,10 @@ def test_psnr_standard_wrapped_and_fixed_on_known_pairs():
     assert disco.psnr_wrapped(a, b) == pytest.approx(26.547, abs=1e-3)  # 400 mod 256 = 144
     assert disco.psnr_wrapped(b, a) == pytest.approx(26.547, abs=1e-3)  # (-20)² mod 256 is 144 too
     assert psnr(a, a) == float("inf") and disco.psnr_wrapped(a, a) == 100.0 and disco.psnr_fixed(a, a) == 100.0
-    # The three protocols pick them: same pair, three answers.
+    # The protocols pick them: same pair, three answers.
     values = {name: evaluate_frames(a[None], b[None], ["psnr"], name)["psnr"][0] for name in PROTOCOLS}
     assert values == {"corrected": pytest.approx(22.110, abs=1e-3), "disco": pytest.approx(26.547, abs=1e-3),
-                      "disco@2024-04": pytest.approx(22.110, abs=1e-3)}  # fmt: skip
+                      "disco@2024-04": pytest.approx(22.110, abs=1e-3), "openpose-lmd": pytest.approx(22.110, abs=1e-3)}  # fmt: skip
 
 
 def test_l1_analytic_vectors_in_both_protocols():

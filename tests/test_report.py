@@ -30,7 +30,7 @@ def test_paper_column_delta_and_condition_sources():
     assert "| DWPose | 3 | 17.00 | needs weights fid-inception | 2 | 10 | 0 |" in md  # no paper numbers for that row
     assert "| FullCond | not run | not run (paper 17.96) | not run | — | — | — |" in md
     assert "- **FullCond** (sampler `ma_fullcond`): needs sampler `ma_fullcond` in params.yaml" in md
-    assert "| Ours | 0.00025 / 2.5e-07 / — | 20.00 / 100.00 / — | — / — / — |" in md  # every protocol, metric units
+    assert "| Ours | 0.00025 / 2.5e-07 / — / — | 20.00 / 100.00 / — / — | — / — / — / — |" in md  # every protocol, metric units
     assert "- `fid` (corrected): needs weights fid-inception (humanvid weights fetch fid-inception)" in md
     assert "`openpose18` from `dwpose`: estimated" in md
     assert "`alpha` from `groundtruth`: **ground truth**" in md

@@ -260,10 +260,9 @@ class FvdConfig(Section):
 
 
 class LandmarkConfig(Section):
-    """The pose estimator behind LMD; it runs on generated and ground-truth frames alike."""
+    """LMD settings. The pose estimator behind it is the protocol's (`Protocol.lmd`: DWPose, or OpenPose's body, hand
+    and face networks for Make-Your-Anchor's tables)."""
 
-    estimator: Literal["dwpose"] = "dwpose"
-    """An estimator that provides COCO-WholeBody 133 keypoints."""
     threshold: float = Field(0.3, gt=0, lt=1)
     """Keypoint score at which a landmark counts as detected."""
 
@@ -299,7 +298,7 @@ class TableConfig(Section):
     """Metric names, in order (default for a paper table: its columns)."""
     protocol: str | None = None
     """Evaluation protocol of the numbers shown beside the paper's (`humanvid.metrics.protocols`: `corrected`, `disco`,
-    `disco@2024-04`; default: the paper's own, `corrected` when its evaluation code was not released)."""
+    `disco@2024-04`, `openpose-lmd`; default: the paper's own, `corrected` when its evaluation code was not released)."""
     seeds: int = Field(1, ge=1)
     """Run every row this many times — training seed `run.seed + k`, noise seed `seed + k`, k = 0..seeds-1
     (stages `…~k`, humanvid.seeds) — and show mean ± standard deviation, with the row differences that

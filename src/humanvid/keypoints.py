@@ -40,6 +40,19 @@ def openpose18_from_wholebody(kp: np.ndarray) -> np.ndarray:
     return out
 
 
+def wholebody_from_openpose(body18: np.ndarray, face68: np.ndarray, left_hand: np.ndarray, right_hand: np.ndarray) -> np.ndarray:
+    """OpenPose's body (18, 3), face (68, 3) and hands (21, 3 each) -> COCO-WholeBody (133, 3): the 17 COCO body
+    points (the neck has no slot), feet missing (score 0); OpenPose's face and hand orders are COCO-WholeBody's."""
+    out = np.zeros((NUM_WHOLEBODY, 3), np.float32)
+    for i, j in enumerate(OPENPOSE18_FROM_WHOLEBODY):
+        if j is not None:
+            out[j] = body18[i]
+    out[FACE_START:LHAND_START] = face68
+    out[LHAND_START:RHAND_START] = left_hand
+    out[RHAND_START:] = right_hand
+    return out
+
+
 def _swap(n: int, pairs: list[tuple[int, int]]) -> list[int]:
     perm = list(range(n))
     for a, b in pairs:

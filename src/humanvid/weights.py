@@ -88,8 +88,12 @@ WEIGHTS: dict[str, WeightSource] = {
                             "SMPLX_NEUTRAL.npz as shown, or set weights.overrides.smplx to the file or its folder"),  # fmt: skip
         WeightSource("dwpose-yolox-l", "estimator dwpose: person detector", "Apache-2.0", repo="yzd-v/DWPose", filename="yolox_l.onnx"),
         WeightSource("dwpose-ll-ucoco-384", "estimator dwpose: whole-body pose", "Apache-2.0", repo="yzd-v/DWPose", filename="dw-ll_ucoco_384.onnx"),
-        WeightSource("openpose-body", "estimator openpose: CMU body model (PyTorch port)", "CMU OpenPose academic licence",
+        WeightSource("openpose-body", "estimators openpose, openpose_wholebody: CMU body model (PyTorch port)", "CMU OpenPose academic licence",
                      repo="lllyasviel/Annotators", filename="body_pose_model.pth"),  # fmt: skip
+        WeightSource("openpose-hand", "estimator openpose_wholebody: CMU hand model (PyTorch port)", "CMU OpenPose academic licence",
+                     repo="lllyasviel/Annotators", filename="hand_pose_model.pth"),  # fmt: skip
+        WeightSource("openpose-face", "estimator openpose_wholebody: CMU face model (PyTorch port)", "CMU OpenPose academic licence",
+                     repo="lllyasviel/Annotators", filename="facenet.pth"),  # fmt: skip
         WeightSource("rvm-mobilenetv3", "estimator matting: Robust Video Matting (TorchScript)", "GPL-3.0",
                      url="https://github.com/PeterL1n/RobustVideoMatting/releases/download/v1.0.0/rvm_mobilenetv3_fp32.torchscript"),  # fmt: skip
         WeightSource("densepose-r50-fpn-s1x", "estimator densepose: detectron2 DensePose R_50_FPN_s1x", "Apache-2.0",

@@ -11,6 +11,7 @@ __getattr__ = lazy_builtins(ESTIMATORS, "humanvid.estimators", {
     "matting": "matting:RobustVideoMatting",
     "densepose": "densepose:DensePose",
     "openpose": "openpose:OpenPoseBody",
+    "openpose_wholebody": "openpose_wholebody:OpenPoseWholeBody",
     "smplx": "smplx:SMPLXMesh",
     "dpt_hybrid": "depth:DPTHybridMidas",
     "depth_anything_v2_small": "depth:DepthAnythingV2Small",

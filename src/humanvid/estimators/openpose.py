@@ -57,6 +57,39 @@ def _stage_spec(stage: int, branch: int) -> list[tuple[str, tuple]]:
     return convs + [(f"Mconv6_{n}", ("conv", (128, 128, 1))), (f"Mconv7_{n}", ("conv", (128, out, 1)))]
 
 
+def sequential(spec: list[tuple[str, tuple]], last_linear: bool):
+    """A torch `nn.Sequential` of named layers from a spec; every conv is followed by a ReLU except, with
+    `last_linear`, the block's output convolution."""
+    from torch import nn
+
+    layers: list[tuple[str, nn.Module]] = []
+    for i, (name, (kind, *args)) in enumerate(spec):
+        if kind == "pool":
+            layers.append((name, nn.MaxPool2d(2, 2)))
+            continue
+        cin, cout, k = args[0]
+        layers.append((name, nn.Conv2d(cin, cout, k, 1, k // 2)))
+        if not (last_linear and i == len(spec) - 1):
+            layers.append((f"relu_{name}", nn.ReLU(inplace=True)))
+    return nn.Sequential(OrderedDict(layers))
+
+
+def load_released(net, state: dict, what: str) -> None:
+    """Load a released OpenPose state dict into `net`, whose keys are the released ones behind a block prefix
+    (`model0.conv1_1.weight` <- `conv1_1.weight`); any missing, unexpected or misshapen key is refused by name."""
+    ours = net.state_dict()
+    released = {k.split(".", 1)[1]: k for k in ours}
+    missing = sorted(set(released) - set(state))
+    unexpected = sorted(set(state) - set(released))
+    if missing or unexpected:
+        raise KeyError(f"{what} weights do not match the model: missing {missing[:5]}{'…' if len(missing) > 5 else ''}, "
+                       f"unexpected {unexpected[:5]}{'…' if len(unexpected) > 5 else ''}")  # fmt: skip
+    for name, key in released.items():
+        if tuple(state[name].shape) != tuple(ours[key].shape):
+            raise KeyError(f"{what} weight {name}: shape {tuple(state[name].shape)}, expected {tuple(ours[key].shape)}")
+    net.load_state_dict({key: state[name] for name, key in released.items()})
+
+
 class BodyPoseNet:
     """Built lazily as a torch module (torch is imported by whoever runs the estimator)."""
 
@@ -65,25 +98,13 @@ class BodyPoseNet:
         import torch
         from torch import nn
 
-        def block(spec: list[tuple[str, tuple]], last_linear: bool) -> nn.Sequential:
-            layers: list[tuple[str, nn.Module]] = []
-            for i, (name, (kind, *args)) in enumerate(spec):
-                if kind == "pool":
-                    layers.append((name, nn.MaxPool2d(2, 2)))
-                    continue
-                cin, cout, k = args[0]
-                layers.append((name, nn.Conv2d(cin, cout, k, 1, k // 2)))
-                if not (last_linear and i == len(spec) - 1):  # a stage's output convolution has no ReLU
-                    layers.append((f"relu_{name}", nn.ReLU(inplace=True)))
-            return nn.Sequential(OrderedDict(layers))
-
         class Net(nn.Module):
             def __init__(self) -> None:
                 super().__init__()
-                self.model0 = block(_trunk_spec(), last_linear=False)
+                self.model0 = sequential(_trunk_spec(), last_linear=False)
                 for stage in range(1, 7):
                     for branch in (1, 2):
-                        setattr(self, f"model{stage}_{branch}", block(_stage_spec(stage, branch), last_linear=True))
+                        setattr(self, f"model{stage}_{branch}", sequential(_stage_spec(stage, branch), last_linear=True))
 
             def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
                 """(B, 3, H, W) -> PAFs (B, 38, H/8, W/8), heatmaps (B, 19, H/8, W/8)."""
@@ -96,17 +117,7 @@ class BodyPoseNet:
 
             def load_released(self, state: dict) -> None:
                 """Load the released state dict (layer names without their block prefix)."""
-                ours = self.state_dict()
-                mapped = {k: state[k.split(".", 1)[1]] for k in ours if k.split(".", 1)[1] in state}
-                missing = sorted(k.split(".", 1)[1] for k in ours if k.split(".", 1)[1] not in state)
-                unexpected = sorted(set(state) - {k.split(".", 1)[1] for k in ours})
-                if missing or unexpected:
-                    raise KeyError(f"OpenPose body weights do not match the model: missing {missing[:5]}{'…' if len(missing) > 5 else ''}, "
-                                   f"unexpected {unexpected[:5]}{'…' if len(unexpected) > 5 else ''}")  # fmt: skip
-                for k, v in mapped.items():
-                    if tuple(v.shape) != tuple(ours[k].shape):
-                        raise KeyError(f"OpenPose body weight {k.split('.', 1)[1]}: shape {tuple(v.shape)}, expected {tuple(ours[k].shape)}")
-                self.load_state_dict(mapped)
+                load_released(self, state, "OpenPose body")
 
         return Net()
 
@@ -211,17 +222,8 @@ class OpenPoseBody(Estimator):
 
     def __init__(self, device, dtype, raw_dir, overrides: dict[str, str] | None = None) -> None:
         super().__init__(device, dtype, raw_dir, overrides)
-        import torch
-
-        from humanvid import weights
-
-        path = weights.resolve(self.weights[0], self.overrides)
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:
-            raise ValueError(f"{path}: not a readable PyTorch state dict ({exc})") from exc
         self.net = BodyPoseNet.build()
-        self.net.load_released(state)
+        self.net.load_released(released_state(self.weights[0], self.overrides))
         self.net.to(device).eval()
 
     def maps(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -248,9 +250,8 @@ class OpenPoseBody(Estimator):
             pafs.append(back(pf))
         return np.stack(heats), np.stack(pafs)
 
-    def __call__(self, frames: np.ndarray, clip: Clip) -> dict[str, np.ndarray]:
-        if len(frames) == 0:
-            raise ValueError(f"clip {clip.clip_id}: no frames")
+    def people(self, frames: np.ndarray) -> np.ndarray:
+        """Frames (T, H, W, 3) RGB -> the best-scored person per frame (T, 18, 3); all zeros where none is found."""
         heats, pafs = self.maps(frames)
         out = np.zeros((len(frames), 18, 3), np.float32)
         for t in range(len(frames)):
@@ -259,4 +260,22 @@ class OpenPoseBody(Estimator):
             if people:
                 out[t] = people[0]
                 out[t, :, 2] = np.clip(out[t, :, 2], 0, 1)
-        return {"openpose18": out}
+        return out
+
+    def __call__(self, frames: np.ndarray, clip: Clip) -> dict[str, np.ndarray]:
+        if len(frames) == 0:
+            raise ValueError(f"clip {clip.clip_id}: no frames")
+        return {"openpose18": self.people(frames)}
+
+
+def released_state(weight: str, overrides: dict[str, str]) -> dict:
+    """The state dict of a released OpenPose `.pth` (`humanvid.weights` name), loaded with `weights_only`."""
+    import torch
+
+    from humanvid import weights
+
+    path = weights.resolve(weight, overrides)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ValueError(f"{path}: not a readable PyTorch state dict ({exc})") from exc

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ from humanvid.config import EvaluationConfig
 from humanvid.controls import control_images, control_sources
 from humanvid.disk import reraise_if_disk_full
 from humanvid.metrics import METRICS, PROTOCOLS, disco, image, protocol, weights_needed
-from humanvid.metrics.protocols import Protocol
+from humanvid.metrics.protocols import LMD_ESTIMATORS, Protocol
 from humanvid.sampling.clips import MANIFEST
 from humanvid.sampling.outputs import read_depth
 from humanvid.shards import ShardReader
@@ -60,6 +61,16 @@ def at_protocol_size(pred: np.ndarray, frames: np.ndarray, p: Protocol, resoluti
     return np.stack([disco.resized_like_disco(f, size, size) for f in pred]), target
 
 
+def _landmark_distances(estimator, pred: np.ndarray, target: np.ndarray, reader: ShardReader, clip_id: str, threshold: float) -> dict[str, float]:
+    """LMD of one clip: the pose estimator on the generated and the ground-truth video (both (T, S, S, 3))."""
+    from humanvid.datasets.clips import Clip
+    from humanvid.metrics.landmarks import landmark_distances
+
+    size = pred.shape[1]
+    clip = Clip(**reader.clip_meta(clip_id) | {"num_frames": len(pred), "width": size, "height": size, "source": "generated"})
+    return landmark_distances(estimator(pred, clip)["wholebody133"], estimator(target, clip)["wholebody133"], threshold)
+
+
 def plan_needs(cfg: EvaluationConfig, overrides: dict[str, str] | None, has_depth: bool) -> tuple[dict[str, dict[str, str]], list[str]]:
     """(metric -> protocol -> what is missing, for every metric that cannot be computed here; the
     missing weight names, so a later run can tell that they have arrived)."""
@@ -73,7 +84,7 @@ def plan_needs(cfg: EvaluationConfig, overrides: dict[str, str] | None, has_dept
         for protocol_name in PROTOCOLS:
             wanted = list(weights_needed(name, protocol_name, cfg.fvd.weights))
             if kind == "landmark":
-                wanted += list(ESTIMATORS.get(cfg.landmarks.estimator).weights)
+                wanted += list(ESTIMATORS.get(LMD_ESTIMATORS[protocol(protocol_name).lmd]).weights)
             missing = weights.missing(wanted, overrides)
             all_missing.update(missing)
             reason = ""
@@ -202,27 +213,33 @@ def evaluate_samples(samples_dir: Path, reader: ShardReader, cfg: EvaluationConf
     needs, missing_weights = plan_needs(cfg, overrides, has_depth)
     can = {(m, p) for m in cfg.metrics for p in PROTOCOLS if p not in needs.get(m, {})}
     nets = FeatureNetworks(device or torch.device("cpu"), dtype or torch.float32, overrides, cfg.batch_size)
-    broken: dict[str, str] = {}  # metric -> why it could not be computed: the other metrics go on
+    broken: dict[str, dict[str, str]] = {}  # metric -> protocol -> why it could not be computed: the others go on
 
-    def attempt(metrics: list[str], fn):
-        """fn() for these metrics, or None once any of them has failed (recorded in `broken`, dropped from `can`)."""
-        if any(m in broken for m in metrics):
+    def attempt(metrics: list[str], fn, protocols: tuple[str, ...] = PROTOCOLS):
+        """fn() for these metrics in these protocols, or None once any of them has failed (recorded in `broken`,
+        dropped from `can`)."""
+        if any(p in broken.get(m, {}) for m in metrics for p in protocols):
             return None
         try:
             return fn()
         except Exception as exc:  # a network that cannot load or run fails its metrics, not every clip
+            why = f"{type(exc).__name__}: {exc}"
             for m in metrics:
-                broken[m] = f"{type(exc).__name__}: {exc}"
-                can.difference_update({(m, p) for p in PROTOCOLS})
-            progress(f"{', '.join(metrics)}: failed, the other metrics go on: {broken[metrics[0]]}")
+                broken.setdefault(m, {}).update(dict.fromkeys(protocols, why))
+                can.difference_update({(m, p) for p in protocols})
+            progress(f"{', '.join(metrics)} ({', '.join(protocols)}): failed, the other metrics go on: {why}")
             return None
 
-    estimator = None
-    landmark_metrics = [m for m in cfg.metrics if METRICS[m].kind == "landmark" and any((m, p) in can for p in PROTOCOLS)]
-    if landmark_metrics:
-        from humanvid.estimators import ESTIMATORS
+    landmark_metrics = [m for m in cfg.metrics if METRICS[m].kind == "landmark"]
+    lmd_protocols = {v: tuple(p for p in PROTOCOLS if protocol(p).lmd == v and any((m, p) in can for m in landmark_metrics))
+                     for v in LMD_ESTIMATORS}  # fmt: skip
+    estimators = {}  # LMD variant -> its pose estimator, loaded once for the protocols that use it
+    for variant, names in lmd_protocols.items():
+        if names:
+            from humanvid.estimators import ESTIMATORS
 
-        estimator = attempt(landmark_metrics, lambda: ESTIMATORS.get(cfg.landmarks.estimator)(nets.device, nets.dtype, reader.dir, overrides))
+            load = lambda v=variant: ESTIMATORS.get(LMD_ESTIMATORS[v])(nets.device, nets.dtype, reader.dir, overrides)  # noqa: E731
+            estimators[variant] = attempt(landmark_metrics, load, names)
 
     per_clip, failed, preview, per_frame = {}, [], {}, []
     pooled = {p: {m: [] for m in cfg.metrics} for p in PROTOCOLS}  # per-frame / per-clip values
@@ -244,15 +261,7 @@ def evaluate_samples(samples_dir: Path, reader: ShardReader, cfg: EvaluationConf
             clip_feats = {size: _ClipFeatures(nets, pred, target)}
             once = _Once()  # protocols sharing a variant at a size compute it once per clip
             clip_doc: dict = {"frames": len(pred)}
-            extra = {}  # protocol-independent values of this clip: landmarks, depth
-            if estimator is not None and landmark_metrics[0] not in broken:
-                from humanvid.datasets.clips import Clip
-                from humanvid.metrics.landmarks import landmark_distances
-
-                clip = Clip(**reader.clip_meta(cid) | {"num_frames": len(pred), "width": size, "height": size, "source": "generated"})
-                extra |= attempt(landmark_metrics, lambda clip=clip: landmark_distances(estimator(pred, clip)["wholebody133"],  # noqa: B023 — attempt() calls it at once
-                                                                                       estimator(target, clip)["wholebody133"],  # noqa: B023 — attempt() calls it at once
-                                                                                       cfg.landmarks.threshold)) or {}  # fmt: skip
+            extra = {}  # protocol-independent values of this clip: depth
             depth_rgb = None
             if "depth" in files:
                 depth_pair = _depth_pair(samples_dir / files["depth"], reader, cid, size, len(pred))
@@ -266,21 +275,27 @@ def evaluate_samples(samples_dir: Path, reader: ShardReader, cfg: EvaluationConf
                     videos[at] = at_protocol_size(pred, data["frames"], p, size)
                     clip_feats[at] = _ClipFeatures(nets, *videos[at])
                 a, b = videos[at]
+                clip_values = {}  # this clip's one value per metric: landmarks (at this size), depth
                 values = {m: once((m, p.variant(m), at), lambda m=m, a=a, b=b: evaluate_frames(a, b, [m], name)[m])  # noqa: B023 — once() calls it at once
                           for m in frame_names if m in FRAME_VARIANTS and (m, name) in can}  # fmt: skip
                 if ("lpips", name) in can:
                     lpips = once(("lpips", p.lpips, at), lambda a=a, b=b, v=p.lpips: attempt(["lpips"], lambda: lpips_per_frame(nets, a, b, v)))  # noqa: B023 — once() calls it at once
                     if lpips is not None:
                         values["lpips"] = lpips
+                if estimators.get(p.lmd) is not None and name in lmd_protocols[p.lmd]:
+                    compute = partial(_landmark_distances, estimators[p.lmd], a, b, reader, cid, cfg.landmarks.threshold)
+                    lmd = once(("lmd", p.lmd, at), lambda c=compute, names=lmd_protocols[p.lmd]: attempt(landmark_metrics, c, names))
+                    clip_values |= {m: v for m, v in (lmd or {}).items() if (m, name) in can}
                 for m, v in values.items():
                     pooled[name][m].extend(v)
                 if name == PRIMARY:
                     per_frame += [{"clip": cid, "frame": t} | {m: (float(v[t]) if math.isfinite(v[t]) else None) for m, v in values.items()}
                                   for t in range(len(pred))]  # fmt: skip
                 clip_doc[name] = {m: _mean(v) for m, v in values.items()}
-                for m in (m for m in extra if (m, name) in can):
-                    pooled[name][m].append(extra[m])
-                    clip_doc[name][m] = extra[m]
+                clip_values |= {m: v for m, v in extra.items() if (m, name) in can}
+                for m, v in clip_values.items():
+                    pooled[name][m].append(v)
+                    clip_doc[name][m] = v
                 fvd_net, fvd_clips = weights_needed("fvd", name, cfg.fvd.weights)[0], "disco" if p.fvd == "disco" else cfg.fvd.clips
                 feats = clip_feats[at]
                 pooled_features = {  # metric -> (memo key, its (generated, ground truth) features of this clip)
@@ -312,10 +327,10 @@ def evaluate_samples(samples_dir: Path, reader: ShardReader, cfg: EvaluationConf
                 preview["generated_depth"], preview["ground_truth_depth"] = depth_rgb
     if not per_clip:
         raise RuntimeError(f"{samples_dir}: no clip could be evaluated: {failed}")
-    for m, why in broken.items():  # a metric that failed part-way counts nowhere, and says why
-        needs[m] = {p: f"failed: {why}" for p in PROTOCOLS}
+    for m, failures in broken.items():  # a metric that failed part-way counts nowhere in those protocols, and says why
+        needs.setdefault(m, {}).update({p: f"failed: {why}" for p, why in failures.items()})
         for clip_doc in per_clip.values():
-            for p in PROTOCOLS:
+            for p in failures:
                 clip_doc.get(p, {}).pop(m, None)
 
     protocols, samples, warnings = {}, {}, []

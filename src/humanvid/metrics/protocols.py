@@ -8,7 +8,7 @@ No torch here: validating params.yaml and rendering reports read this registry.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Literal
 
 PsnrVariant = Literal["standard", "disco-wrapped", "disco-fixed"]
@@ -18,6 +18,10 @@ LpipsVariant = Literal["standard", "disco"]
 FidVariant = Literal["pytorch-fid", "clean"]
 FidVidVariant = Literal["clips", "video-mean"]
 FvdVariant = Literal["configured", "disco"]
+LmdVariant = Literal["dwpose", "openpose"]
+
+LMD_ESTIMATORS: dict[str, str] = {"dwpose": "dwpose", "openpose": "openpose_wholebody"}
+"""LMD variant -> the estimator (`humanvid.estimators`) that finds the landmarks on both videos."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,10 @@ class Protocol:
     fvd: FvdVariant
     """`configured`: `evaluation.fvd` (network and clip extraction); `disco`: the PyTorch I3D port on every 16-frame
     window at stride 1."""
+    lmd: LmdVariant
+    """The pose estimator behind LMD, run on generated and ground-truth frames alike: `dwpose` (DWPose whole-body,
+    feet included in the body part); `openpose` (OpenPose's body, hand and face networks, Make-Your-Anchor's choice;
+    the body part is the 17 COCO points, no feet)."""
     size: int | None
     """Evaluation size (square): the ground truth is centre-cropped and resized to it like the model's inputs, a
     generated frame of another size is resized to it with OpenCV's bilinear default (what DisCo's code does to a
@@ -53,24 +61,19 @@ class Protocol:
         """The variant this protocol uses for a metric family (`psnr`, `l1`, …)."""
         return getattr(self, family)
 
-    def shares(self, other: Protocol, *families: str) -> bool:
-        """Whether the two protocols compute these families identically (and at the same size), so one
-        computation serves both."""
-        return self.size == other.size and all(self.variant(f) == other.variant(f) for f in families)
 
-
-FAMILIES = tuple(f.name for f in fields(Protocol) if f.name not in ("name", "summary", "size"))
-
-_DISCO = dict(l1="disco", ssim="disco", lpips="disco", fid="clean", fid_vid="video-mean", fvd="disco", size=256)
+_STANDARD = dict(psnr="standard", l1="standard", ssim="standard", lpips="standard", fid="pytorch-fid", fid_vid="clips", fvd="configured", size=None)
+_DISCO = dict(l1="disco", ssim="disco", lpips="disco", fid="clean", fid_vid="video-mean", fvd="disco", lmd="dwpose", size=256)
 
 PROTOCOL_REGISTRY: dict[str, Protocol] = {
     p.name: p
     for p in (
-        Protocol("corrected", "standard definitions, at the model's resolution", psnr="standard", l1="standard", ssim="standard",
-                 lpips="standard", fid="pytorch-fid", fid_vid="clips", fvd="configured", size=None),  # fmt: skip
+        Protocol("corrected", "standard definitions, at the model's resolution", lmd="dwpose", **_STANDARD),
         Protocol("disco", "DisCo's evaluation code before 2024-04-10 (uint8 wrap-around PSNR), at 256²", psnr="disco-wrapped", **_DISCO),
         Protocol("disco@2024-04", "DisCo's evaluation code from 2024-04-10 (PSNR fixed, other quirks kept), at 256²",
                  psnr="disco-fixed", **_DISCO),  # fmt: skip
+        Protocol("openpose-lmd", "standard definitions, at the model's resolution; LMD from OpenPose's body, hand and face networks "
+                 "(Make-Your-Anchor's estimator)", lmd="openpose", **_STANDARD),  # fmt: skip
     )
 }
 PROTOCOLS = tuple(PROTOCOL_REGISTRY)
