@@ -8,7 +8,7 @@ import json
 from PIL import Image
 
 from humanvid.atomic import atomic_dir, write_text
-from humanvid.device import resolve_device, resolve_dtype
+from humanvid.device import pin_float32_precision, resolve_device, resolve_dtype
 from humanvid.metrics.evaluate import evaluate_samples, preview_image, preview_video
 from humanvid.shards import ShardReader
 from humanvid.video import write_webm
@@ -21,6 +21,7 @@ def main(argv: list[str] | None = None) -> None:
     ev = ctx.cfg.evaluation
     device = resolve_device(ev.device)
     dtype = resolve_dtype(ev.dtype, device)
+    pin_float32_precision(dtype)
     doc, preview, per_frame = evaluate_samples(ctx.layout.samples(ctx.name), ShardReader(ctx.layout.shards(cfg.data)), ev,
                                     device, dtype, ctx.cfg.weights.overrides, progress)  # fmt: skip
     doc = {"sampler": ctx.name, "model": cfg.model, "data": cfg.data, **doc}

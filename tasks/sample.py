@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from humanvid.atomic import atomic_dir
-from humanvid.device import resolve_device, resolve_dtype
+from humanvid.device import pin_float32_precision, resolve_device, resolve_dtype
 from humanvid.models import METHODS
 from humanvid.pipeline import final_stage
 from humanvid.sampling.clips import sample_clips
@@ -17,6 +17,7 @@ def main(argv: list[str] | None = None) -> None:
     arch = ctx.cfg.models[cfg.model].arch
     device = resolve_device(cfg.device)
     dtype = resolve_dtype(cfg.dtype, device)
+    pin_float32_precision(dtype)
     spec = METHODS.get(arch.method)
     last = final_stage(ctx.cfg, cfg.model)
     if last is None:  # a released flavor: the released weights, by name

@@ -402,3 +402,51 @@ def test_a_training_stage_with_loader_processes_trains_on_the_same_batches(shard
 
     for a, b in zip(batches(0), batches(2), strict=True):
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+# -- frames decoded on the training device (nvJPEG on CUDA; the same code path on a CPU here) -------------
+
+
+@pytest.mark.parametrize("resolution", [SIZE, 24])
+def test_jpeg_kept_and_decoded_on_the_device_matches_the_decoding_loader(shards, resolution):
+    """`keep_jpeg` + `decode_on_device` (torchvision's decode_jpeg, batched) gives the frames, references, flips and
+    keypoints of the ordinary loader: exactly at the shard's own size, within PIL-vs-torch bicubic rounding when resized."""
+    import torch
+
+    from humanvid.shards.loader import decode_on_device
+
+    reader, _ = shards
+    cfg = MagicAnimateVideo(reduce_p=0.0, image_joint_p=0.0)
+    plain = ShardSamples(reader, cfg, resolution, seed=3, conditions=("openpose18",))
+    kept = ShardSamples(reader, cfg, resolution, seed=3, conditions=("openpose18",), keep_jpeg=True)
+    a = next(iterate(plain, 4))
+    b = decode_on_device(next(iterate(kept, 4)), torch.device("cpu"), resolution)
+    assert "frames_jpeg" not in b and any(b["flip"]) and not all(b["flip"])  # both kinds of sample are in the batch
+    assert b["frames"].shape == a["frames"].shape == (4, 16, 3, resolution, resolution) and b["frames"].dtype == torch.uint8
+    assert b["reference"].shape == a["reference"].shape
+    torch.testing.assert_close(b["openpose18"], a["openpose18"])
+    diff = (b["frames"].int() - a["frames"].int()).abs()
+    ref_diff = (b["reference"].int() - a["reference"].int()).abs()
+    if resolution == SIZE:
+        assert diff.max() == 0 and ref_diff.max() == 0
+    else:
+        assert diff.float().mean() < 0.25 and diff.max() <= 24 and ref_diff.float().mean() < 0.25  # measured 0.11, max 6
+
+
+def test_kept_jpeg_travels_through_decoding_processes_and_needs_a_device(shards):
+    import torch
+
+    from humanvid.shards.loader import decode_on_device
+    from humanvid.training.streams import ShardStream
+
+    reader, _ = shards
+    cfg = MagicAnimatePair(image_joint_p=0.0)
+    kept = ShardSamples(reader, cfg, SIZE, seed=5, keep_jpeg=True)
+    via_processes = decode_on_device(next(iterate(kept, 3, processes=1)), torch.device("cpu"), SIZE)
+    kept.load_state_dict({"epoch": 0, "consumed": 0, "seed": 5})
+    in_process = decode_on_device(next(iterate(kept, 3)), torch.device("cpu"), SIZE)
+    assert torch.equal(via_processes["frames"], in_process["frames"]) and via_processes["frames"].shape == (3, 1, 3, SIZE, SIZE)
+    with pytest.raises(ValueError, match="needs the device that decodes them"):
+        ShardStream(kept)
+    batch = next(ShardStream(kept, device=torch.device("cpu")).batches(2))
+    assert batch["frames"].shape == (2, 1, 3, SIZE, SIZE) and batch["reference"].shape == (2, 3, SIZE, SIZE)

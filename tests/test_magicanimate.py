@@ -73,7 +73,11 @@ def test_with_tokens_only_the_keys_and_values_change(model):
     gen = torch.Generator().manual_seed(1)
     x = torch.randn(4, 10, attn.to_q.in_features, generator=gen)
     tokens = torch.randn(2, 6, x.shape[-1], generator=gen)  # two references
-    out = attn.processor(attn, x, appearance=Appearance({name: tokens}, torch.tensor([0, 1, -1, 1])))
+    appearance = Appearance({name: tokens}, torch.tensor([0, 1, -1, 1]))
+    out = attn.processor(attn, x, appearance=appearance)
+    # Which rows read a reference is read from `rows` once per pass (no device sync in each layer) and kept.
+    kind, with_ref, plain = appearance.split()
+    assert kind == "some" and with_ref.tolist() == [0, 1, 3] and plain.tolist() == [2] and appearance.split() is appearance.split()
     # Rows reading a reference: attention of their queries over [K, K'_a], [V, V'_a] ...
     for row, ref in ((0, 0), (1, 1), (3, 1)):
         expected = _manual_attention(attn, x[row : row + 1], torch.cat([x[row : row + 1], tokens[ref : ref + 1]], 1))

@@ -23,3 +23,13 @@ def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
     if name not in table:
         raise ValueError(f"unknown dtype {name!r}; choose one of: auto, {', '.join(table)}")
     return table[name]
+
+
+def pin_float32_precision(dtype: torch.dtype) -> None:
+    """For a stage that computes in float32, pin CUDA's float32 matmuls and cuDNN convolutions to IEEE float32.
+    torch runs float32 convolutions in TF32 on Ampere and later by default (10-bit mantissa), which moves FID-type
+    features and any protocol that says float32; a stage in bfloat16/float16 is left as it is. Process-wide, so
+    it is called at a stage's entry, where the dtype is chosen."""
+    if dtype == torch.float32:
+        torch.backends.cuda.matmul.fp32_precision = "ieee"
+        torch.backends.cudnn.conv.fp32_precision = "ieee"

@@ -73,7 +73,7 @@ class FeatureNetworks:
             self._nets[net] = build_network(net, self.overrides).to(self.device, self.dtype)
         return self._nets[net]
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def run(self, net: str, *inputs: torch.Tensor) -> np.ndarray:
         """Apply a network in batches along dim 0 -> float64 numpy."""
         model, outs = self.get(net), []

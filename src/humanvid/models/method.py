@@ -44,7 +44,7 @@ def channels_last(value: torch.Tensor):
 
 def to_unit(images: torch.Tensor, device: torch.device) -> torch.Tensor:
     """uint8 images -> float32 in [-1, 1] on `device`."""
-    return images.to(device).float() / 127.5 - 1
+    return images.to(device, non_blocking=True).float() / 127.5 - 1  # pinned batches copy asynchronously
 
 
 class Method(ABC):

@@ -83,15 +83,17 @@ class Recipe(Section):
 
     def stream(self, reader: ShardReader, *, resolution: int, split: str, seed: int, stream_seed: int, conditions: tuple[str, ...],
                rank: int = 0, world_size: int = 1, block: int = 1, processes: int = 0,
-               overrides: dict[str, str] | None = None) -> SampleStream:  # fmt: skip
+               overrides: dict[str, str] | None = None, device=None) -> SampleStream:  # fmt: skip
         """The endless, resumable stream of this recipe's samples from one dataset's shards (`seed`: the
-        model's seed; `stream_seed`: the stage's own; `block`: samples per batch, dealt to ranks together)."""
+        model's seed; `stream_seed`: the stage's own; `block`: samples per batch, dealt to ranks together;
+        `device`: where training runs — on CUDA the frames are decoded there, with nvJPEG)."""
         from humanvid.shards.loader import ShardSamples
         from humanvid.training.streams import ShardStream
 
         dataset = ShardSamples(reader, self, resolution, split, stream_seed, conditions=tuple(dict.fromkeys(conditions + self.conditions())),
-                               rank=rank, world_size=world_size, block=block, perturbation=self.perturbation(overrides))  # fmt: skip
-        return ShardStream(dataset, processes)
+                               rank=rank, world_size=world_size, block=block, perturbation=self.perturbation(overrides),
+                               keep_jpeg=device is not None and device.type == "cuda")  # fmt: skip
+        return ShardStream(dataset, processes, device)
 
     def perturbation_name(self) -> str | None:
         """The SMPL-X perturbation hook its samples go through (Make-Your-Anchor), or None."""

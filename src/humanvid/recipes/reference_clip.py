@@ -31,7 +31,8 @@ class ReferenceClip(Recipe):
     def pick(self, clip, rng, identity_clips=None):
         raise TypeError("reference_clip draws per shard row, not per clip: use its stream()")
 
-    def stream(self, reader, *, resolution, split, seed, stream_seed, conditions, rank=0, world_size=1, block=1, processes=0, overrides=None):
+    def stream(self, reader, *, resolution, split, seed, stream_seed, conditions, rank=0, world_size=1, block=1, processes=0, overrides=None,
+               device=None):  # this recipe's frames are decoded on the CPU, whatever the device
         from humanvid.shards.samples import ReferenceClipSamples, SampleSpec
         from humanvid.training.streams import CycleStream
 

@@ -20,7 +20,7 @@ import torch
 from humanvid.sampling.windows import fuse_windows, window_frames
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def sample_video(
     model,
     reference: torch.Tensor,

@@ -82,6 +82,60 @@ def jpeg_decoder() -> tuple[str, Callable[..., np.ndarray]]:
         return "pillow", lambda data, out=None: copy_into(decode_jpeg(data), out)
 
 
+def jpeg_size(data: bytes) -> tuple[int, int]:
+    """(height, width) of a JPEG from its header, without decoding it."""
+    try:
+        import simplejpeg
+
+        return tuple(simplejpeg.decode_jpeg_header(data)[:2])
+    except ImportError:
+        import io
+
+        from PIL import Image
+
+        with Image.open(io.BytesIO(data)) as img:
+            return img.height, img.width
+
+
+def decode_on_device(batch: dict, device: torch.device, size: int) -> dict:
+    """A collated batch of `keep_jpeg` samples with its JPEGs decoded on `device` — torchvision's `decode_jpeg`, on
+    CUDA nvJPEG over the whole batch in one call, on a CPU libjpeg — then centre-cropped and resized to `size` as
+    `crop_resize` does (bicubic, antialiased; no resize when the shard already has that size) and mirrored where the
+    sample was flipped: `frames` (B, K, 3, S, S) and `reference` (B, 3, S, S), uint8 on `device` (a list per sample
+    where K differs)."""
+    from torchvision.io import ImageReadMode, decode_jpeg
+
+    out = {k: v for k, v in batch.items() if k not in ("frames_jpeg", "reference_jpeg")}
+    groups = {"frames": batch["frames_jpeg"]}
+    if "reference_jpeg" in batch:
+        groups["reference"] = [[j] for j in batch["reference_jpeg"]]
+    flat = [torch.frombuffer(bytearray(j), dtype=torch.uint8) for g in groups.values() for js in g for j in js]
+    images = iter(decode_jpeg(flat, mode=ImageReadMode.RGB, device=device))
+    for name, jpegs in groups.items():
+        per_sample = []
+        for js, flip in zip(jpegs, batch["flip"], strict=True):
+            x = torch.stack([device_crop_resize(next(images), size) for _ in js])
+            per_sample.append(x.flip(-1) if flip else x)
+        if name == "reference":
+            out[name] = torch.cat(per_sample)
+        else:
+            out[name] = torch.stack(per_sample) if len({x.shape for x in per_sample}) == 1 else per_sample
+    return out
+
+
+def device_crop_resize(image: torch.Tensor, size: int) -> torch.Tensor:
+    """`crop_resize` for a uint8 image tensor (3, H, W) on any device: the same centre crop, then bicubic with
+    antialiasing (PIL's filter) to (3, size, size)."""
+    from humanvid.conditions import crop_box
+
+    top, left, side = crop_box(*image.shape[1:])
+    crop = image[:, top : top + side, left : left + side]
+    if side == size:
+        return crop
+    resized = torch.nn.functional.interpolate(crop[None].float(), (size, size), mode="bicubic", antialias=True, align_corners=False)
+    return resized[0].round_().clamp_(0, 255).to(torch.uint8)
+
+
 @dataclass(frozen=True)
 class ClipRows:
     """Where a clip's frames live: its index entries (windows) in frame order."""
@@ -113,7 +167,7 @@ class ShardSamples(torch.utils.data.IterableDataset):
 
     def __init__(self, reader: ShardReader, cfg: Recipe, resolution: int, split: str = "train", seed: int = 0,
                  conditions: tuple[str, ...] = ("openpose18",), rank: int = 0, world_size: int = 1, block: int = 1,
-                 perturbation: MeshPerturbation | None = None) -> None:  # fmt: skip
+                 perturbation: MeshPerturbation | None = None, keep_jpeg: bool = False) -> None:  # fmt: skip
         if not 0 <= rank < world_size:
             raise ValueError(f"rank {rank} outside world size {world_size}")
         if block < 1:
@@ -144,6 +198,7 @@ class ShardSamples(torch.utils.data.IterableDataset):
         for c in self.clips.values():
             self.by_identity.setdefault(c.info.identity, []).append(c.info)
         self.epoch, self.consumed = 0, 0
+        self.keep_jpeg = keep_jpeg  # frames left as JPEG bytes for `decode_on_device` (nvJPEG on a GPU)
         self.decoder_name, self._decode_jpeg = jpeg_decoder()
         self._positions, self._orders = self.share(0, 1), {}  # for `sample`: the rank's one stream
 
@@ -294,29 +349,45 @@ class ShardSamples(torch.utils.data.IterableDataset):
             out[...] = crop_resize(img, out.shape[0])
         return img.shape[:2]
 
+    def _header(self, item: dict) -> tuple[int, int]:
+        """A stored frame's (height, width) from its JPEG header alone."""
+        entry, frame = item["where"]
+        try:
+            return jpeg_size(item["jpeg"])
+        except Exception as exc:
+            raise DecodeError(f"{self.reader.dir / entry['shard']}: clip {entry['clip_id']} frame {frame}: JPEG header does not parse ({exc})") from exc
+
     def _assemble(self, p: Pick, decoded: dict, alloc: Allocator = np.empty) -> dict:
         s = self.resolution
         keys = [(p.clip_id, t) for t in p.targets]
-        frames = alloc((len(keys), s, s, 3), np.uint8)  # (K, S, S, 3): decoded in place when no resize is needed
-        h = w = None
-        for i, k in enumerate(keys):
-            h, w = self._frame_into(decoded[k], frames[i])
-        ref = None
-        if p.reference is not None:  # before the flip below: the reference is flipped with the sample
-            ref = alloc((s, s, 3), np.uint8)
-            if p.reference in keys:
-                ref[...] = frames[keys.index(p.reference)]
-            else:
-                self._frame_into(decoded[p.reference], ref)
-        if p.flip:
-            frames[...] = frames[:, :, ::-1].copy()
+        sample: dict = {"clip_id": p.clip_id, "targets": torch.tensor(p.targets), "flip": p.flip, "image_joint": p.image_joint}
+        if self.keep_jpeg:  # decoded, cropped, resized and flipped on the training device (`decode_on_device`)
+            h, w = self._header(decoded[keys[0]])
+            sample["frames_jpeg"] = [decoded[k]["jpeg"] for k in keys]
+            if p.reference is not None:
+                self._header(decoded[p.reference])
+                sample["reference_jpeg"] = decoded[p.reference]["jpeg"]
+                sample["reference_clip"] = p.reference[0]
+        else:
+            frames = alloc((len(keys), s, s, 3), np.uint8)  # (K, S, S, 3): decoded in place when no resize is needed
+            h = w = None
+            for i, k in enumerate(keys):
+                h, w = self._frame_into(decoded[k], frames[i])
+            ref = None
+            if p.reference is not None:  # before the flip below: the reference is flipped with the sample
+                ref = alloc((s, s, 3), np.uint8)
+                if p.reference in keys:
+                    ref[...] = frames[keys.index(p.reference)]
+                else:
+                    self._frame_into(decoded[p.reference], ref)
+            if p.flip:
+                frames[...] = frames[:, :, ::-1].copy()
+                if ref is not None:
+                    ref[...] = ref[:, ::-1].copy()
+            sample["frames"] = torch.from_numpy(frames).permute(0, 3, 1, 2)
             if ref is not None:
-                ref[...] = ref[:, ::-1].copy()
-        sample: dict = {"clip_id": p.clip_id, "targets": torch.tensor(p.targets), "flip": p.flip, "image_joint": p.image_joint,
-                        "frames": torch.from_numpy(frames).permute(0, 3, 1, 2)}  # fmt: skip
-        if ref is not None:
-            sample["reference"] = torch.from_numpy(ref).permute(2, 0, 1)
-            sample["reference_clip"] = p.reference[0]
+                sample["reference"] = torch.from_numpy(ref).permute(2, 0, 1)
+                sample["reference_clip"] = p.reference[0]
         for name in self.conditions:
             values = [decoded[k][name] for k in keys]
             if name in KEYPOINT_CONDITIONS:

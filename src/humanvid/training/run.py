@@ -91,7 +91,7 @@ def stage_stream(cfg: Config, layout: Layout, model: str, stage: str, conditions
         streams.append(recipe.stream(ShardReader(layout.shards(src.dataset)), resolution=m.arch.resolution, split="train", seed=m.run.seed,
                                      stream_seed=m.run.seed + seed_offset, conditions=conditions, rank=rank, world_size=world,
                                      block=st.batch_size, processes=0 if whole else st.loader_processes,
-                                     overrides=dict(cfg.weights.overrides)))  # fmt: skip
+                                     overrides=dict(cfg.weights.overrides), device=where.accelerator.device))  # fmt: skip
         weights.append(src.weight)
     return streams[0] if len(streams) == 1 else MixStream(streams, weights, m.run.seed + seed_offset)
 

@@ -36,15 +36,23 @@ def stack(items: list[dict]) -> dict:
 
 
 class ShardStream:
-    """`ShardSamples` through `iterate` (in this process, or `processes` decoding processes), across epochs."""
+    """`ShardSamples` through `iterate` (in this process, or `processes` decoding processes), across epochs. For a
+    CUDA `device` batches are pinned, and a dataset that keeps its JPEGs (`keep_jpeg`) has them decoded there
+    (`decode_on_device`: nvJPEG)."""
 
-    def __init__(self, dataset, processes: int = 0) -> None:
-        self.dataset, self.processes = dataset, processes
+    def __init__(self, dataset, processes: int = 0, device: torch.device | None = None) -> None:
+        self.dataset, self.processes, self.device = dataset, processes, device
+        if dataset.keep_jpeg and device is None:
+            raise ValueError("a dataset that keeps its JPEGs needs the device that decodes them")
 
     def batches(self, batch_size: int) -> Iterator[dict]:
-        from humanvid.shards.loader import iterate
+        from humanvid.shards.loader import decode_on_device, iterate
 
-        return iterate(self.dataset, batch_size, processes=self.processes, epochs=None)
+        pin = self.device is not None and self.device.type == "cuda"
+        batches = iterate(self.dataset, batch_size, processes=self.processes, epochs=None, pin_memory=pin)
+        if self.dataset.keep_jpeg:
+            return (decode_on_device(b, self.device, self.dataset.resolution) for b in batches)
+        return batches
 
     def state_dict(self) -> dict:
         return self.dataset.state_dict()

@@ -59,6 +59,20 @@ class Appearance:
 
     tokens: dict[str, torch.Tensor] = field(default_factory=dict)
     rows: torch.Tensor | None = None
+    _split: tuple | None = field(default=None, init=False, repr=False, compare=False)
+
+    def split(self) -> tuple[str, torch.Tensor | None, torch.Tensor | None]:
+        """(`none` | `all` | `some` rows with a reference, their indices, the other rows' indices), read from `rows`
+        once per pass and kept: the hybrid layers then index without synchronising with the GPU each time."""
+        if self._split is None:
+            if self.rows is None:
+                self._split = ("none", None, None)
+            else:
+                with_ref = self.rows.detach().cpu() >= 0  # the pass's one device-to-host read
+                kind = "none" if not with_ref.any() else "all" if with_ref.all() else "some"
+                to = lambda mask: torch.nonzero(mask).flatten().to(self.rows.device, non_blocking=True)  # noqa: E731
+                self._split = (kind, to(with_ref), to(~with_ref))
+        return self._split
 
 
 def attend(attn, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
@@ -109,9 +123,10 @@ class HybridAttention:
             raise ValueError(f"{self.name}: self-attention with a context or mask is not what MagicAnimate reads into")
         x = hidden_states  # (N, L, C): N = videos × frames
         q, k, v = attn.to_q(x), attn.to_k(x), attn.to_v(x)
-        rows = appearance.rows if appearance is not None else None
-        if rows is None or not bool((rows >= 0).any()):
+        kind, with_ref, plain = appearance.split() if appearance is not None else ("none", None, None)
+        if kind == "none":
             return attend(attn, q, k, v)
+        rows = appearance.rows
         tokens = appearance.tokens.get(self.name)
         if tokens is None:
             raise RuntimeError(f"{self.name}: no appearance tokens recorded for this layer (run the appearance encoder first)")
@@ -119,11 +134,9 @@ class HybridAttention:
             raise ValueError(f"{self.name}: appearance rows for {rows.shape[0]} frames, the batch has {x.shape[0]}")
         # Project each reference once (R rows), then hand each frame its reference's keys/values.
         k_ref, v_ref = attn.to_k(tokens), attn.to_v(tokens)  # (R, L', C)
-        with_ref = rows >= 0
-        if bool(with_ref.all()):
+        if kind == "all":
             return attend(attn, q, torch.cat([k, k_ref[rows]], 1), torch.cat([v, v_ref[rows]], 1))
         out = torch.empty_like(q)
-        plain = ~with_ref
         out[plain] = attend(attn, q[plain], k[plain], v[plain])
         r = rows[with_ref]
         out[with_ref] = attend(attn, q[with_ref], torch.cat([k[with_ref], k_ref[r]], 1), torch.cat([v[with_ref], v_ref[r]], 1))
