@@ -111,6 +111,63 @@ def cmd_datasets_new(args) -> int:
     return 0
 
 
+def _workspace_config(args):
+    """The workspace's validated config, or None when it has no params.yaml (lists then show the registries alone)."""
+    params = Path(args.workspace) / "params.yaml"
+    return load_config(params) if params.is_file() else None
+
+
+def _first_line(cls) -> str:
+    """The first line of a plugin class's docstring, else of its module's."""
+    doc = cls.__doc__ if cls.__doc__ and cls.__doc__ != cls.__base__.__doc__ else sys.modules[cls.__module__].__doc__
+    return ((doc or "").strip().splitlines() or [""])[0]
+
+
+def cmd_datasets_list(args) -> int:
+    from humanvid.datasets import DATASETS
+
+    cfg = _workspace_config(args)
+    configured = {} if cfg is None else {name: ds.plugin for name, ds in cfg.datasets.items()}
+    print("| plugin | what | datasets of params.yaml using it |")
+    print("| --- | --- | --- |")
+    for plugin in DATASETS.names():
+        used = ", ".join(n for n, p in configured.items() if p == plugin) or "—"
+        print(f"| {plugin} | {_first_line(DATASETS.get(plugin))} | {used} |")
+    return 0
+
+
+def cmd_estimators_list(args) -> int:
+    from humanvid.estimators import ESTIMATORS
+
+    cfg = _workspace_config(args)
+    configured = {} if cfg is None else cfg.estimators
+    print("| estimator | provides | weights | GPU | datasets of params.yaml using it |")
+    print("| --- | --- | --- | --- | --- |")
+    for name in ESTIMATORS.names():
+        est = ESTIMATORS.get(name)
+        used = ", ".join(d for d, names in configured.items() if name in names) or "—"
+        print(f"| {name} | {', '.join(est.provides)} | {', '.join(est.weights) or '—'} | {'yes' if est.needs_gpu else 'no'} | {used} |")
+    return 0
+
+
+def _tables_epilog(argv: list[str] | None) -> str:
+    """The tables of the workspace's params.yaml (found from `--workspace`/`-w` in argv, else the current folder),
+    for `humanvid reproduce --help`; read without validation, so a broken params.yaml still gets help."""
+    from humanvid.config import safe_load_yaml
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    root = Path(".")
+    for flag in ("--workspace", "-w"):
+        if flag in args and args.index(flag) + 1 < len(args):
+            root = Path(args[args.index(flag) + 1])
+    try:
+        tables = safe_load_yaml((root / "params.yaml").read_text()).get("tables") or {}
+    except Exception as exc:  # help must not fail
+        return f"tables: none found ({root / 'params.yaml'}: {type(exc).__name__})"
+    lines = [f"  {name:26s} {(t or {}).get('title') or (t or {}).get('paper') or ''}" for name, t in tables.items()]
+    return "tables in " + str(root / "params.yaml") + ":\n" + "\n".join(lines)
+
+
 def cmd_shards_verify(args) -> int:
     from humanvid.shards.verify import summary, verify_shards
 
@@ -221,8 +278,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="humanvid", description="Reproduce human-video diffusion paper tables end to end.")
     parser.add_argument("--workspace", "-w", default=".", help="folder with params.yaml, dvc.yaml and .dvc/ (default: cwd)")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("reproduce", help="run the stale stages of a table and write reports/{table}.md")
-    p.add_argument("table", nargs="?", default="demo")
+    p = sub.add_parser("reproduce", help="run the stale stages of a table and write reports/{table}.md", epilog=_tables_epilog(argv),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p.add_argument("table", nargs="?", default="demo", help="a table of params.yaml (listed below; default: demo)")
     p.add_argument("--no-wait", action="store_true", help="refuse at once if another humanvid command runs in this workspace")
     p.set_defaults(fn=cmd_reproduce)
     p = sub.add_parser("plan", help="write pipeline.yaml (the training and sampling stages dvc.yaml reads) from params.yaml")
@@ -243,11 +301,15 @@ def main(argv: list[str] | None = None) -> int:
     q.add_argument("name")
     q.add_argument("--dest", default=".", help="where to create humanvid-NAME/ (default: cwd)")
     q.set_defaults(fn=cmd_datasets_new)
+    q = dsub.add_parser("list", help="every dataset plugin (built-in and installed) and the datasets of params.yaml using it")
+    q.set_defaults(fn=cmd_datasets_list)
     q = dsub.add_parser("check", help="check an ingested dataset against the contract and print what fails")
     q.add_argument("name")
     q.set_defaults(fn=cmd_datasets_check)
     p = sub.add_parser("estimators", help="condition estimators")
     esub = p.add_subparsers(dest="estimators_command", required=True)
+    q = esub.add_parser("list", help="every condition estimator: what it provides, its weights, whether it needs a GPU")
+    q.set_defaults(fn=cmd_estimators_list)
     q = esub.add_parser("validate", help="run an estimator on synthdance clips and report agreement with ground truth")
     q.add_argument("name")
     q.add_argument("--clips", type=int, default=4, help="how many clips (default 4)")

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
@@ -27,27 +28,89 @@ def _stage_env() -> dict[str, str]:
     return env
 
 
-def repro_single(root: Path, stage: str, force: bool = False) -> float:
-    """`dvc repro --single-item <stage>`: DVC runs the command, checks outputs, writes dvc.lock. -> seconds.
-    `force` runs it although DVC sees no change (weights that arrived outside the workspace)."""
+def repro_single(root: Path, stage: str, force: bool = False, echo: Callable[[str], None] | None = None) -> float:
+    """`dvc repro --single-item <stage>` (through `flows.dvc_stage`: DVC runs the command, checks outputs, writes
+    dvc.lock; none of its command-line hints). -> seconds. `force` runs it although DVC sees no change (weights that
+    arrived outside the workspace). `echo` receives each complete line the stage prints (Prefect's log); the
+    terminal still gets everything, a progress bar included (the stage writes to a pseudo-terminal when ours is one)."""
     start, started_at = time.perf_counter(), time.time()
-    cmd = [sys.executable, "-m", "dvc", "repro", "--single-item", *(["--force"] if force else []), stage]
-    proc = subprocess.run(cmd, cwd=root, env=_stage_env())
-    if proc.returncode != 0:
+    cmd = [sys.executable, "-m", "flows.dvc_stage", *(["--force"] if force else []), stage]
+    returncode = run_teed(cmd, root, _stage_env(), echo)
+    if returncode != 0:
         if full := cache_disk_full(root, stage, started_at):
             raise StageFailed(full)
-        raise StageFailed(f"stage {stage} failed (exit code {proc.returncode}); its output is above")
+        raise StageFailed(f"stage {stage} failed (exit code {returncode}); its output is above")
     return time.perf_counter() - start
+
+
+def run_teed(cmd: list[str], cwd: Path, env: dict[str, str], echo: Callable[[str], None] | None) -> int:
+    """Run `cmd`, its output on our stdout as it comes and, line by line, to `echo` (a carriage-return redraw
+    keeps only its last state). On a terminal the child gets a pseudo-terminal, so its progress bars stay bars."""
+    if echo is None:
+        return subprocess.run(cmd, cwd=cwd, env=env).returncode
+    use_pty = sys.stdout.isatty() and os.name == "posix"
+    if use_pty:
+        import pty
+
+        master, slave = pty.openpty()
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, close_fds=True)
+        os.close(slave)
+        read = lambda: _read_pty(master)  # noqa: E731
+    else:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        read = lambda: proc.stdout.read1(65536)  # noqa: E731
+    pending = b""
+    try:
+        while chunk := read():
+            sys.stdout.buffer.write(chunk)
+            sys.stdout.flush()
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                text = line.decode(errors="replace").rsplit("\r", 1)[-1].rstrip()
+                if text:
+                    echo(text)
+    finally:
+        if use_pty:
+            os.close(master)
+    if tail := pending.decode(errors="replace").rsplit("\r", 1)[-1].strip():
+        echo(tail)
+    return proc.wait()
+
+
+def _read_pty(fd: int) -> bytes:
+    try:
+        return os.read(fd, 65536)
+    except OSError:  # EIO: the child closed its side
+        return b""
 
 
 # DVC is the cache: Prefect's own task cache and result persistence stay off.
 @task(name="stage", cache_policy=NO_CACHE, persist_result=False)
-def run_stage(root: str, stage: str, reasons: list[str]) -> dict:
+def run_stage(root: str, stage: str, reasons: list[str], position: str = "") -> dict:
     logger = get_run_logger()
-    logger.info("running %s (%s)", stage, "; ".join(reasons) or "stale")
-    seconds = repro_single(Path(root), stage, force=any(r.startswith(WEIGHTS_ARRIVED) for r in reasons))
+    logger.info("%s%s (%s)", f"stage {position}: " if position else "running ", stage, "; ".join(reasons) or "stale")
+    seconds = repro_single(Path(root), stage, force=any(r.startswith(WEIGHTS_ARRIVED) for r in reasons), echo=_stage_log())
     logger.info("%s done in %.1f s", stage, seconds)
     return {"stage": stage, "seconds": round(seconds, 2), "reasons": reasons}
+
+
+def _stage_log() -> Callable[[str], None]:
+    """The stage's output lines into this task run's Prefect log through Prefect's API handler only: the
+    terminal has them already, so they skip the console handler."""
+    import logging
+
+    from prefect.logging.handlers import APILogHandler
+
+    run_logger = get_run_logger()
+    api_only = logging.getLogger("humanvid.stage_output")
+    api_only.propagate = False
+    api_only.setLevel(logging.INFO)
+    for handler in logging.getLogger("prefect.task_runs").handlers:
+        if isinstance(handler, APILogHandler) and handler not in api_only.handlers:
+            api_only.addHandler(handler)
+    extra = dict(getattr(run_logger, "extra", {}))
+    return lambda line: api_only.info(line, extra=extra)
 
 
 @flow(name="reproduce", persist_result=False, log_prints=True)
@@ -60,16 +123,29 @@ def reproduce(table: str = "demo", workspace: str = ".") -> list[dict]:
     logger = get_run_logger()
     root, cfg = open_workspace(workspace)
     names = ordered_stages(root, table_stages(cfg, table, root))
-    ran = []
-    for name in names:
+    ran, start = [], time.perf_counter()
+    for k, name in enumerate(names, 1):
         reasons = stage_status(root, [name], cfg).get(name)
+        position = f"{k} of {len(names)}, {time.perf_counter() - start:.0f} s elapsed"
         if reasons is None:
-            logger.info("%s is up to date", name)
+            logger.info("stage %s: %s is up to date", position, name)
             continue
         tags = ["gpu"] if is_gpu_stage(cfg, name) else ["cpu"]
-        ran.append(run_stage.with_options(task_run_name=name, tags=tags)(str(root), name, reasons))
-    logger.info("table %s: %d of %d stages ran: %s", table, len(ran), len(names), ", ".join(r["stage"] for r in ran) or "none")
+        ran.append(run_stage.with_options(task_run_name=name, tags=tags)(str(root), name, reasons, position))
+    logger.info("table %s: %d of %d stages ran in %.0f s: %s", table, len(ran), len(names), time.perf_counter() - start,
+                ", ".join(r["stage"] for r in ran) or "none")  # fmt: skip
+    _table_artifact(root, cfg, table)
     return ran
+
+
+def _table_artifact(root: Path, cfg, table: str) -> None:
+    """The finished report as a markdown artifact of the flow run (Prefect's UI shows it beside the run)."""
+    from prefect.artifacts import create_markdown_artifact
+
+    report = root / cfg.paths.reports / f"{table}.md"
+    if report.is_file():
+        key = "".join(c if c.isalnum() else "-" for c in f"table-{table}".lower())  # artifact keys: lowercase, digits, dashes
+        create_markdown_artifact(report.read_text(), key=key, description=f"humanvid table {table} ({report})")
 
 
 @flow(name="stage", persist_result=False)

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 import yaml
 from conftest import REPO
@@ -163,9 +165,9 @@ def test_a_model_may_train_its_stages_on_different_datasets(tiny_params):
 
     assert pipeline_stages(cfg, ["tiny_w4"])[:6] == ["download@synthdance", "estimate@synthdance", "shard@synthdance",
                                                       "download@other", "estimate@other", "shard@other"]  # fmt: skip
-    entry = plan(cfg)["plan"]["train"]["tiny.pretrain"]
+    entry = plan(cfg, REPO)["plan"]["train"]["tiny.pretrain"]
     assert [entry[f"in{i}"] for i in range(3)] == ["data/shards/synthdance", "data/shards/other", "data/models/tiny/vae"]
-    assert plan(cfg)["plan"]["train"]["tiny.finetune"]["in0"] == "data/shards/other"
+    assert plan(cfg, REPO)["plan"]["train"]["tiny.finetune"]["in0"] == "data/shards/other"
 
 
 def test_names_that_become_paths_are_checked(tiny_params):
@@ -199,4 +201,16 @@ def test_the_committed_pipeline_plan_is_what_params_yaml_gives():
     must see the stages params.yaml declares (`humanvid plan` rewrites it)."""
     from humanvid.pipeline import PLAN_FILE, render_plan
 
-    assert (REPO / PLAN_FILE).read_text() == render_plan(load_config(REPO / "params.yaml")), "run `humanvid plan` and commit pipeline.yaml"
+    assert (REPO / PLAN_FILE).read_text() == render_plan(load_config(REPO / "params.yaml"), REPO), "run `humanvid plan` and commit pipeline.yaml"
+
+
+def test_a_report_depends_on_its_own_tables_inputs_only():
+    """`dvc dag report@demo`: the demo report's upstream is the synthdance data and the demo's own models and
+    samplers — no other table's evaluation, no TikTok or TED download (it depended on whole folders before)."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "dvc", "dag", "--md", "report@demo"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    stages = set(re.findall(r"[a-z_]+@[\w.~-]+", out))
+    assert {"evaluate@baseline_debug_w8", "evaluate@copy_reference", "train@baseline_debug.finetune", "download@synthdance"} <= stages
+    assert not any(s.startswith(("download@tiktok", "download@ted", "evaluate@magicanimate")) for s in stages), sorted(stages)

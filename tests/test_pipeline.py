@@ -21,7 +21,7 @@ def humanvid(ws, *args) -> str:
     proc = subprocess.run([sys.executable, "-m", "flows.cli", "--workspace", str(ws), *args], capture_output=True, text=True,
                           env=os.environ.copy(), timeout=900)  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    return proc.stdout
+    return proc.stdout + proc.stderr  # Prefect's log lines are on stderr
 
 
 def prefect_task_runs(prefect_home) -> list[tuple[str, str, list[str]]]:
@@ -54,6 +54,16 @@ def test_demo_end_to_end_then_only_what_changed(workspace):
                                "train@tiny.finetune", "sample@tiny_w4", "evaluate@tiny_w4", "report@demo"]  # fmt: skip
     runs = prefect_task_runs(prefect_home)
     assert [r[0] for r in runs] == ran_stages(out) and all(state == "COMPLETED" for _, state, _ in runs)
+    # A quiet terminal: one line per stage with its place and the time so far, none of DVC's command-line hints.
+    assert "stage 1 of 9, 0 s elapsed: download@synthdance" in out and "stage 9 of 9" in out
+    assert "To track the changes with git" not in out and "dvc push" not in out and "Running stage" not in out
+    # Each stage's own output is in Prefect's log of its task run; the finished table is an artifact of the flow run.
+    with sqlite3.connect(prefect_home / "prefect.db") as db:
+        logged = [m for (m,) in db.execute("SELECT log.message FROM log JOIN task_run ON log.task_run_id = task_run.id "
+                                             "WHERE task_run.name = 'evaluate@tiny_w4'")]  # fmt: skip
+        artifacts = db.execute("SELECT key, type, data FROM artifact").fetchall()
+    assert any(m.startswith("clip 1/2 ") or "clip 1/2" in m for m in logged), logged[:20]
+    assert [(k, t) for k, t, _ in artifacts] == [("table-demo", "markdown")] and "| tiny |" in artifacts[0][2]
     assert {name for name, _, tags in runs if "gpu" in tags} == {"train@tiny.vae", "train@tiny.pretrain", "train@tiny.finetune", "sample@tiny_w4"}
     report = (workspace / "reports" / "demo.md").read_text()
     metrics = json.loads((workspace / "reports" / "metrics" / "tiny_w4.json").read_text())

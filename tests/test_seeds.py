@@ -9,7 +9,7 @@ import math
 import pytest
 from conftest import REPO, make_workspace
 
-from humanvid.pipeline import pipeline_stages, plan
+from humanvid.pipeline import REPORT_SLOTS, pipeline_stages, plan
 from humanvid.reports.table import RowResult, TableSpec, render_html, render_markdown
 from humanvid.seeds import Spread, exceeds_spread, sampler_variants, split_variant, variant_name
 from humanvid.validate import parse_config
@@ -41,7 +41,7 @@ def test_a_seeded_table_adds_variants_with_offset_seeds(tiny_params):
     assert sampler_variants(cfg, "tiny_w4") == ["tiny_w4", "tiny_w4~1", "tiny_w4~2"]
     assert [cfg.models[m].run.seed for m in ("tiny", "tiny~1", "tiny~2")] == [0, 1, 2]
     assert [(cfg.samplers[s].model, cfg.samplers[s].seed) for s in ("tiny_w4~1", "tiny_w4~2")] == [("tiny~1", 6), ("tiny~2", 7)]
-    p = plan(cfg)["plan"]
+    p = plan(cfg, REPO)["plan"]
     # params are the base entry's; outputs, inputs and the command are the variant's
     assert p["train"]["tiny~1.pretrain"] | {"cmd": None} == {
         "model": "tiny", "name": "tiny~1", "stage": "pretrain", "cmd": None, "in0": "data/shards/synthdance",
@@ -50,6 +50,11 @@ def test_a_seeded_table_adds_variants_with_offset_seeds(tiny_params):
     assert p["sample"]["tiny_w4~2"] == {"sampler": "tiny_w4", "model": "tiny", "data": "synthdance", "checkpoint": "data/models/tiny~2/finetune"}
     stages = pipeline_stages(cfg, ["tiny_w4"])
     assert {"train@tiny~2.finetune", "sample@tiny_w4~1", "evaluate@tiny_w4~2", "train@tiny.vae"} <= set(stages)
+    # the report reads every seed's metrics, the row's previews and its model's training logs, nothing else
+    inputs = list(dict.fromkeys(p["report"]["demo"].values()))
+    assert inputs == ["reports/metrics/tiny_w4.json", "reports/metrics/tiny_w4~1.json", "reports/metrics/tiny_w4~2.json",
+                      "reports/previews/tiny_w4"] + [f"reports/training/tiny.{s}" for s in cfg.models["tiny"].stages]  # fmt: skip
+    assert len(p["report"]["demo"]) == REPORT_SLOTS
 
 
 def test_noise_scope_samples_one_model_with_each_noise_seed(tiny_params):
@@ -58,7 +63,7 @@ def test_noise_scope_samples_one_model_with_each_noise_seed(tiny_params):
     cfg = parse_config(tiny_params, root=REPO)
     assert set(cfg.models) == {"tiny"}  # no model is retrained
     assert [(cfg.samplers[s].model, cfg.samplers[s].seed) for s in ("tiny_w4", "tiny_w4~1", "tiny_w4~2")] == [("tiny", 5), ("tiny", 6), ("tiny", 7)]
-    p = plan(cfg)["plan"]
+    p = plan(cfg, REPO)["plan"]
     assert p["sample"]["tiny_w4~2"]["checkpoint"] == p["sample"]["tiny_w4"]["checkpoint"] == "data/models/tiny/finetune"
     # a second table that shows the same row over training seeds retrains it for both
     tiny_params["tables"]["again"] = {"title": "t", "rows": {"tiny": "tiny_w4"}, "columns": ["psnr"], "seeds": 2}
