@@ -68,6 +68,46 @@ def cmd_reproduce(args) -> int:
     return 0
 
 
+@locked
+def cmd_pull(args) -> int:
+    return _transfer(args, "pull")
+
+
+@locked
+def cmd_push(args) -> int:
+    return _transfer(args, "push")
+
+
+def _transfer(args, verb: str) -> int:
+    """`dvc pull` / `dvc push` of the outputs of a table's stages that dvc.lock records, with the DVC remote
+    (`--remote`, else the workspace's default): what a fresh clone needs to see the table's results without
+    recomputing, or what it shares."""
+    import subprocess
+
+    from dvc.repo import Repo
+
+    from flows.workspace import WorkspaceError, open_workspace, table_stages
+    from humanvid.config import safe_load_yaml
+
+    root, cfg = open_workspace(args.workspace)
+    with Repo(str(root)) as repo:
+        remotes, default = list(repo.config.get("remote", {})), repo.config["core"].get("remote")
+    if args.remote and args.remote not in remotes:
+        raise WorkspaceError(f"{root}: no DVC remote {args.remote!r}; configured: {', '.join(remotes) or 'none'}")
+    if not args.remote and not default:
+        raise WorkspaceError(f"{root}: no default DVC remote — add one: `dvc remote add -d storage /shared/folder` "
+                             "(or s3://bucket/path with the dvc-s3 extra, ssh://host/path with dvc-ssh); docs/workers.md")  # fmt: skip
+    lock = root / "dvc.lock"
+    recorded = set((safe_load_yaml(lock.read_text()) or {}).get("stages", {})) if lock.is_file() else set()
+    names = [n for n in table_stages(cfg, args.table, root) if n in recorded]
+    if not names:
+        print(f"table {args.table}: no stage of it is recorded in dvc.lock yet: nothing to {verb}")
+        return 0
+    print(f"table {args.table}: {verb} the outputs of {len(names)} stages ({'remote ' + args.remote if args.remote else 'default remote ' + default})")
+    cmd = [sys.executable, "-m", "dvc", verb, *(["--remote", args.remote] if args.remote else []), *names]
+    return 0 if subprocess.run(cmd, cwd=root).returncode == 0 else 1
+
+
 def _prefect_defaults() -> None:
     """Settings the user did not set: on a busy 2-core machine the ephemeral API server can take longer to
     start than Prefect's 20 s default (a test run beside a training job timed out), so allow 120 s; no
@@ -326,6 +366,13 @@ def main(argv: list[str] | None = None) -> int:
     q = wsub.add_parser("verify", help="check weights against their published checksum/size; exit 1 on a bad one")
     q.add_argument("names", nargs="*")
     q.set_defaults(fn=cmd_weights)
+    for verb, what in (("pull", "fetch a table's results from the DVC remote (a fresh clone sees them without recomputing)"),
+                       ("push", "send a table's results to the DVC remote")):
+        p = sub.add_parser(verb, help=what)
+        p.add_argument("table", nargs="?", default="demo")
+        p.add_argument("--remote", "-r", help="a DVC remote of this workspace (default: its default remote)")
+        p.add_argument("--no-wait", action="store_true", help="refuse at once if another humanvid command runs in this workspace")
+        p.set_defaults(fn=cmd_pull if verb == "pull" else cmd_push)
     p = sub.add_parser("status", help="which stages of a table are stale, and why")
     p.add_argument("table", nargs="?", default="demo")
     p.set_defaults(fn=cmd_status)

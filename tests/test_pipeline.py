@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 
 import yaml
-
 
 from flows.workspace import table_state
 from humanvid.validate import load_config
@@ -128,11 +129,24 @@ def test_demo_end_to_end_then_only_what_changed(workspace):
     assert ran_stages(out) == ["train@tiny.finetune", "sample@tiny_w4", "evaluate@tiny_w4", "report@demo"]
     assert _lock(workspace)["train@tiny.pretrain"] == first["train@tiny.pretrain"]
 
+    # 7. Shared through a DVC remote (a local folder): a clone without the data and the cache pulls the table's
+    #    results and is up to date without recomputing anything.
+    proc = subprocess.run([sys.executable, "-m", "flows.cli", "--workspace", str(workspace), "pull"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "no default DVC remote" in proc.stderr and "dvc remote add -d" in proc.stderr
+    remote = workspace.parent / "remote"
+    subprocess.run([sys.executable, "-m", "dvc", "remote", "add", "-d", "store", str(remote)], cwd=workspace, check=True)
+    assert "push the outputs of 9 stages" in humanvid(workspace, "push", "demo")
+    clone = workspace.parent / "clone"
+    shutil.copytree(workspace, clone, ignore=lambda d, names: [n for n in names if (Path(d) / n) in (workspace / "data", workspace / ".dvc" / "cache")])
+    assert "9 stages, 0 stale" not in humanvid(clone, "status")
+    assert "pull the outputs of 9 stages" in humanvid(clone, "pull", "demo")
+    assert "9 stages, 0 stale" in humanvid(clone, "status")
+    assert (clone / "data" / "models" / "tiny" / "finetune").is_dir()
+
 
 def test_weights_that_arrive_later_re_run_exactly_the_evaluation(workspace, isolated_weights):
-    import torch
-
     import metric_weights
+    import torch
 
     humanvid(workspace, "reproduce")
     assert "fid" in json.loads((workspace / "reports/metrics/tiny_w4.json").read_text())["needs"]
