@@ -59,10 +59,12 @@ def cmd_reproduce(args) -> int:
         print(f"table {args.table}: nothing to do, all {len(names)} stages are up to date")
         return 0
     print(f"table {args.table}: stale: {', '.join(n for n in names if n in stale)}")
+    if args.dispatch == "pools":
+        _check_dispatch(root)
     _prefect_defaults()
     from flows.reproduce import reproduce  # Prefect starts only when there is work
 
-    ran = reproduce(table=args.table, workspace=str(root))
+    ran = reproduce(table=args.table, workspace=str(root), dispatch=args.dispatch)
     print(f"table {args.table}: ran {len(ran)} stages: {', '.join(r['stage'] for r in ran)}")
     print(f"report: {root / cfg.paths.reports / (args.table + '.md')}")
     return 0
@@ -106,6 +108,55 @@ def _transfer(args, verb: str) -> int:
     print(f"table {args.table}: {verb} the outputs of {len(names)} stages ({'remote ' + args.remote if args.remote else 'default remote ' + default})")
     cmd = [sys.executable, "-m", "dvc", verb, *(["--remote", args.remote] if args.remote else []), *names]
     return 0 if subprocess.run(cmd, cwd=root).returncode == 0 else 1
+
+
+def _check_dispatch(root: Path) -> None:
+    """Before any work: what sending stages to workers needs — a Prefect server, the workspace in git, a DVC remote."""
+    from flows.dispatch import default_remote
+    from flows.workspace import WorkspaceError
+
+    if not os.environ.get("PREFECT_API_URL"):
+        raise WorkspaceError("--dispatch pools needs a Prefect server: `prefect server start`, then export "
+                             "PREFECT_API_URL=http://127.0.0.1:4200/api here and where `humanvid worker` runs (docs/workers.md)")  # fmt: skip
+    if not (root / ".git").exists():
+        raise WorkspaceError(f"{root}: --dispatch pools needs the workspace in git (each worker clones it)")
+    if default_remote(root) is None:
+        raise WorkspaceError(f"{root}: --dispatch pools needs a default DVC remote the workers share: `dvc remote add -d storage "
+                             "/shared/folder` (or s3://…, ssh://…; docs/workers.md)")  # fmt: skip
+
+
+def cmd_worker(args) -> int:
+    """Pools `cpu` and `gpu`, the `remote-stage` deployment on each, and this machine's workers for one pool; runs
+    until interrupted, then stops the workers."""
+    import signal
+    import subprocess
+
+    from flows.dispatch import POOLS, ensure_pools_and_deployments, worker_commands
+    from flows.workspace import WorkspaceError
+
+    if not os.environ.get("PREFECT_API_URL"):
+        raise WorkspaceError("humanvid worker needs a Prefect server: `prefect server start` somewhere, then export "
+                             "PREFECT_API_URL=http://HOST:4200/api (docs/workers.md)")  # fmt: skip
+    if args.pool not in POOLS:
+        raise WorkspaceError(f"unknown pool {args.pool!r}; pools: {', '.join(POOLS)}")
+    _prefect_defaults()
+    ensure_pools_and_deployments()
+    procs = [subprocess.Popen(cmd, env=env, start_new_session=True) for cmd, env in worker_commands(args.pool, args.gpu)]
+    print(f"humanvid worker: {len(procs)} worker(s) on pool {args.pool}" + (f" (GPUs {', '.join(args.gpu)})" if args.gpu else "")
+          + f", pids {', '.join(str(p.pid) for p in procs)}", flush=True)  # fmt: skip
+
+    def stop(*_):
+        for p in procs:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        codes = [p.wait() for p in procs]
+    except KeyboardInterrupt:
+        stop()
+        codes = [p.wait() for p in procs]
+    return max(codes, default=0) if any(codes) and not all(c < 0 or c == 143 for c in codes) else 0
 
 
 def _prefect_defaults() -> None:
@@ -322,7 +373,15 @@ def main(argv: list[str] | None = None) -> int:
                        formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     p.add_argument("table", nargs="?", default="demo", help="a table of params.yaml (listed below; default: demo)")
     p.add_argument("--no-wait", action="store_true", help="refuse at once if another humanvid command runs in this workspace")
+    p.add_argument("--dispatch", choices=("local", "pools"), default="local",
+                   help="local: every stage here (default); pools: GPU stages to the `gpu` pool's workers (needs PREFECT_API_URL, "
+                        "git and a DVC remote; docs/workers.md)")  # fmt: skip
     p.set_defaults(fn=cmd_reproduce)
+    p = sub.add_parser("worker", help="Prefect workers for a pool on this machine (one per --gpu), with the pools and deployments")
+    p.add_argument("--pool", default="gpu", help="cpu or gpu (default gpu)")
+    p.add_argument("--gpu", action="append", help="a GPU (CUDA_VISIBLE_DEVICES value) per worker: --gpu 0 --gpu 1; --gpu 0,1 for a "
+                                                   "worker whose stages train on both")  # fmt: skip
+    p.set_defaults(fn=cmd_worker)
     p = sub.add_parser("plan", help="write pipeline.yaml (the training and sampling stages dvc.yaml reads) from params.yaml")
     p.set_defaults(fn=cmd_plan)
     p = sub.add_parser("stage", help="run one stage (e.g. sample@baseline_debug_w8) if DVC finds it stale: what a worker runs")

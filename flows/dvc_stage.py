@@ -1,4 +1,4 @@
-"""`python -m flows.dvc_stage [--force] STAGE`: `dvc repro --single-item STAGE` through DVC's Python API, in the
+"""`python -m flows.dvc_stage [--force | --pull | --restore] STAGE`: `dvc repro --single-item STAGE` through DVC's Python API, in the
 workspace that is the current directory.
 
 What `dvc repro` does — run the stage's command, check its outputs, cache them, write `dvc.lock` — without what
@@ -11,13 +11,20 @@ from __future__ import annotations
 
 import sys
 
+FLAGS = ("--force", "--pull", "--restore", "--push")
+
 
 def main(argv: list[str] | None = None) -> int:
+    """Flags: `--force` runs a stage DVC finds fresh; `--pull` first pulls missing dependencies from the DVC remote
+    (a worker's fresh clone); `--push` sends the stage's last run to the
+    remote (`push_run`); `--restore` never runs the command — the stage's outputs come from DVC's run cache
+    (fetched from the remote by `dvc fetch --run-cache`), pulled and checked out, and dvc.lock records them; no
+    entry for these inputs is an error."""
     args = list(sys.argv[1:] if argv is None else argv)
-    force = "--force" in args
-    stages = [a for a in args if a != "--force"]
+    flags = {a for a in args if a in FLAGS}
+    stages = [a for a in args if a not in FLAGS]
     if len(stages) != 1:
-        print("usage: python -m flows.dvc_stage [--force] STAGE", file=sys.stderr)
+        print(f"usage: python -m flows.dvc_stage [{' | '.join(FLAGS)}] STAGE", file=sys.stderr)
         return 2
     import logging
 
@@ -28,7 +35,20 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         with Repo(".") as repo:
-            repo.reproduce(targets=stages, single_item=True, force=force)
+            if "--restore" in flags:
+                from dvc.stage.cache import RunCacheNotFoundError
+
+                (stage,) = repo.stage.collect(stages[0])
+                try:  # checks out the cached run's outputs (pulled from the remote), or raises: nothing runs here
+                    with repo.lock:
+                        repo.stage_cache.restore(stage, pull=True)
+                except RunCacheNotFoundError:
+                    print(f"dvc: {stages[0]}: no run of these inputs in the run cache (did the worker push it?)", file=sys.stderr)
+                    return 1
+            if "--push" in flags:
+                push_run(repo, stages[0])
+                return 0
+            repo.reproduce(targets=stages, single_item=True, force="--force" in flags, pull="--pull" in flags or "--restore" in flags)
     except DvcException as exc:
         causes, cause = [], exc
         while cause is not None:
@@ -37,6 +57,24 @@ def main(argv: list[str] | None = None) -> int:
         print("dvc: " + ": ".join(dict.fromkeys(causes)), file=sys.stderr)
         return 1
     return 0
+
+
+def push_run(repo, name: str) -> None:
+    """Send a stage's last run to the default remote: its run-cache entry (these inputs -> these outputs) and every
+    object of its outputs, including the run cache's copies of uncached ones (plots, metrics). `dvc push --run-cache`
+    sends the entry but only the workspace's cached outputs (DVC 3.67), so a restore elsewhere missed the rest."""
+    from dvc.exceptions import DvcException
+
+    (stage,) = repo.stage.collect(name)
+    stage.save_deps()
+    entry = repo.stage_cache._load(stage)  # the entry DVC saved when the stage ran here
+    if not entry:
+        raise DvcException(f"{name}: no run of these inputs in this workspace's run cache")
+    repo.stage_cache.push(None)
+    objects = set().union(*repo.stage_cache._create_stage(entry).get_used_objs().values())
+    failed = repo.cloud.push(objects).failed
+    if failed:
+        raise DvcException(f"{name}: {len(failed)} output objects did not reach the remote")
 
 
 if __name__ == "__main__":

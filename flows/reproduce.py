@@ -96,7 +96,7 @@ def run_stage(root: str, stage: str, reasons: list[str], position: str = "") -> 
 
 
 def _stage_log() -> Callable[[str], None]:
-    """The stage's output lines into this task run's Prefect log through Prefect's API handler only: the
+    """The stage's output lines into this task or flow run's Prefect log through Prefect's API handler only: the
     terminal has them already, so they skip the console handler."""
     import logging
 
@@ -106,23 +106,74 @@ def _stage_log() -> Callable[[str], None]:
     api_only = logging.getLogger("humanvid.stage_output")
     api_only.propagate = False
     api_only.setLevel(logging.INFO)
-    for handler in logging.getLogger("prefect.task_runs").handlers:
+    for handler in logging.getLogger("prefect.task_runs").handlers + logging.getLogger("prefect.flow_runs").handlers:
         if isinstance(handler, APILogHandler) and handler not in api_only.handlers:
             api_only.addHandler(handler)
     extra = dict(getattr(run_logger, "extra", {}))
     return lambda line: api_only.info(line, extra=extra)
 
 
+DISPATCH_ATTEMPTS = 3
+"""A dispatched stage whose flow run crashed or failed (a worker killed mid-stage) is sent again, to any worker
+of its pool, up to this many times in all."""
+
+
+@task(name="dispatch", cache_policy=NO_CACHE, persist_result=False)
+def dispatch_stage(root: str, stage: str, reasons: list[str], position: str, pool: str, remote: str) -> dict:
+    """One stage on a worker of `pool` (flows.dispatch): published, run in the worker's own clone, pushed with the
+    run cache, restored here."""
+    from prefect.deployments import run_deployment
+
+    from flows.dispatch import deployment_name, drop_snapshot, restore, snapshot
+
+    logger = get_run_logger()
+    logger.info("stage %s: %s (%s) -> pool %s", position, stage, "; ".join(reasons) or "stale", pool)
+    start = time.perf_counter()
+    ref = snapshot(Path(root), stage)
+    try:
+        for attempt in range(1, DISPATCH_ATTEMPTS + 1):
+            run = run_deployment(deployment_name(pool), parameters={"repo": root, "ref": ref, "stage": stage, "remote": remote},
+                                 timeout=None, tags=[pool], flow_run_name=f"{stage} (attempt {attempt})")  # fmt: skip
+            if run.state is not None and run.state.is_completed():
+                break
+            logger.warning("%s: flow run %s ended %s on pool %s (attempt %d of %d)", stage, run.id, run.state and run.state.type.value,
+                           pool, attempt, DISPATCH_ATTEMPTS)  # fmt: skip
+        else:
+            raise StageFailed(f"stage {stage} did not complete on pool {pool} in {DISPATCH_ATTEMPTS} attempts; the worker's log is in Prefect")
+    finally:
+        drop_snapshot(Path(root), stage)
+    restore(Path(root), stage)
+    seconds = time.perf_counter() - start
+    logger.info("%s done on pool %s in %.1f s (flow run %s)", stage, pool, seconds, run.id)
+    return {"stage": stage, "seconds": round(seconds, 2), "reasons": reasons, "pool": pool, "flow_run": str(run.id)}
+
+
+@flow(name="remote-stage", persist_result=False)
+def remote_stage(repo: str, ref: str, stage: str, remote: str | None = None) -> dict:
+    """What a worker runs: one stage in a scratch clone of the published workspace (flows.dispatch.run_in_clone)."""
+    from flows.dispatch import run_in_clone
+
+    get_run_logger().info("%s in a clone of %s (%s)", stage, repo, ref)
+    return run_in_clone(repo, ref, stage, remote, echo=_stage_log())
+
+
 @flow(name="reproduce", persist_result=False, log_prints=True)
-def reproduce(table: str = "demo", workspace: str = ".") -> list[dict]:
+def reproduce(table: str = "demo", workspace: str = ".", dispatch: str = "local") -> list[dict]:
     """Run, in dependency order, each stage of `table` that DVC finds stale at the moment it is reached.
 
     A stage downstream of one that re-ran is re-checked after it, so it runs only if its inputs changed.
+    `dispatch`: `local` runs every stage here; `pools` sends GPU stages to the `gpu` work pool's workers
+    (flows.dispatch) and runs CPU stages here, pushing their outputs to the DVC remote for the workers.
     Returns one record per stage that ran.
     """
     logger = get_run_logger()
     root, cfg = open_workspace(workspace)
     names = ordered_stages(root, table_stages(cfg, table, root))
+    remote = None
+    if dispatch == "pools":
+        from flows.dispatch import default_remote
+
+        remote = default_remote(root)
     ran, start = [], time.perf_counter()
     for k, name in enumerate(names, 1):
         reasons = stage_status(root, [name], cfg).get(name)
@@ -131,7 +182,14 @@ def reproduce(table: str = "demo", workspace: str = ".") -> list[dict]:
             logger.info("stage %s: %s is up to date", position, name)
             continue
         tags = ["gpu"] if is_gpu_stage(cfg, name) else ["cpu"]
+        if dispatch == "pools" and tags == ["gpu"]:
+            ran.append(dispatch_stage.with_options(task_run_name=name, tags=tags)(str(root), name, reasons, position, "gpu", remote))
+            continue
         ran.append(run_stage.with_options(task_run_name=name, tags=tags)(str(root), name, reasons, position))
+        if dispatch == "pools":
+            from flows.dispatch import push
+
+            push(root, name)  # a worker's clone pulls it as an input
     logger.info("table %s: %d of %d stages ran in %.0f s: %s", table, len(ran), len(names), time.perf_counter() - start,
                 ", ".join(r["stage"] for r in ran) or "none")  # fmt: skip
     _table_artifact(root, cfg, table)

@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> None:
         f"(frozen {str(where.weight_dtype).removeprefix('torch.')}, autocast {where.mixed_precision}, {where.accelerator.num_processes} process(es))")  # fmt: skip
     log_dir = ctx.layout.training_log(model, stage)
     resume_dir = ctx.layout.resume(model, stage)
-    resume_dir.mkdir(parents=True, exist_ok=True)  # a DVC output (persist): exists even when nothing was saved
+    resume_dir.mkdir(parents=True, exist_ok=True)  # not a DVC output: DVC never deletes it, so a killed stage resumes
     with atomic_dir(log_dir) if main_process else contextlib.nullcontext(log_dir) as live_dir:
         monitor = LiveMonitor(Path(live_dir), f"{model} · {stage}") if main_process else None
         with atomic_dir(ctx.layout.checkpoint(model, stage)) if main_process else contextlib.nullcontext(None) as out:
