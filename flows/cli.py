@@ -140,6 +140,7 @@ def cmd_worker(args) -> int:
     if args.pool not in POOLS:
         raise WorkspaceError(f"unknown pool {args.pool!r}; pools: {', '.join(POOLS)}")
     _prefect_defaults()
+    os.environ.setdefault("PREFECT_WORKER_QUERY_SECONDS", "2")  # Prefect's 10 s poll would add up to 10 s to every stage
     ensure_pools_and_deployments()
     procs = [subprocess.Popen(cmd, env=env, start_new_session=True) for cmd, env in worker_commands(args.pool, args.gpu)]
     print(f"humanvid worker: {len(procs)} worker(s) on pool {args.pool}" + (f" (GPUs {', '.join(args.gpu)})" if args.gpu else "")

@@ -163,9 +163,46 @@ def ensure_pools_and_deployments(pools: tuple[str, ...] = POOLS) -> None:
 
     asyncio.run(create())
     remote = flow.from_source(source=str(PROJECT), entrypoint="flows/reproduce.py:remote_stage")
+    env = {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT_S)}
     for pool in pools:
         with contextlib.redirect_stdout(io.StringIO()):  # deploy() prints a table and next steps
-            remote.deploy(name=pool, work_pool_name=pool, print_next_steps=False)
+            remote.deploy(name=pool, work_pool_name=pool, print_next_steps=False, job_variables={"env": env})
+    ensure_zombie_automation()
+
+
+HEARTBEAT_S = 30
+"""Seconds between a dispatched flow run's heartbeats (Prefect's minimum); three missed ones mark it crashed."""
+ZOMBIE_AUTOMATION = "humanvid: crash flow runs whose worker died"
+
+
+def ensure_zombie_automation() -> None:
+    """Prefect's documented zombie-flow automation: a flow run that sent a heartbeat and then neither another one
+    nor a final state within three heartbeats is set CRASHED — a killed worker's stage is then sent again by the
+    orchestrator (flows.reproduce.DISPATCH_ATTEMPTS)."""
+    from datetime import timedelta
+
+    from prefect.automations import Automation, ChangeFlowRunState, EventTrigger, Posture, ResourceSpecification
+    from prefect.client.schemas.objects import StateType
+
+    try:
+        Automation.read(name=ZOMBIE_AUTOMATION)
+        return
+    except ValueError:  # not there yet
+        pass
+    Automation(
+        name=ZOMBIE_AUTOMATION,
+        trigger=EventTrigger(
+            after={"prefect.flow-run.heartbeat"},
+            expect={"prefect.flow-run.heartbeat", "prefect.flow-run.Completed", "prefect.flow-run.Failed", "prefect.flow-run.Cancelled",
+                    "prefect.flow-run.Crashed"},  # fmt: skip
+            match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
+            for_each={"prefect.resource.id"},
+            posture=Posture.Proactive,
+            threshold=1,
+            within=timedelta(seconds=3 * HEARTBEAT_S),
+        ),
+        actions=[ChangeFlowRunState(state=StateType.CRASHED, message="no heartbeat from its worker: the worker died")],
+    ).create()
 
 
 def worker_commands(pool: str, gpus: list[str] | None) -> list[tuple[list[str], dict[str, str]]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -118,34 +119,61 @@ DISPATCH_ATTEMPTS = 3
 of its pool, up to this many times in all."""
 
 
-@task(name="dispatch", cache_policy=NO_CACHE, persist_result=False)
-def dispatch_stage(root: str, stage: str, reasons: list[str], position: str, pool: str, remote: str) -> dict:
+_WORKSPACE = threading.Lock()
+"""One DVC operation on the orchestrator's workspace at a time (DVC keeps one lock per workspace); a dispatched
+stage holds it only to publish and to restore, not while a worker runs it."""
+
+
+def on_worker(root: Path, stage: str, pool: str, remote: str, logger) -> dict:
     """One stage on a worker of `pool` (flows.dispatch): published, run in the worker's own clone, pushed with the
-    run cache, restored here."""
+    run cache, restored here. -> {"flow_run": id}."""
     from prefect.deployments import run_deployment
 
     from flows.dispatch import deployment_name, drop_snapshot, restore, snapshot
 
-    logger = get_run_logger()
-    logger.info("stage %s: %s (%s) -> pool %s", position, stage, "; ".join(reasons) or "stale", pool)
-    start = time.perf_counter()
-    ref = snapshot(Path(root), stage)
+    with _WORKSPACE:
+        ref = snapshot(root, stage)
     try:
         for attempt in range(1, DISPATCH_ATTEMPTS + 1):
-            run = run_deployment(deployment_name(pool), parameters={"repo": root, "ref": ref, "stage": stage, "remote": remote},
+            run = run_deployment(deployment_name(pool), parameters={"repo": str(root), "ref": ref, "stage": stage, "remote": remote},
                                  timeout=None, tags=[pool], flow_run_name=f"{stage} (attempt {attempt})")  # fmt: skip
             if run.state is not None and run.state.is_completed():
                 break
-            logger.warning("%s: flow run %s ended %s on pool %s (attempt %d of %d)", stage, run.id, run.state and run.state.type.value,
-                           pool, attempt, DISPATCH_ATTEMPTS)  # fmt: skip
+            logger.warning("%s: flow run %s ended %s on pool %s (attempt %d of %d): %s", stage, run.id, run.state and run.state.type.value,
+                           pool, attempt, DISPATCH_ATTEMPTS, run.state and run.state.message)  # fmt: skip
         else:
             raise StageFailed(f"stage {stage} did not complete on pool {pool} in {DISPATCH_ATTEMPTS} attempts; the worker's log is in Prefect")
     finally:
-        drop_snapshot(Path(root), stage)
-    restore(Path(root), stage)
+        drop_snapshot(root, stage)
+    with _WORKSPACE:
+        restore(root, stage)
+    return {"flow_run": str(run.id)}
+
+
+@task(name="stage", cache_policy=NO_CACHE, persist_result=False)
+def pools_stage(root: str, stage: str, position: str, pool: str | None, remote: str) -> dict | None:
+    """With `--dispatch pools`: a stage once the stages it depends on are done — checked against DVC then (None
+    when fresh), sent to a worker of `pool`, or (`pool` None) run here and pushed for the workers."""
+    from flows.dispatch import push
+
+    logger = get_run_logger()
+    with _WORKSPACE:
+        reasons = stage_status(Path(root), [stage]).get(stage)
+    if reasons is None:
+        logger.info("stage %s: %s is up to date", position, stage)
+        return None
+    logger.info("stage %s: %s (%s)%s", position, stage, "; ".join(reasons) or "stale", f" -> pool {pool}" if pool else "")
+    start = time.perf_counter()
+    if pool is not None:
+        record = on_worker(Path(root), stage, pool, remote, logger)
+    else:
+        with _WORKSPACE:
+            repro_single(Path(root), stage, force=any(r.startswith(WEIGHTS_ARRIVED) for r in reasons), echo=_stage_log())
+            push(Path(root), stage)  # a worker's clone pulls it as an input
+        record = {}
     seconds = time.perf_counter() - start
-    logger.info("%s done on pool %s in %.1f s (flow run %s)", stage, pool, seconds, run.id)
-    return {"stage": stage, "seconds": round(seconds, 2), "reasons": reasons, "pool": pool, "flow_run": str(run.id)}
+    logger.info("%s done %sin %.1f s", stage, f"on pool {pool} " if pool else "", seconds)
+    return {"stage": stage, "seconds": round(seconds, 2), "reasons": reasons, "pool": pool, **record}
 
 
 @flow(name="remote-stage", persist_result=False)
@@ -169,11 +197,11 @@ def reproduce(table: str = "demo", workspace: str = ".", dispatch: str = "local"
     logger = get_run_logger()
     root, cfg = open_workspace(workspace)
     names = ordered_stages(root, table_stages(cfg, table, root))
-    remote = None
     if dispatch == "pools":
-        from flows.dispatch import default_remote
-
-        remote = default_remote(root)
+        ran = _reproduce_on_pools(root, cfg, names)
+        logger.info("table %s: %d of %d stages ran: %s", table, len(ran), len(names), ", ".join(r["stage"] for r in ran) or "none")
+        _table_artifact(root, cfg, table)
+        return ran
     ran, start = [], time.perf_counter()
     for k, name in enumerate(names, 1):
         reasons = stage_status(root, [name], cfg).get(name)
@@ -182,18 +210,29 @@ def reproduce(table: str = "demo", workspace: str = ".", dispatch: str = "local"
             logger.info("stage %s: %s is up to date", position, name)
             continue
         tags = ["gpu"] if is_gpu_stage(cfg, name) else ["cpu"]
-        if dispatch == "pools" and tags == ["gpu"]:
-            ran.append(dispatch_stage.with_options(task_run_name=name, tags=tags)(str(root), name, reasons, position, "gpu", remote))
-            continue
         ran.append(run_stage.with_options(task_run_name=name, tags=tags)(str(root), name, reasons, position))
-        if dispatch == "pools":
-            from flows.dispatch import push
-
-            push(root, name)  # a worker's clone pulls it as an input
     logger.info("table %s: %d of %d stages ran in %.0f s: %s", table, len(ran), len(names), time.perf_counter() - start,
                 ", ".join(r["stage"] for r in ran) or "none")  # fmt: skip
     _table_artifact(root, cfg, table)
     return ran
+
+
+def _reproduce_on_pools(root: Path, cfg, names: list[str]) -> list[dict]:
+    """Every stage submitted at once, each waiting for the stages of this table it depends on: independent
+    branches (the models of an ablation, the samplers of a model) run concurrently, each GPU stage on its own
+    worker; each is checked against DVC when its inputs are done."""
+    from flows.dispatch import default_remote
+    from flows.workspace import upstream_stages
+
+    remote = default_remote(root)
+    upstream = upstream_stages(root, names)
+    futures = {}
+    for k, name in enumerate(names, 1):
+        gpu = is_gpu_stage(cfg, name)
+        task_ = pools_stage.with_options(task_run_name=name, tags=["gpu" if gpu else "cpu"])
+        futures[name] = task_.submit(str(root), name, f"{k} of {len(names)}", "gpu" if gpu else None, remote,
+                                     wait_for=[futures[u] for u in upstream[name]])  # fmt: skip
+    return [r for r in (futures[n].result() for n in names) if r is not None]
 
 
 def _table_artifact(root: Path, cfg, table: str) -> None:

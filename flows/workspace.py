@@ -137,6 +137,19 @@ def ordered_stages(root: Path, names: list[str]) -> list[str]:
         repo.close()
 
 
+def upstream_stages(root: Path, names: list[str]) -> dict[str, list[str]]:
+    """For each of `names`, the others it depends on (directly or through stages outside `names`), by DVC's graph."""
+    import networkx as nx
+
+    repo = Repo(str(root))
+    try:
+        graph = _graph(repo)
+        by_name = {s.name: s for s in graph.nodes}
+        return {n: [u for u in names if u != n and by_name[u] in nx.descendants(graph, by_name[n])] for n in names}
+    finally:
+        repo.close()
+
+
 def stage_status(root: Path, names: list[str], cfg: Config | None = None) -> dict[str, list[str]]:
     """DVC's status of exactly these stages, plus evaluations whose missing weights have arrived:
     name -> reasons (only the stale ones appear). `cfg`: the validated params, if the caller has them."""

@@ -3,6 +3,7 @@ stage in the worker's own clone of the workspace, results through a local-folder
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import signal
@@ -60,9 +61,14 @@ def _run(cmd, cwd, env=None, timeout=900) -> str:
     return proc.stdout + proc.stderr
 
 
-def test_gpu_stages_run_on_the_gpu_pools_worker_each_in_its_own_clone(tmp_path, tiny_params, prefect_server):
+def test_gpu_stages_run_on_the_gpu_pools_workers_each_in_its_own_clone(tmp_path, tiny_params, prefect_server):
+    """Two independent models (the rows of one table) on two workers: each GPU stage a flow run of the `gpu` pool,
+    the two models' training at the same time, the workspace up to date afterwards with the workers' outputs."""
     url, env = prefect_server
-    env = {**env, "PREFECT_HOME": str(tmp_path / "client-home")}
+    env = {**env, "PREFECT_HOME": str(tmp_path / "client-home"), "PREFECT_WORKER_QUERY_SECONDS": "1"}
+    tiny_params["models"]["tiny2"] = copy.deepcopy(tiny_params["models"]["tiny"]) | {"run": {"seed": 1, "device": "cpu"}}
+    tiny_params["samplers"]["tiny2_w4"] = tiny_params["samplers"]["tiny_w4"] | {"model": "tiny2"}
+    tiny_params["tables"]["demo"]["rows"]["tiny2"] = "tiny2_w4"
     ws = make_workspace(tmp_path / "ws", tiny_params)
     git = lambda *a: _run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *a], ws)  # noqa: E731
     git("init", "-q")
@@ -77,18 +83,20 @@ def test_gpu_stages_run_on_the_gpu_pools_worker_each_in_its_own_clone(tmp_path, 
     proc = subprocess.run([*humanvid, "reproduce", "--dispatch", "pools"], env=no_server, capture_output=True, text=True)
     assert proc.returncode == 2 and "needs a Prefect server" in proc.stderr and not (ws / "dvc.lock").exists()
 
-    worker = subprocess.Popen([*humanvid, "worker", "--pool", "gpu", "--gpu", "0"], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True, start_new_session=True)  # fmt: skip
+    worker = subprocess.Popen([*humanvid, "worker", "--pool", "gpu", "--gpu", "0", "--gpu", "1"], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
     try:
         out = _run([*humanvid, "reproduce", "--dispatch", "pools"], ws, env=env)
-        gpu = ["train@tiny.vae", "train@tiny.pretrain", "train@tiny.finetune", "sample@tiny_w4"]
+        gpu = [f"{kind}@{m}{s}" for m in ("tiny", "tiny2") for kind, s in (("train", ".vae"), ("train", ".pretrain"), ("train", ".finetune"))]
+        gpu += ["sample@tiny_w4", "sample@tiny2_w4"]
         for stage in gpu:
-            assert f"{stage} (stale" in out or f"{stage} (" in out
             assert f"{stage} done on pool gpu" in out, out[-3000:]
-        assert "9 stages, 0 stale" in _run([*humanvid, "status"], ws, env=env)
+        assert "evaluate@tiny_w4 done in" in out  # CPU stages run here
+        assert "14 stages, 0 stale" in _run([*humanvid, "status"], ws, env=env)
         lock = yaml.safe_load((ws / "dvc.lock").read_text())["stages"]
-        assert set(gpu) <= set(lock) and (ws / "data/models/tiny/finetune").is_dir() and (ws / "reports/demo.md").is_file()
+        assert set(gpu) <= set(lock) and (ws / "data/models/tiny2/finetune").is_dir() and (ws / "reports/demo.md").is_file()
         assert (ws / "reports/training/tiny.finetune/loss.svg").is_file()  # an uncached output, through the run cache
+        assert "| tiny2 |" in (ws / "reports/demo.md").read_text()
         assert not [r for r in _run(["git", "for-each-ref", "refs/humanvid"], ws).splitlines() if r]  # published commits are dropped
 
         request = urllib.request.Request(f"{url}/flow_runs/filter", data=b"{}", headers={"Content-Type": "application/json"})
@@ -96,9 +104,76 @@ def test_gpu_stages_run_on_the_gpu_pools_worker_each_in_its_own_clone(tmp_path, 
         remote = [r for r in flow_runs if r["work_pool_name"] == "gpu"]
         assert sorted(r["name"].split(" (")[0] for r in remote) == sorted(gpu)  # the GPU stages, and only they, on the gpu pool
         assert all(r["state_type"] == "COMPLETED" for r in remote)
+        # The two models are independent: their training ran at the same time, on the two workers.
+        span = {r["name"].split(" (")[0]: (r["start_time"], r["end_time"]) for r in remote}
+        assert any(span[f"train@tiny.{s}"][0] < span[f"train@tiny2.{t}"][1] and span[f"train@tiny2.{t}"][0] < span[f"train@tiny.{s}"][1]
+                   for s in ("vae", "pretrain", "finetune") for t in ("vae", "pretrain", "finetune")), span  # fmt: skip
     finally:
         os.killpg(worker.pid, signal.SIGTERM)
         try:
             worker.wait(30)
         except subprocess.TimeoutExpired:
             os.killpg(worker.pid, signal.SIGKILL)
+
+
+def _flow_runs(url: str) -> list[dict]:
+    request = urllib.request.Request(f"{url}/flow_runs/filter", data=b"{}", headers={"Content-Type": "application/json"})
+    return json.loads(urllib.request.urlopen(request, timeout=30).read())
+
+
+def _ancestors(pid: int) -> list[int]:
+    chain = []
+    while pid > 1:
+        chain.append(pid)
+        pid = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
+    return chain
+
+
+def test_a_worker_killed_mid_stage_loses_nothing_and_the_stage_runs_again_elsewhere(tmp_path, tiny_params, prefect_server):
+    """SIGKILL to a worker and its flow run while a training stage runs: Prefect's zombie automation marks the run
+    crashed after three missed heartbeats, the orchestrator sends the stage again, the other worker runs it, and the
+    workspace ends up to date — the killed clone never pushed, so nothing of it was taken."""
+    url, env = prefect_server
+    env = {**env, "PREFECT_HOME": str(tmp_path / "client-home"), "PREFECT_WORKER_QUERY_SECONDS": "1"}
+    tiny_params["models"]["tiny"]["stages"]["vae"].update(steps=400, log_every=100)  # long enough to be killed in
+    ws = make_workspace(tmp_path / "ws", tiny_params)
+    git = lambda *a: _run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *a], ws)  # noqa: E731
+    git("init", "-q")
+    _run([sys.executable, "-m", "dvc", "config", "--unset", "core.no_scm"], ws)
+    _run([sys.executable, "-m", "dvc", "remote", "add", "-d", "store", str(tmp_path / "remote")], ws)
+    git("add", "-A")
+    git("commit", "-qm", "workspace")
+    humanvid = [sys.executable, "-m", "flows.cli", "--workspace", str(ws)]
+    workers = [subprocess.Popen([*humanvid, "worker", "--pool", "gpu", "--gpu", g], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True) for g in ("0", "1")]  # fmt: skip
+    orchestrator = subprocess.Popen([*humanvid, "reproduce", "--dispatch", "pools"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    text=True, start_new_session=True)  # fmt: skip
+    try:
+        deadline = time.time() + 600
+        victim = None
+        while victim is None and time.time() < deadline and orchestrator.poll() is None:
+            running = [r for r in _flow_runs(url) if r["name"].startswith("train@tiny.vae") and r["state_type"] == "RUNNING"]
+            if running and running[0]["infrastructure_pid"]:
+                victim = int(str(running[0]["infrastructure_pid"]).rsplit(":", 1)[-1])  # "pid" or "host:pid"
+            time.sleep(0.5)
+        assert victim is not None, "the training stage never ran on a worker"
+        time.sleep(3)  # the stage is training in the worker's clone
+        for pid in _ancestors(victim)[:2]:  # the flow run's process and the Prefect worker that started it
+            os.killpg(os.getpgid(pid), signal.SIGKILL)
+        out = orchestrator.communicate(timeout=900)[0]
+        assert orchestrator.returncode == 0, out[-4000:]
+        assert "train@tiny.vae: flow run" in out and "ended CRASHED on pool gpu (attempt 1 of 3)" in out, out[-4000:]
+        assert "train@tiny.vae done on pool gpu" in out
+        assert "9 stages, 0 stale" in _run([*humanvid, "status"], ws, env=env)
+        runs = [r for r in _flow_runs(url) if r["name"].startswith("train@tiny.vae")]
+        assert sorted(r["state_type"] for r in runs) == ["COMPLETED", "CRASHED"]
+    finally:
+        for proc in (orchestrator, *workers):
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
