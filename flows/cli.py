@@ -45,11 +45,49 @@ def locked(fn):
     return run
 
 
+def _experiment(args, root: Path) -> int:
+    """`--set KEY=VALUE …`: DVC's own experiments — `dvc exp run -S KEY=VALUE … report@TABLE` (the table's stages
+    that the change makes stale run here; `dvc exp show` lists the runs) — after checking params.yaml with the
+    changes applied, so a bad key or value stops before any work."""
+    import subprocess
+
+    from flows.workspace import WorkspaceError
+    from humanvid.config import read_params, safe_load_yaml
+    from humanvid.validate import parse_config
+
+    if args.dispatch != "local":
+        raise WorkspaceError("--set runs a DVC experiment in this workspace; it does not combine with --dispatch pools")
+    if not (root / ".git").exists():
+        raise WorkspaceError(f"{root}: --set runs a DVC experiment (`dvc exp run`), which needs the workspace in git")
+    params = read_params(root / "params.yaml")
+    for item in args.set:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise WorkspaceError(f"--set {item!r}: expected KEY=VALUE (e.g. samplers.baseline_debug_w8.steps=4)")
+        node = params
+        *parents, leaf = key.split(".")
+        for i, part in enumerate(parents):
+            if not isinstance(node.get(part), dict):
+                raise WorkspaceError(f"--set {key}: params.yaml has no mapping {'.'.join(parents[: i + 1])}")
+            node = node[part]
+        node[leaf] = safe_load_yaml(raw) if raw else raw
+    parse_config(params, source=f"params.yaml with --set {' '.join(args.set)}", root=root)  # ConfigError names the key path
+    cmd = [sys.executable, "-m", "dvc", "exp", "run", *[a for item in args.set for a in ("-S", item)], f"report@{args.table}"]
+    from flows.reproduce import _stage_env
+
+    code = subprocess.run(cmd, cwd=root, env=_stage_env()).returncode  # the stages' `python` is this interpreter
+    if code == 0:
+        print(f"table {args.table}: experiment done and applied to the workspace; `dvc exp show` compares it with the others")
+    return 0 if code == 0 else 1
+
+
 @locked
 def cmd_reproduce(args) -> int:
     from flows.workspace import open_workspace, stage_status, table_rows, table_stages
 
     root, cfg = open_workspace(args.workspace)  # a config error stops here, before any work
+    if args.set:
+        return _experiment(args, root)
     for row in table_rows(cfg, args.table, root):
         if row.needs:
             print(f"table {args.table}: row {row.label!r} cannot run here: needs {row.needs}")
@@ -377,6 +415,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dispatch", choices=("local", "pools"), default="local",
                    help="local: every stage here (default); pools: GPU stages to the `gpu` pool's workers (needs PREFECT_API_URL, "
                         "git and a DVC remote; docs/workers.md)")  # fmt: skip
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="run the table as a DVC experiment with this params.yaml "
+                   "change (`dvc exp run -S`; repeatable; `dvc exp show` lists experiments); the workspace must be in git")  # fmt: skip
     p.set_defaults(fn=cmd_reproduce)
     p = sub.add_parser("worker", help="Prefect workers for a pool on this machine (one per --gpu), with the pools and deployments")
     p.add_argument("--pool", default="gpu", help="cpu or gpu (default gpu)")

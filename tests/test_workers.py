@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -104,6 +105,13 @@ def test_gpu_stages_run_on_the_gpu_pools_workers_each_in_its_own_clone(tmp_path,
         remote = [r for r in flow_runs if r["work_pool_name"] == "gpu"]
         assert sorted(r["name"].split(" (")[0] for r in remote) == sorted(gpu)  # the GPU stages, and only they, on the gpu pool
         assert all(r["state_type"] == "COMPLETED" for r in remote)
+        # A DVC experiment through `--set`: a bad value stops before any work, naming the key; a good one re-runs exactly
+        # the stages it makes stale (one sampler, its evaluation, the report) and `dvc exp show` lists it.
+        proc = subprocess.run([*humanvid, "reproduce", "--set", "samplers.tiny_w4.steps=-1"], env=env, capture_output=True, text=True)
+        assert proc.returncode == 2 and "samplers.tiny_w4.steps" in proc.stderr
+        out = _run([*humanvid, "reproduce", "--set", "samplers.tiny_w4.steps=3"], ws, env=env)
+        assert sorted(re.findall(r"Running stage '([^']+)'", out)) == ["evaluate@tiny_w4", "report@demo", "sample@tiny_w4"], out[-3000:]
+        assert "samplers.tiny_w4.steps" in _run([sys.executable, "-m", "dvc", "exp", "show", "--csv"], ws, env=env)
         # The two models are independent: their training ran at the same time, on the two workers.
         span = {r["name"].split(" (")[0]: (r["start_time"], r["end_time"]) for r in remote}
         assert any(span[f"train@tiny.{s}"][0] < span[f"train@tiny2.{t}"][1] and span[f"train@tiny2.{t}"][0] < span[f"train@tiny.{s}"][1]
