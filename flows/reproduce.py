@@ -179,9 +179,12 @@ def pools_stage(root: str, stage: str, position: str, pool: str | None, remote: 
 @flow(name="remote-stage", persist_result=False)
 def remote_stage(repo: str, ref: str, stage: str, remote: str | None = None) -> dict:
     """What a worker runs: one stage in a scratch clone of the published workspace (flows.dispatch.run_in_clone)."""
+    import socket
+
     from flows.dispatch import run_in_clone
 
-    get_run_logger().info("%s in a clone of %s (%s)", stage, repo, ref)
+    get_run_logger().info("%s on %s (CUDA_VISIBLE_DEVICES=%s), in a clone of %s at %s", stage, socket.gethostname(),
+                          os.environ.get("CUDA_VISIBLE_DEVICES", "unset"), repo, ref)  # fmt: skip
     return run_in_clone(repo, ref, stage, remote, echo=_stage_log())
 
 
