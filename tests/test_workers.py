@@ -58,6 +58,18 @@ def prefect_server(tmp_path_factory):
         log.close()
 
 
+def _git_workspace(tmp_path: Path, params: dict) -> Path:
+    """A workspace in git with a local-folder DVC remote as its default: what `--dispatch pools` needs."""
+    ws = make_workspace(tmp_path / "ws", params)
+    git = lambda *a: _run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *a], ws)  # noqa: E731
+    git("init", "-q")
+    _run([sys.executable, "-m", "dvc", "config", "--unset", "core.no_scm"], ws)
+    _run([sys.executable, "-m", "dvc", "remote", "add", "-d", "store", str(tmp_path / "remote")], ws)
+    git("add", "-A")
+    git("commit", "-qm", "workspace")
+    return ws
+
+
 def _content(folder: Path) -> dict[str, object]:
     """Every file's bytes by relative path — JSON parsed, with wall-clock `seconds` dropped (two runs of a stage
     differ only there)."""
@@ -85,13 +97,7 @@ def test_gpu_stages_run_on_the_gpu_pools_workers_each_in_its_own_clone(tmp_path,
     tiny_params["models"]["tiny2"] = copy.deepcopy(tiny_params["models"]["tiny"]) | {"run": {"seed": 1, "device": "cpu"}}
     tiny_params["samplers"]["tiny2_w4"] = tiny_params["samplers"]["tiny_w4"] | {"model": "tiny2"}
     tiny_params["tables"]["demo"]["rows"]["tiny2"] = "tiny2_w4"
-    ws = make_workspace(tmp_path / "ws", tiny_params)
-    git = lambda *a: _run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *a], ws)  # noqa: E731
-    git("init", "-q")
-    _run([sys.executable, "-m", "dvc", "config", "--unset", "core.no_scm"], ws)
-    _run([sys.executable, "-m", "dvc", "remote", "add", "-d", "store", str(tmp_path / "remote")], ws)
-    git("add", "-A")
-    git("commit", "-qm", "workspace")
+    ws = _git_workspace(tmp_path, tiny_params)
     humanvid = [sys.executable, "-m", "flows.cli", "--workspace", str(ws)]
 
     # Without a server the dispatch is refused before any work, naming what to do.
@@ -173,13 +179,7 @@ def test_a_worker_killed_mid_stage_loses_nothing_and_the_stage_runs_again_elsewh
     url, env = prefect_server
     env = {**env, "PREFECT_HOME": str(tmp_path / "client-home"), "PREFECT_WORKER_QUERY_SECONDS": "1"}
     tiny_params["models"]["tiny"]["stages"]["vae"].update(steps=400, log_every=100)  # long enough to be killed in
-    ws = make_workspace(tmp_path / "ws", tiny_params)
-    git = lambda *a: _run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *a], ws)  # noqa: E731
-    git("init", "-q")
-    _run([sys.executable, "-m", "dvc", "config", "--unset", "core.no_scm"], ws)
-    _run([sys.executable, "-m", "dvc", "remote", "add", "-d", "store", str(tmp_path / "remote")], ws)
-    git("add", "-A")
-    git("commit", "-qm", "workspace")
+    ws = _git_workspace(tmp_path, tiny_params)
     humanvid = [sys.executable, "-m", "flows.cli", "--workspace", str(ws)]
     workers = [subprocess.Popen([*humanvid, "worker", "--pool", "gpu", "--gpu", g], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 start_new_session=True) for g in ("0", "1")]  # fmt: skip
