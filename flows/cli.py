@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 from humanvid.config import ConfigError
@@ -180,7 +181,7 @@ def cmd_worker(args) -> int:
     _prefect_defaults()
     os.environ.setdefault("PREFECT_WORKER_QUERY_SECONDS", "2")  # Prefect's 10 s poll would add up to 10 s to every stage
     ensure_pools_and_deployments()
-    procs = [subprocess.Popen(cmd, env=env, start_new_session=True) for cmd, env in worker_commands(args.pool, args.gpu)]
+    procs = [subprocess.Popen(cmd, env=env, start_new_session=True, preexec_fn=_die_with_parent) for cmd, env in worker_commands(args.pool, args.gpu)]
     print(f"humanvid worker: {len(procs)} worker(s) on pool {args.pool}" + (f" (GPUs {', '.join(args.gpu)})" if args.gpu else "")
           + f", pids {', '.join(str(p.pid) for p in procs)}", flush=True)  # fmt: skip
 
@@ -188,6 +189,12 @@ def cmd_worker(args) -> int:
         for p in procs:
             if p.poll() is None:
                 os.killpg(p.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 20  # a worker's graceful shutdown; then its process group goes for good
+        for p in procs:
+            try:
+                p.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
 
     signal.signal(signal.SIGTERM, stop)
     try:
@@ -196,6 +203,18 @@ def cmd_worker(args) -> int:
         stop()
         codes = [p.wait() for p in procs]
     return max(codes, default=0) if any(codes) and not all(c < 0 or c == 143 for c in codes) else 0
+
+
+def _die_with_parent() -> None:
+    """In a worker process before it starts (Linux): SIGTERM when `humanvid worker` ends, however it ends — a
+    killed `humanvid worker` leaves no Prefect worker behind."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: `stop` still ends the workers on SIGTERM / Ctrl-C
+        pass
 
 
 def _prefect_defaults() -> None:
