@@ -74,9 +74,9 @@ def _experiment(args, root: Path) -> int:
         node[leaf] = safe_load_yaml(raw) if raw else raw
     parse_config(params, source=f"params.yaml with --set {' '.join(args.set)}", root=root)  # ConfigError names the key path
     cmd = [sys.executable, "-m", "dvc", "exp", "run", *[a for item in args.set for a in ("-S", item)], f"report@{args.table}"]
-    from flows.reproduce import _stage_env
+    from flows.reproduce import stage_env
 
-    code = subprocess.run(cmd, cwd=root, env=_stage_env()).returncode  # the stages' `python` is this interpreter
+    code = subprocess.run(cmd, cwd=root, env=stage_env()).returncode  # the stages' `python` is this interpreter
     if code == 0:
         print(f"table {args.table}: experiment done and applied to the workspace; `dvc exp show` compares it with the others")
     return 0 if code == 0 else 1

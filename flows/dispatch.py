@@ -73,13 +73,22 @@ def drop_snapshot(root: Path, stage: str) -> None:
     subprocess.run(["git", "update-ref", "-d", _ref(stage)], cwd=root, capture_output=True)
 
 
-def _stage_env(scratch: Path) -> dict[str, str]:
-    from flows.reproduce import _stage_env
+def _clone_env(scratch: Path) -> dict[str, str]:
+    from flows.reproduce import stage_env
 
-    env = _stage_env()
+    env = stage_env()
     # The clone's own code: its tasks/ (cwd) and its library (src/), ahead of any installed copy.
     env["PYTHONPATH"] = os.pathsep.join([str(scratch / "src"), str(scratch), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     return env
+
+
+def _checked(args: list[str], cwd: Path, env: dict[str, str], failure: str) -> None:
+    """`python -m <args>` quietly; on failure StageFailed(`failure`: its stderr)."""
+    from flows.reproduce import StageFailed
+
+    proc = subprocess.run([sys.executable, "-m", *args], cwd=cwd, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise StageFailed(f"{failure}: {proc.stderr.strip() or proc.stdout.strip()}")
 
 
 def run_in_clone(repo: str, ref: str, stage: str, remote: str | None, echo=None) -> dict:
@@ -93,29 +102,23 @@ def run_in_clone(repo: str, ref: str, stage: str, remote: str | None, echo=None)
         _git(Path(tmp), "clone", "-q", "--shared", "--no-checkout", repo, str(scratch))
         _git(scratch, "fetch", "-q", "origin", ref)
         _git(scratch, "checkout", "-q", "--detach", "FETCH_HEAD")
-        env = _stage_env(scratch)
-        dvc = [sys.executable, "-m", "dvc"]
+        env = _clone_env(scratch)
         if remote:  # the orchestrator's remote, for this clone only
-            subprocess.run([*dvc, "remote", "add", "--local", "-d", "-f", "dispatch", remote], cwd=scratch, env=env, check=True,
-                           capture_output=True)  # fmt: skip
+            _checked(["dvc", "remote", "add", "--local", "-d", "-f", "dispatch", remote], scratch, env, f"{stage}: DVC remote {remote}")
         code = run_teed([sys.executable, "-m", "flows.dvc_stage", "--pull", stage], scratch, env, echo)
         if code != 0:
             raise StageFailed(f"stage {stage} failed on {socket.gethostname()} (exit code {code})")
-        push = subprocess.run([sys.executable, "-m", "flows.dvc_stage", "--push", stage], cwd=scratch, env=env, capture_output=True, text=True)
-        if push.returncode != 0:
-            raise StageFailed(f"stage {stage} ran on {socket.gethostname()} but its outputs did not reach the DVC remote: {push.stderr.strip()}")
+        _checked(["flows.dvc_stage", "--push", stage], scratch, env, f"stage {stage} ran on {socket.gethostname()} but its outputs did not reach the DVC remote")
     return {"stage": stage, "seconds": round(time.perf_counter() - start, 2), "host": socket.gethostname(),
             "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES")}  # fmt: skip
 
 
 def restore(root: Path, stage: str) -> None:
     """Take a stage a worker ran from the DVC remote's run cache into this workspace (outputs and dvc.lock)."""
-    from flows.reproduce import StageFailed, _stage_env
+    from flows.reproduce import StageFailed, stage_env
 
-    env = _stage_env()
-    fetch = subprocess.run([sys.executable, "-m", "dvc", "fetch", "--run-cache", "-q"], cwd=root, env=env, capture_output=True, text=True)
-    if fetch.returncode != 0:
-        raise StageFailed(f"{stage}: fetching the run cache from the DVC remote failed: {fetch.stderr.strip()}")
+    env = stage_env()
+    _checked(["dvc", "fetch", "--run-cache", "-q"], root, env, f"{stage}: fetching the run cache from the DVC remote failed")
     if subprocess.run([sys.executable, "-m", "flows.dvc_stage", "--restore", stage], cwd=root, env=env).returncode != 0:
         raise StageFailed(f"{stage}: the worker's result could not be restored from the DVC remote (its output is above)")
 
@@ -123,11 +126,9 @@ def restore(root: Path, stage: str) -> None:
 def push(root: Path, stage: str) -> None:
     """Send the cached outputs of a stage this workspace ran to the DVC remote (`dvc push STAGE`), so a worker's
     clone can pull them as inputs."""
-    from flows.reproduce import StageFailed, _stage_env
+    from flows.reproduce import stage_env
 
-    proc = subprocess.run([sys.executable, "-m", "dvc", "push", "-q", stage], cwd=root, env=_stage_env(), capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise StageFailed(f"{stage}: pushing its outputs to the DVC remote failed: {proc.stderr.strip()}")
+    _checked(["dvc", "push", "-q", stage], root, stage_env(), f"{stage}: pushing its outputs to the DVC remote failed")
 
 
 def default_remote(root: Path) -> str | None:

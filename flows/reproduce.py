@@ -21,7 +21,7 @@ class StageFailed(RuntimeError):
     """A stage's command exited non-zero."""
 
 
-def _stage_env() -> dict[str, str]:
+def stage_env() -> dict[str, str]:
     # dvc.yaml says `python -m tasks...`: make that the interpreter running humanvid, venv or not.
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
@@ -36,7 +36,7 @@ def repro_single(root: Path, stage: str, force: bool = False, echo: Callable[[st
     terminal still gets everything, a progress bar included (the stage writes to a pseudo-terminal when ours is one)."""
     start, started_at = time.perf_counter(), time.time()
     cmd = [sys.executable, "-m", "flows.dvc_stage", *(["--force"] if force else []), stage]
-    returncode = run_teed(cmd, root, _stage_env(), echo)
+    returncode = run_teed(cmd, root, stage_env(), echo)
     if returncode != 0:
         if full := cache_disk_full(root, stage, started_at):
             raise StageFailed(full)
