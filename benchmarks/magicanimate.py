@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 import torch
-from diffusers import ControlNetModel, UNet2DConditionModel, UNetMotionModel
+from diffusers import AutoencoderKL, ControlNetModel, UNet2DConditionModel, UNetMotionModel
 from diffusers.models.attention_processor import AttnProcessor2_0
 
 from humanvid.models.latent import debug_vae
@@ -43,8 +43,15 @@ from humanvid.sampling import sample_video
 from humanvid.sampling.windows import window_frames
 
 
+def sd_vae(size: int) -> AutoencoderKL:
+    """Random weights in sd-vae-ft-mse's layout (its config.json: four levels of two ResNet blocks, 128-512 wide)."""
+    return AutoencoderKL(down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
+                         block_out_channels=(128, 256, 512, 512), layers_per_block=2, latent_channels=4, sample_size=size)  # fmt: skip
+
+
 def build(size: int, device: torch.device, dtype: torch.dtype, sd15: bool) -> MagicAnimate:
-    """Random weights in SD1.5's UNet layout (`sd15`: its real widths) or a narrower copy of it."""
+    """Random weights in SD1.5's UNet layout (`sd15`: its real widths and sd-vae-ft-mse's VAE) or a narrower copy
+    of it (a debug-size VAE with SD's 8× downsampling)."""
     torch.manual_seed(0)
     channels = (320, 640, 1280, 1280) if sd15 else (64, 128, 256, 256)
     unet = UNet2DConditionModel(sample_size=size // 8, block_out_channels=channels, cross_attention_dim=768 if sd15 else 128,
@@ -56,7 +63,7 @@ def build(size: int, device: torch.device, dtype: torch.dtype, sd15: bool) -> Ma
     for m in video.modules():  # motion modules start at zero output (AnimateDiff): give them weight so they compute
         if isinstance(m, torch.nn.Linear) and m.weight.abs().sum() == 0:
             torch.nn.init.normal_(m.weight, std=0.02)
-    vae = debug_vae(size, (32, 64, 64, 64))
+    vae = sd_vae(size) if sd15 else debug_vae(size, (32, 64, 64, 64))
     null = torch.randn(1, 77, unet.config.cross_attention_dim)
     return MagicAnimate(vae, video, appearance, controlnet, null, "debug", size, "finetune").to(device, dtype)
 

@@ -1,6 +1,8 @@
 """Benchmark: one MagicAnimate training step through humanvid's loop (humanvid.training.loop.train) — step
 time, peak memory and model FLOPs utilisation — with and without gradient checkpointing, with torch's
-default AdamW and the fused one, in float32 or under bf16 autocast with float32 trained weights.
+default AdamW and the fused one, with the VAE's posteriors of the batch's frames read from the latent cache
+(`humanvid.models.latent_cache`: every step after the first, as for a frame a stage has seen), in float32 or
+under bf16 autocast with float32 trained weights.
 
 Each configuration runs in its own process (its peak memory is its own), on the same model (random weights
 in SD1.5's UNet layout: `--sd15` for its real widths, otherwise a narrower copy), the same batch and the
@@ -10,6 +12,7 @@ e.g. 989 for an H100/H200's dense bf16).
 
     .venv/bin/python benchmarks/training.py [--debug] [--size 64] [--frames 8] [--stage finetune] [--steps 6]
     .venv/bin/python benchmarks/training.py --sd15 --size 512 --frames 16 --device cuda --peak-tflops 989
+    .venv/bin/python benchmarks/training.py --sd15 --size 512 --stage pretrain --flops-only   # what the cache saves, by FLOP count
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ CONFIGS = {
     "checkpointing": {"gradient_checkpointing": True},
     "fused": {"fused_adamw": True},
     "checkpointing+fused": {"gradient_checkpointing": True, "fused_adamw": True},
+    "latent cache": {"latent_cache": True},
 }
 
 
@@ -54,6 +58,42 @@ class FixedStream:
 
     def epoch_size(self) -> int:
         return 1
+
+
+def fixed_batch(size: int, k: int, device: torch.device) -> dict:
+    """One sample of model inputs (reference, K frames and their controls), its frames named as the loader names them."""
+    gen = torch.Generator().manual_seed(1)
+    return {"reference": (torch.rand(1, 3, size, size, generator=gen) * 2 - 1).to(device),
+            "frames": (torch.rand(1, k, 3, size, size, generator=gen) * 2 - 1).to(device),
+            "control": torch.rand(1, k, 3, size, size, generator=gen).to(device),
+            "frame_keys": [[f"bench/clip/{i}/0" for i in range(1, k + 1)]], "reference_key": ["bench/clip/0/0"]}  # fmt: skip
+
+
+def step_flops(model, batch: dict, stage: str, device: torch.device, mixed: str) -> int:
+    """FLOPs of one forward + backward of the stage's loss (`FlopCounterMode`; the optimizer's are negligible)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16) if mixed == "bf16" else torch.autocast(device.type, enabled=False)
+    with FlopCounterMode(display=False) as counter, autocast:
+        model.loss(batch, stage, torch.Generator(device).manual_seed(0))["loss"].backward()
+    return counter.get_total_flops()
+
+
+def count_flops(args) -> None:
+    """--flops-only: one step's FLOPs with every frame encoded, then with the posteriors already cached."""
+    device = torch.device(args.device)
+    model = build(args.size, device, torch.float32, args.sd15)
+    model.prepare(args.stage, seed=0)
+    for p in model.trainable_parameters(args.stage):
+        p.data = p.data.float()
+    batch = fixed_batch(args.size, args.frames if args.stage == "finetune" else 1, device)
+    plain = step_flops(model, batch, args.stage, device, "no")
+    model.use_latent_cache(1 << 30)
+    model.encode(batch["reference"], keys=batch["reference_key"])  # fill the cache with the batch's frames
+    model.encode(batch["frames"].flatten(0, 1), keys=batch["frame_keys"][0])
+    cached = step_flops(model, batch, args.stage, device, "no")
+    print(f"{args.stage}, {batch['frames'].shape[1]} frame(s) at {args.size}², batch 1: {plain / 1e12:.3f} TFLOP per step encoding "
+          f"every frame, {cached / 1e12:.3f} TFLOP with cached posteriors: the VAE encoder is {1 - cached / plain:.1%} of the step")  # fmt: skip
 
 
 def run_one(args, name: str) -> dict:
@@ -81,11 +121,9 @@ def run_one(args, name: str) -> dict:
     opts = CONFIGS[name]
     if opts.get("gradient_checkpointing"):
         model.enable_gradient_checkpointing()
-    k = args.frames if stage == "finetune" else 1
-    gen = torch.Generator().manual_seed(1)
-    batch = {"reference": (torch.rand(1, 3, args.size, args.size, generator=gen) * 2 - 1).to(device),
-             "frames": (torch.rand(1, k, 3, args.size, args.size, generator=gen) * 2 - 1).to(device),
-             "control": torch.rand(1, k, 3, args.size, args.size, generator=gen).to(device)}  # fmt: skip
+    if opts.get("latent_cache"):
+        model.use_latent_cache(1 << 30)
+    batch = fixed_batch(args.size, args.frames if stage == "finetune" else 1, device)
     model.batch = lambda sample, stage: sample  # already model inputs
     settings = LoopSettings(steps=args.warmup, lr=1e-5, mixed_precision=mixed, fused_adamw=opts.get("fused_adamw"), log_every=10**9)
     accelerator = Accelerator(cpu=device.type == "cpu")
@@ -100,13 +138,8 @@ def run_one(args, name: str) -> dict:
         torch.cuda.synchronize(device)
     seconds = (time.perf_counter() - t0) / args.steps
     out = {"seconds": seconds, "peak_mb": peak_memory_mb(device)}
-    if name == "plain":  # FLOPs of one forward + backward (the optimizer's are negligible), counted once
-        from torch.utils.flop_counter import FlopCounterMode
-
-        autocast = torch.autocast(device.type, dtype=torch.bfloat16) if mixed == "bf16" else torch.autocast(device.type, enabled=False)
-        with FlopCounterMode(display=False) as counter, autocast:
-            model.loss(batch, stage, torch.Generator(device).manual_seed(0))["loss"].backward()
-        out["flops"] = counter.get_total_flops()
+    if name in ("plain", "latent cache"):  # FLOPs of one step, counted once (the cache is warm by now)
+        out["flops"] = step_flops(model, batch, stage, device, mixed)
     return out
 
 
@@ -122,8 +155,12 @@ def main() -> None:
     ap.add_argument("--sd15", action="store_true", help="SD1.5's real widths (GPU)")
     ap.add_argument("--debug", action="store_true", help="MagicAnimate's debug flavor (what the debug tables train)")
     ap.add_argument("--peak-tflops", type=float, default=None, help="the device's peak for MFU (dense, in the compute dtype)")
+    ap.add_argument("--flops-only", action="store_true", help="count one step's FLOPs with and without cached posteriors; time nothing")
     ap.add_argument("--only", choices=tuple(CONFIGS), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.flops_only:
+        count_flops(args)
+        return
     if args.only:
         print(json.dumps(run_one(args, args.only)))
         return
@@ -148,7 +185,8 @@ def main() -> None:
         flops = results["plain"].get("flops")
         mfu = f"{flops / r['seconds'] / (args.peak_tflops * 1e12):.1%}" if flops and args.peak_tflops else "—"
         print(f"| {config} | {r['seconds']:.3f} | {results['plain']['seconds'] / r['seconds']:.2f}× | {r['peak_mb']:.0f} | {mfu} |", flush=True)
-    print(f"\nFLOPs of one step (forward + backward, FlopCounterMode): {results['plain']['flops'] / 1e12:.3f} TFLOP")
+    print(f"\nFLOPs of one step (forward + backward, FlopCounterMode): {results['plain']['flops'] / 1e9:.1f} GFLOP; "
+          f"{results['latent cache']['flops'] / 1e9:.1f} GFLOP with the frames' posteriors cached")
 
 
 if __name__ == "__main__":

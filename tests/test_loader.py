@@ -14,6 +14,7 @@ from humanvid.keypoints import FLIP_WHOLEBODY133
 from humanvid.recipes import ClipInfo, DiffPerformer, Idol, MagicAnimatePair, MagicAnimateVideo, MakeYourAnchor
 from humanvid.shards import ShardReader, write_shards
 from humanvid.shards.loader import ShardSamples, iterate
+from humanvid.shards.samples import frame_key
 
 CONDITIONS = {c: {"estimator": "groundtruth", "ground_truth": True} for c in ("openpose18", "wholebody133", "depth", "alpha", "densepose")}
 SIZE, FRAMES = 32, 64
@@ -123,6 +124,9 @@ def test_flipped_samples_mirror_frames_and_swap_sides(shards):
     seen = expect[..., 2] > 0
     expect[..., 0][seen] = SIZE - 1 - expect[..., 0][seen]
     assert np.allclose(b["wholebody133"].numpy(), expect)
+    name = reader.dir.name  # the frames' names say which frame, mirrored or not (a latent cache's keys)
+    assert b["frame_keys"] == [frame_key(name, b["clip_id"], int(i), True) for i in t]
+    assert a["frame_keys"] == [frame_key(name, a["clip_id"], int(i), False) for i in a["targets"]]
     with pytest.raises(ValueError, match="DensePose cannot be flipped"):
         ShardSamples(reader, Idol(flip_p=0.5), SIZE, conditions=("densepose",))
 
@@ -222,6 +226,9 @@ def test_flipped_reference_is_the_mirrored_source_frame(shards):
         if ref_frame is not None:
             assert np.array_equal(sample["reference"].permute(1, 2, 0).numpy(), src[ref_frame][:, ::-1])
         assert any(np.array_equal(sample["reference"].permute(1, 2, 0).numpy(), f[:, ::-1]) for f in src)
+        dataset, clip, frame, flipped = sample["reference_key"].split("/")  # the key names that mirrored frame
+        assert (dataset, clip, flipped) == (reader.dir.name, sample["reference_clip"], "1")
+        assert np.array_equal(sample["reference"].permute(1, 2, 0).numpy(), src[int(frame)][:, ::-1])
 
 
 def test_training_stages_read_through_the_paper_recipes(shards, tmp_path):
@@ -401,7 +408,7 @@ def test_a_training_stage_with_loader_processes_trains_on_the_same_batches(shard
         return [model.batch(b, "finetune") for b in itertools.islice(stream.batches(1), 14)]
 
     for a, b in zip(batches(0), batches(2), strict=True):
-        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) if torch.is_tensor(a[k]) else a[k] == b[k] for k in a)
 
 
 # -- frames decoded on the training device (nvJPEG on CUDA; the same code path on a CPU here) -------------

@@ -195,6 +195,10 @@ class RunConfig(Section):
     gpus: int = Field(1, ge=1)
     """Data-parallel processes (DDP), one per GPU; the stage runs under `accelerate launch` when more than one. With
     device `cpu`, that many CPU processes (gloo): slow, for tests."""
+    latent_cache_gb: float = Field(4.0, ge=0)
+    """Device memory (GiB) each training process may keep the VAE posteriors of frames it has encoded in, so a
+    frozen VAE encodes each training frame once per stage (`humanvid.models.latent_cache`; 64 KiB per 512² frame in
+    bfloat16). 0: encode every frame every time. Stages that fit the VAE never cache."""
 
 
 class ModelConfig(Section):

@@ -19,6 +19,7 @@ from diffusers.configuration_utils import register_to_config
 from diffusers.models.autoencoders.vae import DecoderOutput, DiagonalGaussianDistribution
 from diffusers.models.modeling_outputs import AutoencoderKLOutput
 
+from humanvid.models.latent_cache import LatentCache
 from humanvid.models.method import SPEC_FILE, Method, to_unit
 from humanvid.models.spec import DiffusionOptions
 
@@ -156,12 +157,33 @@ class LatentModel(Method):
         if self.resolution % self.vae_scale:
             raise ValueError(f"resolution {self.resolution} must be a multiple of the VAE's downsampling factor {self.vae_scale}")
 
+    latent_cache: LatentCache | None = None
+    """The stage's cache of training frames' posteriors (`use_latent_cache`), or None: every frame encoded."""
+
+    def use_latent_cache(self, budget_bytes: int) -> LatentCache | None:
+        """For a training stage: keep the posteriors of the frames it encodes (`humanvid.models.latent_cache`) when
+        the autoencoder is a frozen `AutoencoderKL` (a `PatchAutoencoder` is a reshape: nothing to save; a VAE
+        being fitted changes every step) and the budget is not 0. Call after `trainable_parameters`."""
+        frozen = not any(p.requires_grad for p in self.vae.parameters())
+        self.latent_cache = LatentCache(budget_bytes) if budget_bytes > 0 and frozen and isinstance(self.vae, AutoencoderKL) else None
+        return self.latent_cache
+
     @torch.no_grad()
-    def encode(self, frames: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def encode(self, frames: torch.Tensor, generator: torch.Generator | None = None, keys: list[str] | None = None) -> torch.Tensor:
         """(N, 3, S, S) in [-1, 1] -> scaled latents (N, 4, S/f, S/f): a posterior sample drawn with
         `generator` (training), or the posterior mean without one (sampling: deterministic, as the released
-        MagicAnimate pipeline encodes its reference)."""
-        dist = self.vae.encode(frames.to(self.dtype)).latent_dist
+        MagicAnimate pipeline encodes its reference). With the frames' `keys` (`frame_key`, one per frame) and a
+        latent cache, posteriors the stage has already computed are not computed again."""
+        if self.latent_cache is None or keys is None:
+            dist = self.vae.encode(frames.to(self.dtype)).latent_dist
+        else:
+            if len(keys) != len(frames):
+                raise ValueError(f"{len(keys)} frame keys for {len(frames)} frames")
+
+            def encode_rows(rows: torch.Tensor) -> torch.Tensor:
+                return self.vae.encode(frames[rows.to(frames.device)].to(self.dtype)).latent_dist.parameters
+
+            dist = DiagonalGaussianDistribution(self.latent_cache.parameters(keys, encode_rows))
         latents = dist.mean if generator is None else dist.sample(generator)
         return latents * self.vae.config.scaling_factor
 
@@ -248,8 +270,12 @@ class LatentModel(Method):
         return {"loss": mse + l1 + 1e-6 * kl, "mse": mse, "l1": l1, "kl": kl}
 
     def frames_batch(self, sample: dict) -> dict:
-        """A single-frame stage's batch (the VAE fit, a base denoiser): every target frame in [-1, 1], (N, 3, S, S)."""
-        return {"frames": to_unit(sample["frames"].flatten(0, 1), self.device)}
+        """A single-frame stage's batch (the VAE fit, a base denoiser): every target frame in [-1, 1], (N, 3, S, S)
+        (and their keys, flattened alike, when the loader names them)."""
+        out = {"frames": to_unit(sample["frames"].flatten(0, 1), self.device)}
+        if "frame_keys" in sample:
+            out["frame_keys"] = [k for keys in sample["frame_keys"] for k in keys]
+        return out
 
     def end_stage(self, stage: str, batch: dict | None) -> None:
         """After the VAE fit: calibrate its latent scale on the stage's end batch."""

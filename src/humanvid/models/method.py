@@ -25,6 +25,10 @@ from humanvid.config import Section
 from humanvid.controls import control_images, control_sources
 from humanvid.models.spec import MethodSpec
 
+FRAME_KEY_FIELDS = ("frame_keys", "reference_key")
+"""Sample fields naming the frames (`humanvid.models.latent_cache.frame_key`): per sample a list of K target keys,
+and the reference's key."""
+
 SPEC_FILE = "humanvid.json"
 """What every checkpoint folder holds beside its components: method, flavor, resolution, stage, options."""
 
@@ -114,11 +118,19 @@ class Method(ABC):
         out = {"frames": to_unit(sample["frames"], self.device), "control": torch.stack(images).to(self.device)}
         if "reference" in sample:
             out["reference"] = to_unit(sample["reference"], self.device)
+        for name in FRAME_KEY_FIELDS:  # which frames these are (a latent cache's keys), when the loader says
+            if name in sample:
+                out[name] = sample[name]
         return out
 
     @abstractmethod
     def loss(self, batch: dict, stage: str, generator: torch.Generator) -> dict[str, torch.Tensor]:
         """Loss terms of one batch: `loss` (what is optimised) and any others (logged)."""
+
+    def use_latent_cache(self, budget_bytes: int):
+        """Keep the autoencoder posteriors of the frames a stage encodes, up to `budget_bytes` (0: stop keeping them);
+        returns the cache, or None where nothing is cached (default: a method without an autoencoder)."""
+        return None
 
     def end_stage(self, stage: str, batch: dict | None) -> None:  # noqa: B027 (an optional hook)
         """After the stage's last step, with one batch when the stage spec asks for it (`end_batch`)."""

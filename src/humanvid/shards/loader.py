@@ -14,7 +14,8 @@
   (`jpeg_decoder()`); resizing only when the shard resolution differs from the training resolution.
 
 Samples hold uint8 frames (K, 3, S, S) (normalise on the device), keypoints mapped to the crop, SMPL-X
-parameter vectors as stored (the source frame's camera), and the image conditions asked for. A
+parameter vectors as stored (the source frame's camera), the image conditions asked for, and the frames' names
+(`frame_keys`, `reference_key`: `humanvid.shards.samples.frame_key`, what a latent cache is keyed by). A
 Make-Your-Anchor sampler with `perturb` perturbs the targets' SMPL-X parameters and renders their
 `mesh_normals` again before the crop (`humanvid.body.perturb.MeshPerturbation`, passed in); flipping mirrors
 a normal map's x component; SMPL-X parameters and DensePose refuse flips (sided).
@@ -36,6 +37,7 @@ from humanvid.keypoints import flip_keypoints
 from humanvid.recipes import ClipInfo, Pick, Recipe
 from humanvid.shards.codec import DecodeError, decode_condition
 from humanvid.shards.reader import ShardReader
+from humanvid.shards.samples import frame_key
 from humanvid.shards.schema import ARRAY_CONDITIONS, KEYPOINT_CONDITIONS
 
 if TYPE_CHECKING:  # the SMPL-X model loads only when a sampler perturbs meshes
@@ -361,6 +363,10 @@ class ShardSamples(torch.utils.data.IterableDataset):
         s = self.resolution
         keys = [(p.clip_id, t) for t in p.targets]
         sample: dict = {"clip_id": p.clip_id, "targets": torch.tensor(p.targets), "flip": p.flip, "image_joint": p.image_joint}
+        dataset = self.reader.dir.name
+        sample["frame_keys"] = [frame_key(dataset, p.clip_id, t, p.flip) for t in p.targets]
+        if p.reference is not None:
+            sample["reference_key"] = frame_key(dataset, *p.reference, p.flip)
         if self.keep_jpeg:  # decoded, cropped, resized and flipped on the training device (`decode_on_device`)
             h, w = self._header(decoded[keys[0]])
             sample["frames_jpeg"] = [decoded[k]["jpeg"] for k in keys]

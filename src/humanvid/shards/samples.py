@@ -13,6 +13,12 @@ from humanvid.shards.reader import ShardReader
 from humanvid.shards.schema import ARRAY_CONDITIONS, KEYPOINT_CONDITIONS
 
 
+def frame_key(dataset: str, clip_id: str, frame: int, flipped: bool) -> str:
+    """The identity of one training frame as a model sees it (after crop, resize and flip): what samples carry in
+    `frame_keys` (K per sample) and `reference_key`, and a latent cache stores its posterior under."""
+    return f"{dataset}/{clip_id}/{int(frame)}/{int(bool(flipped))}"
+
+
 def to_model_frames(frames: np.ndarray, size: int) -> torch.Tensor:
     """uint8 (T, H, W, 3) -> float (T, 3, size, size) in [-1, 1], centre-cropped and resized."""
     out = np.stack([crop_resize(f, size) for f in frames]).astype(np.float32) / 127.5 - 1.0
@@ -57,7 +63,7 @@ class ReferenceClipSamples(torch.utils.data.Dataset):
     Item i draws, from row i: a reference frame uniformly from the window, and K frames at `stride`
     from a uniform start. Draws depend only on (seed, epoch, i), so any worker order gives the same data.
     Items: uint8 `reference` (3, S, S) and `frames` (K, 3, S, S), the `conditions` of the K frames cropped
-    to S (`crop_conditions`), `clip_id`.
+    to S (`crop_conditions`), `clip_id`, `frame_keys` and `reference_key` (`frame_key`).
     """
 
     def __init__(self, reader: ShardReader, spec: SampleSpec, split: str = "train", seed: int = 0,
@@ -90,5 +96,8 @@ class ReferenceClipSamples(torch.utils.data.Dataset):
         # Contiguous channels-first, as the baseline always trained (strides decide CPU conv kernels, hence rounding).
         frames = torch.from_numpy(np.stack([crop_resize(f, s) for f in data["frames"]])).permute(0, 3, 1, 2).contiguous()
         sample = {"reference": frames[0], "frames": frames[1:], "clip_id": entry["clip_id"]}  # (3, S, S), (K, 3, S, S) uint8
+        name, first = self.reader.dir.name, entry["frame_start"]
+        sample["frame_keys"] = [frame_key(name, entry["clip_id"], first + t, False) for t in targets]
+        sample["reference_key"] = frame_key(name, entry["clip_id"], first + ref, False)
         sample.update(crop_conditions({c: data[c][1:] for c in self.conditions}, h, w, s))
         return sample

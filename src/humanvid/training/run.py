@@ -4,7 +4,8 @@
    `prepare(stage)` (e.g. motion modules inserted); the stage's trainable parameters cast to float32
    (frozen ones stay in `run.weight_dtype`); gradient checkpointing if asked for.
 2. The data: each dataset of the stage's mix through its recipe's stream, this process's share of it.
-3. The loop (humanvid.training.loop) with resume from the stage's resume folder.
+3. The loop (humanvid.training.loop) with resume from the stage's resume folder; a frozen VAE's posteriors of the
+   frames it reads kept in a latent cache (`run.latent_cache_gb`), its hit counts in the train log.
 4. `end_stage` (with one batch when the stage spec asks for it), then the checkpoint and a train log.
 """
 
@@ -127,6 +128,7 @@ def run_stage(cfg: Config, layout: Layout, model: str, stage: str, out_dir: Path
     for p in params:  # trained weights and their optimizer state in float32, whatever the frozen modules' dtype
         p.data = p.data.float()
     set_modes(method)
+    cache = method.use_latent_cache(int(m.run.latent_cache_gb * 2**30))
     if st.gradient_checkpointing:
         method.enable_gradient_checkpointing()
     conditions = method.conditions()
@@ -137,6 +139,8 @@ def run_stage(cfg: Config, layout: Layout, model: str, stage: str, out_dir: Path
     store = ResumeStore(layout.resume(model, stage), fingerprint(config, stage_inputs(cfg, layout, model, stage)), log)
     result = train(acc, where.device, method, stage, params, stream, settings, m.run.seed + sspec.seeds[1], f"{model}.{stage}", log,
                    monitor, store)  # fmt: skip
+    cached = cache.stats() if cache is not None else None
+    method.use_latent_cache(0)  # its memory back before the end batch and the checkpoint
     end = None
     if sspec.end_batch:  # the same batch on every process
         end_stream = stage_stream(cfg, layout, model, stage, conditions, where, sspec.end_seed, whole=True)
@@ -147,7 +151,7 @@ def run_stage(cfg: Config, layout: Layout, model: str, stage: str, out_dir: Path
         doc = {"model": model, "stage": stage, "device": str(where.device), "weight_dtype": str(where.weight_dtype),
                "mixed_precision": where.mixed_precision, "processes": acc.num_processes, "steps": result.steps,
                "resumed_from": result.resumed_from, "seconds": round(result.seconds, 3), "final_loss": result.final_loss,
-               "losses": result.losses, "terms": result.terms}  # fmt: skip
+               "losses": result.losses, "terms": result.terms, "latent_cache": cached}  # fmt: skip
         (Path(out_dir) / TRAIN_LOG).write_text(json.dumps(doc, indent=2))
     acc.wait_for_everyone()
     return result

@@ -222,18 +222,21 @@ class Baseline(LatentModel):
     def latent_channels(self) -> int:
         return super().latent_channels() * (2 if self.depth else 1)
 
-    def reference_latents(self, reference: torch.Tensor) -> torch.Tensor | None:
+    def reference_latents(self, reference: torch.Tensor, keys: list[str] | None = None) -> torch.Tensor | None:
         """Reference frames (B, 3, S, S) -> their RGB latents (B, c, h, w) when an option reads them (the posterior
-        mean: the reference is a condition, not a target), else None."""
+        mean: the reference is a condition, not a target), else None. `keys`: the frames' cache keys."""
         if not (self.options.reference_concat or self.residual):
             return None
-        return self.encode(reference.to(self.device))
+        return self.encode(reference.to(self.device), keys=keys)
 
-    def encode_target(self, frames: torch.Tensor, depth: torch.Tensor | None, generator: torch.Generator | None) -> torch.Tensor:
-        """Frames (N, 3, S, S) [+ depth (N, S, S)] -> latents (N, C, h, w): RGB latents, then depth latents."""
-        latents = self.encode(frames, generator)
+    def encode_target(self, frames: torch.Tensor, depth: torch.Tensor | None, generator: torch.Generator | None,
+                      keys: list[str] | None = None) -> torch.Tensor:  # fmt: skip
+        """Frames (N, 3, S, S) [+ depth (N, S, S)] -> latents (N, C, h, w): RGB latents, then depth latents (cached
+        under the frame's key + `/depth`)."""
+        latents = self.encode(frames, generator, keys)
         if self.depth:
-            latents = torch.cat([latents, self.encode(depth_image(depth), generator)], dim=1)
+            depth_keys = keys and [f"{key}/depth" for key in keys]
+            latents = torch.cat([latents, self.encode(depth_image(depth), generator, depth_keys)], dim=1)
         return latents
 
     def image_tokens(self, reference: torch.Tensor) -> torch.Tensor:
@@ -300,8 +303,10 @@ class Baseline(LatentModel):
         depth = batch["depth"].flatten(0, 1) if self.depth else None
         with torch.no_grad():
             tokens = self.image_tokens(batch["reference"].to(self.device))
-            reference = self.reference_latents(batch["reference"])
-        latents = self.diffused(self.encode_target(frames.flatten(0, 1), depth, generator).unflatten(0, (b, k)), reference)
+            reference = self.reference_latents(batch["reference"], batch.get("reference_key"))
+        keys = batch.get("frame_keys")
+        keys = keys and [key for clip in keys for key in clip]
+        latents = self.diffused(self.encode_target(frames.flatten(0, 1), depth, generator, keys).unflatten(0, (b, k)), reference)
         noisy, noise, t = self.noised(latents, generator)
         keep = (torch.rand(b, generator=generator, device=self.device) >= self.reference_dropout).to(tokens.dtype)
         tokens = tokens * keep.view(b, 1, 1)

@@ -298,7 +298,10 @@ class MagicAnimate(LatentModel):
         if stage == "vae" or (stage == "base" and not self.residual):
             return self.frames_batch(sample)
         if stage == "base":  # a residual is taken around the sample's reference frame
-            return {**self.frames_batch(sample), "reference": to_unit(sample["reference"], self.device)}
+            out = {**self.frames_batch(sample), "reference": to_unit(sample["reference"], self.device)}
+            if "reference_key" in sample:
+                out["reference_key"] = sample["reference_key"]
+            return out
         return super().batch(sample, stage)
 
     def loss(self, batch: dict, stage: str, generator: torch.Generator) -> dict[str, torch.Tensor]:
@@ -312,9 +315,9 @@ class MagicAnimate(LatentModel):
         """Plain image diffusion of the denoiser on frames (N, 3, S, S): no appearance, no control, the
         empty prompt — what Stable Diffusion's pretraining is to the sd15 flavor. With `residual`, of each frame
         minus its reference (N, 3, S, S): an unconditional prior over what a pose change does to a frame."""
-        latents = self.encode(batch["frames"].to(self.device), generator)[:, None]  # (N, 1, 4, h, w)
+        latents = self.encode(batch["frames"].to(self.device), generator, batch.get("frame_keys"))[:, None]  # (N, 1, 4, h, w)
         if self.residual:
-            latents = self.diffused(latents, self.encode(batch["reference"].to(self.device)))
+            latents = self.diffused(latents, self.encode(batch["reference"].to(self.device), keys=batch.get("reference_key")))
         noisy, noise, t = self.noised(latents, generator)
         pred = self.denoise(noisy, t, None, None, None)
         return self.prediction_loss(pred, self.prediction_target(latents, noise))
@@ -324,8 +327,9 @@ class MagicAnimate(LatentModel):
         in [0, 1]. An image-joint sample has its reference as its target (the loader makes it so)."""
         frames = batch["frames"].to(self.device)
         b, k = frames.shape[:2]
-        latents = self.encode(frames.flatten(0, 1), generator).unflatten(0, (b, k))
-        reference = self.encode(batch["reference"].to(self.device), generator)
+        keys = batch.get("frame_keys")
+        latents = self.encode(frames.flatten(0, 1), generator, keys and [key for clip in keys for key in clip]).unflatten(0, (b, k))
+        reference = self.encode(batch["reference"].to(self.device), generator, batch.get("reference_key"))
         latents = self.diffused(latents, reference)
         noisy, noise, t = self.noised(latents, generator)
         keep = torch.rand(b, generator=generator, device=self.device) >= self.hyper.appearance_dropout
