@@ -110,14 +110,14 @@ def public_sample(model: MagicAnimate, reference, control, steps, window, overla
         for t in scheduler.timesteps:
             bank["tokens"] = model.record_appearance(torch.cat([ref, ref]), t.expand(2))  # both guidance copies
             cache: dict[int, tuple] = {}
-            for frames in window_frames(t_frames, window, 0, closed_loop=True):  # ControlNet: windows without overlap
+            for frames in window_frames(t_frames, window, 0, "closed_loop"):  # ControlNet: windows without overlap
                 idx = torch.tensor(frames, device=device)
                 down, mid = model.control_residuals(latents[idx], t.expand(len(frames)), control[idx])
                 for j, f in enumerate(frames):
                     cache[f] = ([r[j : j + 1] for r in down], mid[j : j + 1])
             total = torch.zeros((2,) + latents.shape, device=device)
             counter = torch.zeros(t_frames, device=device)
-            for frames in window_frames(t_frames, window, overlap, closed_loop=True):  # one window per call
+            for frames in window_frames(t_frames, window, overlap, "closed_loop"):  # one window per call
                 k = len(frames)
                 down = [torch.cat([cache[f][0][i] for f in frames]) for i in range(len(cache[frames[0]][0]))]
                 mid = torch.cat([cache[f][1] for f in frames])
@@ -183,7 +183,7 @@ def run_one(args, label: str) -> dict:
         fn = lambda: public_sample(model, reference, control, args.steps, 16, 4, 7.5, torch.Generator(device).manual_seed(0))  # noqa: E731
     else:
         fn = lambda: sample_video(model, reference, control, args.steps, 16, 4, 7.5, torch.Generator(device).manual_seed(0),  # noqa: E731
-                                  closed_loop=True, window_batch=args.window_batch)["rgb"]  # fmt: skip
+                                  schedule="closed_loop", window_batch=args.window_batch)["rgb"]  # fmt: skip
     sample_video(model, reference, control[:16], 1, 16, 4, 7.5, torch.Generator(device).manual_seed(0))  # warm-up
     runs = [timed(fn, device) for _ in range(args.repeats)]
     torch.save(runs[0][1].cpu(), args.out)

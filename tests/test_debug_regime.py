@@ -99,7 +99,7 @@ def test_an_untrained_residual_magicanimate_samples_exactly_the_reference_with_g
     model = _ma_pixel()
     assert model.stage == "base" and model.latent_channels() == 48 and isinstance(model.vae, PatchAutoencoder)
     reference = torch.rand(3, SIZE, SIZE) * 2 - 1
-    out = sample_video(model, reference, torch.rand(7, 3, SIZE, SIZE), 4, 4, 1, 2.0, torch.Generator().manual_seed(0), closed_loop=True)
+    out = sample_video(model, reference, torch.rand(7, 3, SIZE, SIZE), 4, 4, 1, 2.0, torch.Generator().manual_seed(0), schedule="closed_loop")
     torch.testing.assert_close(out["rgb"], reference[None].expand(7, -1, -1, -1), rtol=0, atol=1e-5)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -16,7 +18,7 @@ from humanvid.shards import ShardReader, write_shards
 from humanvid.shards.loader import ShardSamples, iterate
 from humanvid.shards.samples import frame_key
 
-CONDITIONS = {c: {"estimator": "groundtruth", "ground_truth": True} for c in ("openpose18", "wholebody133", "depth", "alpha", "densepose")}
+CONDITIONS = {c: {"estimator": "groundtruth", "ground_truth": True} for c in ("openpose18", "wholebody133", "depth", "alpha", "densepose", "mesh_normals")}
 SIZE, FRAMES = 32, 64
 
 
@@ -30,7 +32,8 @@ def _build(root, n_ids=3, per_id=2, frames=FRAMES, corrupt: tuple[str, int] | No
             clips.append(Clip("synth", cid, f"id{i}", "train", 12.0, frames, SIZE, SIZE, f"clips/{cid}.mp4"))
     root.mkdir(parents=True)
     conds = lambda c: {"openpose18": data[c.clip_id]["openpose18"], "wholebody133": data[c.clip_id]["wholebody133"],  # noqa: E731
-                       "depth": data[c.clip_id]["depth"], "alpha": data[c.clip_id]["alpha"], "densepose": data[c.clip_id]["iuv"]}  # fmt: skip
+                       "depth": data[c.clip_id]["depth"], "alpha": data[c.clip_id]["alpha"], "densepose": data[c.clip_id]["iuv"],
+                       "mesh_normals": data[c.clip_id]["normals"]}  # fmt: skip
     write_shards(root, clips, lambda c: data[c.clip_id]["rgb"], conds, CONDITIONS,
                  ShardConfig(window_frames=24, jpeg_quality=95, rows_per_group=2, rows_per_file=3), lambda m: None)  # fmt: skip
     if corrupt:  # overwrite one stored JPEG with bytes that are not a JPEG, in place in its shard file
@@ -457,3 +460,18 @@ def test_kept_jpeg_travels_through_decoding_processes_and_needs_a_device(shards)
         ShardStream(kept)
     batch = next(ShardStream(kept, device=torch.device("cpu")).batches(2))
     assert batch["frames"].shape == (2, 1, 3, SIZE, SIZE) and batch["reference"].shape == (2, 3, SIZE, SIZE)
+
+
+def test_a_reader_restricted_to_identities_sees_only_their_clips(shards):
+    reader, _ = shards
+    only = reader.restricted(["id0"])
+    assert {r["identity"] for r in only.rows()} == {"id0"} and only.clip_ids("train") == ["id0_c0", "id0_c1"]
+    others = reader.restricted(exclude=["id0"])
+    assert {r["identity"] for r in others.rows()} == {"id1", "id2"}
+    assert reader.restricted() is reader and len(reader.rows()) > len(others.rows())  # the original is untouched
+    ds = ShardSamples(others, MakeYourAnchor(), SIZE, conditions=())
+    assert {s["clip_id"][:3] for s in itertools.islice(iter(ds), 8)} <= {"id1", "id2"}  # references of the same identity too
+    with pytest.raises(ValueError, match=r"no identities \['id7'\] in these shards; they hold \['id0', 'id1', 'id2'\]"):
+        reader.restricted(["id7"])
+    with pytest.raises(ValueError, match="leave no clip"):
+        reader.restricted(["id0"], exclude=["id0"])

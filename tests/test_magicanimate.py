@@ -254,11 +254,11 @@ def test_window_batching_does_not_change_the_sample(model):
 
     gen = torch.Generator().manual_seed(7)
     ref, control = torch.rand(3, 32, 32, generator=gen) * 2 - 1, torch.rand(10, 3, 32, 32, generator=gen)
-    runs = [sample_video(model, ref, control, 2, 4, 1, 7.5, torch.Generator().manual_seed(0), closed_loop=True, window_batch=b)["rgb"]
+    runs = [sample_video(model, ref, control, 2, 4, 1, 7.5, torch.Generator().manual_seed(0), schedule="closed_loop", window_batch=b)["rgb"]
             for b in (1, 4)]  # fmt: skip
     assert runs[0].shape == (10, 3, 32, 32) and torch.isfinite(runs[0]).all()
     assert torch.allclose(runs[0], runs[1], atol=1e-5)
-    guided = sample_video(model, ref, control, 2, 4, 1, 1.0, torch.Generator().manual_seed(0), closed_loop=True)["rgb"]
+    guided = sample_video(model, ref, control, 2, 4, 1, 1.0, torch.Generator().manual_seed(0), schedule="closed_loop")["rgb"]
     assert not torch.allclose(runs[0], guided)  # guidance 7.5 contrasts with and without appearance
 
 
@@ -300,7 +300,7 @@ def test_debug_train_sample_evaluate_end_to_end(tmp_path):
         assert run["steps"] == 2 and all(np.isfinite(run["losses"]))
     model = MagicAnimate.from_checkpoint(last, device=CPU, weight_dtype=torch.float32)
     assert (model.control, model.fusion, type(model.unet).__name__) == ("dwpose+densepose", "midup", "UNetMotionModel")
-    sampler = SamplerConfig(model="m", data="synth", split="train", window=8, overlap=2, closed_loop=True, window_batch=2, steps=2,
+    sampler = SamplerConfig(model="m", data="synth", split="train", window=8, overlap=2, schedule="closed_loop", window_batch=2, steps=2,
                             guidance_scale=7.5, max_clips=1, max_frames=12)  # fmt: skip
     (tmp_path / "samples").mkdir()
     manifest = sample_clips(model, reader, sampler, tmp_path / "samples", log=lambda m: None)

@@ -178,7 +178,7 @@ def test_magicanimate_table_through_the_pipeline(workspace, tiny_params):
                    "finetune": {"data": "synthdance", "steps": 2, "batch_size": 1, "log_every": 1,
                                 "recipe": {"kind": "magicanimate_video", "frames": 4, "stride": 2, "reduce_p": 0.5, "flip_p": 0.0}}},
     }  # fmt: skip
-    params["samplers"]["ma_w8"] = {"model": "ma", "data": "synthdance", "window": 8, "overlap": 2, "closed_loop": True, "window_batch": 2,
+    params["samplers"]["ma_w8"] = {"model": "ma", "data": "synthdance", "window": 8, "overlap": 2, "schedule": "closed_loop", "window_batch": 2,
                                    "steps": 2, "guidance_scale": 7.5, "max_frames": 12, "device": "cpu"}  # fmt: skip
     params["tables"]["ma"] = {"title": "MagicAnimate debug", "rows": {"Ours": "ma_w8"}, "columns": ["l1", "psnr", "ssim"]}
     (workspace / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

@@ -107,3 +107,34 @@ def test_ingest_writes_canonical_clips(tmp_path):
         rendered = render_clip(plugin.options, int(c.identity[2:]), int(c.clip_id[-3:]))["rgb"]
         assert np.abs(frames.astype(int) - rendered).mean() < 3
         assert gt["depth"].shape == (c.num_frames, 32, 32)
+
+
+def test_surface_normals_are_unit_and_face_the_camera_on_the_person(clip):
+    fg = clip["alpha"] == 255
+    assert clip["normals"].shape == clip["rgb"].shape and clip["normals"].dtype == np.uint8
+    assert not clip["normals"][~fg].any()  # background black, as the SMPL-X renderer draws it
+    n = clip["normals"][fg].astype(np.float64) / 127.5 - 1  # x right, y up, z towards the viewer
+    np.testing.assert_allclose(np.linalg.norm(n, axis=-1), 1.0, atol=0.02)
+    k = clip["camera"]  # a visible surface faces the ray that sees it: n · ray <= 0 in camera coordinates
+    ys, xs = np.nonzero(fg[0])
+    ray = np.stack([(xs + 0.5 - k[0, 2]) / k[0, 0], -(ys + 0.5 - k[1, 2]) / k[1, 1], np.ones(len(xs))], -1)
+    n0 = clip["normals"][0][ys, xs].astype(np.float64) / 127.5 - 1
+    assert (np.einsum("ij,ij->i", n0 * np.array([1.0, 1.0, -1.0]), ray) < 0.03).all()
+    assert n[:, 0].min() < -0.5 < 0.5 < n[:, 0].max()  # round limbs: normals turn left and right
+    # The brightest (sunlit) pixels are those whose normal points towards the light.
+    from humanvid.datasets.synthdance.render import LIGHT
+
+    lit = n @ (LIGHT * np.array([1.0, 1.0, -1.0]))
+    grey = clip["rgb"][fg].astype(np.float64).mean(-1)
+    assert np.corrcoef(lit.clip(0, None), grey)[0, 1] > 0.2
+
+
+def test_one_room_per_identity_when_asked():
+    opts = dict(width=32, height=32, num_frames=2, preset="anchor")
+    per_clip = [render_clip(SynthDanceOptions(**opts), 0, c) for c in (0, 1)]
+    studio = [render_clip(SynthDanceOptions(**opts, background="identity"), 0, c) for c in (0, 1)]
+    bg = lambda clip: clip["rgb"][0][clip["alpha"][0] == 0]  # noqa: E731
+    both = (per_clip[0]["alpha"][0] == 0) & (per_clip[1]["alpha"][0] == 0) & (studio[0]["alpha"][0] == 0) & (studio[1]["alpha"][0] == 0)
+    assert np.array_equal(studio[0]["rgb"][0][both], studio[1]["rgb"][0][both])  # the same room behind the person
+    assert not np.array_equal(per_clip[0]["rgb"][0][both], per_clip[1]["rgb"][0][both])
+    assert bg(studio[0]).size and render_clip(SynthDanceOptions(**opts, background="identity"), 1, 0)["rgb"][0].tolist() != studio[0]["rgb"][0].tolist()

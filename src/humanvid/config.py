@@ -116,6 +116,10 @@ class DataSource(Section):
     """Relative share of the stage's batches drawn from this dataset (normalised over the mix)."""
     recipe: dict[str, Any] | None = None
     """This dataset's own recipe (e.g. image-joint samples from an image set); None: the stage's."""
+    identities: list[str] | None = None
+    """Only these identities' clips (a person-specific stage: Make-Your-Anchor's fine-tuning); None: all."""
+    exclude_identities: list[str] = []
+    """Leave these identities' clips out (pre-training on the other subjects)."""
 
 
 class TrainStage(Section):
@@ -229,9 +233,14 @@ class SamplerConfig(Section):
     """Frames denoised together."""
     overlap: int = Field(4, ge=0)
     """Frames shared by consecutive windows; their noise predictions are averaged."""
-    closed_loop: bool = False
-    """Wrap windows around the clip's end to its start (MagicAnimate's released pipeline); False: the last
-    window is aligned to the end."""
+    schedule: Literal["open", "closed_loop", "truncated"] = "open"
+    """Where the windows go (humanvid.sampling.windows): `open` — the last window aligned to the clip's end;
+    `closed_loop` — windows wrap around the end to the start (MagicAnimate's released pipeline); `truncated` —
+    windows cut at the end (Make-Your-Anchor's batch-overlapped temporal denoising)."""
+    shared_noise: bool = False
+    """Every frame starts from the same initial noise (Make-Your-Anchor's release); False: noise per frame."""
+    condition_scale: float = Field(1.0, ge=0)
+    """Scale of the control branch's residuals (ControlNet's conditioning scale; Make-Your-Anchor's W_c is 2.0)."""
     window_batch: int = Field(1, ge=1)
     """Windows denoised in one network call (memory for speed; the result does not change)."""
     steps: int = Field(25, ge=1)
@@ -244,6 +253,8 @@ class SamplerConfig(Section):
     confined to [-1, 1] loses range and colour when clipped (docs/magicanimate.md)."""
     seed: int = 0
     """Noise seed."""
+    identities: list[str] | None = None
+    """Only these identities' clips (a person-specific model is evaluated on its own person); None: all."""
     max_clips: int | None = Field(None, ge=1)
     """Sample at most this many clips (in clip order)."""
     max_frames: int | None = Field(None, ge=1)

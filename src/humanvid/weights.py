@@ -71,6 +71,8 @@ WEIGHTS: dict[str, WeightSource] = {
         WeightSource("animatediff-v1-5-2", "baseline/sd15: motion modules", "Apache-2.0", repo="guoyww/animatediff-motion-adapter-v1-5-2"),
         WeightSource("controlnet-openpose", "baseline/sd15: pose ControlNet", "CreativeML OpenRAIL-M", repo="lllyasviel/control_v11p_sd15_openpose"),
         WeightSource("clip-vit-large-patch14", "baseline/sd15: reference image tokens", "MIT", repo="openai/clip-vit-large-patch14"),
+        WeightSource("clip-vit-base-patch32", "make_your_anchor/sd15: reference image tokens (last_hidden_state, unprojected)", "MIT",
+                     repo="openai/clip-vit-base-patch32"),  # fmt: skip
         WeightSource("sd-vae-ft-mse", "magicanimate/sd15, released: the fine-tuned SD VAE MagicAnimate decodes with", "MIT",
                      repo="stabilityai/sd-vae-ft-mse"),  # fmt: skip
         WeightSource("animatediff-v1-5", "magicanimate/sd15: AnimateDiff v1 motion modules (temporal attention init)", "Apache-2.0",

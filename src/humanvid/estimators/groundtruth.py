@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 class GroundTruth(Estimator):
     name: ClassVar[str] = "groundtruth"
-    provides: ClassVar[tuple[str, ...]] = ("openpose18", "wholebody133", "depth", "alpha", "densepose")
+    provides: ClassVar[tuple[str, ...]] = ("openpose18", "wholebody133", "depth", "alpha", "densepose", "mesh_normals")
     is_ground_truth: ClassVar[bool] = True
 
     @classmethod
@@ -38,4 +38,7 @@ class GroundTruth(Estimator):
             "depth": gt["depth"].astype(np.float32),
             "alpha": gt["alpha"].astype(np.uint8),
             "densepose": gt["iuv"].astype(np.uint8),
+            # The synthetic body's own surface normals, drawn as the SMPL-X renderer draws a mesh's (its body is
+            # ellipsoids, not SMPL-X: there are no SMPL-X parameters to serve).
+            "mesh_normals": gt["normals"].astype(np.uint8),
         }

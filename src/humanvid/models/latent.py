@@ -46,6 +46,28 @@ DEBUG_PIXEL_BLOCKS = (("DownBlock2D", "CrossAttnDownBlock2D"), ("CrossAttnUpBloc
 step on two cores than at 16 × 16, and every position still attends over the whole frame."""
 
 
+def debug_unet(resolution: int, vae: AutoencoderKL | PatchAutoencoder, blocks: tuple[tuple[str, ...], tuple[str, ...]],
+               widths: tuple[int, ...] = (32, 64), cross_attention_dim: int = 32, attention_head_dim: int = 8, norm_groups: int = 8,
+               inputs: int = 1, outputs: int = 1) -> UNet2DConditionModel:  # fmt: skip
+    """A debug flavor's tiny denoiser over `vae`'s latents: `inputs` stacked latents in, `outputs` out (a depth latent
+    beside the RGB one, a reference concatenated), one layer per block, `blocks` = (down, up) block types."""
+    channels, downsampling = latent_geometry(vae)
+    return UNet2DConditionModel(
+        sample_size=resolution // downsampling, in_channels=channels * inputs, out_channels=channels * outputs, layers_per_block=1,
+        down_block_types=blocks[0], up_block_types=blocks[1], block_out_channels=widths, cross_attention_dim=cross_attention_dim,
+        attention_head_dim=attention_head_dim, norm_num_groups=norm_groups,
+    )  # fmt: skip
+
+
+def debug_controlnet(unet: UNet2DConditionModel, vae: AutoencoderKL | PatchAutoencoder):
+    """A ControlNet copied from a debug UNet whose condition embedding takes pixels down to `vae`'s latents: one
+    stride-2 convolution per halving."""
+    from diffusers import ControlNetModel
+
+    halvings = latent_geometry(vae)[1].bit_length() - 1
+    return ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=tuple(16 * 2**i for i in range(halvings + 1)))
+
+
 def debug_autoencoder(flavor: str, resolution: int, channels: tuple[int, ...]) -> AutoencoderKL | PatchAutoencoder:
     """A debug flavor's autoencoder: `debug_pixel` the fixed `PatchAutoencoder` with the KL VAE's downsampling (both
     denoise the same 16 × 16 grid at 64²), `debug` the tiny KL VAE fitted in stage `vae`."""

@@ -150,7 +150,8 @@ class Method(ABC):
         from humanvid.sampling.denoise import sample_video
 
         return sample_video(self, reference, control, sampler.steps, sampler.window, sampler.overlap, sampler.guidance_scale,
-                            generator, sampler.closed_loop, sampler.window_batch, clip_sample=sampler.clip_sample)  # fmt: skip
+                            generator, sampler.schedule, sampler.window_batch, clip_sample=sampler.clip_sample,
+                            shared_noise=sampler.shared_noise, condition_scale=sampler.condition_scale)  # fmt: skip
 
     @property
     @abstractmethod

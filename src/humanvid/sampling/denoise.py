@@ -1,7 +1,7 @@
 """DDIM sampling of a whole clip with a sliding-window fuser, over any method that offers:
 
-- `sampling_state(reference (3, S, S) in [-1, 1], control (T, 3, S, S) in [0, 1], guidance_scale) -> state`
-  (what stays fixed for the clip: image tokens, reference latents, control images);
+- `sampling_state(reference (3, S, S) in [-1, 1], control (T, 3, S, S) in [0, 1], guidance_scale, condition_scale)
+  -> state` (what stays fixed for the clip: image tokens, reference latents, control images, the scales);
 - `begin_step(state, latents (T, 4, h, w), t)` (work done once per step for all frames: MagicAnimate's
   appearance encoder and per-frame ControlNet);
 - `window_noise(state, latents (n, K, 4, h, w), frames (n, K), t) -> (n, K, 4, h, w)` (the guided noise
@@ -17,7 +17,7 @@ from typing import Callable
 
 import torch
 
-from humanvid.sampling.windows import fuse_windows, window_frames
+from humanvid.sampling.windows import Schedule, fuse_windows, window_frames
 
 
 @torch.inference_mode()
@@ -30,10 +30,12 @@ def sample_video(
     overlap: int,
     guidance_scale: float,
     generator: torch.Generator,
-    closed_loop: bool = False,
+    schedule: Schedule = "open",
     window_batch: int = 1,
     progress: Callable[[str], None] | None = None,
     clip_sample: bool | None = None,
+    shared_noise: bool = False,
+    condition_scale: float = 1.0,
 ) -> dict[str, torch.Tensor]:
     """Animate `reference` (3, S, S) in [-1, 1] along `control` (T, 3, S, S) -> the model's outputs: `rgb` frames
     (T, 3, S, S) in [-1, 1], and `depth` (T, S, S) for a model that generates it.
@@ -43,6 +45,9 @@ def sample_video(
     scheduler step. Guidance is linear, so guiding each window and then averaging equals averaging the
     unconditional and conditional predictions first and then guiding (the released MagicAnimate order).
     `clip_sample` overrides the method scheduler's clipping of the predicted clean latent (None: keep it).
+    `schedule`: the windows (`humanvid.sampling.windows`). `shared_noise`: every frame starts from the same initial
+    noise (Make-Your-Anchor's release, `same_frame_noise`). `condition_scale`: the control branch's residual scale
+    (W_c; diffusers' `conditioning_scale`).
     """
     device = model.device
     num_frames, size = control.shape[0], control.shape[-1]
@@ -51,10 +56,11 @@ def sample_video(
     if clip_sample is not None and clip_sample != scheduler.config.clip_sample:
         scheduler = type(scheduler).from_config(scheduler.config, clip_sample=clip_sample)
     scheduler.set_timesteps(steps, device=device)
-    latents = torch.randn((num_frames, model.latent_channels(), h, h), generator=generator, device=device, dtype=torch.float32)
+    shape = (1 if shared_noise else num_frames, model.latent_channels(), h, h)
+    latents = torch.randn(shape, generator=generator, device=device, dtype=torch.float32).expand(num_frames, -1, -1, -1)
     latents = latents * scheduler.init_noise_sigma
-    state = model.sampling_state(reference.to(device), control.to(device), guidance_scale)
-    windows = window_frames(num_frames, window, overlap, closed_loop)
+    state = model.sampling_state(reference.to(device), control.to(device), guidance_scale, condition_scale)
+    windows = window_frames(num_frames, window, overlap, schedule)
 
     for i, t in enumerate(scheduler.timesteps):
         model.begin_step(state, latents, t)

@@ -1,20 +1,26 @@
 """Sliding windows over a long video and the fusion of their overlapping noise predictions.
 
-Two schedules:
-- open (`closed_loop=False`): windows step by `window - overlap`; the last is aligned to the end, so no
-  window runs past the video.
-- closed loop (MagicAnimate's released pipeline, its `uniform` context schedule at its defaults): windows
+Three schedules (`SCHEDULES`):
+- `open`: windows step by `window - overlap`; the last is aligned to the end, so no window runs past the
+  video.
+- `closed_loop` (MagicAnimate's released pipeline, its `uniform` context schedule at its defaults): windows
   start at 0, w - o, 2(w - o), ... while the start is inside the video, and frame indices wrap around
   modulo the length, so the last window joins the end to the beginning.
+- `truncated` (Make-Your-Anchor's batch-overlapped temporal denoising, Algorithm 1 and the release's
+  `get_overlap_slide_window_indices`): windows start at 0, w - o, 2(w - o), ... while the start is inside the
+  video and are cut at its end — the last ones may be shorter, nothing wraps.
 A video no longer than one window is one window of the whole video. Each frame's prediction is the
 uniform mean over the windows that cover it.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Literal
 
 import torch
+
+Schedule = Literal["open", "closed_loop", "truncated"]
+SCHEDULES: tuple[str, ...] = ("open", "closed_loop", "truncated")
 
 
 def _check(window: int, overlap: int) -> None:
@@ -34,20 +40,25 @@ def window_starts(num_frames: int, window: int, overlap: int) -> list[int]:
     return starts
 
 
-def window_frames(num_frames: int, window: int, overlap: int, closed_loop: bool = False) -> list[list[int]]:
+def window_frames(num_frames: int, window: int, overlap: int, schedule: Schedule = "open") -> list[list[int]]:
     """The frame indices of every window, in order (see the module docstring)."""
     _check(window, overlap)
+    if schedule not in SCHEDULES:
+        raise ValueError(f"unknown window schedule {schedule!r}; known: {', '.join(SCHEDULES)}")
     if num_frames <= window:
         return [list(range(num_frames))]
-    if not closed_loop:
+    if schedule == "open":
         return [list(range(s, s + window)) for s in window_starts(num_frames, window, overlap)]
-    return [[(s + i) % num_frames for i in range(window)] for s in range(0, num_frames, window - overlap)]
+    starts = range(0, num_frames, window - overlap)
+    if schedule == "truncated":
+        return [list(range(s, min(s + window, num_frames))) for s in starts]
+    return [[(s + i) % num_frames for i in range(window)] for s in starts]
 
 
-def coverage(num_frames: int, window: int, overlap: int, closed_loop: bool = False) -> torch.Tensor:
+def coverage(num_frames: int, window: int, overlap: int, schedule: Schedule = "open") -> torch.Tensor:
     """How many windows cover each frame: the divisor of the uniform average."""
     counts = torch.zeros(num_frames)
-    for frames in window_frames(num_frames, window, overlap, closed_loop):
+    for frames in window_frames(num_frames, window, overlap, schedule):
         counts[frames] += 1
     return counts
 

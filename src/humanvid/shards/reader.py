@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import threading
 from collections import OrderedDict
@@ -66,6 +67,23 @@ class ShardReader:
         self._files: dict[str, pq.ParquetFile] = {}
         self._groups: OrderedDict[tuple[str, int], object] = OrderedDict()
         self._lock, self._read_lock = threading.Lock(), threading.Lock()
+
+    def restricted(self, identities: list[str] | None = None, exclude: list[str] | tuple[str, ...] = ()) -> "ShardReader":
+        """A reader of the same shards that sees only the clips of `identities` (None: every identity) minus those of
+        `exclude` — a stage that pre-trains on the other subjects, a person-specific model's clips."""
+        if identities is None and not exclude:
+            return self
+        known = sorted({r["identity"] for r in self.index})
+        unknown = sorted(set(identities or ()) | set(exclude)) if identities is None else sorted(set(identities) - set(known))
+        unknown = [i for i in unknown if i not in known]
+        if unknown:
+            raise ValueError(f"{self.dir}: no identities {unknown} in these shards; they hold {known}")
+        keep = lambda identity: (identities is None or identity in identities) and identity not in exclude  # noqa: E731
+        view = copy.copy(self)
+        view.index = [r for r in self.index if keep(r["identity"])]
+        if not view.index:
+            raise ValueError(f"{self.dir}: identities {identities} without {list(exclude)} leave no clip")
+        return view
 
     def __getstate__(self) -> dict:  # for DataLoader workers started by spawn: locks and open files stay behind
         state = dict(self.__dict__)

@@ -89,7 +89,8 @@ def stage_stream(cfg: Config, layout: Layout, model: str, stage: str, conditions
     streams, weights = [], []
     for src in st.sources():
         recipe = parse_recipe(src.recipe if src.recipe is not None else st.recipe)
-        streams.append(recipe.stream(ShardReader(layout.shards(src.dataset)), resolution=m.arch.resolution, split="train", seed=m.run.seed,
+        reader = ShardReader(layout.shards(src.dataset)).restricted(src.identities, src.exclude_identities)
+        streams.append(recipe.stream(reader, resolution=m.arch.resolution, split="train", seed=m.run.seed,
                                      stream_seed=m.run.seed + seed_offset, conditions=conditions, rank=rank, world_size=world,
                                      block=st.batch_size, processes=0 if whole else st.loader_processes,
                                      overrides=dict(cfg.weights.overrides), device=where.accelerator.device))  # fmt: skip

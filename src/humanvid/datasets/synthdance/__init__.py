@@ -9,6 +9,7 @@ truth every estimator can be checked against, in `annotations/{clip_id}.npz`:
 | depth | float32 (T, H, W) | metric depth (Z, metres) on the person, 0 elsewhere |
 | alpha | uint8 (T, H, W) | 255 on the person, 0 elsewhere |
 | iuv | uint8 (T, H, W, 3) | DensePose-style part index I (0-24), U, V (0-255) |
+| normals | uint8 (T, H, W, 3) | the body's surface normals as a normal map (x right, y up, z to the viewer; 0 elsewhere): the ground truth of the `mesh_normals` condition |
 | wholebody133 | float32 (T, 133, 3) | COCO-WholeBody keypoints: x, y (pixels), visibility |
 | openpose18 | float32 (T, 18, 3) | OpenPose-18 keypoints: x, y (pixels), visibility |
 | joints3d | float32 (T, 133, 3) | the whole-body keypoints in camera coordinates (metres) |
@@ -26,7 +27,7 @@ from humanvid.datasets.base import DatasetPlugin, PluginOptions, Progress
 from humanvid.datasets.clips import Clip
 from humanvid.disk import reraise_if_disk_full
 
-ANNOTATION_KEYS = ("depth", "alpha", "iuv", "wholebody133", "openpose18", "joints3d", "camera")
+ANNOTATION_KEYS = ("depth", "alpha", "iuv", "normals", "wholebody133", "openpose18", "joints3d", "camera")
 
 
 class SynthDanceOptions(PluginOptions):
@@ -51,6 +52,9 @@ class SynthDanceOptions(PluginOptions):
     preset: Literal["dance", "anchor"] = "dance"
     """`dance`: the whole body dancing; `anchor`: a talking anchor — the upper body framed (face large enough to
     matter), standing still, arm gestures and head motion only (Make-Your-Anchor-like clips)."""
+    background: Literal["clip", "identity"] = "clip"
+    """`clip`: every clip its own room; `identity`: one room per person, in all their clips (an anchor's studio: what
+    a person-specific model may learn, as Make-Your-Anchor's fine-tuning on one anchor's video does)."""
     crf: int = Field(12, ge=0, le=51)
     """H.264 constant rate factor of the written clips (lower is closer to lossless)."""
 

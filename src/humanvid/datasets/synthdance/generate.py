@@ -21,7 +21,8 @@ def render_clip(options: SynthDanceOptions, identity: int, clip: int) -> dict[st
     anchor = options.preset == "anchor"
     motion = Motion.sample(clip_rng, Motion.ANCHOR_SCALE if anchor else None)
     camera = Camera.for_size(options.width, options.height)
-    background = background_image(clip_rng, options.width, options.height)
+    room_rng = clip_rng if options.background == "clip" else np.random.default_rng([options.seed, identity, 2])
+    background = background_image(room_rng, options.width, options.height)
     if anchor:  # upper body framed: pelvis near the bottom edge, head in the top third, the camera 1.25 m away
         root = np.array([clip_rng.uniform(-0.04, 0.04), -0.4 - (shape.thigh + shape.shin) * 0.98, 1.25 + clip_rng.uniform(-0.05, 0.05)])
     else:
@@ -34,6 +35,7 @@ def render_clip(options: SynthDanceOptions, identity: int, clip: int) -> dict[st
         "depth": np.stack([f.depth for f in frames]),
         "alpha": np.stack([f.alpha for f in frames]),
         "iuv": np.stack([f.iuv for f in frames]),
+        "normals": np.stack([f.normals for f in frames]),
         "wholebody133": kp133,
         "openpose18": openpose18_from_wholebody(kp133),
         "joints3d": np.stack([f.joints3d for f in frames]),

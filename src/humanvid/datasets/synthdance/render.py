@@ -119,8 +119,17 @@ class Frame:
     depth: np.ndarray  # float32 (H, W): metres along Z on the person, 0 elsewhere
     alpha: np.ndarray  # uint8 (H, W): 255 on the person, 0 elsewhere
     iuv: np.ndarray  # uint8 (H, W, 3): DensePose part index I (0-24), U and V scaled to 0-255
+    normals: np.ndarray  # uint8 (H, W, 3): the body's surface normals as a normal map (`normal_map`), 0 elsewhere
     keypoints: np.ndarray  # float32 (133, 3): x, y (pixels), visibility (0 or 1)
     joints3d: np.ndarray  # float32 (133, 3): camera coordinates in metres
+
+
+def normal_map(normals: np.ndarray) -> np.ndarray:
+    """Unit normals (N, 3) in camera coordinates (x right, y up, +Z into the scene) -> uint8 RGB in the usual
+    normal-map encoding (x right, y up, z towards the viewer), what `humanvid.body.render.render_normals` draws for
+    an SMPL-X mesh: a surface facing the camera is (128, 128, 255)."""
+    towards_viewer = normals * np.array([1.0, 1.0, -1.0])
+    return np.clip(np.round((towards_viewer + 1) * 127.5), 0, 255).astype(np.uint8)
 
 
 LIGHT = np.array([-0.4, 0.6, -0.7]) / np.linalg.norm([-0.4, 0.6, -0.7])
@@ -154,6 +163,7 @@ def render(pose: Pose, appearance: Appearance, camera: Camera, background: np.nd
     depth = np.where(fg, best_t, 0.0)
     rgb = background.reshape(-1, 3).copy()
     iuv = np.zeros((n, 3), dtype=np.uint8)
+    normals = np.zeros((n, 3), dtype=np.uint8)
     for k, seg in enumerate(pose.segments):
         sel = best_part == k
         if not sel.any():
@@ -163,6 +173,7 @@ def render(pose: Pose, appearance: Appearance, camera: Camera, background: np.nd
         v = (np.arctan2(p[:, 2], p[:, 0]) + np.pi) / (2 * np.pi)  # around it
         normal = (p / seg.radii) @ seg.frame.T
         normal /= np.linalg.norm(normal, axis=1, keepdims=True)
+        normals[sel] = normal_map(normal)
         shade = 0.35 + 0.65 * np.clip(normal @ LIGHT, 0, 1)
         rgb[sel] = appearance.colour(seg.part, u, v) * shade[:, None]
         # Part index: one DensePose label per side of the part (left/right for the head, front/back else).
@@ -192,6 +203,7 @@ def render(pose: Pose, appearance: Appearance, camera: Camera, background: np.nd
         depth=depth.reshape(h, w).astype(np.float32),
         alpha=(fg.reshape(h, w) * 255).astype(np.uint8),
         iuv=iuv.reshape(h, w, 3),
+        normals=normals.reshape(h, w, 3),
         keypoints=keypoints,
         joints3d=pts.astype(np.float32),
     )

@@ -26,12 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from diffusers import AutoencoderKL, ControlNetModel, DDIMScheduler, DDPMScheduler, MotionAdapter, UNet2DConditionModel, UNetMotionModel
 from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
 from humanvid import weights
 from humanvid.models.baseline.spec import SPEC, BaselineOptions
+from humanvid.models.clip import clip_pixels
 from humanvid.models.latent import (
     DEBUG_BLOCKS,
     DEBUG_PIXEL_BLOCKS,
@@ -40,13 +40,12 @@ from humanvid.models.latent import (
     LatentModel,
     PatchAutoencoder,
     debug_autoencoder,
-    latent_geometry,
+    debug_controlnet,
+    debug_unet,
     load_autoencoder,
 )
 from humanvid.models.method import read_spec
 
-CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
-CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 DEPTH_NEAR_GREY = 0.2  # the depth image's grey at the person's farthest point (background stays 0)
 
 
@@ -151,17 +150,9 @@ class Baseline(LatentModel):
     def _debug_components(resolution: int, flavor: str, factor: int = 1, reference_concat: bool = False):
         s = DEBUG_SIZES[flavor]
         vae = debug_autoencoder(flavor, resolution, s.vae_channels)
-        channels, downsampling = latent_geometry(vae)
-        unet = UNet2DConditionModel(
-            sample_size=resolution // downsampling, in_channels=channels * (factor + reference_concat), out_channels=channels * factor,
-            layers_per_block=1,
-            down_block_types=s.down_blocks, up_block_types=s.up_blocks,
-            block_out_channels=s.unet_channels, cross_attention_dim=s.cross_attention_dim,
-            attention_head_dim=s.attention_head_dim, norm_num_groups=s.norm_groups,
-        )  # fmt: skip
-        # The condition embedding must downsample pixels to latents: one stride-2 conv per VAE downsampling.
-        cond_channels = tuple(16 * 2**i for i in range(len(s.vae_channels)))
-        controlnet = ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=cond_channels)
+        unet = debug_unet(resolution, vae, (s.down_blocks, s.up_blocks), s.unet_channels, s.cross_attention_dim, s.attention_head_dim,
+                          s.norm_groups, inputs=factor + reference_concat, outputs=factor)  # fmt: skip
+        controlnet = debug_controlnet(unet, vae)
         if not s.controlnet_zero_init:
             unzero_controlnet(controlnet)
         encoder = CLIPVisionModelWithProjection(
@@ -241,17 +232,12 @@ class Baseline(LatentModel):
 
     def image_tokens(self, reference: torch.Tensor) -> torch.Tensor:
         """Reference frames (B, 3, S, S) in [-1, 1] -> CLIP image tokens (B, 1 + patches, cross_attention_dim)."""
-        size = self.image_encoder.config.image_size
-        x = (reference.to(self.dtype) + 1) / 2
-        x = F.interpolate(x, size=(size, size), mode="bicubic", align_corners=False, antialias=True)
-        mean = torch.tensor(CLIP_MEAN, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
-        std = torch.tensor(CLIP_STD, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
-        out = self.image_encoder.vision_model(pixel_values=(x - mean) / std)
+        out = self.image_encoder.vision_model(pixel_values=clip_pixels(reference, self.image_encoder.config.image_size, self.dtype))
         tokens = self.image_encoder.vision_model.post_layernorm(out.last_hidden_state)
         return self.image_encoder.visual_projection(tokens)
 
     def predict_noise(self, latents: torch.Tensor, t: torch.Tensor, tokens: torch.Tensor, pose: torch.Tensor,
-                      reference_latents: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
+                      reference_latents: torch.Tensor | None = None, condition_scale: float = 1.0) -> torch.Tensor:  # fmt: skip
         """The network's output for B videos of K frames: the noise, or with `prediction: residual` the clean
         residual (the frame's latents minus the reference's).
 
@@ -267,7 +253,8 @@ class Baseline(LatentModel):
         t_flat = t.repeat_interleave(k)
         tokens_flat = tokens.repeat_interleave(k, dim=0)
         down, mid = self.controlnet(flat, t_flat, encoder_hidden_states=tokens_flat,
-                                    controlnet_cond=pose.flatten(0, 1).to(self.dtype), return_dict=False)  # fmt: skip
+                                    controlnet_cond=pose.flatten(0, 1).to(self.dtype), conditioning_scale=condition_scale,
+                                    return_dict=False)  # fmt: skip
         if isinstance(self.unet, UNetMotionModel):
             video = latents.permute(0, 2, 1, 3, 4)  # (B, C, K, h, w)
             # UNetMotionModel expects the condition tokens already repeated per frame: (B*K, N, D).
@@ -314,14 +301,14 @@ class Baseline(LatentModel):
         return self.prediction_loss(pred, self.prediction_target(latents, noise))
 
     # ------------------------------------------------------------------ sampling (humanvid.sampling.denoise)
-    def sampling_state(self, reference: torch.Tensor, control: torch.Tensor, guidance_scale: float) -> dict:
+    def sampling_state(self, reference: torch.Tensor, control: torch.Tensor, guidance_scale: float, condition_scale: float = 1.0) -> dict:
         """CLIP tokens of the reference (zeros first for the unconditional half when guiding), its latents where an
         option reads them (both halves keep them: dropout blanks the tokens only) and the pose images."""
         tokens = self.image_tokens(reference[None])
         if guidance_scale > 1.0:
             tokens = torch.cat([torch.zeros_like(tokens), tokens])
         return {"tokens": tokens, "reference": self.reference_latents(reference[None]), "pose": control.to(self.dtype),
-                "guidance_scale": guidance_scale}  # fmt: skip
+                "guidance_scale": guidance_scale, "condition_scale": condition_scale}  # fmt: skip
 
     def begin_step(self, state: dict, latents: torch.Tensor, t: torch.Tensor) -> None:
         """Nothing is shared across windows within a step."""
@@ -335,7 +322,7 @@ class Baseline(LatentModel):
         if g > 1.0:
             x, pose = torch.cat([x, x]), torch.cat([pose, pose])
         reference = None if state["reference"] is None else state["reference"].expand(x.shape[0], -1, -1, -1)
-        pred = self.predict_noise(x, t.expand(x.shape[0]), tokens, pose, reference).float()
+        pred = self.predict_noise(x, t.expand(x.shape[0]), tokens, pose, reference, state["condition_scale"]).float()
         if g > 1.0:
             uncond, cond = pred.chunk(2)
             pred = uncond + g * (cond - uncond)

@@ -27,7 +27,8 @@ import re
 from dataclasses import dataclass, field
 
 import torch
-import torch.nn.functional as F
+
+from humanvid.models.attention_ops import attend, check_plain
 
 # attn1 of a spatial transformer block (not a motion module's attention).
 _SELF_ATTENTION = re.compile(r"^(down_blocks|mid_block|up_blocks)\..*attentions\.\d+\.transformer_blocks\.\d+\.attn1$")
@@ -73,29 +74,6 @@ class Appearance:
                 to = lambda mask: torch.nonzero(mask).flatten().to(self.rows.device, non_blocking=True)  # noqa: E731
                 self._split = (kind, to(with_ref), to(~with_ref))
         return self._split
-
-
-def attend(attn, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
-    """Multi-head attention of projected queries (N, Lq, C) over projected keys/values (N, Lk, C), then
-    the layer's output projection -> (N, Lq, C)."""
-    n, lq, c = queries.shape
-    h = attn.heads
-
-    def split(x: torch.Tensor) -> torch.Tensor:  # (N, L, C) -> (N, heads, L, C / heads)
-        return x.unflatten(-1, (h, c // h)).transpose(1, 2)
-
-    out = F.scaled_dot_product_attention(split(queries), split(keys), split(values), scale=attn.scale)
-    out = out.transpose(1, 2).reshape(n, lq, c)
-    return attn.to_out[1](attn.to_out[0](out)) / attn.rescale_output_factor
-
-
-def _check_plain(attn, name: str) -> None:
-    # The blocks these processors replace: SD's attn1 (no norms inside, no residual, no mask).
-    for feature in ("group_norm", "spatial_norm", "norm_q", "norm_k", "norm_cross"):
-        if getattr(attn, feature, None) is not None:
-            raise ValueError(f"{name}: hybrid attention supports plain self-attention only ({feature} is set)")
-    if attn.residual_connection:
-        raise ValueError(f"{name}: hybrid attention supports plain self-attention only (residual_connection)")
 
 
 class AppearanceWriter:
@@ -167,7 +145,7 @@ def install(unet: torch.nn.Module, fusion: str, role: str) -> list[str]:
         if not isinstance(module, Attention):
             continue
         if name in names:
-            _check_plain(module, name)
+            check_plain(module, name, "hybrid attention")
             module.set_processor(cls(name))
         elif not isinstance(module.processor, (IgnoresAppearance, AppearanceWriter, HybridAttention)):
             module.set_processor(IgnoresAppearance(module.processor))

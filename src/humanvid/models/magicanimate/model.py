@@ -30,10 +30,10 @@ from pathlib import Path
 
 import torch
 from diffusers import AutoencoderKL, ControlNetModel, DDIMScheduler, DDPMScheduler, MotionAdapter, UNet2DConditionModel, UNetMotionModel
-from safetensors.torch import load_file, save_file
-from transformers import CLIPTextConfig, CLIPTextModel
+from transformers import CLIPTextModel
 
 from humanvid import weights
+from humanvid.models.clip import debug_text_encoder, load_null_text, null_text_embedding, save_null_text
 from humanvid.models.latent import (
     DEBUG_BLOCKS,
     DEBUG_PIXEL_BLOCKS,
@@ -41,7 +41,8 @@ from humanvid.models.latent import (
     LatentModel,
     PatchAutoencoder,
     debug_autoencoder,
-    latent_geometry,
+    debug_controlnet,
+    debug_unet,
     load_autoencoder,
 )
 from humanvid.models.magicanimate import attention, guided, released
@@ -49,14 +50,10 @@ from humanvid.models.magicanimate.attention import Appearance
 from humanvid.models.magicanimate.spec import DEBUG_FLAVORS, SPEC, MagicAnimateOptions
 from humanvid.models.method import read_spec, to_unit
 
-NULL_TEXT_FILE = "null_text.safetensors"
-
 # The released pipeline's scheduler (configs/inference/inference.yaml): AnimateDiff's linear betas, every
 # other DDIM setting at diffusers' defaults (clip_sample=True, set_alpha_to_one=True, steps_offset=0).
 # Training uses the same betas.
 MAGICANIMATE_SCHEDULE = dict(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="linear")
-# SD1.5's tokenizer on "" padded to 77: <|startoftext|> then <|endoftext|> (its pad token) 76 times.
-EMPTY_PROMPT_IDS = [49406] + [49407] * 76
 
 
 @dataclass(frozen=True)
@@ -148,20 +145,12 @@ class MagicAnimate(LatentModel):
     def _debug_components(cls, resolution: int, flavor: str):
         s = DEBUG_SIZES[flavor]
         vae = debug_autoencoder(flavor, resolution, s.vae_channels)
-        channels, downsampling = latent_geometry(vae)
-        unet = UNet2DConditionModel(
-            sample_size=resolution // downsampling, in_channels=channels, out_channels=channels, layers_per_block=1,
-            down_block_types=s.down_blocks, up_block_types=s.up_blocks,
-            block_out_channels=s.unet_channels, cross_attention_dim=s.cross_attention_dim,
-            attention_head_dim=s.attention_head_dim, norm_num_groups=s.norm_groups,
-        )  # fmt: skip
+        unet = debug_unet(resolution, vae, (s.down_blocks, s.up_blocks), s.unet_channels, s.cross_attention_dim, s.attention_head_dim,
+                          s.norm_groups)  # fmt: skip
         appearance = UNet2DConditionModel.from_config(unet.config)
         appearance.load_state_dict(unet.state_dict())  # a copy of the UNet, as in the paper
-        cond_channels = tuple(16 * 2**i for i in range(len(s.vae_channels)))  # one stride-2 conv per VAE downsampling
-        controlnet = ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=cond_channels)
-        text = CLIPTextModel(CLIPTextConfig(vocab_size=49408, hidden_size=s.text_hidden, intermediate_size=2 * s.text_hidden,
-                                            num_hidden_layers=1, num_attention_heads=2, max_position_embeddings=77))  # fmt: skip
-        return vae, unet, appearance, controlnet, null_text_embedding(text)
+        controlnet = debug_controlnet(unet, vae)
+        return vae, unet, appearance, controlnet, null_text_embedding(debug_text_encoder(s.text_hidden))
 
     @staticmethod
     def _sd15_base(sd15: str | Path, vae: str | Path):
@@ -341,9 +330,9 @@ class MagicAnimate(LatentModel):
     def sampling_scheduler(self) -> DDIMScheduler:
         return self.ddim_scheduler(MAGICANIMATE_SCHEDULE)
 
-    def sampling_state(self, reference: torch.Tensor, control: torch.Tensor, guidance_scale: float) -> dict:
+    def sampling_state(self, reference: torch.Tensor, control: torch.Tensor, guidance_scale: float, condition_scale: float = 1.0) -> dict:
         return {"reference": self.encode(reference[None].to(self.device)), "control": control.to(self.dtype),
-                "guidance_scale": guidance_scale, "tokens": None, "down": None, "mid": None}  # fmt: skip
+                "guidance_scale": guidance_scale, "condition_scale": condition_scale, "tokens": None, "down": None, "mid": None}  # fmt: skip
 
     def begin_step(self, state: dict, latents: torch.Tensor, t: torch.Tensor) -> None:
         """Once per step: the appearance tokens of the reference at t (conditional branch only: the
@@ -351,7 +340,7 @@ class MagicAnimate(LatentModel):
         frame alone, so overlapping windows share them)."""
         state["tokens"] = self.record_appearance(state["reference"], t.expand(1)) if self.options.appearance else None
         n = latents.shape[0]
-        down, mid = self.control_residuals(latents, t.expand(n), state["control"])
+        down, mid = self.control_residuals(latents, t.expand(n), state["control"], state["condition_scale"])
         state["down"], state["mid"] = down, mid
 
     def window_noise(self, state: dict, latents: torch.Tensor, frames: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -384,7 +373,7 @@ class MagicAnimate(LatentModel):
         spec = {"method": "magicanimate", "flavor": self.flavor, "resolution": self.resolution, "stage": self.stage,
                 "options": self.options.model_dump(), "unet_class": type(self.unet).__name__}  # fmt: skip
         self.save_modules(out_dir, spec)
-        save_file({"null_text": self.null_text.detach().float().cpu().contiguous()}, str(Path(out_dir) / NULL_TEXT_FILE))
+        save_null_text(out_dir, self.null_text)
 
     @classmethod
     def from_checkpoint(cls, path: Path, *, device: torch.device, weight_dtype: torch.dtype) -> "MagicAnimate":
@@ -398,7 +387,7 @@ class MagicAnimate(LatentModel):
             unet_cls.from_pretrained(ckpt_dir / "unet"),
             UNet2DConditionModel.from_pretrained(ckpt_dir / "appearance_encoder"),
             ControlNetModel.from_pretrained(ckpt_dir / "controlnet"),
-            load_file(str(ckpt_dir / NULL_TEXT_FILE))["null_text"],
+            load_null_text(ckpt_dir),
             spec["flavor"], spec["resolution"], spec["stage"], MagicAnimateOptions.model_validate(spec.get("options", {})),
         )  # fmt: skip
         return model.to(device, weight_dtype)
@@ -410,10 +399,3 @@ def magicanimate_adapter(unet: UNet2DConditionModel, heads: int) -> MotionAdapte
     return MotionAdapter(block_out_channels=tuple(unet.config.block_out_channels), motion_layers_per_block=unet.config.layers_per_block,
                          motion_num_attention_heads=heads, motion_norm_num_groups=unet.config.norm_num_groups,
                          motion_max_seq_length=DebugSizes.motion_max_length, use_motion_mid_block=False)  # fmt: skip
-
-
-@torch.no_grad()
-def null_text_embedding(text_encoder: CLIPTextModel) -> torch.Tensor:
-    """The text encoder's last hidden state for the empty prompt: (1, 77, D)."""
-    ids = torch.tensor([EMPTY_PROMPT_IDS], device=text_encoder.device)
-    return text_encoder(input_ids=ids).last_hidden_state.detach().float().cpu()

@@ -1,0 +1,30 @@
+"""Attention arithmetic the methods' diffusers processors share: multi-head attention over projected queries, keys
+and values, and the check that a layer is the plain self-attention a processor replaces."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def attend(attn, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """Multi-head attention of projected queries (N, Lq, C) over projected keys/values (N, Lk, C), then
+    the layer's output projection -> (N, Lq, C)."""
+    n, lq, c = queries.shape
+    h = attn.heads
+
+    def split(x: torch.Tensor) -> torch.Tensor:  # (N, L, C) -> (N, heads, L, C / heads)
+        return x.unflatten(-1, (h, c // h)).transpose(1, 2)
+
+    out = F.scaled_dot_product_attention(split(queries), split(keys), split(values), scale=attn.scale)
+    out = out.transpose(1, 2).reshape(n, lq, c)
+    return attn.to_out[1](attn.to_out[0](out)) / attn.rescale_output_factor
+
+
+def check_plain(attn, name: str, what: str) -> None:
+    """The blocks these processors replace are SD's attn1: no norms inside, no residual, no mask."""
+    for feature in ("group_norm", "spatial_norm", "norm_q", "norm_k", "norm_cross"):
+        if getattr(attn, feature, None) is not None:
+            raise ValueError(f"{name}: {what} supports plain self-attention only ({feature} is set)")
+    if attn.residual_connection:
+        raise ValueError(f"{name}: {what} supports plain self-attention only (residual_connection)")

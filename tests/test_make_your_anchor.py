@@ -1,0 +1,162 @@
+"""Make-Your-Anchor's body SGDM: all-frame attention (the training-free inflation), batch-overlapped temporal
+denoising's shared noise, stage freezing, checkpoints and the sd15 flavor's loading — on tiny real components."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from diffusers import AutoencoderKL, UNet2DConditionModel
+from diffusers.models.attention_processor import Attention, AttnProcessor2_0
+from transformers import CLIPTextConfig, CLIPTextModel, CLIPVisionConfig, CLIPVisionModel
+
+from humanvid.models.make_your_anchor.attention import AllFrameAttention, inflate
+from humanvid.models.make_your_anchor.model import MakeYourAnchor
+from humanvid.models.make_your_anchor.spec import MakeYourAnchorOptions
+from humanvid.sampling import sample_video
+
+CPU = torch.device("cpu")
+SIZE = 32
+
+
+def _model(**options) -> MakeYourAnchor:
+    opts = MakeYourAnchorOptions(**options)
+    return MakeYourAnchor.create("debug_pixel", opts, resolution=SIZE, seed=0, device=CPU, weight_dtype=torch.float32)
+
+
+def _attention(seed: int = 0) -> Attention:
+    torch.manual_seed(seed)
+    return Attention(query_dim=16, heads=2, dim_head=8)
+
+
+def test_all_frame_attention_is_attention_over_every_frame_of_the_window():
+    attn = _attention()
+    x = torch.randn(6, 5, 16, generator=torch.Generator().manual_seed(1))  # 2 windows × 3 frames, 5 tokens each
+    out = AllFrameAttention("a")(attn, x, frames=3)
+    # Explicitly: each window's 15 tokens attend to each other (per head), then the output projection.
+    q, k, v = attn.to_q(x), attn.to_k(x), attn.to_v(x)
+    expected = []
+    for w in range(2):
+        rows = slice(3 * w, 3 * w + 3)
+        qw, kw, vw = (t[rows].reshape(15, 2, 8).transpose(0, 1) for t in (q, k, v))  # (heads, 15, 8)
+        weights = torch.softmax(qw @ kw.transpose(1, 2) / 8**0.5, dim=-1)
+        expected.append(attn.to_out[0]((weights @ vw).transpose(0, 1).reshape(3, 5, 16)))
+    torch.testing.assert_close(out, torch.cat(expected), rtol=1e-5, atol=1e-6)
+    # One frame per window: the per-frame layer, exactly as trained.
+    torch.testing.assert_close(AllFrameAttention("a")(attn, x, frames=1), AttnProcessor2_0()(attn, x), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="6 rows are not windows of 4 frames"):
+        AllFrameAttention("a")(attn, x, frames=4)
+
+
+def test_inflation_adds_no_parameters_and_reaches_unet_and_controlnet():
+    unet = _model().unet
+    fresh = UNet2DConditionModel.from_config(unet.config)
+    before = {k: v.shape for k, v in fresh.state_dict().items()}
+    names = inflate(fresh)
+    assert {k: v.shape for k, v in fresh.state_dict().items()} == before
+    assert names and all(n.endswith("attn1") for n in names) and inflate(fresh) == names  # idempotent
+    model = _model()
+    assert len(model.inflated) == len(names) + sum(1 for n in names if n.startswith(("down_blocks", "mid_block")))  # UNet + ControlNet
+
+
+def test_frames_in_a_window_see_each_other_and_a_single_frame_sees_itself():
+    model = _model()
+    for p in model.unet.parameters():  # give the zero-initialised output layer weight so frames are visible in the output
+        torch.nn.init.normal_(p, std=0.05) if p.dim() > 1 else None
+    gen = torch.Generator().manual_seed(2)
+    c = model.latent_channels()
+    x = torch.randn(3, c, SIZE // 4, SIZE // 4, generator=gen)
+    t = torch.full((3,), 500)
+    context = model.image_tokens(torch.rand(1, 3, SIZE, SIZE, generator=gen) * 2 - 1).expand(3, -1, -1)
+    mesh = torch.rand(3, 3, SIZE, SIZE, generator=gen)
+    with torch.no_grad():
+        alone = torch.cat([model.predict(x[i : i + 1], t[:1], context[:1], mesh[i : i + 1]) for i in range(3)])
+        per_frame = model.predict(x, t, context, mesh, frames=1)
+        together = model.predict(x, t, context, mesh, frames=3)
+        changed = x.clone()
+        changed[2] += 1.0
+        moved = model.predict(changed, t, context, mesh, frames=3)
+    torch.testing.assert_close(per_frame, alone, rtol=1e-4, atol=1e-5)
+    assert not torch.allclose(together, per_frame, atol=1e-4)  # the window's frames attend to each other
+    assert not torch.allclose(moved[0], together[0], atol=1e-5)  # frame 0 reads frame 2
+
+
+def test_shared_noise_gives_identical_frames_for_identical_meshes():
+    """One window, the same mesh image on every frame: with the release's shared initial noise every frame is the
+    same problem and comes out the same; with noise per frame they differ."""
+    model = _model(prediction="residual")
+    for p in model.unet.conv_out.parameters():
+        torch.nn.init.normal_(p, std=0.05)
+    gen = torch.Generator().manual_seed(3)
+    reference = torch.rand(3, SIZE, SIZE, generator=gen) * 2 - 1
+    mesh = torch.rand(1, 3, SIZE, SIZE, generator=gen).expand(6, -1, -1, -1)
+    run = lambda shared: sample_video(model, reference, mesh, 2, 3, 1, 1.0, torch.Generator().manual_seed(0), "truncated",  # noqa: E731
+                                      shared_noise=shared, condition_scale=2.0)["rgb"]  # fmt: skip
+    same = run(True)
+    assert same.shape == (6, 3, SIZE, SIZE)
+    torch.testing.assert_close(same, same[:1].expand_as(same), rtol=0, atol=1e-5)
+    per_frame = run(False)
+    assert (per_frame[0] - per_frame[1]).abs().max() > 1e-3
+
+
+def test_both_stages_train_unet_and_controlnet_only():
+    model = _model()
+    for stage in ("pretrain", "finetune"):
+        params = {id(p) for p in model.trainable_parameters(stage)}
+        assert params == {id(p) for m in (model.unet, model.controlnet) for p in m.parameters()}
+        assert not any(p.requires_grad for m in (model.vae, model.image_encoder) for p in m.parameters())
+    with pytest.raises(ValueError, match="unknown stage 'base'"):
+        model.trainable_parameters("base")
+
+
+def test_a_training_step_moves_the_loss_and_a_checkpoint_round_trips(tmp_path):
+    model = _model(prediction="residual", l1_weight=1.0)
+    params = model.trainable_parameters("pretrain")
+    gen = torch.Generator().manual_seed(4)
+    batch = {"frames": torch.rand(2, 1, 3, SIZE, SIZE, generator=gen) * 2 - 1, "reference": torch.rand(2, 3, SIZE, SIZE, generator=gen) * 2 - 1,
+             "control": torch.rand(2, 1, 3, SIZE, SIZE, generator=gen)}  # fmt: skip
+    opt = torch.optim.AdamW(params, lr=1e-3)
+    losses = []
+    for _ in range(8):
+        loss = model.loss(batch, "pretrain", torch.Generator().manual_seed(0))["loss"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0]  # the same batch and noise: the step learns it
+    model.save(tmp_path / "ckpt")
+    again = MakeYourAnchor.from_checkpoint(tmp_path / "ckpt", device=CPU, weight_dtype=torch.float32)
+    with torch.no_grad():
+        a = model.loss(batch, "pretrain", torch.Generator().manual_seed(1))["loss"]
+        b = again.loss(batch, "pretrain", torch.Generator().manual_seed(1))["loss"]
+    torch.testing.assert_close(a, b)
+    assert torch.equal(again.null_text, model.null_text) and again.inflated == model.inflated
+
+
+def _sd15_folders(root, clip_hidden: int = 32) -> dict[str, str]:
+    """SD1.5's layout (unet, vae, text_encoder) and CLIP ViT-B/32's (a CLIPVisionModel folder) at debug size."""
+    torch.manual_seed(0)
+    UNet2DConditionModel(sample_size=4, in_channels=4, out_channels=4, layers_per_block=1, block_out_channels=(32, 64),
+                         down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+                         cross_attention_dim=32, attention_head_dim=8, norm_num_groups=8).save_pretrained(root / "sd15" / "unet")  # fmt: skip
+    AutoencoderKL(block_out_channels=(16, 32, 32), down_block_types=("DownEncoderBlock2D",) * 3, up_block_types=("UpDecoderBlock2D",) * 3,
+                  layers_per_block=1, norm_num_groups=8, latent_channels=4).save_pretrained(root / "sd15" / "vae")  # fmt: skip
+    CLIPTextModel(CLIPTextConfig(vocab_size=49408, hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
+                                 max_position_embeddings=77)).save_pretrained(root / "sd15" / "text_encoder")  # fmt: skip
+    CLIPVisionModel(CLIPVisionConfig(hidden_size=clip_hidden, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, image_size=32,
+                                     patch_size=8)).save_pretrained(root / "clip")  # fmt: skip
+    return {"sd15": str(root / "sd15"), "clip-vit-base-patch32": str(root / "clip")}
+
+
+def test_the_sd15_flavor_loads_its_released_parts_by_name(tmp_path):
+    overrides = _sd15_folders(tmp_path)
+    model = MakeYourAnchor.create("sd15", None, resolution=SIZE, seed=0, device=CPU, weight_dtype=torch.float32, overrides=overrides)
+    saved = UNet2DConditionModel.from_pretrained(overrides["sd15"], subfolder="unet")
+    assert all(torch.equal(v, model.unet.state_dict()[k]) for k, v in saved.state_dict().items())
+    assert model.image_tokens(torch.zeros(1, 3, SIZE, SIZE)).shape == (1, 1 + (32 // 8) ** 2, 32)  # last_hidden_state, unprojected
+    assert model.null_text.shape == (1, 77, 32)
+    with pytest.raises(ValueError, match="prediction 'residual' needs a denoiser trained for it here"):
+        MakeYourAnchor.create("sd15", MakeYourAnchorOptions(prediction="residual"), resolution=SIZE, seed=0, device=CPU,
+                              weight_dtype=torch.float32, overrides=overrides)  # fmt: skip
+    wrong = _sd15_folders(tmp_path / "wrong", clip_hidden=48)
+    with pytest.raises(ValueError, match="CLIP's hidden size 48 must equal the UNet's cross-attention size 32"):
+        MakeYourAnchor.create("sd15", None, resolution=SIZE, seed=0, device=CPU, weight_dtype=torch.float32, overrides=wrong)
