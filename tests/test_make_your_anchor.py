@@ -160,3 +160,16 @@ def test_the_sd15_flavor_loads_its_released_parts_by_name(tmp_path):
     wrong = _sd15_folders(tmp_path / "wrong", clip_hidden=48)
     with pytest.raises(ValueError, match="CLIP's hidden size 48 must equal the UNet's cross-attention size 32"):
         MakeYourAnchor.create("sd15", None, resolution=SIZE, seed=0, device=CPU, weight_dtype=torch.float32, overrides=wrong)
+
+
+def test_the_sample_target_is_the_clean_frame_itself():
+    """`prediction: sample` (the debug flavor's): the network is trained on the clean frame's latents — nothing
+    subtracted, no reference latents needed — and DDIM steps onto that prediction."""
+    model = _model(prediction="sample")
+    latents = torch.randn(2, 1, model.latent_channels(), 8, 8)
+    assert model.predicts_clean and not model.residual
+    assert torch.equal(model.prediction_target(model.diffused(latents, None), torch.zeros_like(latents)), latents)
+    assert model.sampling_scheduler().config.prediction_type == "sample"
+    assert _model().sampling_scheduler().config.prediction_type == "epsilon"
+    state = model.sampling_state(torch.zeros(3, SIZE, SIZE), torch.zeros(4, 3, SIZE, SIZE), 1.0)
+    assert state["reference"] is None and torch.equal(model.sampled_latents(state, latents[:, 0]), latents[:, 0])

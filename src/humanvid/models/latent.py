@@ -250,9 +250,21 @@ class LatentModel(Method):
         latents (B, c, h, w) — the same subtraction for every frame of a video."""
         return shift_channels(latents, reference_latents[:, None], -1) if self.residual else latents
 
+    @staticmethod
+    def check_prediction(method: str, flavor: str, prediction: str, trained_here: tuple[str, ...]) -> None:
+        """Only a denoiser trained here (a debug flavor) can predict anything but noise: SD1.5's UNet predicts noise."""
+        if prediction != "epsilon" and flavor not in trained_here:
+            raise ValueError(f"{method} flavor {flavor!r}: prediction {prediction!r} needs a denoiser trained for it here "
+                             f"(flavors {', '.join(trained_here)}); SD1.5's UNet predicts noise")  # fmt: skip
+
+    @property
+    def predicts_clean(self) -> bool:
+        """The network predicts the clean diffusion variable (`residual`, `sample`), not the noise."""
+        return self.options.prediction != "epsilon"
+
     def prediction_target(self, diffused: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         """What the network is trained to predict: the noise (`epsilon`), or the clean diffusion variable."""
-        return diffused if self.residual else noise
+        return diffused if self.predicts_clean else noise
 
     def prediction_loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """MSE of the prediction, plus `l1_weight` × its mean absolute error (in float32)."""
@@ -271,11 +283,11 @@ class LatentModel(Method):
                 torch.nn.init.zeros_(unet.conv_out.bias)
 
     def ddim_scheduler(self, schedule: dict) -> DDIMScheduler:
-        """DDIM over a method's training schedule, stepping on what the network predicts. `residual`: onto the
+        """DDIM over a method's training schedule, stepping on what the network predicts. `residual`, `sample`: onto the
         clean prediction (`prediction_type="sample"`), the last step landing on alpha = 1 (otherwise it adds 0.03 ×
         the implied noise to the clean prediction and speckles the exact background), unclipped (a residual
         spans [-2, 2])."""
-        if not self.residual:
+        if not self.predicts_clean:
             return DDIMScheduler(**schedule)
         return DDIMScheduler(**{**schedule, "prediction_type": "sample", "set_alpha_to_one": True, "clip_sample": False})
 

@@ -21,13 +21,16 @@ from humanvid.registry import import_target
 class DiffusionOptions(Section):
     """Options every latent diffusion method has (its `arch.options` class derives from this one)."""
 
-    prediction: Literal["epsilon", "residual"] = "epsilon"
+    prediction: Literal["epsilon", "residual", "sample"] = "epsilon"
     """What the diffusion runs on and the network predicts: `epsilon` — the frame's latents, the network predicting
     the noise (Stable Diffusion's objective, the methods' own); `residual` — the frame's latents minus its reference
     frame's, the network predicting them clean (DDIM steps with `prediction_type="sample"`), the reference added
     back before decoding. A frame is its reference plus what the pose changed: with the output layer starting at
     zero the untrained model is the copy-reference floor, and the static background is exact from the first step.
-    The debug regime's choice (docs/baseline.md); the released methods are `epsilon`."""
+    The debug regime's choice (docs/baseline.md); `sample` — the frame's latents, predicted clean (the same DDIM
+    steps, nothing subtracted): for a model that reads no reference pixels, whose residual would have to erase a
+    pose it cannot see (Make-Your-Anchor's debug flavor, docs/make_your_anchor.md). The released methods are
+    `epsilon`."""
     l1_weight: float = Field(0.0, ge=0)
     """Weight of an L1 term beside the MSE of the prediction (0: the methods' own MSE). Under uncertainty MSE's
     optimum is the mean — a blurred person and a faint halo over the background — and L1's the median, which for

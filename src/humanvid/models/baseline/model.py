@@ -135,6 +135,7 @@ class Baseline(LatentModel):
         if flavor not in cls.spec.flavors:
             raise ValueError(f"unknown baseline flavor {flavor!r}; known: {', '.join(cls.spec.flavors)}")
         options = options or BaselineOptions()
+        cls.check_prediction("baseline", flavor, options.prediction, ("debug", "debug_pixel"))
         torch.manual_seed(seed)
         factor = 2 if options.depth else 1
         if flavor in ("debug", "debug_pixel"):

@@ -125,9 +125,7 @@ class MagicAnimate(LatentModel):
         if flavor not in cls.spec.flavors:
             raise ValueError(f"unknown magicanimate flavor {flavor!r}; known: {', '.join(cls.spec.flavors)}")
         options = options or MagicAnimateOptions()
-        if options.prediction == "residual" and flavor not in DEBUG_FLAVORS:
-            raise ValueError(f"magicanimate flavor {flavor!r}: prediction 'residual' needs a denoiser trained for it here "
-                             f"(flavors {', '.join(DEBUG_FLAVORS)}); SD1.5's frozen denoiser predicts noise")  # fmt: skip
+        cls.check_prediction("magicanimate", flavor, options.prediction, DEBUG_FLAVORS)
         torch.manual_seed(seed)
         if flavor in DEBUG_FLAVORS:
             parts, stage = cls._debug_components(resolution, flavor), cls.spec.stages_for(flavor)[0].name

@@ -73,9 +73,7 @@ class MakeYourAnchor(LatentModel):
         if flavor not in cls.spec.flavors:
             raise ValueError(f"unknown make_your_anchor flavor {flavor!r}; known: {', '.join(cls.spec.flavors)}")
         options = options or MakeYourAnchorOptions()
-        if options.prediction == "residual" and flavor not in DEBUG_FLAVORS:
-            raise ValueError(f"make_your_anchor flavor {flavor!r}: prediction 'residual' needs a denoiser trained for it here "
-                             f"(flavors {', '.join(DEBUG_FLAVORS)}); SD1.5's UNet predicts noise")  # fmt: skip
+        cls.check_prediction("make_your_anchor", flavor, options.prediction, DEBUG_FLAVORS)
         torch.manual_seed(seed)
         parts = cls._debug_components(resolution) if flavor in DEBUG_FLAVORS else cls._sd15_components(overrides)
         model = cls(*parts, flavor, resolution, cls.spec.stages_for(flavor)[0].name, options)
