@@ -199,6 +199,46 @@ def test_magicanimate_table_through_the_pipeline(workspace, tiny_params):
     assert ran_stages(humanvid(workspace, "reproduce", "ma")) == ["sample@ma_w8", "evaluate@ma_w8", "report@ma"]
 
 
+def test_make_your_anchor_table_through_the_pipeline(workspace, tiny_params):
+    """Make-Your-Anchor's debug table through the real CLI, Prefect and DVC: an anchor dataset with per-person studios
+    and mesh normals, pre-training on the other person, fine-tuning and evaluating on the anchor alone, truncated
+    windows with shared noise, the copy floor beside it."""
+    params = yaml.safe_load((workspace / "params.yaml").read_text())
+    params["datasets"]["anchor"] = {
+        "plugin": "synthdance",
+        "options": {"seed": 1, "identities": 2, "clips_per_identity": 2, "test_clips_per_identity": 1, "num_frames": 12, "fps": 12,
+                    "width": 32, "height": 32, "preset": "anchor", "background": "identity"},
+        "shard": {"window_frames": 12, "rows_per_group": 2, "rows_per_file": 3},
+    }  # fmt: skip
+    params["estimators"]["anchor"] = ["groundtruth"]
+    stage = {"recipe": {"kind": "make_your_anchor"}, "steps": 2, "batch_size": 2, "log_every": 1}
+    params["models"]["mya"] = {
+        "arch": {"method": "make_your_anchor", "flavor": "debug_pixel", "resolution": 32, "options": {"prediction": "sample", "l1_weight": 1.0}},
+        "run": {"seed": 0, "device": "cpu"},
+        "stages": {"pretrain": {**stage, "data": [{"dataset": "anchor", "exclude_identities": ["id000"]}]},
+                   "finetune": {**stage, "data": [{"dataset": "anchor", "identities": ["id000"]}]}},
+    }  # fmt: skip
+    params["models"]["copy"] = {"arch": {"method": "trivial", "flavor": "copy_reference", "resolution": 32}, "run": {"seed": 0, "device": "cpu"},
+                                "stages": {}}  # fmt: skip
+    common = {"data": "anchor", "identities": ["id000"], "device": "cpu"}
+    params["samplers"]["mya_w4"] = {**common, "model": "mya", "window": 4, "overlap": 1, "schedule": "truncated", "shared_noise": True,
+                                    "condition_scale": 2.0, "steps": 2}  # fmt: skip
+    params["samplers"]["copy_anchor"] = {**common, "model": "copy", "window": 12, "overlap": 0, "steps": 1}
+    params["tables"]["mya"] = {"title": "Make-Your-Anchor debug", "rows": {"copy": "copy_anchor", "w/o FE": "mya_w4"}, "columns": ["l1", "psnr"]}
+    (workspace / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    out = humanvid(workspace, "reproduce", "mya")
+    assert set(ran_stages(out)) == {"download@anchor", "estimate@anchor", "shard@anchor", "train@mya.pretrain", "train@mya.finetune",
+                                    "sample@mya_w4", "evaluate@mya_w4", "sample@copy_anchor", "evaluate@copy_anchor", "report@mya"}  # fmt: skip
+    for name in ("mya_w4", "copy_anchor"):
+        manifest = json.loads((workspace / "data" / "samples" / name / "manifest.json").read_text())
+        assert [c["clip_id"] for c in manifest["clips"]] == ["id000_clip001"]  # the anchor's test clip only
+        assert all(c["status"] == "ok" and c["frames"] == 12 for c in manifest["clips"])
+        metrics = json.loads((workspace / "reports" / "metrics" / f"{name}.json").read_text())
+        assert all(math.isfinite(metrics["overall"][m]) for m in ("l1", "psnr"))
+    report = (workspace / "reports" / "mya.md").read_text()
+    assert "| copy |" in report and "| w/o FE |" in report
+
+
 def test_two_commands_in_one_workspace_wait_or_refuse_in_one_line(workspace):
     """A second `humanvid reproduce` while one runs: with --no-wait it refuses at once in one line naming the
     running command; without, it waits, says for whom, and then finds nothing to do. DVC's own lock, held by a
