@@ -24,8 +24,8 @@ def test_help_survives_a_missing_params_yaml(tmp_path, capsys):
 def test_datasets_and_estimators_list_their_registries_and_this_workspaces_use(capsys):
     assert main(["--workspace", str(REPO), "datasets", "list"]) == 0
     out = capsys.readouterr().out
-    assert "| synthdance | The embedded default dataset. | synthdance |" in out and "| tiktok | `tiktok`: the TikTok dance dataset" in out
+    assert "| synthdance | The embedded default dataset. | synthdance, synthdance_anchor |" in out and "| tiktok | `tiktok`: the TikTok dance dataset" in out
     assert main(["--workspace", str(REPO), "estimators", "list"]) == 0
     out = capsys.readouterr().out
     assert "| openpose_wholebody | openpose18, wholebody133 | openpose-body, openpose-hand, openpose-face | yes | — |" in out
-    assert "| groundtruth | openpose18, wholebody133, depth, alpha, densepose | — | no | synthdance |" in out
+    assert "| groundtruth | openpose18, wholebody133, depth, alpha, densepose, mesh_normals | — | no | synthdance, synthdance_anchor |" in out

@@ -214,3 +214,11 @@ def test_a_report_depends_on_its_own_tables_inputs_only():
     stages = set(re.findall(r"[a-z_]+@[\w.~-]+", out))
     assert {"evaluate@baseline_debug_w8", "evaluate@copy_reference", "train@baseline_debug.finetune", "download@synthdance"} <= stages
     assert not any(s.startswith(("download@tiktok", "download@ted", "evaluate@magicanimate")) for s in stages), sorted(stages)
+
+
+def test_an_estimator_after_the_ground_truth_replaces_its_condition_two_estimates_are_refused(tiny_params):
+    tiny_params["estimators"]["synthdance"] = ["groundtruth", "dwpose"]  # run on DWPose's keypoints instead of the truth
+    parse_config(tiny_params, root=REPO)
+    tiny_params["estimators"]["synthdance"] = ["dwpose", "openpose_wholebody"]
+    with pytest.raises(ConfigError, match=r"estimators.synthdance\[1\]: condition 'openpose18' is provided by both 'dwpose' and 'openpose_wholebody'"):
+        parse_config(tiny_params, root=REPO)

@@ -72,9 +72,12 @@ def _check_datasets(cfg: Config, err: _Errors) -> None:
                 err.need(cond in provided, f"estimators.{ds_name}[{i}]",
                          f"estimator {est!r} needs {cond!r}: list an estimator that provides it (e.g. dwpose) before {est!r}")  # fmt: skip
             for cond in ESTIMATORS.get(est).provides:
-                err.need(cond not in provided, f"estimators.{ds_name}[{i}]",
-                         f"condition {cond!r} is provided by both {provided.get(cond)!r} and {est!r}; list only one")  # fmt: skip
-                provided.setdefault(cond, est)
+                # An estimator listed after the ground truth replaces its condition (the shard stage keeps the last
+                # provider's): the pipeline then runs on that estimate, e.g. SMPL-X meshes fitted on synthdance.
+                earlier = provided.get(cond)
+                err.need(earlier is None or ESTIMATORS.get(earlier).is_ground_truth, f"estimators.{ds_name}[{i}]",
+                         f"condition {cond!r} is provided by both {earlier!r} and {est!r}; list only one")  # fmt: skip
+                provided[cond] = est
 
 
 def _needed_conditions(spec, options) -> dict[str, str]:
