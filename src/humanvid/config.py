@@ -220,6 +220,10 @@ class ModelConfig(Section):
     which is not trained here); each a DVC stage `train@{model}.{stage}`."""
 
 
+WindowSchedule = Literal["open", "closed_loop", "truncated"]
+"""Where a sampler's windows go (humanvid.sampling.windows)."""
+
+
 class SamplerConfig(Section):
     """Inference settings for one model on one dataset's test clips."""
 
@@ -233,7 +237,7 @@ class SamplerConfig(Section):
     """Frames denoised together."""
     overlap: int = Field(4, ge=0)
     """Frames shared by consecutive windows; their noise predictions are averaged."""
-    schedule: Literal["open", "closed_loop", "truncated"] = "open"
+    schedule: WindowSchedule = "open"
     """Where the windows go (humanvid.sampling.windows): `open` — the last window aligned to the clip's end;
     `closed_loop` — windows wrap around the end to the start (MagicAnimate's released pipeline); `truncated` —
     windows cut at the end (Make-Your-Anchor's batch-overlapped temporal denoising)."""

@@ -3,8 +3,13 @@ and values, and the check that a layer is the plain self-attention a processor r
 
 from __future__ import annotations
 
+import re
+
 import torch
 import torch.nn.functional as F
+
+SPATIAL_SELF_ATTENTION = re.compile(r"^(down_blocks|mid_block|up_blocks)\..*attentions\.\d+\.transformer_blocks\.\d+\.attn1$")
+"""The name of a spatial transformer block's self-attention (`attn1`) in a UNet or ControlNet."""
 
 
 def attend(attn, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
@@ -28,3 +33,16 @@ def check_plain(attn, name: str, what: str) -> None:
             raise ValueError(f"{name}: {what} supports plain self-attention only ({feature} is set)")
     if attn.residual_connection:
         raise ValueError(f"{name}: {what} supports plain self-attention only (residual_connection)")
+
+
+class DropsArguments:
+    """Any attention layer a method does not replace: its own processor, with the method's per-call arguments (passed
+    through `cross_attention_kwargs` to every layer) accepted and dropped — diffusers warns on every call about an
+    argument a processor does not take."""
+
+    def __init__(self, inner, *names: str) -> None:
+        self.inner, self.names = inner, names
+
+    def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None, **kwargs):
+        kept = {k: v for k, v in kwargs.items() if k not in self.names}
+        return self.inner(attn, hidden_states, encoder_hidden_states, attention_mask, temb, **kept)

@@ -146,6 +146,11 @@ def shift_channels(latents: torch.Tensor, reference: torch.Tensor, sign: int) ->
     return torch.cat([latents[..., :c, :, :] + sign * reference.to(latents.dtype), latents[..., c:, :, :]], dim=-3)
 
 
+def flat_keys(keys: list[list[str]] | None) -> list[str] | None:
+    """A batch's per-sample frame keys (B lists of K) in the order of its frames flattened to (B·K), or None."""
+    return None if keys is None else [key for clip in keys for key in clip]
+
+
 class LatentModel(Method):
     """VAE latents, device/dtype and checkpoint plumbing, and the `prediction` option's diffusion variable;
     `vae`, `options` and `modules()` come from the method."""
@@ -308,7 +313,7 @@ class LatentModel(Method):
         (and their keys, flattened alike, when the loader names them)."""
         out = {"frames": to_unit(sample["frames"].flatten(0, 1), self.device)}
         if "frame_keys" in sample:
-            out["frame_keys"] = [k for keys in sample["frame_keys"] for k in keys]
+            out["frame_keys"] = flat_keys(sample["frame_keys"])
         return out
 
     def end_stage(self, stage: str, batch: dict | None) -> None:

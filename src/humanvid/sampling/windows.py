@@ -15,12 +15,13 @@ uniform mean over the windows that cover it.
 
 from __future__ import annotations
 
-from typing import Callable, Literal
+from typing import Callable, get_args
 
 import torch
 
-Schedule = Literal["open", "closed_loop", "truncated"]
-SCHEDULES: tuple[str, ...] = ("open", "closed_loop", "truncated")
+from humanvid.config import WindowSchedule as Schedule
+
+SCHEDULES: tuple[str, ...] = get_args(Schedule)
 
 
 def _check(window: int, overlap: int) -> None:

@@ -74,8 +74,7 @@ class ShardReader:
         if identities is None and not exclude:
             return self
         known = sorted({r["identity"] for r in self.index})
-        unknown = sorted(set(identities or ()) | set(exclude)) if identities is None else sorted(set(identities) - set(known))
-        unknown = [i for i in unknown if i not in known]
+        unknown = sorted((set(identities or ()) | set(exclude)) - set(known))
         if unknown:
             raise ValueError(f"{self.dir}: no identities {unknown} in these shards; they hold {known}")
         keep = lambda identity: (identities is None or identity in identities) and identity not in exclude  # noqa: E731

@@ -42,6 +42,7 @@ from humanvid.models.latent import (
     debug_autoencoder,
     debug_controlnet,
     debug_unet,
+    flat_keys,
     load_autoencoder,
 )
 from humanvid.models.method import read_spec
@@ -292,8 +293,7 @@ class Baseline(LatentModel):
         with torch.no_grad():
             tokens = self.image_tokens(batch["reference"].to(self.device))
             reference = self.reference_latents(batch["reference"], batch.get("reference_key"))
-        keys = batch.get("frame_keys")
-        keys = keys and [key for clip in keys for key in clip]
+        keys = flat_keys(batch.get("frame_keys"))
         latents = self.diffused(self.encode_target(frames.flatten(0, 1), depth, generator, keys).unflatten(0, (b, k)), reference)
         noisy, noise, t = self.noised(latents, generator)
         keep = (torch.rand(b, generator=generator, device=self.device) >= self.reference_dropout).to(tokens.dtype)

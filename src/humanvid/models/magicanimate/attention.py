@@ -23,15 +23,12 @@ attention layer of the two UNets gets a processor that accepts and ignores the a
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import torch
 
-from humanvid.models.attention_ops import attend, check_plain
+from humanvid.models.attention_ops import SPATIAL_SELF_ATTENTION, DropsArguments, attend, check_plain
 
-# attn1 of a spatial transformer block (not a motion module's attention).
-_SELF_ATTENTION = re.compile(r"^(down_blocks|mid_block|up_blocks)\..*attentions\.\d+\.transformer_blocks\.\d+\.attn1$")
 FUSION_LAYERS = ("midup", "full")
 
 
@@ -40,7 +37,7 @@ def hybrid_layers(unet: torch.nn.Module, fusion: str) -> list[str]:
     choice) or down+mid+up (`full`, its ablation)."""
     if fusion not in FUSION_LAYERS:
         raise ValueError(f"unknown fusion layers {fusion!r}; known: {', '.join(FUSION_LAYERS)}")
-    names = [n for n, _ in unet.named_modules() if _SELF_ATTENTION.match(n) and "motion_modules" not in n]
+    names = [n for n, _ in unet.named_modules() if SPATIAL_SELF_ATTENTION.match(n) and "motion_modules" not in n]
     if fusion == "midup":
         names = [n for n in names if not n.startswith("down_blocks")]
     if not names:
@@ -121,18 +118,6 @@ class HybridAttention:
         return out
 
 
-class IgnoresAppearance:
-    """Any other attention layer of the two UNets: its own processor, with the `appearance` argument accepted
-    and dropped (diffusers warns on every call about a cross_attention_kwarg a processor does not take)."""
-
-    def __init__(self, inner) -> None:
-        self.inner = inner
-
-    def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None, appearance: Appearance | None = None,
-                 **kwargs):  # fmt: skip
-        return self.inner(attn, hidden_states, encoder_hidden_states, attention_mask, temb, **kwargs)
-
-
 def install(unet: torch.nn.Module, fusion: str, role: str) -> list[str]:
     """Put writers (`role="write"`, the appearance encoder) or hybrid readers (`"read"`, the denoiser) on
     the fusion layers of `unet`; every other attention layer keeps its processor (wrapped to ignore the
@@ -147,10 +132,10 @@ def install(unet: torch.nn.Module, fusion: str, role: str) -> list[str]:
         if name in names:
             check_plain(module, name, "hybrid attention")
             module.set_processor(cls(name))
-        elif not isinstance(module.processor, (IgnoresAppearance, AppearanceWriter, HybridAttention)):
-            module.set_processor(IgnoresAppearance(module.processor))
-        elif not isinstance(module.processor, IgnoresAppearance):  # was a fusion layer of another choice
-            module.set_processor(IgnoresAppearance(attention_processor()))
+        elif not isinstance(module.processor, (DropsArguments, AppearanceWriter, HybridAttention)):
+            module.set_processor(DropsArguments(module.processor, "appearance"))
+        elif not isinstance(module.processor, DropsArguments):  # was a fusion layer of another choice
+            module.set_processor(DropsArguments(attention_processor(), "appearance"))
     return names
 
 

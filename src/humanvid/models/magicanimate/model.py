@@ -43,6 +43,7 @@ from humanvid.models.latent import (
     debug_autoencoder,
     debug_controlnet,
     debug_unet,
+    flat_keys,
     load_autoencoder,
 )
 from humanvid.models.magicanimate import attention, guided, released
@@ -314,8 +315,7 @@ class MagicAnimate(LatentModel):
         in [0, 1]. An image-joint sample has its reference as its target (the loader makes it so)."""
         frames = batch["frames"].to(self.device)
         b, k = frames.shape[:2]
-        keys = batch.get("frame_keys")
-        latents = self.encode(frames.flatten(0, 1), generator, keys and [key for clip in keys for key in clip]).unflatten(0, (b, k))
+        latents = self.encode(frames.flatten(0, 1), generator, flat_keys(batch.get("frame_keys"))).unflatten(0, (b, k))
         reference = self.encode(batch["reference"].to(self.device), generator, batch.get("reference_key"))
         latents = self.diffused(latents, reference)
         noisy, noise, t = self.noised(latents, generator)

@@ -11,14 +11,9 @@ other attention layer gets a processor that accepts and drops the argument.
 
 from __future__ import annotations
 
-import re
-
 import torch
 
-from humanvid.models.attention_ops import attend, check_plain
-
-# attn1 of a spatial transformer block.
-_SELF_ATTENTION = re.compile(r"^(down_blocks|mid_block|up_blocks)\..*attentions\.\d+\.transformer_blocks\.\d+\.attn1$")
+from humanvid.models.attention_ops import SPATIAL_SELF_ATTENTION, DropsArguments, attend, check_plain
 
 
 class AllFrameAttention:
@@ -37,16 +32,6 @@ class AllFrameAttention:
         return attend(attn, attn.to_q(x), attn.to_k(x), attn.to_v(x)).reshape(n, length, channels)
 
 
-class IgnoresFrames:
-    """Any other attention layer: its own processor, the `frames` argument accepted and dropped."""
-
-    def __init__(self, inner) -> None:
-        self.inner = inner
-
-    def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None, frames: int = 1, **kwargs):
-        return self.inner(attn, hidden_states, encoder_hidden_states, attention_mask, temb, **kwargs)
-
-
 def inflate(network: torch.nn.Module) -> list[str]:
     """All-frame attention on every spatial self-attention layer of a UNet or ControlNet; the other attention
     layers keep their processors (wrapped to ignore `frames`). Returns the inflated layer names."""
@@ -54,14 +39,14 @@ def inflate(network: torch.nn.Module) -> list[str]:
 
     names = []
     for name, module in network.named_modules():
-        if not isinstance(module, Attention) or isinstance(module.processor, IgnoresFrames):
+        if not isinstance(module, Attention) or isinstance(module.processor, DropsArguments):
             continue
         if isinstance(module.processor, AllFrameAttention):  # inflated before
             names.append(name)
-        elif _SELF_ATTENTION.match(name):
+        elif SPATIAL_SELF_ATTENTION.match(name):
             check_plain(module, name, "all-frame attention")
             module.set_processor(AllFrameAttention(name))
             names.append(name)
         else:
-            module.set_processor(IgnoresFrames(module.processor or AttnProcessor2_0()))
+            module.set_processor(DropsArguments(module.processor or AttnProcessor2_0(), "frames"))
     return names

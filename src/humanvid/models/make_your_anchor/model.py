@@ -40,6 +40,7 @@ from humanvid.models.latent import (
     debug_autoencoder,
     debug_controlnet,
     debug_unet,
+    flat_keys,
     load_autoencoder,
 )
 from humanvid.models.make_your_anchor.attention import inflate
@@ -145,8 +146,7 @@ class MakeYourAnchor(LatentModel):
         """Frames (B, 1, 3, S, S) and references (B, 3, S, S) in [-1, 1], mesh images (B, 1, 3, S, S) in [0, 1]."""
         frames = batch["frames"].to(self.device)
         b, k = frames.shape[:2]
-        keys = batch.get("frame_keys")
-        latents = self.encode(frames.flatten(0, 1), generator, keys and [key for clip in keys for key in clip]).unflatten(0, (b, k))
+        latents = self.encode(frames.flatten(0, 1), generator, flat_keys(batch.get("frame_keys"))).unflatten(0, (b, k))
         reference = batch["reference"].to(self.device)
         with torch.no_grad():
             context = self.image_tokens(reference)
