@@ -343,3 +343,31 @@ def test_guidance_with_a_shared_down_path_equals_two_full_branches(video):
         both = m.denoise(torch.cat([lat, lat]), t.expand(4), [torch.cat([r, r]) for r in down], torch.cat([mid, mid]), Appearance(tokens, rows))
     assert torch.allclose(uncond, both[:2], atol=1e-5) and torch.allclose(cond, both[2:], atol=1e-5)
     assert not torch.allclose(uncond, cond, atol=1e-3)  # the branches do differ (appearance)
+
+
+@pytest.mark.parametrize("argument", ["appearance", "frames"])
+def test_layers_a_method_does_not_replace_take_its_arguments_silently(argument):
+    """diffusers drops (with a warning on every call) a cross-attention argument a processor's signature does not name:
+    the wrapper on the layers a method leaves alone names every method's argument, and computes the plain layer."""
+    import logging
+
+    from diffusers.models.attention_processor import Attention
+
+    from humanvid.models.attention_ops import DropsArguments
+
+    torch.manual_seed(0)
+    attn = Attention(16, heads=2, dim_head=8)
+    x = torch.randn(2, 5, 16)
+    plain = attn(x)
+    attn.set_processor(DropsArguments(AttnProcessor2_0()))
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = logging.getLogger("diffusers")
+    logger.addHandler(handler)
+    try:
+        out = attn(x, **{argument: object()})
+    finally:
+        logger.removeHandler(handler)
+    assert not [r for r in records if "not expected" in r.getMessage()], [r.getMessage() for r in records]
+    torch.testing.assert_close(out, plain)

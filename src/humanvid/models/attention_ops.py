@@ -35,14 +35,20 @@ def check_plain(attn, name: str, what: str) -> None:
         raise ValueError(f"{name}: {what} supports plain self-attention only (residual_connection)")
 
 
+METHOD_ARGUMENTS = ("appearance", "frames")
+"""The per-call arguments the methods pass through `cross_attention_kwargs` to every attention layer: MagicAnimate's
+`appearance` (its hybrid attention), Make-Your-Anchor's `frames` (its all-frame attention)."""
+
+
 class DropsArguments:
-    """Any attention layer a method does not replace: its own processor, with the method's per-call arguments (passed
-    through `cross_attention_kwargs` to every layer) accepted and dropped — diffusers warns on every call about an
-    argument a processor does not take."""
+    """Any attention layer a method does not replace: its own processor, with the methods' per-call arguments accepted
+    and dropped. They are named in the signature because diffusers reads it: an argument a processor's `__call__`
+    does not name is dropped with a warning on every call (`**kwargs` does not count)."""
 
-    def __init__(self, inner, *names: str) -> None:
-        self.inner, self.names = inner, names
+    def __init__(self, inner) -> None:
+        self.inner = inner
 
-    def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None, **kwargs):
-        kept = {k: v for k, v in kwargs.items() if k not in self.names}
-        return self.inner(attn, hidden_states, encoder_hidden_states, attention_mask, temb, **kept)
+    def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None, appearance=None, frames=None,
+                 **kwargs):  # fmt: skip
+        return self.inner(attn, hidden_states, encoder_hidden_states, attention_mask, temb, **kwargs)
+

@@ -133,9 +133,9 @@ def install(unet: torch.nn.Module, fusion: str, role: str) -> list[str]:
             check_plain(module, name, "hybrid attention")
             module.set_processor(cls(name))
         elif not isinstance(module.processor, (DropsArguments, AppearanceWriter, HybridAttention)):
-            module.set_processor(DropsArguments(module.processor, "appearance"))
+            module.set_processor(DropsArguments(module.processor))
         elif not isinstance(module.processor, DropsArguments):  # was a fusion layer of another choice
-            module.set_processor(DropsArguments(attention_processor(), "appearance"))
+            module.set_processor(DropsArguments(attention_processor()))
     return names
 
 

@@ -48,5 +48,5 @@ def inflate(network: torch.nn.Module) -> list[str]:
             module.set_processor(AllFrameAttention(name))
             names.append(name)
         else:
-            module.set_processor(DropsArguments(module.processor or AttnProcessor2_0(), "frames"))
+            module.set_processor(DropsArguments(module.processor or AttnProcessor2_0()))
     return names
