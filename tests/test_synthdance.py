@@ -138,3 +138,19 @@ def test_one_room_per_identity_when_asked():
     assert np.array_equal(studio[0]["rgb"][0][both], studio[1]["rgb"][0][both])  # the same room behind the person
     assert not np.array_equal(per_clip[0]["rgb"][0][both], per_clip[1]["rgb"][0][both])
     assert bg(studio[0]).size and render_clip(SynthDanceOptions(**opts, background="identity"), 1, 0)["rgb"][0].tolist() != studio[0]["rgb"][0].tolist()
+
+
+def test_face_landmarks_keep_ibug_sides(clip):
+    """iBUG numbering: the jaw runs from the person's right (0) to their left (16), as the right brow (17) and right eye
+    (36–41) are the person's right. Whichever way the head turns, each of those lies on the same image side as COCO's
+    right eye (point 2) against the left eye (point 1)."""
+    from humanvid.keypoints import FACE_START
+
+    kp = clip["wholebody133"]
+    face = kp[:, FACE_START : FACE_START + 68]
+    visible = (face[:, :, 2] > 0).all(1) & (kp[:, 1, 2] > 0) & (kp[:, 2, 2] > 0)
+    assert visible.any()
+    eyes = np.sign(kp[visible, 2, 0] - kp[visible, 1, 0])
+    for right, left in ((face[:, 0, 0], face[:, 16, 0]), (face[:, 17, 0], face[:, 26, 0]),
+                        (face[:, 36:42, 0].mean(1), face[:, 42:48, 0].mean(1)), (face[:, 48, 0], face[:, 54, 0])):  # fmt: skip
+        np.testing.assert_array_equal(np.sign(right[visible] - left[visible]), eyes)

@@ -39,7 +39,7 @@ def _face_template() -> np.ndarray:
     pts: list[tuple[float, float]] = []
     # Jaw 0-16: from the right ear (image left) round the chin to the left ear. Person's right is -u.
     for a in np.linspace(np.pi * 0.95, np.pi * 0.05, 17):
-        pts.append((-np.cos(a) * 0.85, -0.05 - np.sin(a) * 0.8))
+        pts.append((np.cos(a) * 0.85, -0.05 - np.sin(a) * 0.8))
     # Eyebrows 17-21 (right), 22-26 (left).
     for side in (-1, 1):
         xs = np.linspace(0.65, 0.15, 5) if side < 0 else np.linspace(0.15, 0.65, 5)
