@@ -68,7 +68,9 @@ def crop_to_frame(quad: torch.Tensor, size: int) -> torch.Tensor:
     # FFHQ hands PIL quad + 0.5 (PIL's pixel centres sit at +0.5) and PIL sends the crop's edge point (s, t) to
     # quad_TL + 0.5 + s du + t dv; crop pixel (u, v) is edge point (u + 0.5, v + 0.5), and −0.5 returns to indices.
     offset = top_left + 0.5 * (du + dv)
-    return torch.stack([torch.stack([du[..., 0], dv[..., 0], offset[..., 0]], -1), torch.stack([du[..., 1], dv[..., 1], offset[..., 1]], -1)], -2)
+    return torch.stack(
+        [torch.stack([du[..., 0], dv[..., 0], offset[..., 0]], -1), torch.stack([du[..., 1], dv[..., 1], offset[..., 1]], -1)], -2
+    )
 
 
 def invert_affine(matrix: torch.Tensor) -> torch.Tensor:
