@@ -173,3 +173,105 @@ def test_the_sample_target_is_the_clean_frame_itself():
     assert _model().sampling_scheduler().config.prediction_type == "epsilon"
     state = model.sampling_state(torch.zeros(3, SIZE, SIZE), torch.zeros(4, 3, SIZE, SIZE), 1.0)
     assert state["reference"] is None and torch.equal(model.sampled_latents(state, latents[:, 0]), latents[:, 0])
+
+
+# -- identity-specific face enhancement -----------------------------------------------------------------------
+
+
+def _keypoints(frames: int, cx: float = 16.0, cy: float = 13.0, radius: float = 6.0) -> torch.Tensor:
+    """COCO-WholeBody keypoints (frames, 133, 3) whose 68 face points are synthdance's face template at (cx, cy)
+    (the rest zero: not seen)."""
+    from humanvid.datasets.synthdance.body import FACE_TEMPLATE
+    from humanvid.keypoints import FACE_START
+
+    kp = torch.zeros(frames, 133, 3)
+    uv = torch.tensor(FACE_TEMPLATE, dtype=torch.float32)
+    kp[:, FACE_START : FACE_START + 68, 0] = cx + radius * uv[:, 0]
+    kp[:, FACE_START : FACE_START + 68, 1] = cy - radius * uv[:, 1]
+    kp[:, FACE_START : FACE_START + 68, 2] = 1.0
+    return kp
+
+
+def _face_model(**options) -> MakeYourAnchor:
+    model = _model(prediction="sample", face_size=16, **options)
+    model.prepare("face", seed=0)
+    return model
+
+
+def test_the_face_stage_trains_the_face_sgdm_alone_on_aligned_crops(tmp_path):
+    model = _face_model()
+    channels = model.latent_channels()
+    assert model.face_unet.config.in_channels == 2 * channels + 1 and model.face_controlnet.config.in_channels == 2 * channels + 1
+    face_params = {id(p) for m in (model.face_unet, model.face_controlnet) for p in m.parameters()}
+    assert {id(p) for p in model.trainable_parameters("face")} == face_params
+    assert not any(p.requires_grad for m in (model.unet, model.controlnet, model.vae, model.image_encoder) for p in m.parameters())
+    body = {k: v.clone() for k, v in model.unet.state_dict().items()}
+    gen = torch.Generator().manual_seed(4)
+    batch = {"frames": torch.rand(2, 1, 3, SIZE, SIZE, generator=gen) * 2 - 1, "reference": torch.rand(2, 3, SIZE, SIZE, generator=gen) * 2 - 1,
+             "control": torch.rand(2, 1, 3, SIZE, SIZE, generator=gen), "wholebody133": _keypoints(2)[:, None]}  # fmt: skip
+    opt = torch.optim.AdamW(model.trainable_parameters("face"), lr=1e-3)
+    losses = []
+    for _ in range(6):
+        terms = model.loss(batch, "face", torch.Generator().manual_seed(0))
+        opt.zero_grad()
+        terms["loss"].backward()
+        opt.step()
+        losses.append(terms["loss"].item())
+    assert losses[-1] < losses[0] and terms["faces"].item() == 2
+    assert all(torch.equal(v, model.unet.state_dict()[k]) for k, v in body.items())  # the body SGDM is untouched
+    unseen = dict(batch, wholebody133=torch.zeros(2, 1, 133, 3))  # no face points seen: nothing to learn, a zero loss
+    assert model.loss(unseen, "face", torch.Generator().manual_seed(0))["loss"].item() == 0.0
+    model.save(tmp_path / "ckpt")
+    again = MakeYourAnchor.from_checkpoint(tmp_path / "ckpt", device=CPU, weight_dtype=torch.float32)
+    with torch.no_grad():
+        a = model.loss(batch, "face", torch.Generator().manual_seed(1))["loss"]
+        b = again.loss(batch, "face", torch.Generator().manual_seed(1))["loss"]
+    torch.testing.assert_close(a, b)
+    with pytest.raises(ValueError, match="prepare the face stage first"):
+        _model().trainable_parameters("face")
+
+
+def test_face_enhancement_changes_only_the_masked_faces():
+    from humanvid.config import FaceEnhancementConfig
+    from humanvid.models.make_your_anchor import face
+
+    model = _face_model()
+    for m in model.modules().values():
+        m.eval()
+    gen = torch.Generator().manual_seed(5)
+    rgb = torch.rand(3, 3, SIZE, SIZE, generator=gen) * 2 - 1
+    keypoints = _keypoints(3)
+    keypoints[2, :, 2] = 0  # the third frame's face is not seen: it keeps the body's face
+    mesh = torch.rand(3, 3, SIZE, SIZE, generator=gen)
+    settings = FaceEnhancementConfig(steps=2, guidance_scale=2.0)
+    out = model.enhance_faces(rgb, keypoints, mesh, rgb[0], settings, torch.Generator().manual_seed(0))
+    rows, matrices, masks = model.face_alignment(keypoints)
+    assert rows.tolist() == [0, 1]
+    reach = face.warp(masks, face.invert_affine(matrices), (SIZE, SIZE))[:, 0] > 0  # (2, S, S)
+    assert reach.any() and (~reach).any()
+    for i in (0, 1):
+        assert torch.equal(out[i][:, ~reach[i]], rgb[i][:, ~reach[i]])
+        assert not torch.allclose(out[i][:, reach[i]], rgb[i][:, reach[i]])
+    assert torch.equal(out[2], rgb[2])
+    with pytest.raises(ValueError, match="no `face` stage"):
+        _model().enhance_faces(rgb, keypoints, mesh, rgb[0], settings, torch.Generator())
+
+
+def test_the_sd15_face_sgdm_is_sd_inpainting_loaded_by_name(tmp_path):
+    overrides = _sd15_folders(tmp_path)
+    torch.manual_seed(1)
+    inpainting = UNet2DConditionModel(sample_size=4, in_channels=9, out_channels=4, layers_per_block=1, block_out_channels=(32, 64),
+                                      down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+                                      cross_attention_dim=32, attention_head_dim=8, norm_num_groups=8)  # fmt: skip
+    inpainting.save_pretrained(tmp_path / "inpainting" / "unet")
+    overrides["sd15-inpainting"] = str(tmp_path / "inpainting")
+    model = MakeYourAnchor.create("sd15", MakeYourAnchorOptions(face_size=16), resolution=SIZE, seed=0, device=CPU, weight_dtype=torch.float32,
+                                  overrides=overrides)  # fmt: skip
+    model.prepare("face", seed=0, overrides=overrides)
+    assert all(torch.equal(v, model.face_unet.state_dict()[k]) for k, v in inpainting.state_dict().items())
+    assert model.face_controlnet.config.in_channels == 9
+    overrides["sd15-inpainting"] = overrides["sd15"]  # a plain 4-channel UNet is no inpainting UNet
+    plain = MakeYourAnchor.create("sd15", MakeYourAnchorOptions(face_size=16), resolution=SIZE, seed=0, device=CPU, weight_dtype=torch.float32,
+                                  overrides=overrides)  # fmt: skip
+    with pytest.raises(ValueError, match="takes 4 channels, an inpainting UNet 9"):
+        plain.prepare("face", seed=0, overrides=overrides)

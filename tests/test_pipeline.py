@@ -201,8 +201,8 @@ def test_magicanimate_table_through_the_pipeline(workspace, tiny_params):
 
 def test_make_your_anchor_table_through_the_pipeline(workspace, tiny_params):
     """Make-Your-Anchor's debug table through the real CLI, Prefect and DVC: an anchor dataset with per-person studios
-    and mesh normals, pre-training on the other person, fine-tuning and evaluating on the anchor alone, truncated
-    windows with shared noise, the copy floor beside it."""
+    and mesh normals, pre-training on the other person, fine-tuning and evaluating on the anchor alone, the Face SGDM
+    trained on the anchor's faces, truncated windows with shared noise and face enhancement, the copy floor beside it."""
     params = yaml.safe_load((workspace / "params.yaml").read_text())
     params["datasets"]["anchor"] = {
         "plugin": "synthdance",
@@ -213,22 +213,24 @@ def test_make_your_anchor_table_through_the_pipeline(workspace, tiny_params):
     params["estimators"]["anchor"] = ["groundtruth"]
     stage = {"recipe": {"kind": "make_your_anchor"}, "steps": 2, "batch_size": 2, "log_every": 1}
     params["models"]["mya"] = {
-        "arch": {"method": "make_your_anchor", "flavor": "debug_pixel", "resolution": 32, "options": {"prediction": "sample", "l1_weight": 1.0}},
+        "arch": {"method": "make_your_anchor", "flavor": "debug_pixel", "resolution": 32,
+                 "options": {"prediction": "sample", "l1_weight": 1.0, "face_size": 16}},
         "run": {"seed": 0, "device": "cpu"},
         "stages": {"pretrain": {**stage, "data": [{"dataset": "anchor", "exclude_identities": ["id000"]}]},
-                   "finetune": {**stage, "data": [{"dataset": "anchor", "identities": ["id000"]}]}},
+                   "finetune": {**stage, "data": [{"dataset": "anchor", "identities": ["id000"]}]},
+                   "face": {**stage, "data": [{"dataset": "anchor", "identities": ["id000"]}]}},
     }  # fmt: skip
     params["models"]["copy"] = {"arch": {"method": "trivial", "flavor": "copy_reference", "resolution": 32}, "run": {"seed": 0, "device": "cpu"},
                                 "stages": {}}  # fmt: skip
     common = {"data": "anchor", "identities": ["id000"], "device": "cpu"}
     params["samplers"]["mya_w4"] = {**common, "model": "mya", "window": 4, "overlap": 1, "schedule": "truncated", "shared_noise": True,
-                                    "condition_scale": 2.0, "steps": 2}  # fmt: skip
+                                    "condition_scale": 2.0, "steps": 2, "face": {"steps": 2, "guidance_scale": 1.0}}  # fmt: skip
     params["samplers"]["copy_anchor"] = {**common, "model": "copy", "window": 12, "overlap": 0, "steps": 1}
-    params["tables"]["mya"] = {"title": "Make-Your-Anchor debug", "rows": {"copy": "copy_anchor", "w/o FE": "mya_w4"}, "columns": ["l1", "psnr"]}
+    params["tables"]["mya"] = {"title": "Make-Your-Anchor debug", "rows": {"copy": "copy_anchor", "Ours": "mya_w4"}, "columns": ["l1", "psnr"]}
     (workspace / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     out = humanvid(workspace, "reproduce", "mya")
     assert set(ran_stages(out)) == {"download@anchor", "estimate@anchor", "shard@anchor", "train@mya.pretrain", "train@mya.finetune",
-                                    "sample@mya_w4", "evaluate@mya_w4", "sample@copy_anchor", "evaluate@copy_anchor", "report@mya"}  # fmt: skip
+                                    "train@mya.face", "sample@mya_w4", "evaluate@mya_w4", "sample@copy_anchor", "evaluate@copy_anchor", "report@mya"}  # fmt: skip
     for name in ("mya_w4", "copy_anchor"):
         manifest = json.loads((workspace / "data" / "samples" / name / "manifest.json").read_text())
         assert [c["clip_id"] for c in manifest["clips"]] == ["id000_clip001"]  # the anchor's test clip only
@@ -236,7 +238,7 @@ def test_make_your_anchor_table_through_the_pipeline(workspace, tiny_params):
         metrics = json.loads((workspace / "reports" / "metrics" / f"{name}.json").read_text())
         assert all(math.isfinite(metrics["overall"][m]) for m in ("l1", "psnr"))
     report = (workspace / "reports" / "mya.md").read_text()
-    assert "| copy |" in report and "| w/o FE |" in report
+    assert "| copy |" in report and "| Ours |" in report
 
 
 def test_two_commands_in_one_workspace_wait_or_refuse_in_one_line(workspace):

@@ -224,6 +224,19 @@ WindowSchedule = Literal["open", "closed_loop", "truncated"]
 """Where a sampler's windows go (humanvid.sampling.windows)."""
 
 
+class FaceEnhancementConfig(Section):
+    """Make-Your-Anchor's identity-specific face enhancement after the body is sampled (the model's `face` stage): each
+    frame's face aligned and cropped from its face landmarks, the landmark mask inpainted by the Face SGDM, the crop
+    blended back (humanvid.models.make_your_anchor.face). Frame by frame, as the paper (no temporal denoising)."""
+
+    steps: int = Field(20, ge=1)
+    """DDIM steps (the release's 20)."""
+    guidance_scale: float = Field(3.5, ge=1.0)
+    """Classifier-free guidance over the reference (the release's head inference: 3.5)."""
+    condition_scale: float = Field(1.0, ge=0)
+    """The face ControlNet's residual scale (the release's head inference: 1.0)."""
+
+
 class SamplerConfig(Section):
     """Inference settings for one model on one dataset's test clips."""
 
@@ -245,6 +258,9 @@ class SamplerConfig(Section):
     """Every frame starts from the same initial noise (Make-Your-Anchor's release); False: noise per frame."""
     condition_scale: float = Field(1.0, ge=0)
     """Scale of the control branch's residuals (ControlNet's conditioning scale; Make-Your-Anchor's W_c is 2.0)."""
+    face: FaceEnhancementConfig | None = None
+    """Make-Your-Anchor's face enhancement after sampling (None: off, the "w/o FE" row); a method without a face
+    stage refuses it."""
     window_batch: int = Field(1, ge=1)
     """Windows denoised in one network call (memory for speed; the result does not change)."""
     steps: int = Field(25, ge=1)

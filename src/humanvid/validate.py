@@ -194,6 +194,11 @@ def _check_samplers(cfg: Config, err: _Errors) -> None:
             missing = [c for c in control_sources(kind) if c not in have]
             err.need(not missing, f"samplers.{name}.data", f"model {sampler.model!r} is driven by control {kind!r}, drawn from {missing}, "
                      f"which no estimator of dataset {sampler.data!r} provides")  # fmt: skip
+        stages = [s.name for s in spec.stages_for(arch.flavor)]
+        err.need(sampler.face is None or "face" in stages, f"samplers.{name}.face",
+                 f"face enhancement needs a model with a `face` stage; {arch.method}/{arch.flavor} trains {', '.join(stages) or 'nothing'}")  # fmt: skip
+        missing = [c for c in spec.sampling_conditions(options, sampler) if c not in have]
+        err.need(not missing, f"samplers.{name}.data", f"sampler {name!r} reads {missing}, which no estimator of dataset {sampler.data!r} provides")
 
 
 def _check_rest(cfg: Config, err: _Errors, root: Path) -> None:

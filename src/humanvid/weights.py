@@ -73,6 +73,8 @@ WEIGHTS: dict[str, WeightSource] = {
         WeightSource("clip-vit-large-patch14", "baseline/sd15: reference image tokens", "MIT", repo="openai/clip-vit-large-patch14"),
         WeightSource("clip-vit-base-patch32", "make_your_anchor/sd15: reference image tokens (last_hidden_state, unprojected)", "MIT",
                      repo="openai/clip-vit-base-patch32"),  # fmt: skip
+        WeightSource("sd15-inpainting", "make_your_anchor/sd15: the Face SGDM's inpainting UNet (9 input channels: latent, mask, masked latent)",
+                     "CreativeML OpenRAIL-M", repo="stable-diffusion-v1-5/stable-diffusion-inpainting"),  # fmt: skip
         WeightSource("sd-vae-ft-mse", "magicanimate/sd15, released: the fine-tuned SD VAE MagicAnimate decodes with", "MIT",
                      repo="stabilityai/sd-vae-ft-mse"),  # fmt: skip
         WeightSource("animatediff-v1-5", "magicanimate/sd15: AnimateDiff v1 motion modules (temporal attention init)", "Apache-2.0",

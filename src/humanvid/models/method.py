@@ -142,11 +142,12 @@ class Method(ABC):
                 module.enable_gradient_checkpointing()
 
     # ------------------------------------------------------------------ sampling
-    def generate(self, reference: torch.Tensor, control: torch.Tensor | None, frames: int, sampler, generator: torch.Generator
-                 ) -> dict[str, torch.Tensor]:  # fmt: skip
+    def generate(self, reference: torch.Tensor, control: torch.Tensor | None, frames: int, sampler, generator: torch.Generator,
+                 conditions: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:  # fmt: skip
         """One clip's outputs from its reference (3, S, S) in [-1, 1] and control images (`frames`, 3, S, S) in
         [0, 1] (None for a method that reads no control), with the sampler's settings (`SamplerConfig`):
-        each of `outputs`, `rgb` (T, 3, S, S) in [-1, 1]. Default: DDIM with the sliding-window fuser."""
+        each of `outputs`, `rgb` (T, 3, S, S) in [-1, 1]. `conditions`: what `spec.sampling_conditions` names, per
+        frame in model pixels (`crop_conditions`). Default: DDIM with the sliding-window fuser."""
         from humanvid.sampling.denoise import sample_video
 
         return sample_video(self, reference, control, sampler.steps, sampler.window, sampler.overlap, sampler.guidance_scale,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -93,6 +93,9 @@ class MethodSpec:
     """Options -> what it generates (OUTPUT_KINDS)."""
     conditions: Callable[[Section], tuple[str, ...]] = lambda options: ()
     """Options -> shard conditions its training batches need beyond its controls (e.g. depth to learn to generate it)."""
+    sampling_conditions: Callable[[Section, Any], tuple[str, ...]] = lambda options, sampler: ()
+    """Options and a `SamplerConfig` -> shard conditions sampling reads beyond its controls (Make-Your-Anchor's face
+    landmarks when the sampler enhances faces); `Method.generate` gets them in model pixels."""
 
     def parse_options(self, options: dict) -> Section:
         return self.options.model_validate(options)

@@ -14,7 +14,7 @@ from humanvid.controls import control_images, control_sources
 from humanvid.disk import reraise_if_disk_full
 from humanvid.sampling.outputs import write_outputs
 from humanvid.shards import ShardReader
-from humanvid.shards.samples import to_model_frames
+from humanvid.shards.samples import crop_conditions, to_model_frames
 
 MANIFEST = "manifest.json"
 
@@ -22,13 +22,15 @@ MANIFEST = "manifest.json"
 def sample_clip(model, reader: ShardReader, clip_id: str, cfg: SamplerConfig, n: int) -> dict[str, torch.Tensor]:
     """The outputs of clip number `n` (1-based: it seeds the noise) of the sampler: `rgb` (T, 3, S, S) in [-1, 1] ..."""
     sources = control_sources(model.control) if model.control else ()
-    data = reader.read_clip(clip_id, conditions=sources)
+    extra = model.spec.sampling_conditions(model.options, cfg)
+    data = reader.read_clip(clip_id, conditions=tuple(dict.fromkeys((*sources, *extra))))
     frames = data["frames"][: cfg.max_frames]
     h, w = frames.shape[1:3]
     reference = to_model_frames(frames[:1], model.resolution)[0]
     control = control_images(model.control, {c: data[c][: len(frames)] for c in sources}, h, w, model.resolution) if model.control else None
+    conditions = crop_conditions({c: data[c][: len(frames)] for c in extra}, h, w, model.resolution) if extra else None
     generator = torch.Generator(model.device).manual_seed(cfg.seed * 1_000_003 + n)
-    return model.generate(reference, control, len(frames), cfg, generator)
+    return model.generate(reference, control, len(frames), cfg, generator, conditions)
 
 
 def sample_clips(model, reader: ShardReader, cfg: SamplerConfig, out_dir: Path, log: Callable[[str], None] = print) -> dict:

@@ -16,6 +16,11 @@ Inference: all-frame attention in the UNet and the ControlNet (attention.py, a t
 overlapped temporal denoising (`samplers.*.schedule: truncated`, the same initial noise for every frame:
 `shared_noise`), the ControlNet's residuals scaled by W_c (`condition_scale`), guidance over the reference.
 
+Face enhancement (paper Sec. 3.3; stage `face`, sampler section `face`): a Face SGDM — an inpainting UNet (input
+[z_t, M, z_M]: the noisy crop latent, the mask at latent size, the masked crop's latent) with its own mesh ControlNet and
+the same CLIP reference tokens — trained on the identity's aligned face crops (the mask's region is what it learns to
+fill), then run after the body frame by frame: crop the generated face, inpaint the mask, blend back (face.py).
+
 Flavors: `debug_pixel` (tiny, random init, pixel space through the fixed space-to-depth `PatchAutoencoder`, a
 tiny random CLIP and text encoder; trains on a CPU in minutes) and `sd15` (SD1.5's VAE, UNet and text encoder,
 CLIP ViT-B/32, the ControlNet initialised from the UNet, all loaded by name through `humanvid.weights`).
@@ -27,10 +32,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from diffusers import AutoencoderKL, ControlNetModel, DDIMScheduler, DDPMScheduler, UNet2DConditionModel
 from transformers import CLIPTextModel, CLIPVisionConfig, CLIPVisionModel
 
 from humanvid import weights
+from humanvid.keypoints import FACE_START
 from humanvid.models.clip import clip_pixels, debug_text_encoder, load_null_text, null_text_embedding, save_null_text
 from humanvid.models.latent import (
     DEBUG_PIXEL_BLOCKS,
@@ -41,24 +48,32 @@ from humanvid.models.latent import (
     debug_controlnet,
     debug_unet,
     flat_keys,
+    latent_geometry,
     load_autoencoder,
 )
+from humanvid.models.make_your_anchor import face as face_geometry
 from humanvid.models.make_your_anchor.attention import inflate
-from humanvid.models.make_your_anchor.spec import DEBUG_FLAVORS, SPEC, MakeYourAnchorOptions
+from humanvid.models.make_your_anchor.spec import DEBUG_FLAVORS, FACE_LANDMARKS, SPEC, MakeYourAnchorOptions
 from humanvid.models.method import read_spec
+
+FACE_VISIBLE = 0.5
+"""A frame's face is aligned when at least this fraction of its 68 face points has a score above 0 and its eyes are
+apart; other frames keep the body's face (training skips them)."""
 
 
 class MakeYourAnchor(LatentModel):
-    """The body SGDM's components and what each stage does with them."""
+    """The body SGDM's and the Face SGDM's components and what each stage does with them."""
 
     spec = SPEC
 
     def __init__(self, vae, unet, controlnet, image_encoder, null_text: torch.Tensor, flavor: str, resolution: int, stage: str,
-                 options: MakeYourAnchorOptions | None = None) -> None:  # fmt: skip
+                 options: MakeYourAnchorOptions | None = None, face_unet: UNet2DConditionModel | None = None,
+                 face_controlnet: ControlNetModel | None = None) -> None:  # fmt: skip
         self.vae: AutoencoderKL | PatchAutoencoder = vae
         self.unet: UNet2DConditionModel = unet
         self.controlnet: ControlNetModel = controlnet
         self.image_encoder: CLIPVisionModel = image_encoder
+        self.face_unet, self.face_controlnet = face_unet, face_controlnet  # from the `face` stage on
         self.null_text = null_text  # (1, 77, D)
         self.flavor, self.resolution, self.stage = flavor, resolution, stage
         self.options = options or MakeYourAnchorOptions()
@@ -105,12 +120,37 @@ class MakeYourAnchor(LatentModel):
         return vae, unet, ControlNetModel.from_unet(unet), encoder, null_text_embedding(text)
 
     def prepare(self, stage: str, *, seed: int, overrides: dict[str, str] | None = None) -> None:
-        """Both stages train the same network: nothing to insert."""
+        """The body stages train the same network: nothing to insert. `face`: the Face SGDM's components appear."""
         self.stage = stage
+        if stage != "face" or self.face_unet is not None:
+            return
+        device, dtype = self.device, self.dtype
+        torch.manual_seed(seed)
+        self.face_unet, self.face_controlnet = self._face_components(overrides)
+        self.to(device, dtype)
+
+    def _face_components(self, overrides: dict[str, str] | None = None) -> tuple[UNet2DConditionModel, ControlNetModel]:
+        """The inpainting UNet ([z_t, M, z_M]: 2C + 1 input channels) and a ControlNet copied from it. sd15: SD-inpainting's
+        UNet (the release's `runwayml/stable-diffusion-inpainting`); debug: the body's tiny UNet layout at the crop size."""
+        channels, downsampling = latent_geometry(self.vae)
+        size = self.options.face_size
+        if size % downsampling:
+            raise ValueError(f"face_size {size} must be a multiple of the autoencoder's downsampling {downsampling}")
+        if self.flavor in DEBUG_FLAVORS:
+            body = debug_unet(size, self.vae, DEBUG_PIXEL_BLOCKS, (32, 64), cross_attention_dim=self.unet.config.cross_attention_dim)
+            unet = UNet2DConditionModel.from_config({**body.config, "in_channels": 2 * channels + 1})
+            return unet, debug_controlnet(unet, self.vae)
+        unet = UNet2DConditionModel.from_pretrained(weights.resolve("sd15-inpainting", overrides), subfolder="unet", local_files_only=True)
+        if unet.config.in_channels != 2 * channels + 1:
+            raise ValueError(f"sd15-inpainting: its UNet takes {unet.config.in_channels} channels, an inpainting UNet {2 * channels + 1}")
+        return unet, ControlNetModel.from_unet(unet)
 
     # ------------------------------------------------------------------ bookkeeping
     def modules(self) -> dict[str, torch.nn.Module]:
-        return {"vae": self.vae, "unet": self.unet, "controlnet": self.controlnet, "image_encoder": self.image_encoder}
+        parts = {"vae": self.vae, "unet": self.unet, "controlnet": self.controlnet, "image_encoder": self.image_encoder}
+        if self.face_unet is not None:
+            parts |= {"face_unet": self.face_unet, "face_controlnet": self.face_controlnet}
+        return parts
 
     def to(self, device: torch.device, dtype: torch.dtype) -> "MakeYourAnchor":
         super().to(device, dtype)
@@ -118,9 +158,14 @@ class MakeYourAnchor(LatentModel):
         return self
 
     def trainable_parameters(self, stage: str) -> list[torch.nn.Parameter]:
-        """pretrain and finetune: UNet + ControlNet (the release chains both into its optimizer)."""
+        """pretrain and finetune: UNet + ControlNet (the release chains both into its optimizer); face: the Face SGDM's
+        UNet + ControlNet."""
         if stage in ("pretrain", "finetune"):
             return self.train_only(self.unet, self.controlnet)
+        if stage == "face":
+            if self.face_unet is None:
+                raise ValueError("the Face SGDM is not there yet: prepare the face stage first")
+            return self.train_only(self.face_unet, self.face_controlnet)
         raise ValueError(f"unknown stage {stage!r}; known: {', '.join(s.name for s in self.spec.stages)}")
 
     # ------------------------------------------------------------------ the network
@@ -144,6 +189,8 @@ class MakeYourAnchor(LatentModel):
 
     def loss(self, batch: dict, stage: str, generator: torch.Generator) -> dict[str, torch.Tensor]:
         """Frames (B, 1, 3, S, S) and references (B, 3, S, S) in [-1, 1], mesh images (B, 1, 3, S, S) in [0, 1]."""
+        if stage == "face":
+            return self.face_loss(batch, generator)
         frames = batch["frames"].to(self.device)
         b, k = frames.shape[:2]
         latents = self.encode(frames.flatten(0, 1), generator, flat_keys(batch.get("frame_keys"))).unflatten(0, (b, k))
@@ -156,6 +203,108 @@ class MakeYourAnchor(LatentModel):
         pred = self.predict(noisy.flatten(0, 1), t.repeat_interleave(k), context.repeat_interleave(k, dim=0),
                             batch["control"].to(self.device).flatten(0, 1)).unflatten(0, (b, k))  # fmt: skip
         return {"loss": self.prediction_loss(pred, self.prediction_target(diffused, noise))}
+
+    def batch(self, sample: dict, stage: str) -> dict:
+        """The common batch, and the face landmarks (B, 1, 133, 3) in model pixels for the face stage."""
+        out = super().batch(sample, stage)
+        if stage == "face":
+            out[FACE_LANDMARKS] = sample[FACE_LANDMARKS].to(self.device)
+        return out
+
+    # ------------------------------------------------------------------ the Face SGDM
+    def face_alignment(self, landmarks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """COCO-WholeBody keypoints (N, 133, 3) in model pixels -> (the rows whose face is aligned (n,), their crop-to-
+        frame matrices (n, 2, 3), their landmark masks (n, 1, f, f) in crop pixels)."""
+        points = landmarks[:, FACE_START : FACE_START + face_geometry.FACE_POINTS].float()
+        eyes = (points[:, 36:42, :2].mean(1) - points[:, 42:48, :2].mean(1)).norm(dim=-1)
+        rows = torch.nonzero(((points[..., 2] > 0).float().mean(-1) >= FACE_VISIBLE) & (eyes > 1.0)).flatten()
+        size = self.options.face_size
+        matrices = face_geometry.crop_to_frame(face_geometry.ffhq_quad(points[rows, :, :2]), size)
+        in_crop = face_geometry.apply_affine(face_geometry.invert_affine(matrices), points[rows, :, :2])
+        masks = [face_geometry.landmark_mask(p, size, self.options.face_mask_margin) for p in in_crop]
+        masks = torch.stack(masks)[:, None] if masks else torch.zeros(0, 1, size, size, device=landmarks.device)
+        return rows, matrices, masks
+
+    def face_inputs(self, crops: torch.Tensor, masks: torch.Tensor, generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Face crops (n, 3, f, f) in [-1, 1] and masks (n, 1, f, f) -> (the mask at latent size, the masked crop's latents):
+        what the inpainting UNet reads beside its noisy latents (the masked region set to 0, as SD-inpainting's
+        pipeline masks the image)."""
+        masked = self.encode(crops * (1 - masks), generator)
+        return F.interpolate(masks.to(masked.dtype), size=masked.shape[-2:]), masked
+
+    def face_predict(self, latents: torch.Tensor, mask: torch.Tensor, masked: torch.Tensor, t: torch.Tensor, context: torch.Tensor,
+                     mesh: torch.Tensor, condition_scale: float = 1.0) -> torch.Tensor:  # fmt: skip
+        """The Face SGDM on n crops: noisy latents, the mask, the masked latents (concatenated: [z_t, M, z_M]), t (n,),
+        context (n, L, D), mesh crops (n, 3, f, f) in [0, 1] -> noise (or the clean latents)."""
+        x = torch.cat([latents, mask, masked], 1).to(self.dtype)
+        context = context.to(self.dtype)
+        down, mid = self.face_controlnet(x, t, encoder_hidden_states=context, controlnet_cond=mesh.to(self.dtype), conditioning_scale=condition_scale,
+                                         return_dict=False)  # fmt: skip
+        return self.face_unet(
+            x, t, encoder_hidden_states=context, down_block_additional_residuals=down, mid_block_additional_residual=mid
+        ).sample
+
+    def face_loss(self, batch: dict, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        """Inpainting on ground truth: each frame's aligned face crop, its landmark mask, the mesh crop through the same
+        alignment, the reference's CLIP tokens. The crop's latents diffuse as they are (`residual` is the body's)."""
+        rows, matrices, masks = self.face_alignment(batch[FACE_LANDMARKS][:, 0])
+        if not len(rows):  # no face in this batch: a zero that still reaches the trained parameters
+            return {"loss": sum(p.sum() for p in self.face_unet.conv_out.parameters()) * 0.0, "faces": torch.tensor(0.0)}
+        size = (self.options.face_size,) * 2
+        crops = face_geometry.warp(batch["frames"][rows, 0].float(), matrices, size)
+        mesh = face_geometry.warp(batch["control"][rows, 0].float(), matrices, size)
+        mask, masked = self.face_inputs(crops, masks, generator)
+        latents = self.encode(crops, generator)
+        noisy, noise, t = self.noised(latents[:, None], generator)
+        with torch.no_grad():
+            context = self.image_tokens(batch["reference"][rows].to(self.device))
+        pred = self.face_predict(noisy[:, 0], mask, masked, t, context, mesh)
+        return {"loss": self.prediction_loss(pred, self.prediction_target(latents, noise[:, 0])), "faces": torch.tensor(float(len(rows)))}
+
+    @torch.inference_mode()
+    def enhance_faces(self, rgb: torch.Tensor, landmarks: torch.Tensor, mesh: torch.Tensor, reference: torch.Tensor, settings,
+                      generator: torch.Generator) -> torch.Tensor:  # fmt: skip
+        """Frames (T, 3, S, S) in [-1, 1] with their keypoints (T, 133, 3) and mesh images (T, 3, S, S) -> the frames with
+        each aligned face's mask inpainted by the Face SGDM (DDIM, `settings`: a `FaceEnhancementConfig`) and blended
+        back; a frame without an aligned face, and every pixel outside its warped mask, unchanged."""
+        if self.face_unet is None:
+            raise ValueError("face enhancement needs the Face SGDM: this checkpoint has no `face` stage")
+        rgb = rgb.to(self.device)
+        rows, matrices, masks = self.face_alignment(landmarks.to(self.device))
+        if not len(rows):
+            return rgb
+        size = (self.options.face_size,) * 2
+        crops = face_geometry.warp(rgb[rows].float(), matrices, size)
+        mesh_crops = face_geometry.warp(mesh[rows.to(mesh.device)].to(self.device).float(), matrices, size)
+        mask, masked = self.face_inputs(crops, masks, None)
+        n = len(rows)
+        context = self.image_tokens(reference[None].to(self.device)).expand(n, -1, -1)
+        scheduler = self.sampling_scheduler()
+        scheduler.set_timesteps(settings.steps, device=self.device)
+        latents = torch.randn(masked.shape, generator=generator, device=self.device, dtype=torch.float32) * scheduler.init_noise_sigma
+        for t in scheduler.timesteps:
+            t_rows = t.expand(n)
+            pred = self.face_predict(latents, mask, masked, t_rows, context, mesh_crops, settings.condition_scale).float()
+            if settings.guidance_scale > 1.0:
+                uncond = self.face_predict(
+                    latents, mask, masked, t_rows, self.null_text.expand(n, -1, -1), mesh_crops, settings.condition_scale
+                )
+                pred = uncond.float() + settings.guidance_scale * (pred - uncond.float())
+            latents = scheduler.step(pred, t, latents).prev_sample
+        faces = self.decode(latents.to(self.dtype)).float()
+        out = rgb.float().clone()
+        out[rows] = face_geometry.blend(out[rows], faces, masks, matrices)
+        return out.to(rgb.dtype)
+
+    def generate(self, reference: torch.Tensor, control: torch.Tensor | None, frames: int, sampler, generator: torch.Generator,
+                 conditions: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:  # fmt: skip
+        """The body by batch-overlapped temporal denoising, then (sampler section `face`) face enhancement."""
+        out = super().generate(reference, control, frames, sampler, generator)
+        if sampler.face is not None:
+            if not conditions or FACE_LANDMARKS not in conditions:
+                raise ValueError(f"face enhancement needs the clip's {FACE_LANDMARKS} landmarks")
+            out["rgb"] = self.enhance_faces(out["rgb"], conditions[FACE_LANDMARKS], control, reference, sampler.face, generator).float()
+        return out
 
     # ------------------------------------------------------------------ sampling (humanvid.sampling.denoise)
     def sampling_state(self, reference: torch.Tensor, control: torch.Tensor, guidance_scale: float, condition_scale: float = 1.0) -> dict:
@@ -200,6 +349,7 @@ class MakeYourAnchor(LatentModel):
         spec = read_spec(ckpt_dir)
         if spec.get("method") != "make_your_anchor":
             raise ValueError(f"{ckpt_dir}: a {spec.get('method')} checkpoint, not make_your_anchor")
+        face = (ckpt_dir / "face_unet").is_dir()
         model = cls(
             load_autoencoder(ckpt_dir / "vae"),
             UNet2DConditionModel.from_pretrained(ckpt_dir / "unet"),
@@ -207,5 +357,7 @@ class MakeYourAnchor(LatentModel):
             CLIPVisionModel.from_pretrained(ckpt_dir / "image_encoder"),
             load_null_text(ckpt_dir),
             spec["flavor"], spec["resolution"], spec["stage"], MakeYourAnchorOptions.model_validate(spec.get("options", {})),
+            UNet2DConditionModel.from_pretrained(ckpt_dir / "face_unet") if face else None,
+            ControlNetModel.from_pretrained(ckpt_dir / "face_controlnet") if face else None,
         )  # fmt: skip
         return model.to(device, weight_dtype)

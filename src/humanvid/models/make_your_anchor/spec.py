@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from humanvid.models.spec import DiffusionOptions, FlavorSpec, MethodSpec, StageSpec
 
 DEBUG_FLAVORS = ("debug_pixel",)
+FACE_LANDMARKS = "wholebody133"
+"""The condition the face stage and face enhancement align faces by (its 68 face points; COCO-WholeBody order)."""
 
 
 class MakeYourAnchorOptions(DiffusionOptions):
@@ -13,18 +17,33 @@ class MakeYourAnchorOptions(DiffusionOptions):
     that SD1.5 learnt in its own training. A debug model trained from scratch never saw that embedding, so its
     samplers do not guide (`guidance_scale: 1`)."""
 
+    face_size: int = Field(256, ge=8)
+    """Side of the aligned face crop the Face SGDM works at (the paper's 256; a multiple of the autoencoder's
+    downsampling)."""
+    face_mask_margin: float = Field(0.1, ge=0)
+    """The landmark mask: the hull of the jaw and brows scaled by 1 + this about its centroid (the release segments
+    the face with BiSeNet instead, whose weights are not registered here; docs/make_your_anchor.md)."""
+
 
 SPEC = MethodSpec(
     name="make_your_anchor",
     target="humanvid.models.make_your_anchor.model:MakeYourAnchor",
     flavors={
         "debug_pixel": FlavorSpec(),
-        "sd15": FlavorSpec(weights=("sd15", "clip-vit-base-patch32")),
+        "sd15": FlavorSpec(weights=("sd15", "clip-vit-base-patch32", "sd15-inpainting")),
     },
     options=MakeYourAnchorOptions,
     stages=(
         StageSpec("pretrain", ("make_your_anchor",), "SGDM pre-training on many identities: UNet + mesh ControlNet"),
         StageSpec("finetune", ("make_your_anchor",), "SGDM fine-tuning on one identity's video: UNet + mesh ControlNet", seeds=(10, 10)),
+        StageSpec(
+            "face",
+            ("make_your_anchor",),
+            "Face SGDM on an identity's aligned face crops: inpainting UNet + mesh ControlNet",
+            seeds=(20, 20),
+        ),
     ),
     controls=lambda options: ("smplx",),
+    conditions=lambda options: (FACE_LANDMARKS,),
+    sampling_conditions=lambda options, sampler: (FACE_LANDMARKS,) if sampler.face is not None else (),
 )

@@ -103,7 +103,7 @@ class Trivial(Method):
         return {"rgb": latents}
 
     @torch.no_grad()
-    def generate(self, reference: torch.Tensor, control: torch.Tensor | None, frames: int, sampler, generator) -> dict[str, torch.Tensor]:
+    def generate(self, reference: torch.Tensor, control: torch.Tensor | None, frames: int, sampler, generator, conditions=None) -> dict[str, torch.Tensor]:
         """(T, 3, S, S) in [-1, 1]: the reference, or the fitted mean frame, for each of `frames` frames."""
         image = reference.to(self._device).float() if self.flavor == "copy_reference" else self.mean.image.clamp(-1, 1)
         return {"rgb": image[None].expand(frames, -1, -1, -1).clone()}
