@@ -40,6 +40,8 @@ def test_tiny_params_are_valid(tiny_params):
         (lambda p: p["samplers"]["tiny_w4"].update(model="ghost"), "samplers.tiny_w4.model", "unknown model 'ghost'"),
         (lambda p: p["samplers"]["tiny_w4"].update(overlap=4), "samplers.tiny_w4.overlap", "smaller than window"),
         (lambda p: p["samplers"]["tiny_w4"].update(steps=0), "samplers.tiny_w4.steps", "greater than or equal to 1"),
+        (lambda p: p["samplers"]["tiny_w4"].update(face={"steps": 4}), "samplers.tiny_w4.face", "face enhancement needs a method with a `face` stage"),
+        (lambda p: p["samplers"]["tiny_w4"].update(face={"guidance_scale": 0.5}), "samplers.tiny_w4.face.guidance_scale", "greater than or equal to 1"),
         (lambda p: p["tables"]["demo"]["rows"].update(extra="ghost_sampler"), "tables.demo.rows.extra", "unknown sampler"),
         (lambda p: p["tables"]["demo"].update(columns=["l1", "fvd2"]), "tables.demo.columns[1]", "unknown metric"),
         (lambda p: p["tables"]["demo"].update(paper="reports/papers/nope.yaml"), "tables.demo.paper", "paper table not found"),

@@ -201,10 +201,17 @@ def _face_model(**options) -> MakeYourAnchor:
 def test_the_face_stage_trains_the_face_sgdm_alone_on_aligned_crops(tmp_path):
     model = _face_model()
     channels = model.latent_channels()
-    assert model.face_unet.config.in_channels == 2 * channels + 1 and model.face_controlnet.config.in_channels == 2 * channels + 1
+    assert model.face_unet.config.in_channels == 2 * channels + 1 and model.face_controlnet.config.in_channels == channels  # z_t alone
+    torch.testing.assert_close(model.face_controlnet.conv_in.weight, model.face_unet.conv_in.weight[:, :channels])
     face_params = {id(p) for m in (model.face_unet, model.face_controlnet) for p in m.parameters()}
     assert {id(p) for p in model.trainable_parameters("face")} == face_params
     assert not any(p.requires_grad for m in (model.unet, model.controlnet, model.vae, model.image_encoder) for p in m.parameters())
+    # The release's mask convention: M marks what is kept (1 off the face), the face is zeroed in the image z_M encodes.
+    crops, masks = torch.rand(1, 3, 16, 16) * 2 - 1, torch.zeros(1, 1, 16, 16)
+    masks[..., 4:12, 4:12] = 1
+    kept, masked = model.face_inputs(crops, masks, None)
+    assert kept.shape == (1, 1, 4, 4) and kept[0, 0, 1:3, 1:3].eq(0).all() and kept[0, 0, 0].eq(1).all()
+    torch.testing.assert_close(model.decode(masked), crops * (1 - masks))
     body = {k: v.clone() for k, v in model.unet.state_dict().items()}
     gen = torch.Generator().manual_seed(4)
     batch = {"frames": torch.rand(2, 1, 3, SIZE, SIZE, generator=gen) * 2 - 1, "reference": torch.rand(2, 3, SIZE, SIZE, generator=gen) * 2 - 1,
@@ -269,9 +276,50 @@ def test_the_sd15_face_sgdm_is_sd_inpainting_loaded_by_name(tmp_path):
                                   overrides=overrides)  # fmt: skip
     model.prepare("face", seed=0, overrides=overrides)
     assert all(torch.equal(v, model.face_unet.state_dict()[k]) for k, v in inpainting.state_dict().items())
-    assert model.face_controlnet.config.in_channels == 9
+    assert model.face_controlnet.config.in_channels == 4 and model.face_controlnet.conv_in.weight.shape[1] == 4
     overrides["sd15-inpainting"] = overrides["sd15"]  # a plain 4-channel UNet is no inpainting UNet
     plain = MakeYourAnchor.create("sd15", MakeYourAnchorOptions(face_size=16), resolution=SIZE, seed=0, device=CPU, weight_dtype=torch.float32,
                                   overrides=overrides)  # fmt: skip
     with pytest.raises(ValueError, match="takes 4 channels, an inpainting UNet 9"):
         plain.prepare("face", seed=0, overrides=overrides)
+
+
+def _seth(root, head_controlnet_channels: int = 4) -> str:
+    """The `seth` release's layout at debug size: body/{unet,controlnet} and head/{unet,controlnet}, each written by
+    diffusers' save_pretrained as the release's training scripts save them (their key names are diffusers')."""
+    from diffusers import ControlNetModel
+
+    torch.manual_seed(2)
+    blocks = {"down_block_types": ("CrossAttnDownBlock2D", "DownBlock2D"), "up_block_types": ("UpBlock2D", "CrossAttnUpBlock2D"),
+              "block_out_channels": (32, 64), "layers_per_block": 1, "cross_attention_dim": 32, "attention_head_dim": 8, "norm_num_groups": 8}  # fmt: skip
+    body = UNet2DConditionModel(sample_size=4, in_channels=4, out_channels=4, **blocks)
+    body.save_pretrained(root / "body" / "unet")
+    ControlNetModel.from_unet(body).save_pretrained(root / "body" / "controlnet")
+    UNet2DConditionModel(sample_size=4, in_channels=9, out_channels=4, **blocks).save_pretrained(root / "head" / "unet")
+    ControlNetModel(in_channels=head_controlnet_channels, down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"), block_out_channels=(32, 64),
+                    layers_per_block=1, cross_attention_dim=32, attention_head_dim=8, norm_num_groups=8).save_pretrained(root / "head" / "controlnet")  # fmt: skip
+    return str(root)
+
+
+def test_the_released_seth_checkpoints_load_by_name_key_for_key(tmp_path):
+    from diffusers import ControlNetModel
+    from safetensors.torch import load_file, save_file
+
+    overrides = _sd15_folders(tmp_path) | {"make-your-anchor-seth": _seth(tmp_path / "seth")}
+    model = MakeYourAnchor.create("released", None, resolution=SIZE, seed=0, device=CPU, weight_dtype=torch.float32, overrides=overrides)
+    assert model.stage == "released"
+    for name, folder, cls in (("unet", "body/unet", UNet2DConditionModel), ("controlnet", "body/controlnet", ControlNetModel),
+                              ("face_unet", "head/unet", UNet2DConditionModel), ("face_controlnet", "head/controlnet", ControlNetModel)):  # fmt: skip
+        saved = cls.from_pretrained(tmp_path / "seth" / folder).state_dict()
+        mine = model.modules()[name].state_dict()
+        assert saved.keys() == mine.keys() and all(torch.equal(v, mine[k]) for k, v in saved.items()), name
+    # A release with a renamed key is refused with the file and the key named, never loaded partly random.
+    weights_file = tmp_path / "seth" / "head" / "controlnet" / "diffusion_pytorch_model.safetensors"
+    state = load_file(weights_file)
+    state["conv_in.weights"] = state.pop("conv_in.weight")
+    save_file(state, weights_file)
+    with pytest.raises(Exception, match=r"conv_in\.weight"):
+        MakeYourAnchor.create("released", None, resolution=SIZE, seed=0, device=CPU, weight_dtype=torch.float32, overrides=overrides)
+    wrong = _sd15_folders(tmp_path / "w") | {"make-your-anchor-seth": _seth(tmp_path / "seth9", head_controlnet_channels=9)}
+    with pytest.raises(ValueError, match="head UNet takes 9 channels and its ControlNet 9; an inpainting SGDM takes 9 and 4"):
+        MakeYourAnchor.create("released", None, resolution=SIZE, seed=0, device=CPU, weight_dtype=torch.float32, overrides=wrong)

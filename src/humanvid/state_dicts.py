@@ -43,7 +43,9 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         raise WeightFileError(f"{path}: not a readable torch checkpoint — truncated, corrupt, or a pickle of something else; refused "
                               "(a weight file is a tensors-only .pth/.pt or a .safetensors)") from None  # fmt: skip
     except (RuntimeError, EOFError, OSError, ValueError) as exc:
-        raise WeightFileError(f"{path}: not a readable torch checkpoint — truncated or corrupt ({_first_line(exc) or type(exc).__name__})") from None
+        raise WeightFileError(
+            f"{path}: not a readable torch checkpoint — truncated or corrupt ({_first_line(exc) or type(exc).__name__})"
+        ) from None
     if not isinstance(obj, dict):
         raise WeightFileError(f"{path}: expected a state dict, got {type(obj).__name__}")
     return obj
@@ -67,6 +69,7 @@ def load_exact(module: nn.Module, state: dict[str, torch.Tensor], source: str, i
     wrong = sorted(f"{k}: file {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
                    for k in state if k in own and state[k].shape != own[k].shape)  # fmt: skip
     if missing or unexpected or wrong:
+
         def head(items: list[str]) -> str:
             return ", ".join(items[:5]) + (f" … (+{len(items) - 5})" if len(items) > 5 else "")
 
@@ -75,3 +78,29 @@ def load_exact(module: nn.Module, state: dict[str, torch.Tensor], source: str, i
                     f"{len(wrong)} mis-shaped ({head(wrong)})" if wrong else ""]  # fmt: skip
         raise WeightFileError(f"{source}: does not match {type(module).__name__}: " + "; ".join(p for p in problems if p))
     module.load_state_dict(state, strict=False)
+
+
+MODEL_WEIGHT_FILES = ("diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.bin")
+"""What a diffusers model folder holds its weights in, in the order they are looked for."""
+
+
+def model_weight_file(folder: Path) -> Path:
+    for name in MODEL_WEIGHT_FILES:
+        if (folder / name).is_file():
+            return folder / name
+    raise FileNotFoundError(f"{folder}: no {' or '.join(MODEL_WEIGHT_FILES)}")
+
+
+def load_model_folder(cls, folder: str | Path):
+    """A released diffusers model folder (config.json + weights) as `cls`, built from its config and loaded key for
+    key (`load_exact`: a missing, unexpected or mis-shaped key is an error naming it; a `.bin` is read tensors-only).
+    Config keys that start with `_` (class name, library version) are not `cls`'s: a folder whose config names
+    another class with the same keys (MagicAnimate's AppearanceEncoderModel) loads as `cls`."""
+    folder = Path(folder)
+    if not (folder / "config.json").is_file():
+        raise FileNotFoundError(f"{folder}: no config.json")
+    config = {k: v for k, v in cls.load_config(folder).items() if not k.startswith("_")}
+    model = cls.from_config(config)
+    path = model_weight_file(folder)
+    load_exact(model, read_state_dict(path), str(path))
+    return model

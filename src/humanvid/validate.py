@@ -194,9 +194,9 @@ def _check_samplers(cfg: Config, err: _Errors) -> None:
             missing = [c for c in control_sources(kind) if c not in have]
             err.need(not missing, f"samplers.{name}.data", f"model {sampler.model!r} is driven by control {kind!r}, drawn from {missing}, "
                      f"which no estimator of dataset {sampler.data!r} provides")  # fmt: skip
-        stages = [s.name for s in spec.stages_for(arch.flavor)]
+        stages = [s.name for s in spec.stages]  # a released flavor has no stages here, but may come with its face network
         err.need(sampler.face is None or "face" in stages, f"samplers.{name}.face",
-                 f"face enhancement needs a model with a `face` stage; {arch.method}/{arch.flavor} trains {', '.join(stages) or 'nothing'}")  # fmt: skip
+                 f"face enhancement needs a method with a `face` stage (Make-Your-Anchor's); {arch.method} has {', '.join(stages)}")  # fmt: skip
         missing = [c for c in spec.sampling_conditions(options, sampler) if c not in have]
         err.need(not missing, f"samplers.{name}.data", f"sampler {name!r} reads {missing}, which no estimator of dataset {sampler.data!r} provides")
 

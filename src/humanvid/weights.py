@@ -73,6 +73,11 @@ WEIGHTS: dict[str, WeightSource] = {
         WeightSource("clip-vit-large-patch14", "baseline/sd15: reference image tokens", "MIT", repo="openai/clip-vit-large-patch14"),
         WeightSource("clip-vit-base-patch32", "make_your_anchor/sd15: reference image tokens (last_hidden_state, unprojected)", "MIT",
                      repo="openai/clip-vit-base-patch32"),  # fmt: skip
+        WeightSource("make-your-anchor-seth", "make_your_anchor/released: the `seth` body SGDM and Face SGDM (diffusers folders body/{unet,controlnet}, "
+                     "head/{unet,controlnet})", "see ICTMCG/Make-Your-Anchor",
+                     manual="Google Drive / OneDrive links in the README of https://github.com/ICTMCG/Make-Your-Anchor: download "
+                            "inference/checkpoints/seth and place its body/ and head/ folders as shown, or set weights.overrides."
+                            "make-your-anchor-seth to that folder"),  # fmt: skip
         WeightSource("sd15-inpainting", "make_your_anchor/sd15: the Face SGDM's inpainting UNet (9 input channels: latent, mask, masked latent)",
                      "CreativeML OpenRAIL-M", repo="stable-diffusion-v1-5/stable-diffusion-inpainting"),  # fmt: skip
         WeightSource("sd-vae-ft-mse", "magicanimate/sd15, released: the fine-tuned SD VAE MagicAnimate decodes with", "MIT",

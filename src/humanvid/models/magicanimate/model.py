@@ -50,6 +50,7 @@ from humanvid.models.magicanimate import attention, guided, released
 from humanvid.models.magicanimate.attention import Appearance
 from humanvid.models.magicanimate.spec import DEBUG_FLAVORS, SPEC, MagicAnimateOptions
 from humanvid.models.method import read_spec, to_unit
+from humanvid.state_dicts import load_model_folder
 
 # The released pipeline's scheduler (configs/inference/inference.yaml): AnimateDiff's linear betas, every
 # other DDIM setting at diffusers' defaults (clip_sample=True, set_alpha_to_one=True, steps_offset=0).
@@ -169,8 +170,8 @@ class MagicAnimate(LatentModel):
         """SD1.5 + sd-vae-ft-mse + the release's appearance encoder, ControlNet and temporal attention."""
         release = Path(release)
         vae, unet, null_text = cls._sd15_base(sd15, vae)
-        appearance = released.load_folder(UNet2DConditionModel, release / released.APPEARANCE_DIR)
-        controlnet = released.load_folder(ControlNetModel, release / released.CONTROLNET_DIR)
+        appearance = load_model_folder(UNet2DConditionModel, release / released.APPEARANCE_DIR)
+        controlnet = load_model_folder(ControlNetModel, release / released.CONTROLNET_DIR)
         video = UNetMotionModel.from_unet2d(unet, magicanimate_adapter(unet, heads))
         released.load_temporal(video, release / released.TEMPORAL_FILE)
         return vae, video, appearance, controlnet, null_text

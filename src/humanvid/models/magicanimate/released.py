@@ -26,7 +26,6 @@ from humanvid.state_dicts import load_exact, read_state_dict
 APPEARANCE_DIR = "appearance_encoder"
 CONTROLNET_DIR = "densepose_controlnet"
 TEMPORAL_FILE = "temporal_attention/temporal_attention.ckpt"
-WEIGHT_FILES = ("diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.bin")
 
 # AnimateDiff v1 -> diffusers names, inside `{down,up}_blocks.i.motion_modules.j.`
 _RENAMES = [
@@ -38,26 +37,6 @@ _RENAMES = [
     (re.compile(r"\.ff_norm\."), ".norm3."),
 ]
 _POSITION = re.compile(r"^(.*\.transformer_blocks\.\d+)\.attention_blocks\.(\d+)\.pos_encoder\.pe$")
-
-
-def weight_file(folder: Path) -> Path:
-    for name in WEIGHT_FILES:
-        if (folder / name).is_file():
-            return folder / name
-    raise FileNotFoundError(f"{folder}: no {' or '.join(WEIGHT_FILES)}")
-
-
-def load_folder(cls, folder: str | Path):
-    """A diffusers model class built from the folder's config.json and loaded key for key from its weights
-    (the appearance encoder's config says AppearanceEncoderModel: the same keys as UNet2DConditionModel)."""
-    folder = Path(folder)
-    if not (folder / "config.json").is_file():
-        raise FileNotFoundError(f"{folder}: no config.json")
-    config = {k: v for k, v in cls.load_config(folder).items() if not k.startswith("_")}
-    model = cls.from_config(config)
-    path = weight_file(folder)
-    load_exact(model, read_state_dict(path), str(path))
-    return model
 
 
 def unwrap(checkpoint: dict, source: str) -> dict[str, torch.Tensor]:

@@ -55,6 +55,22 @@ from humanvid.models.make_your_anchor import face as face_geometry
 from humanvid.models.make_your_anchor.attention import inflate
 from humanvid.models.make_your_anchor.spec import DEBUG_FLAVORS, FACE_LANDMARKS, SPEC, MakeYourAnchorOptions
 from humanvid.models.method import read_spec
+from humanvid.state_dicts import load_model_folder
+
+
+def latent_input_controlnet(controlnet: ControlNetModel, channels: int) -> ControlNetModel:
+    """A ControlNet copied from an inpainting UNet (2C + 1 input channels), made to read the noisy latents alone: its
+    input convolution keeps the UNet's weights for the first `channels` (those that see z_t). The release feeds its head
+    ControlNet z_t only; how it initialised that ControlNet is not in its code (docs/make_your_anchor.md)."""
+    conv = controlnet.conv_in
+    narrow = torch.nn.Conv2d(channels, conv.out_channels, conv.kernel_size, padding=conv.padding)
+    with torch.no_grad():
+        narrow.weight.copy_(conv.weight[:, :channels])
+        narrow.bias.copy_(conv.bias)
+    controlnet.conv_in = narrow
+    controlnet.register_to_config(in_channels=channels)
+    return controlnet
+
 
 FACE_VISIBLE = 0.5
 """A frame's face is aligned when at least this fraction of its 68 face points has a score above 0 and its eyes are
@@ -91,8 +107,13 @@ class MakeYourAnchor(LatentModel):
         options = options or MakeYourAnchorOptions()
         cls.check_prediction("make_your_anchor", flavor, options.prediction, DEBUG_FLAVORS)
         torch.manual_seed(seed)
-        parts = cls._debug_components(resolution) if flavor in DEBUG_FLAVORS else cls._sd15_components(overrides)
-        model = cls(*parts, flavor, resolution, cls.spec.stages_for(flavor)[0].name, options)
+        face = (None, None)  # the Face SGDM appears in stage `face`, or comes with a release
+        if flavor == "released":
+            parts, face = cls._released_components(overrides)
+        else:
+            parts = cls._debug_components(resolution) if flavor in DEBUG_FLAVORS else cls._sd15_components(overrides)
+        stage = "released" if cls.spec.flavors[flavor].released else cls.spec.stages_for(flavor)[0].name
+        model = cls(*parts, flavor, resolution, stage, options, *face)
         model.residual_head_from_zero(model.unet)
         model.check_resolution()
         return model.to(device, weight_dtype)
@@ -108,16 +129,46 @@ class MakeYourAnchor(LatentModel):
         return vae, unet, controlnet, encoder, null_text_embedding(debug_text_encoder(hidden))
 
     @staticmethod
-    def _sd15_components(overrides: dict[str, str] | None = None):
+    def _sd15_shared(overrides: dict[str, str] | None = None):
+        """What every full-size flavor reads beside its UNets: SD1.5's VAE, CLIP ViT-B/32's vision model, and SD1.5's
+        text encoder's embedding of ""."""
         sd = weights.resolve("sd15", overrides)
         vae = AutoencoderKL.from_pretrained(sd, subfolder="vae", local_files_only=True)
-        unet = UNet2DConditionModel.from_pretrained(sd, subfolder="unet", local_files_only=True)
         text = CLIPTextModel.from_pretrained(sd, subfolder="text_encoder", local_files_only=True)
         encoder = CLIPVisionModel.from_pretrained(weights.resolve("clip-vit-base-patch32", overrides), local_files_only=True)
-        if encoder.config.hidden_size != unet.config.cross_attention_dim:
-            raise ValueError(f"CLIP's hidden size {encoder.config.hidden_size} must equal the UNet's cross-attention size "
-                             f"{unet.config.cross_attention_dim} (its tokens go in unprojected)")  # fmt: skip
-        return vae, unet, ControlNetModel.from_unet(unet), encoder, null_text_embedding(text)
+        return vae, encoder, null_text_embedding(text)
+
+    @staticmethod
+    def _check_context(encoder: CLIPVisionModel, *unets) -> None:
+        for unet in unets:
+            if encoder.config.hidden_size != unet.config.cross_attention_dim:
+                raise ValueError(f"CLIP's hidden size {encoder.config.hidden_size} must equal the UNet's cross-attention size "
+                                 f"{unet.config.cross_attention_dim} (its tokens go in unprojected)")  # fmt: skip
+
+    @classmethod
+    def _sd15_components(cls, overrides: dict[str, str] | None = None):
+        vae, encoder, null_text = cls._sd15_shared(overrides)
+        unet = UNet2DConditionModel.from_pretrained(weights.resolve("sd15", overrides), subfolder="unet", local_files_only=True)
+        cls._check_context(encoder, unet)
+        return vae, unet, ControlNetModel.from_unet(unet), encoder, null_text
+
+    @classmethod
+    def _released_components(cls, overrides: dict[str, str] | None = None):
+        """The `seth` release (`make-your-anchor-seth`: body/{unet,controlnet}, head/{unet,controlnet}, each a diffusers
+        folder loaded key for key) beside SD1.5's VAE and text encoder and CLIP ViT-B/32, as its inference scripts
+        assemble them -> (body parts, face parts)."""
+        release = Path(weights.resolve("make-your-anchor-seth", overrides))
+        vae, encoder, null_text = cls._sd15_shared(overrides)
+        unet = load_model_folder(UNet2DConditionModel, release / "body" / "unet")
+        controlnet = load_model_folder(ControlNetModel, release / "body" / "controlnet")
+        face_unet = load_model_folder(UNet2DConditionModel, release / "head" / "unet")
+        face_controlnet = load_model_folder(ControlNetModel, release / "head" / "controlnet")
+        cls._check_context(encoder, unet, controlnet, face_unet, face_controlnet)
+        channels = latent_geometry(vae)[0]
+        if face_unet.config.in_channels != 2 * channels + 1 or face_controlnet.config.in_channels != channels:
+            raise ValueError(f"{release / 'head'}: the head UNet takes {face_unet.config.in_channels} channels and its ControlNet "
+                             f"{face_controlnet.config.in_channels}; an inpainting SGDM takes {2 * channels + 1} and {channels}")  # fmt: skip
+        return (vae, unet, controlnet, encoder, null_text), (face_unet, face_controlnet)
 
     def prepare(self, stage: str, *, seed: int, overrides: dict[str, str] | None = None) -> None:
         """The body stages train the same network: nothing to insert. `face`: the Face SGDM's components appear."""
@@ -139,11 +190,11 @@ class MakeYourAnchor(LatentModel):
         if self.flavor in DEBUG_FLAVORS:
             body = debug_unet(size, self.vae, DEBUG_PIXEL_BLOCKS, (32, 64), cross_attention_dim=self.unet.config.cross_attention_dim)
             unet = UNet2DConditionModel.from_config({**body.config, "in_channels": 2 * channels + 1})
-            return unet, debug_controlnet(unet, self.vae)
+            return unet, latent_input_controlnet(debug_controlnet(unet, self.vae), channels)
         unet = UNet2DConditionModel.from_pretrained(weights.resolve("sd15-inpainting", overrides), subfolder="unet", local_files_only=True)
         if unet.config.in_channels != 2 * channels + 1:
             raise ValueError(f"sd15-inpainting: its UNet takes {unet.config.in_channels} channels, an inpainting UNet {2 * channels + 1}")
-        return unet, ControlNetModel.from_unet(unet)
+        return unet, latent_input_controlnet(ControlNetModel.from_unet(unet), channels)
 
     # ------------------------------------------------------------------ bookkeeping
     def modules(self) -> dict[str, torch.nn.Module]:
@@ -226,19 +277,23 @@ class MakeYourAnchor(LatentModel):
         return rows, matrices, masks
 
     def face_inputs(self, crops: torch.Tensor, masks: torch.Tensor, generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Face crops (n, 3, f, f) in [-1, 1] and masks (n, 1, f, f) -> (the mask at latent size, the masked crop's latents):
-        what the inpainting UNet reads beside its noisy latents (the masked region set to 0, as SD-inpainting's
-        pipeline masks the image)."""
-        masked = self.encode(crops * (1 - masks), generator)
-        return F.interpolate(masks.to(masked.dtype), size=masked.shape[-2:]), masked
+        """Face crops (n, 3, f, f) in [-1, 1] and face masks (n, 1, f, f) -> (M at latent size, z_M): what the inpainting
+        UNet reads beside its noisy latents. As the release: M is the region *kept* (1 off the face — its `get_mask.py`
+        saves the face mask reversed, its `train_head.py` keeps `image * (mask > 0.5)`), the face set to 0 in the
+        image z_M encodes, and M brought to latent size by nearest-neighbour interpolation."""
+        keep = 1 - masks
+        masked = self.encode(crops * keep, generator)
+        return F.interpolate(keep.to(masked.dtype), size=masked.shape[-2:]), masked
 
     def face_predict(self, latents: torch.Tensor, mask: torch.Tensor, masked: torch.Tensor, t: torch.Tensor, context: torch.Tensor,
                      mesh: torch.Tensor, condition_scale: float = 1.0) -> torch.Tensor:  # fmt: skip
-        """The Face SGDM on n crops: noisy latents, the mask, the masked latents (concatenated: [z_t, M, z_M]), t (n,),
-        context (n, L, D), mesh crops (n, 3, f, f) in [0, 1] -> noise (or the clean latents)."""
-        x = torch.cat([latents, mask, masked], 1).to(self.dtype)
+        """The Face SGDM on n crops: noisy latents, the mask, the masked latents (the UNet reads [z_t, M, z_M]; the
+        ControlNet z_t alone, as the release's `train_head.py` feeds it), t (n,), context (n, L, D), mesh crops
+        (n, 3, f, f) in [0, 1] -> noise (or the clean latents)."""
+        z = latents.to(self.dtype)
+        x = torch.cat([z, mask.to(self.dtype), masked.to(self.dtype)], 1)
         context = context.to(self.dtype)
-        down, mid = self.face_controlnet(x, t, encoder_hidden_states=context, controlnet_cond=mesh.to(self.dtype), conditioning_scale=condition_scale,
+        down, mid = self.face_controlnet(z, t, encoder_hidden_states=context, controlnet_cond=mesh.to(self.dtype), conditioning_scale=condition_scale,
                                          return_dict=False)  # fmt: skip
         return self.face_unet(
             x, t, encoder_hidden_states=context, down_block_additional_residuals=down, mid_block_additional_residual=mid
@@ -281,7 +336,9 @@ class MakeYourAnchor(LatentModel):
         context = self.image_tokens(reference[None].to(self.device)).expand(n, -1, -1)
         scheduler = self.sampling_scheduler()
         scheduler.set_timesteps(settings.steps, device=self.device)
-        latents = torch.randn(masked.shape, generator=generator, device=self.device, dtype=torch.float32) * scheduler.init_noise_sigma
+        # One initial noise for every face of the clip, as the release's face inference repeats one latent over its batch.
+        noise = torch.randn((1, *masked.shape[1:]), generator=generator, device=self.device, dtype=torch.float32)
+        latents = noise.expand(n, -1, -1, -1) * scheduler.init_noise_sigma
         for t in scheduler.timesteps:
             t_rows = t.expand(n)
             pred = self.face_predict(latents, mask, masked, t_rows, context, mesh_crops, settings.condition_scale).float()

@@ -31,6 +31,7 @@ SPEC = MethodSpec(
     flavors={
         "debug_pixel": FlavorSpec(),
         "sd15": FlavorSpec(weights=("sd15", "clip-vit-base-patch32", "sd15-inpainting")),
+        "released": FlavorSpec(weights=("sd15", "clip-vit-base-patch32", "make-your-anchor-seth"), released=True),
     },
     options=MakeYourAnchorOptions,
     stages=(
