@@ -79,6 +79,18 @@ def test_evaluate_frames_shapes_and_protocols(pair):
         evaluate_frames(np.stack([a]), np.stack([a, a]), ["l1"])
 
 
+def test_temporal_l1_by_hand():
+    """tL1 on a 3-frame grey clip: the truth brightens by 10 then 20 levels, the generation by 10 then 0 (it froze)."""
+    truth = np.stack([np.full((2, 2, 3), v, np.uint8) for v in (100, 110, 130)])
+    frozen = np.stack([np.full((2, 2, 3), v, np.uint8) for v in (100, 110, 110)])
+    values = evaluate_frames(frozen, truth, ["tl1", "l1"])["tl1"]
+    assert np.isnan(values[0]) and values[1] == 0 and values[2] == pytest.approx(20 / 255)
+    assert evaluate_frames(truth, truth, ["tl1"], "disco")["tl1"][1:] == [0.0, 0.0]  # the same in every protocol
+    flicker = truth.copy()
+    flicker[1] += 5  # one frame off by 5 levels: its change in and its change out both count
+    assert evaluate_frames(flicker, truth, ["tl1"])["tl1"][1:] == [pytest.approx(5 / 255), pytest.approx(5 / 255)]
+
+
 def test_frechet_distance_analytic():
     d = 2048
     eye = np.eye(d)

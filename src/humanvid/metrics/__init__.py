@@ -19,7 +19,7 @@ from humanvid.metrics.protocols import PROTOCOLS, protocol
 class Metric:
     name: str
     kind: str
-    """`frame` (paired per frame, averaged), `fid` (frames pooled), `fid_vid`/`fvd` (clips pooled),
+    """`frame` (paired per frame, averaged; `tl1` per consecutive pair), `fid` (frames pooled), `fid_vid`/`fvd` (clips pooled),
     `depth` (needs generated depth), `landmark` (needs a pose estimator)."""
     higher_is_better: bool
     label: str
@@ -36,6 +36,7 @@ METRICS: dict[str, Metric] = {
         Metric("l1", "frame", False, "L1 ↓", "{:.4g}"),
         Metric("psnr", "frame", True, "PSNR ↑", "{:.2f}"),
         Metric("ssim", "frame", True, "SSIM ↑", "{:.3f}"),
+        Metric("tl1", "frame", False, "tL1 ↓", "{:.4g}"),
         Metric("lpips", "frame", False, "LPIPS ↓", "{:.3f}", ("vgg16-imagenet", "lpips-vgg-v0.1")),
         Metric("fid", "fid", False, "FID ↓", "{:.2f}", ("fid-inception",), 2048),
         Metric("fid_vid", "fid_vid", False, "FID-VID ↓", "{:.2f}", ("r3d50-kinetics",), 2048),

@@ -37,6 +37,10 @@ FRAME_VARIANTS: dict[str, dict[str, Callable[[np.ndarray, np.ndarray], float]]] 
 }
 """Per-frame metric -> its variant (`Protocol.psnr`, …) -> the function of a (generated, ground truth) uint8 pair."""
 
+TEMPORAL_METRICS: dict[str, Callable[[np.ndarray, np.ndarray], list[float]]] = {"tl1": image.temporal_l1}
+"""Per-frame metrics of consecutive frames: (generated, ground truth) uint8 videos -> a value per frame (NaN where
+there is none); the same definition in every protocol."""
+
 
 def _mean(values: list[float]) -> float:
     finite = [v for v in values if math.isfinite(v)]
@@ -49,7 +53,8 @@ def evaluate_frames(pred: np.ndarray, target: np.ndarray, names: list[str], prot
         raise ValueError(f"generated and ground-truth videos differ in shape: {pred.shape} vs {target.shape}")
     p = protocol(protocol_name)
     fns = {n: FRAME_VARIANTS[n][p.variant(n)] for n in names if n in FRAME_VARIANTS}
-    return {n: [fn(a, b) for a, b in zip(pred, target, strict=True)] for n, fn in fns.items()}
+    out = {n: [fn(a, b) for a, b in zip(pred, target, strict=True)] for n, fn in fns.items()}
+    return out | {n: TEMPORAL_METRICS[n](pred, target) for n in names if n in TEMPORAL_METRICS}
 
 
 def at_protocol_size(pred: np.ndarray, frames: np.ndarray, p: Protocol, resolution: int) -> tuple[np.ndarray, np.ndarray]:
@@ -277,7 +282,7 @@ def evaluate_samples(samples_dir: Path, reader: ShardReader, cfg: EvaluationConf
                 a, b = videos[at]
                 clip_values = {}  # this clip's one value per metric: landmarks (at this size), depth
                 values = {m: once((m, p.variant(m), at), lambda m=m, a=a, b=b: evaluate_frames(a, b, [m], name)[m])  # noqa: B023 — once() calls it at once
-                          for m in frame_names if m in FRAME_VARIANTS and (m, name) in can}  # fmt: skip
+                          for m in frame_names if (m in FRAME_VARIANTS or m in TEMPORAL_METRICS) and (m, name) in can}  # fmt: skip
                 if ("lpips", name) in can:
                     lpips = once(("lpips", p.lpips, at), lambda a=a, b=b, v=p.lpips: attempt(["lpips"], lambda: lpips_per_frame(nets, a, b, v)))  # noqa: B023 — once() calls it at once
                     if lpips is not None:

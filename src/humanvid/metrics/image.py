@@ -52,3 +52,14 @@ def ssim(pred: np.ndarray, target: np.ndarray) -> float:
         s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
         values.append(s[pad:-pad, pad:-pad].mean() if min(s.shape) > 2 * pad else s.mean())
     return float(np.mean(values))
+
+
+def temporal_l1(pred: np.ndarray, target: np.ndarray) -> list[float]:
+    """Temporal L1 of uint8 videos (T, H, W, 3): for each frame t ≥ 1, the mean absolute difference between the generated
+    and the true frame-to-frame change, |(g_t − g_{t−1}) − (x_t − x_{t−1})|, values in [0, 1]; frame 0 has none (NaN).
+    Flicker (a change the truth does not have) and a missed motion both count; a still copy of the reference scores
+    the truth's own motion. The pixel-space analogue of TecoGAN's tLP, free of network weights."""
+    _check(pred, target)
+    g, x = _unit(pred), _unit(target)
+    change = np.abs(np.diff(g, axis=0) - np.diff(x, axis=0)).mean(axis=(1, 2, 3))
+    return [float("nan"), *(float(v) for v in change)]
