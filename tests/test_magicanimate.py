@@ -90,6 +90,33 @@ def test_with_tokens_only_the_keys_and_values_change(model):
     assert torch.allclose(attn.processor(attn, x, appearance=same)[:1], _manual_attention(attn, x[:1], x[:1]), atol=1e-5)
 
 
+def test_the_locality_prior_adds_its_bias_to_the_reference_logits_only(model):
+    """appearance_locality: on a 2 × 2 token grid, the logit of the reference token at distance d from the query gets
+    bonus − falloff·d² (d² ∈ {0, 1, 2}), the frame's own logits nothing; checked against explicit matmuls."""
+    name = attention.hybrid_layers(model.unet, "midup")[-1]
+    attn = _layer(model, name)
+    gen = torch.Generator().manual_seed(2)
+    x = torch.randn(2, 4, attn.to_q.in_features, generator=gen)
+    tokens = torch.randn(1, 4, x.shape[-1], generator=gen)
+    processor = attention.HybridAttention(name, (3.0, 2.0))
+    out = processor(attn, x, appearance=Appearance({name: tokens}, torch.tensor([0, -1])))
+    d2 = torch.tensor([[0.0, 1, 1, 2], [1, 0, 2, 1], [1, 2, 0, 1], [2, 1, 1, 0]])  # tokens (0,0) (0,1) (1,0) (1,1)
+    bias = torch.cat([torch.zeros(4, 4), 3.0 - 2.0 * d2], 1)
+    h = attn.heads
+    kv = torch.cat([x[:1], tokens], 1)
+    q, k, v = attn.to_q(x[:1]), attn.to_k(kv), attn.to_v(kv)
+    c = q.shape[-1]
+    q, k, v = (t.unflatten(-1, (h, c // h)).transpose(1, 2) for t in (q, k, v))
+    w = torch.softmax(q @ k.transpose(-1, -2) / (c // h) ** 0.5 + bias, dim=-1)
+    expected = attn.to_out[0]((w @ v).transpose(1, 2).reshape(1, 4, c))
+    assert torch.allclose(out[:1], expected, atol=1e-5)
+    assert torch.allclose(out[1:], _manual_attention(attn, x[1:], x[1:]), atol=1e-5)  # no reference: no bias
+    with pytest.raises(ValueError, match="square token grid"):
+        processor(attn, torch.randn(1, 6, x.shape[-1]), appearance=Appearance({name: torch.randn(1, 6, x.shape[-1])}, torch.tensor([0])))
+    with pytest.raises(ValueError, match="unknown hybrid attention role"):
+        attention.install(model.unet, "midup", "listen")
+
+
 def test_the_appearance_encoder_records_the_normalised_block_inputs(model):
     """y_a is the input of attn1 — norm1's output — of each fusion block of the appearance encoder."""
     names = attention.hybrid_layers(model.appearance_encoder, "midup")

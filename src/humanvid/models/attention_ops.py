@@ -12,16 +12,16 @@ SPATIAL_SELF_ATTENTION = re.compile(r"^(down_blocks|mid_block|up_blocks)\..*atte
 """The name of a spatial transformer block's self-attention (`attn1`) in a UNet or ControlNet."""
 
 
-def attend(attn, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+def attend(attn, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
     """Multi-head attention of projected queries (N, Lq, C) over projected keys/values (N, Lk, C), then
-    the layer's output projection -> (N, Lq, C)."""
+    the layer's output projection -> (N, Lq, C). `bias` (Lq, Lk): added to every head's logits."""
     n, lq, c = queries.shape
     h = attn.heads
 
     def split(x: torch.Tensor) -> torch.Tensor:  # (N, L, C) -> (N, heads, L, C / heads)
         return x.unflatten(-1, (h, c // h)).transpose(1, 2)
 
-    out = F.scaled_dot_product_attention(split(queries), split(keys), split(values), scale=attn.scale)
+    out = F.scaled_dot_product_attention(split(queries), split(keys), split(values), attn_mask=bias, scale=attn.scale)
     out = out.transpose(1, 2).reshape(n, lq, c)
     return attn.to_out[1](attn.to_out[0](out)) / attn.rescale_output_factor
 

@@ -23,6 +23,7 @@ attention layer of the two UNets gets a processor that accepts and ignores the a
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -87,11 +88,33 @@ class AppearanceWriter:
         return attend(attn, attn.to_q(hidden_states), attn.to_k(hidden_states), attn.to_v(hidden_states))
 
 
-class HybridAttention:
-    """On the denoiser: keys/values [K, K'_a], [V, V'_a] for rows with a reference, plain otherwise."""
+def locality_bias(tokens: int, bonus: float, falloff: float, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """(L, 2L) logit bias of a hybrid layer's L frame tokens over [its L own tokens, the reference's L]: 0 on its own,
+    `bonus` − `falloff` × d² on the reference's (d: the distance in tokens on the square grid the L tokens form)."""
+    side = math.isqrt(tokens)
+    if side * side != tokens:
+        raise ValueError(f"appearance locality needs a square token grid; this layer has {tokens} tokens")
+    ys, xs = torch.meshgrid(torch.arange(side), torch.arange(side), indexing="ij")
+    grid = torch.stack([ys.flatten(), xs.flatten()], 1).double()
+    reference = bonus - falloff * torch.cdist(grid, grid) ** 2
+    return torch.cat([torch.zeros(tokens, tokens, dtype=torch.float64), reference], 1).to(device, dtype)
 
-    def __init__(self, name: str) -> None:
-        self.name = name
+
+class HybridAttention:
+    """On the denoiser: keys/values [K, K'_a], [V, V'_a] for rows with a reference, plain otherwise; with a locality
+    prior (`bonus`, `falloff`: `MagicAnimateOptions.appearance_locality`), a fixed bias on the reference's logits."""
+
+    def __init__(self, name: str, locality: tuple[float, float] | None = None) -> None:
+        self.name, self.locality = name, locality
+        self._bias: dict[tuple, torch.Tensor] = {}
+
+    def bias(self, tokens: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor | None:
+        if self.locality is None:
+            return None
+        key = (tokens, device, dtype)
+        if key not in self._bias:
+            self._bias[key] = locality_bias(tokens, *self.locality, device, dtype)
+        return self._bias[key]
 
     def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None, appearance: Appearance | None = None):
         if encoder_hidden_states is not None or attention_mask is not None:
@@ -109,29 +132,31 @@ class HybridAttention:
             raise ValueError(f"{self.name}: appearance rows for {rows.shape[0]} frames, the batch has {x.shape[0]}")
         # Project each reference once (R rows), then hand each frame its reference's keys/values.
         k_ref, v_ref = attn.to_k(tokens), attn.to_v(tokens)  # (R, L', C)
+        bias = self.bias(x.shape[1], q.device, q.dtype)
         if kind == "all":
-            return attend(attn, q, torch.cat([k, k_ref[rows]], 1), torch.cat([v, v_ref[rows]], 1))
+            return attend(attn, q, torch.cat([k, k_ref[rows]], 1), torch.cat([v, v_ref[rows]], 1), bias)
         out = torch.empty_like(q)
         out[plain] = attend(attn, q[plain], k[plain], v[plain])
         r = rows[with_ref]
-        out[with_ref] = attend(attn, q[with_ref], torch.cat([k[with_ref], k_ref[r]], 1), torch.cat([v[with_ref], v_ref[r]], 1))
+        out[with_ref] = attend(attn, q[with_ref], torch.cat([k[with_ref], k_ref[r]], 1), torch.cat([v[with_ref], v_ref[r]], 1), bias)
         return out
 
 
-def install(unet: torch.nn.Module, fusion: str, role: str) -> list[str]:
-    """Put writers (`role="write"`, the appearance encoder) or hybrid readers (`"read"`, the denoiser) on
-    the fusion layers of `unet`; every other attention layer keeps its processor (wrapped to ignore the
-    appearance). Returns the fusion layer names."""
+def install(unet: torch.nn.Module, fusion: str, role: str, locality: tuple[float, float] | None = None) -> list[str]:
+    """Put writers (`role="write"`, the appearance encoder) or hybrid readers (`"read"`, the denoiser, with the
+    `locality` prior if given) on the fusion layers of `unet`; every other attention layer keeps its processor
+    (wrapped to ignore the appearance). Returns the fusion layer names."""
     from diffusers.models.attention_processor import Attention
 
-    cls = {"write": AppearanceWriter, "read": HybridAttention}[role]
+    if role not in ("write", "read"):
+        raise ValueError(f"unknown hybrid attention role {role!r}; known: write, read")
     names = hybrid_layers(unet, fusion)
     for name, module in unet.named_modules():
         if not isinstance(module, Attention):
             continue
         if name in names:
             check_plain(module, name, "hybrid attention")
-            module.set_processor(cls(name))
+            module.set_processor(AppearanceWriter(name) if role == "write" else HybridAttention(name, locality))
         elif not isinstance(module.processor, (DropsArguments, AppearanceWriter, HybridAttention)):
             module.set_processor(DropsArguments(module.processor))
         elif not isinstance(module.processor, DropsArguments):  # was a fusion layer of another choice

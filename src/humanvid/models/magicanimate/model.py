@@ -115,7 +115,8 @@ class MagicAnimate(LatentModel):
 
     def _install_attention(self) -> None:
         writers = attention.install(self.appearance_encoder, self.fusion, "write")
-        readers = attention.install(self.unet, self.fusion, "read")
+        locality = self.options.appearance_locality
+        readers = attention.install(self.unet, self.fusion, "read", (locality.bonus, locality.falloff) if locality else None)
         if writers != readers:
             raise ValueError(f"appearance encoder and denoiser differ in their {self.fusion} attention layers")
 

@@ -4,10 +4,23 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import Field
+
+from humanvid.config import Section
 from humanvid.models.spec import DiffusionOptions, FlavorSpec, MethodSpec, StageSpec
 
 DEBUG_FLAVORS = ("debug", "debug_pixel")
 """Flavors with no released weights at their size: they train their own denoiser first (stage `base`)."""
+
+
+class AppearanceLocality(Section):
+    """A fixed prior in hybrid attention (a debug-regime option; the paper has none): the logit of a reference token
+    is raised by `bonus` − `falloff` × d², d its distance in tokens from the query's position on the layer's grid."""
+
+    bonus: float = Field(0.0, ge=0)
+    """Added to the logit of the reference token at the query's own position."""
+    falloff: float = Field(1.0, gt=0)
+    """Subtracted per squared token of distance."""
 
 
 class MagicAnimateOptions(DiffusionOptions):
@@ -21,6 +34,10 @@ class MagicAnimateOptions(DiffusionOptions):
     """Appearance through the appearance encoder's hybrid attention (the method). False: the variant without it —
     the denoiser reads no appearance (the encoder is still built and saved, but neither trained nor run); what
     the appearance encoder adds is the difference between the two rows."""
+    appearance_locality: AppearanceLocality | None = None
+    """None: hybrid attention as the paper (the reference's tokens compete on content alone). Set: each frame token
+    favours the reference tokens at its own position — what Stable Diffusion's features let the released model find
+    by content, and what a debug UNet trained for minutes does not find (docs/magicanimate.md, issue 17)."""
 
 
 SPEC = MethodSpec(
