@@ -19,7 +19,7 @@ from humanvid.shards import ShardReader, write_shards
 from humanvid.video import write_video
 
 CONDITIONS = {c: {"estimator": "groundtruth", "ground_truth": True} for c in ("openpose18", "wholebody133", "depth", "alpha", "densepose")}
-ALL = ["l1", "psnr", "ssim", "lpips", "fid", "fid_vid", "fvd", "depth_l2", "depth_absrel", "depth_delta1", "depth_fid", "lmd_body"]
+ALL = ["l1", "psnr", "ssim", "tl1", "lpips", "fid", "fid_vid", "fvd", "depth_l2", "depth_absrel", "depth_delta1", "depth_fid", "lmd_body"]
 SIZE, FRAMES = 32, 17
 
 
@@ -74,6 +74,10 @@ def test_without_weights_every_network_metric_states_its_need(samples):
     assert preview["generated"].shape == (FRAMES, SIZE, SIZE, 3)
     assert len(per_frame) == 2 * FRAMES and per_frame[0]["clip"] == "c0" and per_frame[0]["frame"] == 0
     assert np.mean([r["psnr"] for r in per_frame]) == pytest.approx(corrected["psnr"])
+    # tl1 (temporal): none for each clip's first frame, the same definition in every protocol at its size
+    assert per_frame[0]["tl1"] is None and per_frame[1]["tl1"] is not None
+    assert np.mean([r["tl1"] for r in per_frame if r["tl1"] is not None]) == pytest.approx(corrected["tl1"])
+    assert all(0 <= doc["protocols"][p]["overall"]["tl1"] < 1 for p in PROTOCOLS)
 
 
 def test_disco_protocols_evaluate_at_256_as_disco_code_would(samples):

@@ -42,6 +42,11 @@ TEMPORAL_METRICS: dict[str, Callable[[np.ndarray, np.ndarray], list[float]]] = {
 there is none); the same definition in every protocol."""
 
 
+def _variant(p: Protocol, metric: str) -> str:
+    """The variant of a per-frame metric a protocol computes (a temporal metric has one definition everywhere)."""
+    return "standard" if metric in TEMPORAL_METRICS else p.variant(metric)
+
+
 def _mean(values: list[float]) -> float:
     finite = [v for v in values if math.isfinite(v)]
     return float(np.mean(finite)) if finite else float("nan")
@@ -281,7 +286,7 @@ def evaluate_samples(samples_dir: Path, reader: ShardReader, cfg: EvaluationConf
                     clip_feats[at] = _ClipFeatures(nets, *videos[at])
                 a, b = videos[at]
                 clip_values = {}  # this clip's one value per metric: landmarks (at this size), depth
-                values = {m: once((m, p.variant(m), at), lambda m=m, a=a, b=b: evaluate_frames(a, b, [m], name)[m])  # noqa: B023 — once() calls it at once
+                values = {m: once((m, _variant(p, m), at), lambda m=m, a=a, b=b: evaluate_frames(a, b, [m], name)[m])  # noqa: B023 — once() calls it at once
                           for m in frame_names if (m in FRAME_VARIANTS or m in TEMPORAL_METRICS) and (m, name) in can}  # fmt: skip
                 if ("lpips", name) in can:
                     lpips = once(("lpips", p.lpips, at), lambda a=a, b=b, v=p.lpips: attempt(["lpips"], lambda: lpips_per_frame(nets, a, b, v)))  # noqa: B023 — once() calls it at once
