@@ -226,7 +226,8 @@ def test_make_your_anchor_table_through_the_pipeline(workspace, tiny_params):
     params["samplers"]["mya_w4"] = {**common, "model": "mya", "window": 4, "overlap": 1, "schedule": "truncated", "shared_noise": True,
                                     "condition_scale": 2.0, "steps": 2, "face": {"steps": 2, "guidance_scale": 1.0}}  # fmt: skip
     params["samplers"]["copy_anchor"] = {**common, "model": "copy", "window": 12, "overlap": 0, "steps": 1}
-    params["tables"]["mya"] = {"title": "Make-Your-Anchor debug", "rows": {"copy": "copy_anchor", "Ours": "mya_w4"}, "columns": ["l1", "psnr"]}
+    params["evaluation"]["metrics"].append("tl1")
+    params["tables"]["mya"] = {"title": "Make-Your-Anchor debug", "rows": {"copy": "copy_anchor", "Ours": "mya_w4"}, "columns": ["l1", "psnr", "tl1"]}
     (workspace / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     out = humanvid(workspace, "reproduce", "mya")
     assert set(ran_stages(out)) == {"download@anchor", "estimate@anchor", "shard@anchor", "train@mya.pretrain", "train@mya.finetune",
@@ -236,9 +237,9 @@ def test_make_your_anchor_table_through_the_pipeline(workspace, tiny_params):
         assert [c["clip_id"] for c in manifest["clips"]] == ["id000_clip001"]  # the anchor's test clip only
         assert all(c["status"] == "ok" and c["frames"] == 12 for c in manifest["clips"])
         metrics = json.loads((workspace / "reports" / "metrics" / f"{name}.json").read_text())
-        assert all(math.isfinite(metrics["overall"][m]) for m in ("l1", "psnr"))
+        assert all(math.isfinite(metrics["overall"][m]) for m in ("l1", "psnr", "tl1"))
     report = (workspace / "reports" / "mya.md").read_text()
-    assert "| copy |" in report and "| Ours |" in report
+    assert "| copy |" in report and "| Ours |" in report and "tL1 ↓" in report
 
 
 def test_two_commands_in_one_workspace_wait_or_refuse_in_one_line(workspace):
