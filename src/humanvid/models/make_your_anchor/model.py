@@ -73,8 +73,10 @@ def latent_input_controlnet(controlnet: ControlNetModel, channels: int) -> Contr
 
 
 FACE_VISIBLE = 0.5
-"""A frame's face is aligned when at least this fraction of its 68 face points has a score above 0 and its eyes are
-apart; other frames keep the body's face (training skips them)."""
+MIN_EYE_DISTANCE = 0.1
+"""A frame's face is aligned when at least FACE_VISIBLE of its 68 face points have a score above 0 and its eye centres
+are more than this many pixels apart (the FFHQ quad is degenerate when they meet); other frames keep the body's face,
+and training skips them."""
 
 
 class MakeYourAnchor(LatentModel):
@@ -268,7 +270,7 @@ class MakeYourAnchor(LatentModel):
         frame matrices (n, 2, 3), their landmark masks (n, 1, f, f) in crop pixels)."""
         points = landmarks[:, FACE_START : FACE_START + face_geometry.FACE_POINTS].float()
         eyes = (points[:, 36:42, :2].mean(1) - points[:, 42:48, :2].mean(1)).norm(dim=-1)
-        rows = torch.nonzero(((points[..., 2] > 0).float().mean(-1) >= FACE_VISIBLE) & (eyes > 1.0)).flatten()
+        rows = torch.nonzero(((points[..., 2] > 0).float().mean(-1) >= FACE_VISIBLE) & (eyes > MIN_EYE_DISTANCE)).flatten()
         size = self.options.face_size
         matrices = face_geometry.crop_to_frame(face_geometry.ffhq_quad(points[rows, :, :2]), size)
         in_crop = face_geometry.apply_affine(face_geometry.invert_affine(matrices), points[rows, :, :2])
