@@ -108,6 +108,17 @@ def test_both_stages_train_unet_and_controlnet_only():
         model.trainable_parameters("base")
 
 
+def _round_trip(model: MakeYourAnchor, batch: dict, stage: str, tmp_path) -> MakeYourAnchor:
+    """Save and reload; the reloaded model gives the same stage loss on the same batch and noise."""
+    model.save(tmp_path / "ckpt")
+    again = MakeYourAnchor.from_checkpoint(tmp_path / "ckpt", device=CPU, weight_dtype=torch.float32)
+    with torch.no_grad():
+        a = model.loss(batch, stage, torch.Generator().manual_seed(1))["loss"]
+        b = again.loss(batch, stage, torch.Generator().manual_seed(1))["loss"]
+    torch.testing.assert_close(a, b)
+    return again
+
+
 def test_a_training_step_moves_the_loss_and_a_checkpoint_round_trips(tmp_path):
     model = _model(prediction="residual", l1_weight=1.0)
     params = model.trainable_parameters("pretrain")
@@ -123,12 +134,7 @@ def test_a_training_step_moves_the_loss_and_a_checkpoint_round_trips(tmp_path):
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < losses[0]  # the same batch and noise: the step learns it
-    model.save(tmp_path / "ckpt")
-    again = MakeYourAnchor.from_checkpoint(tmp_path / "ckpt", device=CPU, weight_dtype=torch.float32)
-    with torch.no_grad():
-        a = model.loss(batch, "pretrain", torch.Generator().manual_seed(1))["loss"]
-        b = again.loss(batch, "pretrain", torch.Generator().manual_seed(1))["loss"]
-    torch.testing.assert_close(a, b)
+    again = _round_trip(model, batch, "pretrain", tmp_path)
     assert torch.equal(again.null_text, model.null_text) and again.inflated == model.inflated
 
 
@@ -228,12 +234,7 @@ def test_the_face_stage_trains_the_face_sgdm_alone_on_aligned_crops(tmp_path):
     assert all(torch.equal(v, model.unet.state_dict()[k]) for k, v in body.items())  # the body SGDM is untouched
     unseen = dict(batch, wholebody133=torch.zeros(2, 1, 133, 3))  # no face points seen: nothing to learn, a zero loss
     assert model.loss(unseen, "face", torch.Generator().manual_seed(0))["loss"].item() == 0.0
-    model.save(tmp_path / "ckpt")
-    again = MakeYourAnchor.from_checkpoint(tmp_path / "ckpt", device=CPU, weight_dtype=torch.float32)
-    with torch.no_grad():
-        a = model.loss(batch, "face", torch.Generator().manual_seed(1))["loss"]
-        b = again.loss(batch, "face", torch.Generator().manual_seed(1))["loss"]
-    torch.testing.assert_close(a, b)
+    _round_trip(model, batch, "face", tmp_path)
     with pytest.raises(ValueError, match="prepare the face stage first"):
         _model().trainable_parameters("face")
 
