@@ -228,14 +228,14 @@ def _prefect_defaults() -> None:
 
 @locked
 def cmd_plan(args) -> int:
-    from humanvid.pipeline import PLAN_FILE, write_plan
+    from humanvid.pipeline import PLAN_FILE, stage_lineage, write_plan
 
     root = Path(args.workspace)
     cfg = load_config(root / "params.yaml")
     changed = write_plan(root, cfg)
     print(f"{root / PLAN_FILE}: {'updated' if changed else 'up to date'}")
     for m, model in cfg.models.items():
-        print(f"  {m}: " + (" -> ".join(f"train@{m}.{s}" for s in model.stages) or f"released weights ({model.arch.method}/{model.arch.flavor}), not trained here"))
+        print(f"  {m}: " + (" -> ".join(f"train@{a}.{s}" for a, s in stage_lineage(cfg, m)) or f"released weights ({model.arch.method}/{model.arch.flavor}), not trained here"))
     return 0
 
 

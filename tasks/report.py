@@ -8,7 +8,7 @@ import os
 
 from humanvid.atomic import write_text
 from humanvid.config import safe_load_yaml
-from humanvid.pipeline import final_stage, pipeline_stages, stage_key
+from humanvid.pipeline import final_stage, pipeline_stages, stage_key, stage_lineage
 from humanvid.reports import RowResult, TableSpec, lock_hashes, render_html, render_markdown
 from humanvid.reports.papers import resolve_rows, table_columns
 from humanvid.reports.provenance import row_weights, untrained, weight_provenance
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
             "samples": lock_hashes(lock, f"sample@{row.sampler}"),
             "evaluated at": f"{seed_metrics[0].get('protocols', {}).get(protocol, {}).get('size', '?')}² ({protocol})",
         } | weight_provenance(row_weights(ctx.cfg, s.model, seed_metrics[0]))
-        curves = [(f"{s.model} · {st}", rel(ctx.layout.training_log(s.model, st) / "loss.svg")) for st in ctx.cfg.models[s.model].stages]
+        curves = [(f"{m} · {st}", rel(ctx.layout.training_log(m, st) / "loss.svg")) for m, st in stage_lineage(ctx.cfg, s.model)]
         previews = ctx.layout.previews(row.sampler)
         rows.append(RowResult(row.label, row.sampler, seed_metrics[0], provenance, rel(previews / "grid.png"), rel(previews / "clip.webm"),
                               paper=row.paper, curves=[(n, p) for n, p in curves if p], seed_metrics=seed_metrics, caveat=row.caveat))  # fmt: skip

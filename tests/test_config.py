@@ -172,6 +172,49 @@ def test_a_model_may_train_its_stages_on_different_datasets(tiny_params):
     assert plan(cfg, REPO)["plan"]["train"]["tiny.finetune"]["in0"] == "data/shards/other"
 
 
+def test_a_model_may_start_from_another_models_stage(tiny_params):
+    from humanvid.pipeline import pipeline_stages, plan, stage_lineage
+    from humanvid.seeds import with_seed_variants
+
+    p = tiny_params
+    tiny = p["models"]["tiny"]
+    p["models"]["branch"] = {**tiny, "arch": {**tiny["arch"], "options": {"l1_weight": 1.0}}, "starts_from": {"model": "tiny", "stage": "vae"},
+                             "stages": {k: tiny["stages"][k] for k in ("pretrain", "finetune")}}  # fmt: skip
+    p["samplers"]["branch_w4"] = {**p["samplers"]["tiny_w4"], "model": "branch"}
+    p["tables"]["demo"]["rows"]["branch"] = "branch_w4"
+    cfg = parse_config(p, root=REPO)
+    assert stage_lineage(cfg, "branch") == [("tiny", "vae"), ("branch", "pretrain"), ("branch", "finetune")]
+    train = plan(cfg, REPO)["plan"]["train"]
+    assert train["branch.pretrain"]["in1"] == "data/models/tiny/vae"  # the shared checkpoint is the first stage's dependency
+    assert "branch.vae" not in train
+    stages = pipeline_stages(cfg, ["tiny_w4", "branch_w4"])
+    assert stages.count("train@tiny.vae") == 1 and stages.index("train@tiny.vae") < stages.index("train@branch.pretrain")
+    # a training-seed variant starts from the shared model's variant of the same seed
+    p["tables"]["demo"].update(seeds=2, seed_scope="training")
+    seeded = with_seed_variants(parse_config(p, root=REPO), REPO)
+    assert seeded.models["branch~1"].starts_from.model == "tiny~1" and seeded.models["tiny~1"].run.seed == 1
+    assert stage_lineage(seeded, "branch~1")[0] == ("tiny~1", "vae")
+
+    # what is refused: an unknown model, another network, a stage that model does not train, the shared stage's
+    # predecessors or the shared stage itself trained again
+    bad = {
+        "unknown": {"starts_from": {"model": "nope", "stage": "vae"}},
+        "other_net": {"arch": {"method": "baseline", "flavor": "debug", "resolution": 64}, "starts_from": {"model": "tiny", "stage": "vae"}},
+        "no_stage": {"starts_from": {"model": "tiny", "stage": "base"}},
+        "again": {"starts_from": {"model": "tiny", "stage": "vae"}, "stages": tiny["stages"]},
+    }
+    p["tables"], p["samplers"] = {}, {}
+    for name, edit in bad.items():
+        p["models"][name] = {**p["models"]["branch"], **edit}
+    with pytest.raises(ConfigError) as err:
+        parse_config(p, root=REPO)
+    text = str(err.value)
+    assert "models.unknown.starts_from.model: unknown model 'nope'" in text
+    assert "models.other_net.starts_from.model: 'tiny' is baseline/debug at 32², this model baseline/debug at 64²" in text
+    assert "models.no_stage.starts_from.stage: model 'tiny' trains no stage 'base'; its stages: vae, pretrain, finetune" in text
+    assert "models.again.stages.vae: baseline/debug has no stage 'vae'; its stages, in order: pretrain, finetune" in text
+
+
 def test_names_that_become_paths_are_checked(tiny_params):
     tiny_params["samplers"]["../up"] = tiny_params["samplers"]["tiny_w4"]
     tiny_params["models"]["a.b"] = tiny_params["models"]["tiny"]

@@ -269,6 +269,29 @@ def test_a_checkpoint_of_another_configuration_is_not_resumed(tmp_path):
     assert ResumeStore(tmp_path, "new", said.append).load(0) is None and "no state for process 0" in said[1]
 
 
+# -- a stage shared by several models ----------------------------------------------------------------------------
+
+
+def test_a_model_starts_from_another_models_checkpoint_with_its_own_options(shards, tmp_path):
+    shared = _baseline({}, vae=_stage({"kind": "reference_clip"}, steps=2))
+    branch = {**_baseline({}), "starts_from": {"model": "shared", "stage": "vae"}}
+    branch["arch"] = {**branch["arch"], "options": {"l1_weight": 0.5}}
+    branch["stages"] = {k: v for k, v in branch["stages"].items() if k != "vae"}
+    cfg, layout = stage_workspace(tmp_path / "ws", {"synth": shards.dir}, {"shared": shared, "branch": branch})
+    where = placement(cfg.models["shared"].run)
+    from humanvid.training.run import run_stage, stage_inputs
+
+    out = layout.checkpoint("shared", "vae")
+    out.mkdir(parents=True)
+    run_stage(cfg, layout, "shared", "vae", out, where, lambda m: None)
+    assert layout.checkpoint("shared", "vae") in stage_inputs(cfg, layout, "branch", "pretrain")
+    last = train_model(cfg, layout, "branch")
+    vae = {k: v for k, v in _weights(out).items() if k.startswith("vae.")}
+    assert vae and all(torch.equal(v, _weights(last)[k]) for k, v in vae.items())  # the shared VAE, frozen after its stage
+    assert Baseline.from_checkpoint(last, device=CPU, weight_dtype=torch.float32).options.l1_weight == 0.5  # the branch's own options
+    assert json.loads((layout.checkpoint("shared", "vae") / "humanvid.json").read_text())["options"]["l1_weight"] != 0.5
+
+
 # -- data mixes, schedules, EMA, progress ------------------------------------------------------------------------
 
 

@@ -205,6 +205,15 @@ class RunConfig(Section):
     bfloat16). 0: encode every frame every time. Stages that fit the VAE never cache."""
 
 
+class StageRef(Section):
+    """A training stage of another model."""
+
+    model: str
+    """A key of `models`."""
+    stage: str
+    """One of that model's stages."""
+
+
 class ModelConfig(Section):
     """A model: its architecture and its training stages.
 
@@ -218,6 +227,11 @@ class ModelConfig(Section):
     stages: dict[str, TrainStage]
     """The method's training stages for this flavor (`{}` for a released flavor,
     which is not trained here); each a DVC stage `train@{model}.{stage}`."""
+    starts_from: StageRef | None = None
+    """None: the model trains every stage of its method from the start. Set: its first stage starts from this
+    checkpoint of another model of the same method, flavor and resolution, and `stages` lists only the method's
+    stages after it — ablation models share one base stage as the paper's share one pretrained Stable Diffusion
+    (its options are this model's; the shared stage's checkpoint is a dependency of the first stage here)."""
 
 
 WindowSchedule = Literal["open", "closed_loop", "truncated"]

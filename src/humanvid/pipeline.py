@@ -43,12 +43,24 @@ def stage_key(model: str, stage: str) -> str:
 
 
 def train_stage_names(cfg: Config, model: str) -> list[str]:
-    return [f"train@{stage_key(model, s)}" for s in cfg.models[model].stages]
+    """The DVC stages that train the model, a shared stage it starts from included."""
+    return [f"train@{stage_key(m, s)}" for m, s in stage_lineage(cfg, model)]
 
 
 def model_datasets(cfg: Config, model: str) -> list[str]:
-    """Every dataset a model's stages train on, in first-use order."""
-    return list(dict.fromkeys(src.dataset for st in cfg.models[model].stages.values() for src in st.sources()))
+    """Every dataset the model's weights were trained on (a shared stage's included), in first-use order."""
+    return list(dict.fromkeys(src.dataset for m, s in stage_lineage(cfg, model) for src in cfg.models[m].stages[s].sources()))
+
+
+def stage_lineage(cfg: Config, model: str) -> list[tuple[str, str]]:
+    """(model, stage) of every training stage the model's weights went through, in order: those of the model it
+    `starts_from` up to that stage, then its own."""
+    m = cfg.models[model]
+    before = []
+    if m.starts_from is not None:
+        ref = stage_lineage(cfg, m.starts_from.model)
+        before = ref[: ref.index((m.starts_from.model, m.starts_from.stage)) + 1]
+    return before + [(model, s) for s in m.stages]
 
 
 def final_stage(cfg: Config, model: str) -> str | None:
@@ -70,7 +82,7 @@ def pipeline_stages(cfg: Config, samplers: list[str]) -> list[str]:
         names += train_stage_names(cfg, m)
     for s in samplers:
         names += [f"sample@{s}", f"evaluate@{s}"]
-    return names
+    return list(dict.fromkeys(names))  # models sharing a stage (`starts_from`) list it once
 
 
 def launch_command(cfg: Config, model: str, key: str) -> str:
@@ -124,7 +136,7 @@ def report_inputs(cfg: Config, table: str, root: Path) -> list[str]:
             continue
         paths += [rel(layout.metrics(v)) for v in sampler_variants(cfg, row.sampler)] + [rel(layout.previews(row.sampler))]
         model = cfg.samplers[row.sampler].model
-        paths += [rel(layout.training_log(model, st)) for st in cfg.models[model].stages]
+        paths += [rel(layout.training_log(*stage)) for stage in stage_lineage(cfg, model)]
     return list(dict.fromkeys(str(p) for p in paths))
 
 
@@ -134,11 +146,11 @@ def plan(cfg: Config, root: str | Path) -> dict:
     shards, models = cfg.paths.shards, cfg.paths.models
     train: dict[str, dict] = {}
     for m, model in cfg.models.items():
-        previous = None
+        previous = (model.starts_from.model, model.starts_from.stage) if model.starts_from is not None else None
         for s, stage in model.stages.items():
             inputs = [f"{shards}/{d}" for d in dict.fromkeys(src.dataset for src in stage.sources())]
             if previous is not None:
-                inputs.append(f"{models}/{m}/{previous}")
+                inputs.append(f"{models}/{previous[0]}/{previous[1]}")
             if len(inputs) > INPUT_SLOTS:
                 raise ValueError(f"models.{m}.stages.{s}: {len(inputs)} inputs, at most {INPUT_SLOTS} (five datasets and the previous stage)")
             inputs += [inputs[0]] * (INPUT_SLOTS - len(inputs))
@@ -146,7 +158,7 @@ def plan(cfg: Config, root: str | Path) -> dict:
             # `model`: whose params the stage lists (a seed variant's are its base model's); `name`: where it writes
             train[key] = {"model": split_variant(m)[0], "name": m, "stage": s, "cmd": launch_command(cfg, m, key),
                           **{f"in{i}": p for i, p in enumerate(inputs)}}  # fmt: skip
-            previous = s
+            previous = m, s
     sample = {}
     for name, sampler in cfg.samplers.items():
         last = final_stage(cfg, sampler.model)

@@ -46,16 +46,23 @@ def sampler_seeds(cfg: Config, root: Path) -> dict[str, tuple[int, bool]]:
 def with_seed_variants(cfg: Config, root: Path) -> Config:
     """`cfg` plus, for every sampler a table shows with `seeds: N > 1`, samplers `S~1 .. S~N-1` (noise seed
     + k) and, with `seed_scope: training`, their models `M~k` (training seed `run.seed` + k; a released model's
-    variants only resample); with `seed_scope: noise` every variant samples the one trained model."""
+    variants only resample; a model that `starts_from` another starts from that model's `~k`, trained with the
+    same seed shift); with `seed_scope: noise` every variant samples the one trained model."""
     models, samplers = dict(cfg.models), dict(cfg.samplers)
+
+    def retrained(name: str, k: int) -> str:
+        model = cfg.models[name]
+        variant = variant_name(name, k)
+        update: dict = {"run": model.run.model_copy(update={"seed": model.run.seed + k})}
+        if model.starts_from is not None:
+            update["starts_from"] = model.starts_from.model_copy(update={"model": retrained(model.starts_from.model, k)})
+        models.setdefault(variant, model.model_copy(update=update))
+        return variant
+
     for sampler, (n, retrain) in sampler_seeds(cfg, root).items():
         base = cfg.samplers[sampler]
-        model = cfg.models[base.model]
         for k in range(1, n):
-            m = base.model
-            if retrain:
-                m = variant_name(base.model, k)
-                models.setdefault(m, model.model_copy(update={"run": model.run.model_copy(update={"seed": model.run.seed + k})}))
+            m = retrained(base.model, k) if retrain else base.model
             samplers[variant_name(sampler, k)] = base.model_copy(update={"model": m, "seed": base.seed + k})
     if len(models) == len(cfg.models) and len(samplers) == len(cfg.samplers):
         return cfg

@@ -161,7 +161,12 @@ def _check_model(cfg: Config, err: _Errors, name: str, model: ModelConfig) -> No
     given = list(model.stages)
     if spec.flavors[arch.flavor].released:
         err.need(not given, f"models.{name}.stages", f"flavor {arch.flavor!r} is the released model, not trained here: set `stages: {{}}`")
+        err.need(model.starts_from is None, f"models.{name}.starts_from", f"flavor {arch.flavor!r} is the released model: it starts from nothing")
         return
+    if model.starts_from is not None:
+        declared = _after_shared_stage(cfg, err, name, model, declared)
+        if declared is None:
+            return
     for s in declared:
         if s not in model.stages:
             err.need(False, f"models.{name}.stages", f"missing stage {s!r} ({spec.stage(s).doc}); {arch.method}/{arch.flavor} trains {', '.join(declared)}")
@@ -170,6 +175,23 @@ def _check_model(cfg: Config, err: _Errors, name: str, model: ModelConfig) -> No
     needed = _needed_conditions(spec, options)
     for s in (s for s in given if s in declared):
         _check_stage(cfg, err, f"models.{name}.stages.{s}", spec.stage(s), model.stages[s], needed, spec.controls(options))
+
+
+def _after_shared_stage(cfg: Config, err: _Errors, name: str, model: ModelConfig, declared: list[str]) -> list[str] | None:
+    """The stages a model that `starts_from` another still trains (the method's after the shared one), or None after
+    recording why the reference is unusable."""
+    ref, where = model.starts_from, f"models.{name}.starts_from"
+    if not err.need(ref.model in cfg.models, f"{where}.model", f"unknown model {ref.model!r}; known: {', '.join(cfg.models)}"):
+        return None
+    other = cfg.models[ref.model]
+    same = (other.arch.method, other.arch.flavor, other.arch.resolution) == (model.arch.method, model.arch.flavor, model.arch.resolution)
+    if not err.need(same, f"{where}.model", f"{ref.model!r} is {other.arch.method}/{other.arch.flavor} at {other.arch.resolution}², "
+                    f"this model {model.arch.method}/{model.arch.flavor} at {model.arch.resolution}²: a checkpoint only starts the same network"):  # fmt: skip
+        return None
+    if not err.need(ref.stage in other.stages, f"{where}.stage", f"model {ref.model!r} trains no stage {ref.stage!r}; "
+                    f"its stages: {', '.join(other.stages) or '(none)'}"):  # fmt: skip
+        return None
+    return declared[declared.index(ref.stage) + 1 :] if ref.stage in declared else None  # else reported under that model
 
 
 def _check_samplers(cfg: Config, err: _Errors) -> None:

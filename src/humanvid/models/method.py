@@ -71,8 +71,18 @@ class Method(ABC):
 
     @classmethod
     @abstractmethod
-    def from_checkpoint(cls, path: Path, *, device: torch.device, weight_dtype: torch.dtype) -> "Method":
-        """A model saved by `save`."""
+    def from_checkpoint(cls, path: Path, *, device: torch.device, weight_dtype: torch.dtype, options: Section | None = None) -> "Method":
+        """A model saved by `save`; with `options`, those instead of the saved ones (a model whose first stage
+        starts from another model's checkpoint: `ModelConfig.starts_from`)."""
+
+    @classmethod
+    def read_checkpoint(cls, path: Path, options: Section | None = None) -> tuple[dict, Section]:
+        """(the checkpoint's humanvid.json, the options to build it with: `options`, else the saved ones); a clear
+        error when the folder is another method's."""
+        saved = read_spec(path)
+        if saved.get("method") != cls.spec.name:
+            raise ValueError(f"{path}: a {saved.get('method')} checkpoint, not {cls.spec.name}")
+        return saved, options if options is not None else cls.spec.parse_options(saved.get("options", {}))
 
     @abstractmethod
     def save(self, path: Path) -> None:

@@ -67,14 +67,19 @@ def stage_inputs(cfg: Config, layout: Layout, model: str, stage: str) -> list[Pa
     out = [layout.shards(d) / f for d in dict.fromkeys(s.dataset for s in st.sources()) for f in (INDEX_FILE, MANIFEST_FILE)]
     previous = previous_stage(cfg, model, stage)
     if previous is not None:
-        out.append(layout.checkpoint(model, previous))
+        out.append(layout.checkpoint(*previous))
     return out
 
 
-def previous_stage(cfg: Config, model: str, stage: str) -> str | None:
-    names = list(cfg.models[model].stages)
+def previous_stage(cfg: Config, model: str, stage: str) -> tuple[str, str] | None:
+    """(model, stage) whose checkpoint `stage` starts from: the model's stage before it, for its first stage the
+    stage it `starts_from` (another model's), else None (created fresh)."""
+    m = cfg.models[model]
+    names = list(m.stages)
     i = names.index(stage)
-    return names[i - 1] if i else None
+    if i:
+        return model, names[i - 1]
+    return (m.starts_from.model, m.starts_from.stage) if m.starts_from is not None else None
 
 
 def stage_stream(cfg: Config, layout: Layout, model: str, stage: str, conditions: tuple[str, ...], where: Placement, seed_offset: int,
@@ -99,15 +104,17 @@ def stage_stream(cfg: Config, layout: Layout, model: str, stage: str, conditions
 
 
 def build_model(cfg: Config, layout: Layout, model: str, stage: str, where: Placement):
-    """The model as the stage starts it: created for the first stage, else loaded from the previous one."""
+    """The model as the stage starts it: created for the first stage, else loaded from the previous one (with this
+    model's options: the previous checkpoint may be another model's, `starts_from`)."""
     m = cfg.models[model]
     spec = METHODS.get(m.arch.method)
     cls = spec.load()
+    options = spec.parse_options(m.arch.options)
     previous = previous_stage(cfg, model, stage)
     if previous is None:
-        return cls.create(m.arch.flavor, spec.parse_options(m.arch.options), resolution=m.arch.resolution, seed=m.run.seed,
+        return cls.create(m.arch.flavor, options, resolution=m.arch.resolution, seed=m.run.seed,
                           device=where.device, weight_dtype=where.weight_dtype, overrides=dict(cfg.weights.overrides))  # fmt: skip
-    return cls.from_checkpoint(layout.checkpoint(model, previous), device=where.device, weight_dtype=where.weight_dtype)
+    return cls.from_checkpoint(layout.checkpoint(*previous), device=where.device, weight_dtype=where.weight_dtype, options=options)
 
 
 def set_modes(method) -> None:

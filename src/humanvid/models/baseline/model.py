@@ -45,7 +45,6 @@ from humanvid.models.latent import (
     flat_keys,
     load_autoencoder,
 )
-from humanvid.models.method import read_spec
 
 DEPTH_NEAR_GREY = 0.2  # the depth image's grey at the person's farthest point (background stays 0)
 
@@ -347,17 +346,16 @@ class Baseline(LatentModel):
         self.save_modules(out_dir, spec)
 
     @classmethod
-    def from_checkpoint(cls, path: Path, *, device: torch.device, weight_dtype: torch.dtype) -> "Baseline":
+    def from_checkpoint(cls, path: Path, *, device: torch.device, weight_dtype: torch.dtype,
+                        options: BaselineOptions | None = None) -> "Baseline":  # fmt: skip
         ckpt_dir = Path(path)
-        spec = read_spec(ckpt_dir)
-        if spec.get("method") != "baseline":
-            raise ValueError(f"{ckpt_dir}: a {spec.get('method')} checkpoint, not baseline")
+        spec, options = cls.read_checkpoint(ckpt_dir, options)
         unet_cls = UNET_CLASSES[spec["unet_class"]]
         model = cls(
             load_autoencoder(ckpt_dir / "vae"),
             unet_cls.from_pretrained(ckpt_dir / "unet"),
             ControlNetModel.from_pretrained(ckpt_dir / "controlnet"),
             CLIPVisionModelWithProjection.from_pretrained(ckpt_dir / "image_encoder"),
-            spec["flavor"], spec["resolution"], spec["stage"], BaselineOptions.model_validate(spec.get("options", {})),
+            spec["flavor"], spec["resolution"], spec["stage"], options,
         )  # fmt: skip
         return model.to(device, weight_dtype)

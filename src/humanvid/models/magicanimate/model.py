@@ -48,7 +48,7 @@ from humanvid.models.latent import (
 from humanvid.models.magicanimate import attention, guided, released
 from humanvid.models.magicanimate.attention import Appearance
 from humanvid.models.magicanimate.spec import DEBUG_FLAVORS, SPEC, MagicAnimateOptions
-from humanvid.models.method import read_spec, to_unit
+from humanvid.models.method import to_unit
 from humanvid.state_dicts import load_model_folder
 
 # The released pipeline's scheduler (configs/inference/inference.yaml): AnimateDiff's linear betas, every
@@ -377,11 +377,10 @@ class MagicAnimate(LatentModel):
         save_null_text(out_dir, self.null_text)
 
     @classmethod
-    def from_checkpoint(cls, path: Path, *, device: torch.device, weight_dtype: torch.dtype) -> "MagicAnimate":
+    def from_checkpoint(cls, path: Path, *, device: torch.device, weight_dtype: torch.dtype,
+                        options: MagicAnimateOptions | None = None) -> "MagicAnimate":  # fmt: skip
         ckpt_dir = Path(path)
-        spec = read_spec(ckpt_dir)
-        if spec.get("method") != "magicanimate":
-            raise ValueError(f"{ckpt_dir}: a {spec.get('method')} checkpoint, not magicanimate")
+        spec, options = cls.read_checkpoint(ckpt_dir, options)
         unet_cls = UNET_CLASSES[spec["unet_class"]]
         model = cls(
             load_autoencoder(ckpt_dir / "vae"),
@@ -389,7 +388,7 @@ class MagicAnimate(LatentModel):
             UNet2DConditionModel.from_pretrained(ckpt_dir / "appearance_encoder"),
             ControlNetModel.from_pretrained(ckpt_dir / "controlnet"),
             load_null_text(ckpt_dir),
-            spec["flavor"], spec["resolution"], spec["stage"], MagicAnimateOptions.model_validate(spec.get("options", {})),
+            spec["flavor"], spec["resolution"], spec["stage"], options,
         )  # fmt: skip
         return model.to(device, weight_dtype)
 

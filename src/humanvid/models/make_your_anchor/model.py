@@ -54,7 +54,6 @@ from humanvid.models.latent import (
 from humanvid.models.make_your_anchor import face as face_geometry
 from humanvid.models.make_your_anchor.attention import inflate
 from humanvid.models.make_your_anchor.spec import DEBUG_FLAVORS, FACE_LANDMARKS, SPEC, MakeYourAnchorOptions
-from humanvid.models.method import read_spec
 from humanvid.state_dicts import load_model_folder
 
 
@@ -403,11 +402,10 @@ class MakeYourAnchor(LatentModel):
         save_null_text(out_dir, self.null_text)
 
     @classmethod
-    def from_checkpoint(cls, path: Path, *, device: torch.device, weight_dtype: torch.dtype) -> "MakeYourAnchor":
+    def from_checkpoint(cls, path: Path, *, device: torch.device, weight_dtype: torch.dtype,
+                        options: MakeYourAnchorOptions | None = None) -> "MakeYourAnchor":  # fmt: skip
         ckpt_dir = Path(path)
-        spec = read_spec(ckpt_dir)
-        if spec.get("method") != "make_your_anchor":
-            raise ValueError(f"{ckpt_dir}: a {spec.get('method')} checkpoint, not make_your_anchor")
+        spec, options = cls.read_checkpoint(ckpt_dir, options)
         face = (ckpt_dir / "face_unet").is_dir()
         model = cls(
             load_autoencoder(ckpt_dir / "vae"),
@@ -415,7 +413,7 @@ class MakeYourAnchor(LatentModel):
             ControlNetModel.from_pretrained(ckpt_dir / "controlnet"),
             CLIPVisionModel.from_pretrained(ckpt_dir / "image_encoder"),
             load_null_text(ckpt_dir),
-            spec["flavor"], spec["resolution"], spec["stage"], MakeYourAnchorOptions.model_validate(spec.get("options", {})),
+            spec["flavor"], spec["resolution"], spec["stage"], options,
             UNet2DConditionModel.from_pretrained(ckpt_dir / "face_unet") if face else None,
             ControlNetModel.from_pretrained(ckpt_dir / "face_controlnet") if face else None,
         )  # fmt: skip

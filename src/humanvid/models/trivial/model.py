@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
-from humanvid.models.method import SPEC_FILE, Method, read_spec, to_unit
+from humanvid.models.method import SPEC_FILE, Method, to_unit
 from humanvid.models.trivial.spec import SPEC, TrivialOptions
 
 MEAN_FILE = "mean_frame.safetensors"
@@ -47,10 +47,8 @@ class Trivial(Method):
         return cls(flavor, resolution, stage, mean, device, options)
 
     @classmethod
-    def from_checkpoint(cls, path: Path, *, device: torch.device, weight_dtype: torch.dtype) -> "Trivial":
-        spec = read_spec(path)
-        if spec.get("method") != "trivial":
-            raise ValueError(f"{path}: a {spec.get('method')} checkpoint, not trivial")
+    def from_checkpoint(cls, path: Path, *, device: torch.device, weight_dtype: torch.dtype, options: TrivialOptions | None = None) -> "Trivial":
+        spec, _ = cls.read_checkpoint(path, options)  # no options
         mean = None
         if spec["flavor"] == "mean_frame":
             mean = MeanFrame(spec["resolution"])
