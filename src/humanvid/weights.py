@@ -78,6 +78,9 @@ WEIGHTS: dict[str, WeightSource] = {
                      manual="Google Drive / OneDrive links in the README of https://github.com/ICTMCG/Make-Your-Anchor: download "
                             "inference/checkpoints/seth and place its body/ and head/ folders as shown, or set weights.overrides."
                             "make-your-anchor-seth to that folder"),  # fmt: skip
+        WeightSource("bisenet-face-parsing", "make_your_anchor (face_mask: bisenet): BiSeNet face parsing, the facial mask the release "
+                     "inpaints (19 CelebAMask-HQ classes)", "MIT (zllrunning/face-parsing.PyTorch)",
+                     url="https://github.com/ICTMCG/Make-Your-Anchor/raw/main/inference/res/cp/79999_iter.pth", filename="79999_iter.pth"),  # fmt: skip
         WeightSource("sd15-inpainting", "make_your_anchor/sd15: the Face SGDM's inpainting UNet (9 input channels: latent, mask, masked latent)",
                      "CreativeML OpenRAIL-M", repo="stable-diffusion-v1-5/stable-diffusion-inpainting"),  # fmt: skip
         WeightSource("sd-image-variations", "disco/sd_image_variations, released: SD fine-tuned on CLIP image embeddings (VAE, UNet, "
