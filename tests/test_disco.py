@@ -27,9 +27,8 @@ SIZE = 32
 
 
 def _model(stage: str = "hap", **options) -> Disco:
-    model = Disco.create(
-        "debug_pixel", DiscoOptions(prediction="sample", **options), resolution=SIZE, seed=0, device=CPU, weight_dtype=torch.float32
-    )
+    options = {"prediction": "sample", **options}
+    model = Disco.create("debug_pixel", DiscoOptions(**options), resolution=SIZE, seed=0, device=CPU, weight_dtype=torch.float32)
     if stage != "base":
         model.prepare("hap", seed=0)
     model.prepare(stage, seed=0)
@@ -177,3 +176,24 @@ def test_the_loader_hands_over_the_references_mask_flipped_with_it(tmp_path):
         assert np.array_equal(sample["reference_alpha"].numpy(), first[:, ::-1] if flip else first)  # frame 0's, mirrored with the sample
     with pytest.raises(ValueError, match="reference conditions \\['alpha'\\] must be loaded image conditions"):
         ShardSamples(reader, parse_recipe({"kind": "disco"}), SIZE, "train", seed=0, conditions=("openpose18",))
+
+
+def test_an_untrained_residual_model_draws_the_references_background():
+    """`residual` is around the reference's background: with its output layer at zero the model's frames are the
+    reference with the person cut out, whatever the pose."""
+    from humanvid.config import SamplerConfig
+
+    model = _model("finetune", prediction="residual")
+    g = torch.Generator().manual_seed(2)
+    reference = torch.rand(3, SIZE, SIZE, generator=g) * 2 - 1
+    alpha = torch.zeros(4, SIZE, SIZE, dtype=torch.uint8)
+    alpha[0, 8:24, 10:20] = 255  # the reference's person
+    sampler = SamplerConfig(model="m", data="d", window=2, overlap=0, steps=2, guidance_scale=1.0)
+    out = model.generate(
+        reference, torch.rand(4, 3, SIZE, SIZE, generator=g), 4, sampler, torch.Generator().manual_seed(0), {"alpha": alpha}
+    )
+    _, background = split_reference(reference[None], alpha[:1].float() / 255)
+    assert out["rgb"].shape == (4, 3, SIZE, SIZE)
+    torch.testing.assert_close(out["rgb"], background.expand(4, -1, -1, -1), rtol=0, atol=1e-5)
+    with pytest.raises(ValueError, match="'alpha' condition is needed"):
+        model.generate(reference, torch.rand(4, 3, SIZE, SIZE), 4, sampler, torch.Generator(), None)

@@ -265,12 +265,12 @@ class Disco(LatentModel):
             raise ValueError(f"DisCo trains on one frame per sample, got {k}")
         latents = self.encode(frames.flatten(0, 1), generator, flat_keys(batch.get("frame_keys")))[:, None]
         reference = batch["reference"].to(self.device)
+        foreground, behind = split_reference(reference, batch["reference_mask"])
         if stage == "base":
             with torch.no_grad():
                 context = self.image_embedding(frames[:, 0])
             background = pose = None
         else:
-            foreground, behind = split_reference(reference, batch["reference_mask"])
             dropped = (
                 stage == "finetune"
                 and self.options.reference_drop > 0
@@ -279,8 +279,7 @@ class Disco(LatentModel):
             context = self.reference_tokens(torch.zeros_like(foreground) if dropped else foreground)
             background = self.encode(behind, generator)
             pose = batch["control"][:, 0].to(self.device) if stage == "finetune" else None
-        reference_latents = self.encode(reference, keys=batch.get("reference_key")) if self.residual else None
-        diffused = self.diffused(latents, reference_latents)
+        diffused = self.diffused(latents, self.encode(behind) if self.residual else None)
         noisy, noise, t = self.noised(diffused, generator)
         pred = self.predict(noisy[:, 0], t, context, background, pose)
         return {"loss": self.prediction_loss(pred, self.prediction_target(diffused[:, 0], noise[:, 0]))}
@@ -306,8 +305,8 @@ class Disco(LatentModel):
         reference = reference[None].to(self.device)
         foreground, behind = split_reference(reference, self._reference_mask)
         state = {"context": self.reference_tokens(foreground), "background": self.encode(behind), "pose": control.to(self.dtype),
-                 "guidance_scale": guidance_scale, "condition_scale": condition_scale,
-                 "reference": self.encode(reference) if self.residual else None}  # fmt: skip
+                 "guidance_scale": guidance_scale, "condition_scale": condition_scale}  # fmt: skip
+        state["reference"] = state["background"] if self.residual else None  # what `residual` is around (DiscoOptions)
         if guidance_scale > 1.0:
             state["uncond_context"] = self.reference_tokens(torch.zeros_like(foreground))
         return state

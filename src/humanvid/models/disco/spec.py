@@ -14,7 +14,10 @@ MASK_CONDITION = "alpha"
 
 
 class DiscoOptions(DiffusionOptions):
-    """`arch.options` of DisCo (docs/disco.md)."""
+    """`arch.options` of DisCo (docs/disco.md). Its `residual` is around the reference's *background* (the frame times one
+    minus its human mask: what the background ControlNet reads), not the whole reference: the reference's person stands
+    in another pose, and in human attribute pre-training the reference is the frame itself, whose residual would be
+    zero. The untrained residual model draws the background alone."""
 
     reference_drop: float = Field(0.0, ge=0, lt=1)
     """Probability of replacing a training sample's reference by zeros (its foreground for CLIP, and its background
