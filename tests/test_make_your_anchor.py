@@ -3,6 +3,8 @@ denoising's shared noise, stage freezing, checkpoints and the sd15 flavor's load
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from diffusers import AutoencoderKL, UNet2DConditionModel
@@ -253,8 +255,9 @@ def test_face_enhancement_changes_only_the_masked_faces():
     mesh = torch.rand(3, 3, SIZE, SIZE, generator=gen)
     settings = FaceEnhancementConfig(steps=2, guidance_scale=2.0)
     out = model.enhance_faces(rgb, keypoints, mesh, rgb[0], settings, torch.Generator().manual_seed(0))
-    rows, matrices, masks = model.face_alignment(keypoints)
+    rows, matrices, points = model.face_alignment(keypoints)
     assert rows.tolist() == [0, 1]
+    masks = model.face_masks(face.warp(rgb[rows], matrices, (model.options.face_size,) * 2), points)
     reach = face.warp(masks, face.invert_affine(matrices), (SIZE, SIZE))[:, 0] > 0  # (2, S, S)
     assert reach.any() and (~reach).any()
     for i in (0, 1):
@@ -324,3 +327,87 @@ def test_the_released_seth_checkpoints_load_by_name_key_for_key(tmp_path):
     wrong = _sd15_folders(tmp_path / "w") | {"make-your-anchor-seth": _seth(tmp_path / "seth9", head_controlnet_channels=9)}
     with pytest.raises(ValueError, match="head UNet takes 9 channels and its ControlNet 9; an inpainting SGDM takes 9 and 4"):
         MakeYourAnchor.create("released", None, resolution=SIZE, seed=0, device=CPU, weight_dtype=torch.float32, overrides=wrong)
+
+
+# -- BiSeNet face parsing (face_mask: bisenet) ------------------------------------------------------------------
+
+
+RELEASE_PARSER_KEYS = (  # names in the release's bisenet.py / resnet.py (BiSeNet(n_classes=19).state_dict())
+    "cp.resnet.conv1.weight", "cp.resnet.bn1.running_mean", "cp.resnet.layer1.0.conv1.weight", "cp.resnet.layer2.0.downsample.0.weight",
+    "cp.resnet.layer2.0.downsample.1.num_batches_tracked", "cp.resnet.layer4.1.bn2.bias", "cp.arm16.conv.conv.weight", "cp.arm16.conv.bn.weight",
+    "cp.arm32.conv_atten.weight", "cp.arm32.bn_atten.running_var", "cp.conv_head32.conv.weight", "cp.conv_head16.bn.bias",
+    "cp.conv_avg.conv.weight", "ffm.convblk.conv.weight", "ffm.convblk.bn.weight", "ffm.conv1.weight", "ffm.conv2.weight",
+    "conv_out.conv.conv.weight", "conv_out.conv.bn.running_mean", "conv_out.conv_out.weight", "conv_out16.conv_out.weight", "conv_out32.conv.conv.weight",
+)  # fmt: skip
+
+
+def _parser_file(tmp_path, seed: int = 3) -> Path:
+    from humanvid.models.make_your_anchor.face_parsing import FaceParser
+
+    torch.manual_seed(seed)
+    parser = FaceParser()
+    path = tmp_path / "79999_iter.pth"
+    torch.save(parser.state_dict(), path)  # how the release saved it: a plain state dict
+    return path
+
+
+def test_the_face_parser_has_the_released_keys_and_loads_them_by_name(tmp_path):
+    from humanvid.models.make_your_anchor.face_parsing import FaceParser
+
+    state = FaceParser().state_dict()
+    assert set(RELEASE_PARSER_KEYS) <= set(state)
+    assert state["conv_out.conv_out.weight"].shape == (19, 256, 1, 1) and state["cp.arm16.conv.conv.weight"].shape == (128, 256, 3, 3)
+    path = _parser_file(tmp_path)
+    loaded = FaceParser.from_file(path, CPU, torch.float32)
+    assert all(torch.equal(v, loaded.state_dict()[k]) for k, v in torch.load(path, weights_only=True).items())
+    assert not loaded.training and not any(p.requires_grad for p in loaded.parameters())
+    renamed = torch.load(path, weights_only=True)
+    renamed["ffm.conv3.weight"] = renamed.pop("ffm.conv2.weight")
+    torch.save(renamed, tmp_path / "renamed.pth")
+    with pytest.raises(ValueError, match=r"missing \['ffm.conv2.weight'\], unexpected \['ffm.conv3.weight'\]"):
+        FaceParser.from_file(tmp_path / "renamed.pth", CPU, torch.float32)
+
+
+def test_the_parsed_face_mask_is_the_releases_classes_dilated_once(monkeypatch):
+    from humanvid.models.make_your_anchor import face_parsing
+    from humanvid.models.make_your_anchor.face_parsing import FaceParser
+
+    parser = FaceParser().eval()
+    classes = torch.zeros(512, 512, dtype=torch.long)
+    classes[100:200, 100:200] = 1  # skin: face
+    classes[300:310, 300:310] = 17  # hair: not face
+    classes[400:401, 50:52] = 12  # upper lip: face
+    monkeypatch.setattr(
+        FaceParser,
+        "forward",
+        lambda self, x: torch.nn.functional.one_hot(classes, 19).permute(2, 0, 1)[None].float().expand(len(x), -1, -1, -1),
+    )
+    masks = parser.face_masks(torch.zeros(2, 3, 512, 512))
+    expected = torch.zeros(512, 512)
+    expected[99:201, 99:201] = 1
+    expected[399:402, 49:53] = 1
+    assert masks.shape == (2, 1, 512, 512) and torch.equal(masks[0, 0], expected) and torch.equal(masks[1, 0], expected)
+    assert face_parsing.NOT_FACE == tuple(face_parsing.CLASSES.index(c) for c in ("background", "neck", "neck_l", "cloth", "hair", "hat"))
+    small = parser.face_masks(torch.zeros(1, 3, 16, 16))  # a crop of another size: the mask brought back to it
+    assert small.shape == (1, 1, 16, 16) and small.sum() > 0
+
+
+def test_a_bisenet_face_stage_keeps_its_parser_in_the_checkpoint(tmp_path):
+    path = _parser_file(tmp_path)
+    model = _model(prediction="sample", face_size=16, face_mask="bisenet")
+    with pytest.raises(FileNotFoundError):  # not on this machine, no override: a clear refusal, no fallback to landmarks
+        model.prepare("face", seed=0)
+    model = _model(prediction="sample", face_size=16, face_mask="bisenet")
+    model.prepare("face", seed=0, overrides={"bisenet-face-parsing": str(path)})
+    assert "face_parser" in model.modules() and path.name == "79999_iter.pth"
+    trained = {id(p) for p in model.trainable_parameters("face")}
+    assert not any(id(p) in trained or p.requires_grad for p in model.face_parser.parameters())  # frozen, as in the release
+    model.save(tmp_path / "ckpt")
+    again = MakeYourAnchor.from_checkpoint(tmp_path / "ckpt", device=CPU, weight_dtype=torch.float32)
+    assert all(torch.equal(v, again.face_parser.state_dict()[k]) for k, v in model.face_parser.state_dict().items())
+    crops = torch.rand(2, 3, 16, 16) * 2 - 1
+    assert torch.equal(again.face_masks(crops, torch.zeros(2, 68, 2)), model.face_parser.face_masks(crops))
+    from humanvid.models import METHODS
+
+    spec = METHODS.get("make_your_anchor")
+    assert spec.option_weights(spec.parse_options({"face_mask": "bisenet"})) == ("bisenet-face-parsing",)

@@ -78,8 +78,20 @@ WEIGHTS: dict[str, WeightSource] = {
                      manual="Google Drive / OneDrive links in the README of https://github.com/ICTMCG/Make-Your-Anchor: download "
                             "inference/checkpoints/seth and place its body/ and head/ folders as shown, or set weights.overrides."
                             "make-your-anchor-seth to that folder"),  # fmt: skip
+        WeightSource("bisenet-face-parsing", "make_your_anchor (face_mask: bisenet): BiSeNet face parsing, the facial mask the release "
+                     "inpaints (19 CelebAMask-HQ classes)", "MIT (zllrunning/face-parsing.PyTorch)",
+                     url="https://github.com/ICTMCG/Make-Your-Anchor/raw/main/inference/res/cp/79999_iter.pth", filename="79999_iter.pth"),  # fmt: skip
         WeightSource("sd15-inpainting", "make_your_anchor/sd15: the Face SGDM's inpainting UNet (9 input channels: latent, mask, masked latent)",
                      "CreativeML OpenRAIL-M", repo="stable-diffusion-v1-5/stable-diffusion-inpainting"),  # fmt: skip
+        WeightSource("sd-image-variations", "disco/sd_image_variations, released: SD fine-tuned on CLIP image embeddings (VAE, UNet, "
+                     "CLIPVisionModelWithProjection image_encoder), DisCo's base", "CreativeML OpenRAIL-M",
+                     repo="lambdalabs/sd-image-variations-diffusers"),  # fmt: skip
+        WeightSource("disco-tiktok", "disco/released: DisCo fine-tuned on TikTok (a DeepSpeed `mp_rank_00_model_states.pt`: its Net's state "
+                     "dict under `module`)", "Apache-2.0 (Wangt-CN/DisCo)",
+                     manual="OneDrive / GCS links in the README and issue #25 of https://github.com/Wangt-CN/DisCo (e.g. "
+                            "checkpoint_ft/tiktok_cfg/mp_rank_00_model_states.pt): convert it once with `python -m "
+                            "humanvid.models.disco.released <checkpoint.pt> <folder>` (safetensors) and place the folder, or set "
+                            "weights.overrides.disco-tiktok to it"),  # fmt: skip
         WeightSource("sd-vae-ft-mse", "magicanimate/sd15, released: the fine-tuned SD VAE MagicAnimate decodes with", "MIT",
                      repo="stabilityai/sd-vae-ft-mse"),  # fmt: skip
         WeightSource("animatediff-v1-5", "magicanimate/sd15: AnimateDiff v1 motion modules (temporal attention init)", "Apache-2.0",

@@ -93,6 +93,8 @@ class MethodSpec:
     """Options -> what it generates (OUTPUT_KINDS)."""
     conditions: Callable[[Section], tuple[str, ...]] = lambda options: ()
     """Options -> shard conditions its training batches need beyond its controls (e.g. depth to learn to generate it)."""
+    option_weights: Callable[[Section], tuple[str, ...]] = lambda options: ()
+    """Options -> released weights they add to the flavor's (Make-Your-Anchor's BiSeNet face parser)."""
     sampling_conditions: Callable[[Section, Any], tuple[str, ...]] = lambda options, sampler: ()
     """Options and a `SamplerConfig` -> shard conditions sampling reads beyond its controls (Make-Your-Anchor's face
     landmarks when the sampler enhances faces); `Method.generate` gets them in model pixels."""

@@ -1,7 +1,7 @@
 """Training-sample recipes: which frames each training stage reads, one class per recipe, by `kind`.
 
 Built-ins: `reference_clip` (the baseline's own) and the papers' `magicanimate_pair`,
-`magicanimate_video`, `idol`, `make_your_anchor`, `diffperformer` (papers.py; docs/loader.md). Other
+`magicanimate_video`, `idol`, `make_your_anchor`, `diffperformer`, `disco` (papers.py; docs/loader.md). Other
 packages add theirs through the `humanvid.recipes` entry-point group. Each entry is checked when it is
 first loaded: a `Recipe` subclass whose `kind` defaults to its registered name.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from humanvid.recipes.base import ClipInfo, Pick, Recipe
-from humanvid.recipes.papers import DiffPerformer, Idol, MagicAnimatePair, MagicAnimateVideo, MakeYourAnchor
+from humanvid.recipes.papers import DiffPerformer, Disco, Idol, MagicAnimatePair, MagicAnimateVideo, MakeYourAnchor
 from humanvid.recipes.reference_clip import ReferenceClip
 from humanvid.registry import Registry
 
@@ -25,7 +25,7 @@ def _check(name: str, cls: type) -> None:
 
 
 RECIPES: Registry[type[Recipe]] = Registry("training-sample recipe", "humanvid.recipes", check=_check)
-for _cls in (ReferenceClip, MagicAnimatePair, MagicAnimateVideo, Idol, MakeYourAnchor, DiffPerformer):
+for _cls in (ReferenceClip, MagicAnimatePair, MagicAnimateVideo, Idol, MakeYourAnchor, DiffPerformer, Disco):
     RECIPES.add(_cls.model_fields["kind"].default, _cls)
 
 
@@ -38,5 +38,5 @@ def parse_recipe(data: Any) -> Recipe:
     return RECIPES.get(data["kind"]).model_validate(data)
 
 
-__all__ = ["RECIPES", "ClipInfo", "DiffPerformer", "Idol", "MagicAnimatePair", "MagicAnimateVideo", "MakeYourAnchor", "Pick", "Recipe",
+__all__ = ["RECIPES", "ClipInfo", "DiffPerformer", "Disco", "Idol", "MagicAnimatePair", "MagicAnimateVideo", "MakeYourAnchor", "Pick", "Recipe",
            "ReferenceClip", "parse_recipe"]  # fmt: skip

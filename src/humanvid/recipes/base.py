@@ -68,6 +68,11 @@ class Recipe(Section):
         """Shard conditions its samples need beyond those the model's control reads."""
         return ()
 
+    def reference_conditions(self) -> tuple[str, ...]:
+        """Image conditions read for the reference frame too (among the loaded ones), delivered as
+        `reference_{name}` (S, S) beside `reference` (DisCo splits its reference by the human mask)."""
+        return ()
+
     def sample_extras(self, clip: ClipInfo) -> dict:
         """Per-sample values beyond frames and conditions (e.g. DiffPerformer's usable frame count)."""
         return {}

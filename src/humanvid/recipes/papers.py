@@ -10,6 +10,9 @@
 - `make_your_anchor`: one frame and a random reference frame of the same identity (any of its clips),
   with an SMPL-X perturbation hook.
 - `diffperformer`: 8-frame windows from the first 80 % of each video.
+- `disco`: one frame with a reference whose human mask comes too — the frame itself (DisCo's human attribute
+  pre-training reconstructs an image from its own foreground and background) or its video's first frame (DisCo's
+  TikTok fine-tuning, `get_reference_frame_idx`).
 Horizontal flips where the paper uses them (MagicAnimate flips whole videos).
 """
 
@@ -158,6 +161,35 @@ class MakeYourAnchor(Recipe):
         other = pool[int(rng.integers(0, len(pool)))]
         extras = {"perturb": self.perturb, "perturb_seed": int(rng.integers(0, 2**31))} if self.perturb else {}
         return Pick(clip.clip_id, [int(rng.integers(0, n))], (other.clip_id, int(rng.integers(0, other.num_frames))), flip, extras=extras)
+
+
+class Disco(Recipe):
+    """DisCo: a frame and a reference frame with its human mask (`reference_alpha`: foreground for CLIP, background for
+    the background ControlNet)."""
+
+    kind: Literal["disco"] = "disco"
+    reference: Literal["self", "first"] = "first"
+    """`self`: the frame is its own reference (human attribute pre-training); `first`: the video's first frame (the
+    release's fine-tuning and its test protocol)."""
+    flip_p: float = Field(0.0, ge=0, le=1)
+    """Horizontal flip probability (the release's augmentation is a random resized crop, no flip)."""
+
+    def span(self) -> int:
+        return 1
+
+    def conditions(self) -> tuple[str, ...]:
+        return ("alpha",)
+
+    def reference_conditions(self) -> tuple[str, ...]:
+        return ("alpha",)
+
+    def pick(self, clip, rng, identity_clips=None) -> Pick:
+        self._check_span(clip)
+        flip = bool(rng.random() < self.flip_p)
+        t = int(rng.integers(0, clip.num_frames))
+        if self.reference == "self":
+            return Pick(clip.clip_id, [t], (clip.clip_id, t), flip, image_joint=True)
+        return Pick(clip.clip_id, [t], (clip.clip_id, 0), flip, image_joint=t == 0)
 
 
 class DiffPerformer(Recipe):

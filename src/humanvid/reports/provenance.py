@@ -9,11 +9,12 @@ if TYPE_CHECKING:
 
 
 def model_weights(cfg: Config, model: str) -> tuple[str, ...]:
-    """The released weights a model's flavor loads (none for a debug flavor or a trivial floor)."""
+    """The released weights a model's flavor and options load (none for a debug flavor or a trivial floor)."""
     from humanvid.models import METHODS
 
     arch = cfg.models[model].arch
-    return METHODS.get(arch.method).flavors[arch.flavor].weights
+    spec = METHODS.get(arch.method)
+    return tuple(dict.fromkeys(spec.flavors[arch.flavor].weights + spec.option_weights(spec.parse_options(arch.options))))
 
 
 def untrained(cfg: Config, model: str) -> str:

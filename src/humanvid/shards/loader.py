@@ -187,6 +187,10 @@ class ShardSamples(torch.utils.data.IterableDataset):
             raise ValueError(f"sampler {cfg.kind} perturbs SMPL-X with {wanted!r}: pass perturbation=MeshPerturbation({wanted!r}, ...)")
         if wanted and not {"smplx", "mesh_normals"} <= set(conditions):
             raise ValueError(f"SMPL-X perturbation {wanted!r} re-renders the mesh: load the conditions 'smplx' and 'mesh_normals'")
+        by_reference = set(cfg.reference_conditions())
+        if not by_reference <= set(conditions) or by_reference & (set(KEYPOINT_CONDITIONS) | set(ARRAY_CONDITIONS)):
+            raise ValueError(f"recipe {cfg.kind}: reference conditions {sorted(by_reference)} must be loaded image conditions "
+                             f"(loaded: {sorted(conditions)})")  # fmt: skip
         self.perturbation = perturbation if wanted else None
         self.reader, self.cfg, self.resolution, self.split, self.seed = reader, cfg, resolution, split, seed
         self.conditions, self.rank, self.world_size = tuple(conditions), rank, world_size
@@ -319,7 +323,8 @@ class ShardSamples(torch.utils.data.IterableDataset):
             raw = self.reader.read_items(entry, ("frames",) + self.conditions, offsets)
             for j, (key, _offset) in enumerate(items):
                 item = {"jpeg": raw["frames"][j], "where": (entry, key[1])}
-                conds = self.conditions if key in targets else ()  # a reference-only frame needs no condition
+                # a reference-only frame needs only what the recipe reads of it
+                conds = self.conditions if key in targets else self.cfg.reference_conditions()
                 for name in conds:
                     value = raw[name][j]
                     if name in ARRAY_CONDITIONS:
@@ -412,6 +417,9 @@ class ShardSamples(torch.utils.data.IterableDataset):
                         planes[..., 0] = np.where(planes[..., 2] > 0, 255 - planes[..., 0], 0)
                 t = torch.from_numpy(planes)
                 sample[name] = t.permute(0, 3, 1, 2) if t.ndim == 4 else t
+        for name in self.cfg.reference_conditions():  # flipped with the sample, as the reference is
+            plane = crop_resize_plane(decoded[p.reference][name], s)
+            sample[f"reference_{name}"] = torch.from_numpy(plane[:, ::-1].copy() if p.flip else plane)
         sample.update(self.cfg.sample_extras(self.clips[p.clip_id].info))
         if p.extras:
             sample["extras"] = p.extras

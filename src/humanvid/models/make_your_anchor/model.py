@@ -53,7 +53,8 @@ from humanvid.models.latent import (
 )
 from humanvid.models.make_your_anchor import face as face_geometry
 from humanvid.models.make_your_anchor.attention import inflate
-from humanvid.models.make_your_anchor.spec import DEBUG_FLAVORS, FACE_LANDMARKS, SPEC, MakeYourAnchorOptions
+from humanvid.models.make_your_anchor.face_parsing import FaceParser
+from humanvid.models.make_your_anchor.spec import DEBUG_FLAVORS, FACE_LANDMARKS, FACE_PARSER_WEIGHTS, SPEC, MakeYourAnchorOptions
 from humanvid.state_dicts import load_model_folder
 
 
@@ -85,12 +86,13 @@ class MakeYourAnchor(LatentModel):
 
     def __init__(self, vae, unet, controlnet, image_encoder, null_text: torch.Tensor, flavor: str, resolution: int, stage: str,
                  options: MakeYourAnchorOptions | None = None, face_unet: UNet2DConditionModel | None = None,
-                 face_controlnet: ControlNetModel | None = None) -> None:  # fmt: skip
+                 face_controlnet: ControlNetModel | None = None, face_parser: FaceParser | None = None) -> None:  # fmt: skip
         self.vae: AutoencoderKL | PatchAutoencoder = vae
         self.unet: UNet2DConditionModel = unet
         self.controlnet: ControlNetModel = controlnet
         self.image_encoder: CLIPVisionModel = image_encoder
         self.face_unet, self.face_controlnet = face_unet, face_controlnet  # from the `face` stage on
+        self.face_parser = face_parser  # with `face_mask: bisenet`, from the `face` stage on (frozen)
         self.null_text = null_text  # (1, 77, D)
         self.flavor, self.resolution, self.stage = flavor, resolution, stage
         self.options = options or MakeYourAnchorOptions()
@@ -115,6 +117,8 @@ class MakeYourAnchor(LatentModel):
             parts = cls._debug_components(resolution) if flavor in DEBUG_FLAVORS else cls._sd15_components(overrides)
         stage = "released" if cls.spec.flavors[flavor].released else cls.spec.stages_for(flavor)[0].name
         model = cls(*parts, flavor, resolution, stage, options, *face)
+        if flavor == "released":
+            model.face_parser = model._face_parser(overrides)
         model.residual_head_from_zero(model.unet)
         model.check_resolution()
         return model.to(device, weight_dtype)
@@ -179,7 +183,14 @@ class MakeYourAnchor(LatentModel):
         device, dtype = self.device, self.dtype
         torch.manual_seed(seed)
         self.face_unet, self.face_controlnet = self._face_components(overrides)
+        self.face_parser = self._face_parser(overrides)
         self.to(device, dtype)
+
+    def _face_parser(self, overrides: dict[str, str] | None = None) -> FaceParser | None:
+        """BiSeNet by name for `face_mask: bisenet` (None for the landmark mask)."""
+        if self.options.face_mask != "bisenet":
+            return None
+        return FaceParser.from_file(weights.resolve(FACE_PARSER_WEIGHTS, overrides), self.device, self.dtype)
 
     def _face_components(self, overrides: dict[str, str] | None = None) -> tuple[UNet2DConditionModel, ControlNetModel]:
         """The inpainting UNet ([z_t, M, z_M]: 2C + 1 input channels) and a ControlNet copied from it. sd15: SD-inpainting's
@@ -202,6 +213,8 @@ class MakeYourAnchor(LatentModel):
         parts = {"vae": self.vae, "unet": self.unet, "controlnet": self.controlnet, "image_encoder": self.image_encoder}
         if self.face_unet is not None:
             parts |= {"face_unet": self.face_unet, "face_controlnet": self.face_controlnet}
+        if self.face_parser is not None:
+            parts["face_parser"] = self.face_parser
         return parts
 
     def to(self, device: torch.device, dtype: torch.dtype) -> "MakeYourAnchor":
@@ -266,16 +279,25 @@ class MakeYourAnchor(LatentModel):
     # ------------------------------------------------------------------ the Face SGDM
     def face_alignment(self, landmarks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """COCO-WholeBody keypoints (N, 133, 3) in model pixels -> (the rows whose face is aligned (n,), their crop-to-
-        frame matrices (n, 2, 3), their landmark masks (n, 1, f, f) in crop pixels)."""
+        frame matrices (n, 2, 3), their 68 face points in crop pixels (n, 68, 2))."""
         points = landmarks[:, FACE_START : FACE_START + face_geometry.FACE_POINTS].float()
         eyes = (points[:, 36:42, :2].mean(1) - points[:, 42:48, :2].mean(1)).norm(dim=-1)
         rows = torch.nonzero(((points[..., 2] > 0).float().mean(-1) >= FACE_VISIBLE) & (eyes > MIN_EYE_DISTANCE)).flatten()
         size = self.options.face_size
         matrices = face_geometry.crop_to_frame(face_geometry.ffhq_quad(points[rows, :, :2]), size)
-        in_crop = face_geometry.apply_affine(face_geometry.invert_affine(matrices), points[rows, :, :2])
-        masks = [face_geometry.landmark_mask(p, size, self.options.face_mask_margin) for p in in_crop]
-        masks = torch.stack(masks)[:, None] if masks else torch.zeros(0, 1, size, size, device=landmarks.device)
-        return rows, matrices, masks
+        return rows, matrices, face_geometry.apply_affine(face_geometry.invert_affine(matrices), points[rows, :, :2])
+
+    def face_masks(self, crops: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+        """Aligned crops (n, 3, f, f) in [-1, 1] and their face points (n, 68, 2) -> the region to inpaint (n, 1, f, f):
+        BiSeNet's face classes (`face_mask: bisenet`, the release's `get_mask.py`) or the hull of jaw and brows
+        (`landmarks`)."""
+        if self.options.face_mask == "bisenet":
+            if self.face_parser is None:
+                raise ValueError("face_mask bisenet: this model holds no face parser (its face stage loads `bisenet-face-parsing`)")
+            return self.face_parser.face_masks(crops).to(crops.dtype)
+        size = crops.shape[-1]
+        masks = [face_geometry.landmark_mask(p, size, self.options.face_mask_margin) for p in points]
+        return torch.stack(masks)[:, None] if masks else torch.zeros(0, 1, size, size, device=crops.device)
 
     def face_inputs(self, crops: torch.Tensor, masks: torch.Tensor, generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
         """Face crops (n, 3, f, f) in [-1, 1] and face masks (n, 1, f, f) -> (M at latent size, z_M): what the inpainting
@@ -303,11 +325,12 @@ class MakeYourAnchor(LatentModel):
     def face_loss(self, batch: dict, generator: torch.Generator) -> dict[str, torch.Tensor]:
         """Inpainting on ground truth: each frame's aligned face crop, its landmark mask, the mesh crop through the same
         alignment, the reference's CLIP tokens. The crop's latents diffuse as they are (`residual` is the body's)."""
-        rows, matrices, masks = self.face_alignment(batch[FACE_LANDMARKS][:, 0])
+        rows, matrices, points = self.face_alignment(batch[FACE_LANDMARKS][:, 0])
         if not len(rows):  # no face in this batch: a zero that still reaches the trained parameters
             return {"loss": sum(p.sum() for p in self.face_unet.conv_out.parameters()) * 0.0, "faces": torch.tensor(0.0)}
         size = (self.options.face_size,) * 2
         crops = face_geometry.warp(batch["frames"][rows, 0].float(), matrices, size)
+        masks = self.face_masks(crops, points)
         mesh = face_geometry.warp(batch["control"][rows, 0].float(), matrices, size)
         mask, masked = self.face_inputs(crops, masks, generator)
         latents = self.encode(crops, generator)
@@ -326,11 +349,12 @@ class MakeYourAnchor(LatentModel):
         if self.face_unet is None:
             raise ValueError("face enhancement needs the Face SGDM: this checkpoint has no `face` stage")
         rgb = rgb.to(self.device)
-        rows, matrices, masks = self.face_alignment(landmarks.to(self.device))
+        rows, matrices, points = self.face_alignment(landmarks.to(self.device))
         if not len(rows):
             return rgb
         size = (self.options.face_size,) * 2
         crops = face_geometry.warp(rgb[rows].float(), matrices, size)
+        masks = self.face_masks(crops, points)
         mesh_crops = face_geometry.warp(mesh[rows.to(mesh.device)].to(self.device).float(), matrices, size)
         mask, masked = self.face_inputs(crops, masks, None)
         n = len(rows)
@@ -416,5 +440,6 @@ class MakeYourAnchor(LatentModel):
             spec["flavor"], spec["resolution"], spec["stage"], options,
             UNet2DConditionModel.from_pretrained(ckpt_dir / "face_unet") if face else None,
             ControlNetModel.from_pretrained(ckpt_dir / "face_controlnet") if face else None,
+            FaceParser.from_folder(ckpt_dir / "face_parser") if (ckpt_dir / "face_parser").is_dir() else None,
         )  # fmt: skip
         return model.to(device, weight_dtype)

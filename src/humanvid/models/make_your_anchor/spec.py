@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from humanvid.models.spec import DiffusionOptions, FlavorSpec, MethodSpec, StageSpec
 
 DEBUG_FLAVORS = ("debug_pixel",)
+FACE_PARSER_WEIGHTS = "bisenet-face-parsing"
 FACE_LANDMARKS = "wholebody133"
 """The condition the face stage and face enhancement align faces by (its 68 face points; COCO-WholeBody order)."""
 
@@ -20,9 +23,12 @@ class MakeYourAnchorOptions(DiffusionOptions):
     face_size: int = Field(256, ge=8)
     """Side of the aligned face crop the Face SGDM works at (the paper's 256; a multiple of the autoencoder's
     downsampling)."""
+    face_mask: Literal["landmarks", "bisenet"] = "landmarks"
+    """The region the Face SGDM inpaints: `bisenet` — the release's face parsing (BiSeNet's face classes, dilated; weights
+    `bisenet-face-parsing`, loaded in the face stage and kept in the checkpoint); `landmarks` — the hull of the jaw
+    and brows of the 68 face points (no network: the debug regime's)."""
     face_mask_margin: float = Field(0.1, ge=0)
-    """The landmark mask: the hull of the jaw and brows scaled by 1 + this about its centroid (the release segments
-    the face with BiSeNet instead, whose weights are not registered here; docs/make_your_anchor.md)."""
+    """The landmark mask: the hull of the jaw and brows scaled by 1 + this about its centroid."""
 
 
 SPEC = MethodSpec(
@@ -46,5 +52,6 @@ SPEC = MethodSpec(
     ),
     controls=lambda options: ("smplx",),
     conditions=lambda options: (FACE_LANDMARKS,),
+    option_weights=lambda options: (FACE_PARSER_WEIGHTS,) if options.face_mask == "bisenet" else (),
     sampling_conditions=lambda options, sampler: (FACE_LANDMARKS,) if sampler.face is not None else (),
 )

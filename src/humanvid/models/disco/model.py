@@ -1,0 +1,425 @@
+"""DisCo (Wang et al., CVPR 2024): disentangled control for referring human dance generation.
+
+Components:
+- `vae`; `unet` (UNet2DConditionModel of sd-image-variations-diffusers: its context is CLIP image tokens);
+- `image_encoder`: CLIPVisionModelWithProjection (frozen). The reference's *foreground* (the frame times its human
+  mask) goes in; its last hidden state through the post layer norm and `reference_projection` (a trainable copy of
+  CLIP's `visual_projection`: the release's `refer_clip_proj`) gives every token — the UNet's and both ControlNets'
+  context (the release's `combine_clip_local`);
+- `pose_controlnet` (ControlNetModel on the pose skeleton) and `background_controlnet` (a ControlNet whose condition
+  is the VAE latent of the reference's *background*, the frame times one minus its mask, entering through a single
+  convolution initialised from the UNet's `conv_in`: the release's `refer_sdvae` + `ControlNetConditioningConvin`).
+  Their residuals add (the release's `MultiControlNetModel_MultiHiddenStates`, both reading the same tokens).
+
+Stages: `base` (debug flavors only: the UNet trained as an image-variation model, CLIP's projected image embedding of
+the frame as its one-token context — the stand-in for sd-image-variations-diffusers' own training); `hap` (human
+attribute pre-training: each frame rebuilt from its own foreground tokens and background latents; trains the UNet's
+transformer blocks (`hap_unfreeze`), the background ControlNet and the projection; the pose ControlNet is created here
+from the UNet as it was before, as the release builds it from the image-variation UNet before loading its HAP
+checkpoint, and is not trained yet); `finetune` (both ControlNets, the whole UNet and the projection; a reference
+frame of the video; the reference dropped with `reference_drop` for classifier-free guidance).
+
+Flavors: `debug_pixel` (tiny, random init, pixel space through the fixed `PatchAutoencoder`, a tiny random CLIP),
+`sd_image_variations` (`lambdalabs/sd-image-variations-diffusers` by name, 256²) and `released` (the release's
+fine-tuned checkpoint beside it). What follows the paper or its code and what differs: docs/disco.md.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from diffusers import AutoencoderKL, ControlNetModel, DDIMScheduler, DDPMScheduler, UNet2DConditionModel
+from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+
+from humanvid import weights
+from humanvid.models.clip import clip_pixels
+from humanvid.models.disco.spec import DEBUG_FLAVORS, MASK_CONDITION, SPEC, DiscoOptions
+from humanvid.models.latent import (
+    DEBUG_PIXEL_BLOCKS,
+    SD15_SCHEDULE,
+    LatentModel,
+    debug_autoencoder,
+    debug_controlnet,
+    debug_unet,
+    flat_keys,
+    load_autoencoder,
+)
+
+
+class LatentConditioning(torch.nn.Module):
+    """A ControlNet's condition embedding for a condition already at the latent grid: one convolution (the release's
+    `ControlNetConditioningConvin`; its weight key `controlnet_cond_embedding.conv_in`)."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__()
+        self.conv_in = torch.nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1)
+
+    def forward(self, condition: torch.Tensor) -> torch.Tensor:
+        return self.conv_in(condition)
+
+
+def with_latent_conditioning(controlnet: ControlNetModel) -> ControlNetModel:
+    """`controlnet` with its condition embedding replaced by one convolution from latents at its input size (its
+    `in_channels`, the UNet's latent channels). A diffusers ControlNet folder holds such a net: its config is the plain
+    ControlNet's, its weights name `controlnet_cond_embedding.conv_in` only (`load_latent_controlnet` reads it back)."""
+    controlnet.controlnet_cond_embedding = LatentConditioning(controlnet.config.in_channels, controlnet.config.block_out_channels[0])
+    return controlnet
+
+
+def background_controlnet_from(unet: UNet2DConditionModel) -> ControlNetModel:
+    """A copy of `unet`'s encoder (ControlNet's `from_unet`) conditioned on latents, its condition convolution starting
+    as the UNet's `conv_in` (the release's background ControlNet with `refer_sdvae`)."""
+    net = with_latent_conditioning(ControlNetModel.from_unet(unet))
+    net.controlnet_cond_embedding.conv_in.load_state_dict(unet.conv_in.state_dict())
+    return net
+
+
+def load_latent_controlnet(folder: Path) -> ControlNetModel:
+    """A background ControlNet saved by `save_pretrained` (config + safetensors), key for key."""
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    net = with_latent_conditioning(ControlNetModel.from_config(ControlNetModel.load_config(folder)))
+    path = folder / "diffusion_pytorch_model.safetensors"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: missing")
+    net.load_state_dict(load_file(str(path)))  # strict: a plain ControlNet's folder is refused by its key names
+    return net
+
+
+def split_reference(reference: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Reference frames (B, 3, S, S) in [-1, 1] and human masks (B, S, S) in [0, 1] -> (foreground, background), each
+    the frame times the mask or its complement (0, mid grey, elsewhere: the release multiplies its normalised images)."""
+    m = mask[:, None].to(reference.dtype)
+    return reference * m, reference * (1 - m)
+
+
+def masks_of(alpha: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """uint8 mattes (..., S, S) -> float masks in [0, 1] on `device`."""
+    return alpha.to(device).float() / 255
+
+
+def combine_residuals(*branches: tuple[list[torch.Tensor], torch.Tensor]) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """ControlNets' (down residuals, mid residual) -> their sums (what DisCo's multi-ControlNet hands the UNet)."""
+    downs, mids = zip(*branches, strict=True)
+    return [sum(rows) for rows in zip(*downs, strict=True)], sum(mids)
+
+
+class Disco(LatentModel):
+    """DisCo's components and what each stage does with them."""
+
+    spec = SPEC
+
+    def __init__(self, vae, unet, image_encoder, reference_projection, pose_controlnet, background_controlnet, flavor: str,
+                 resolution: int, stage: str, options: DiscoOptions | None = None) -> None:  # fmt: skip
+        self.vae = vae
+        self.unet: UNet2DConditionModel = unet
+        self.image_encoder: CLIPVisionModelWithProjection = image_encoder
+        self.reference_projection: torch.nn.Linear = reference_projection
+        self.pose_controlnet: ControlNetModel | None = pose_controlnet
+        self.background_controlnet: ControlNetModel | None = background_controlnet
+        self.flavor, self.resolution, self.stage = flavor, resolution, stage
+        self.options = options or DiscoOptions()
+        self.noise_scheduler = DDPMScheduler(**{k: v for k, v in SD15_SCHEDULE.items() if k != "set_alpha_to_one"})
+        for module in (self.vae, self.image_encoder):
+            module.requires_grad_(False)
+        self._reference_mask: torch.Tensor | None = None
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def create(cls, flavor, options=None, *, resolution, seed, device, weight_dtype, overrides=None) -> "Disco":
+        if flavor not in cls.spec.flavors:
+            raise ValueError(f"unknown disco flavor {flavor!r}; known: {', '.join(cls.spec.flavors)}")
+        options = options or DiscoOptions()
+        cls.check_prediction("disco", flavor, options.prediction, DEBUG_FLAVORS)
+        torch.manual_seed(seed)
+        if flavor in DEBUG_FLAVORS:
+            vae, unet, encoder = cls._debug_components(resolution)
+            controlnets = (None, None)  # they appear in stage `hap`, copied from the base UNet
+        else:
+            vae, unet, encoder = cls._image_variation_components(overrides)
+            controlnets = (ControlNetModel.from_unet(unet), background_controlnet_from(unet))
+        if flavor == "released":
+            stage = "released"
+        else:
+            stage = cls.spec.stages_for(flavor)[0].name
+        model = cls(vae, unet, encoder, projection_copy(encoder), *controlnets, flavor, resolution, stage, options)
+        if flavor == "released":
+            model.load_release(Path(weights.resolve("disco-tiktok", overrides)))
+        model.residual_head_from_zero(model.unet)
+        model.check_resolution()
+        return model.to(device, weight_dtype)
+
+    @staticmethod
+    def _debug_components(resolution: int):
+        vae = debug_autoencoder("debug_pixel", resolution, (16, 32, 32))
+        width = 32  # CLIP's projection width = the UNet's cross-attention width
+        unet = debug_unet(resolution, vae, DEBUG_PIXEL_BLOCKS, (32, 64), cross_attention_dim=width)
+        encoder = CLIPVisionModelWithProjection(CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                                                 num_attention_heads=2, image_size=32, patch_size=8, projection_dim=width))  # fmt: skip
+        return vae, unet, encoder
+
+    @staticmethod
+    def _image_variation_components(overrides: dict[str, str] | None = None):
+        """sd-image-variations-diffusers' VAE, UNet and CLIP image encoder (the release's `pretrained_model_path`)."""
+        root = weights.resolve("sd-image-variations", overrides)
+        vae = AutoencoderKL.from_pretrained(root, subfolder="vae", local_files_only=True)
+        unet = UNet2DConditionModel.from_pretrained(root, subfolder="unet", local_files_only=True)
+        encoder = CLIPVisionModelWithProjection.from_pretrained(root, subfolder="image_encoder", local_files_only=True)
+        if encoder.config.projection_dim != unet.config.cross_attention_dim:
+            raise ValueError(f"sd-image-variations: CLIP projects to {encoder.config.projection_dim}, the UNet attends to "
+                             f"{unet.config.cross_attention_dim}")  # fmt: skip
+        return vae, unet, encoder
+
+    def load_release(self, path: Path) -> None:
+        """The release's fine-tuned weights (`humanvid.models.disco.released`: its DeepSpeed state dict, key for key)."""
+        from humanvid.models.disco.released import load_release
+
+        load_release(self, path)
+
+    def prepare(self, stage: str, *, seed: int, overrides: dict[str, str] | None = None) -> None:
+        """`hap` on a debug flavor: both ControlNets appear, copied from the UNet the base stage trained (the sd flavors
+        copy sd-image-variations' UNet at creation)."""
+        self.stage = stage
+        if stage == "hap" and self.pose_controlnet is None:
+            device, dtype = self.device, self.dtype
+            torch.manual_seed(seed)
+            self.pose_controlnet = debug_controlnet(self.unet, self.vae)
+            self.background_controlnet = background_controlnet_from(self.unet)
+            self.to(device, dtype)
+
+    # ------------------------------------------------------------------ bookkeeping
+    def modules(self) -> dict[str, torch.nn.Module]:
+        parts = {"vae": self.vae, "unet": self.unet, "image_encoder": self.image_encoder, "reference_projection": self.reference_projection}
+        if self.pose_controlnet is not None:
+            parts |= {"pose_controlnet": self.pose_controlnet, "background_controlnet": self.background_controlnet}
+        return parts
+
+    def trainable_parameters(self, stage: str) -> list[torch.nn.Parameter]:
+        """base: the UNet. hap: the UNet's parameters `hap_unfreeze` names, the background ControlNet, the projection.
+        finetune: the UNet, both ControlNets, the projection."""
+        if stage == "base":
+            if self.flavor not in DEBUG_FLAVORS:
+                raise ValueError("only a debug model trains its own base (the sd flavors start from sd-image-variations)")
+            return self.train_only(self.unet)
+        if self.pose_controlnet is None:
+            raise ValueError("the ControlNets are not there yet: prepare the hap stage first")
+        if stage == "hap":
+            params = self.train_only(self.background_controlnet, self.reference_projection)
+            unet = [p for name, p in self.unet.named_parameters() if hap_trains(name, self.options.hap_unfreeze)]
+            for p in unet:
+                p.requires_grad_(True)
+            return unet + params
+        if stage == "finetune":
+            return self.train_only(self.unet, self.pose_controlnet, self.background_controlnet, self.reference_projection)
+        raise ValueError(f"unknown stage {stage!r}; known: {', '.join(s.name for s in self.spec.stages)}")
+
+    # ------------------------------------------------------------------ the network
+    def image_embedding(self, frames: torch.Tensor) -> torch.Tensor:
+        """Frames (B, 3, S, S) in [-1, 1] -> CLIP's projected image embedding as one token (B, 1, D): sd-image-variations'
+        own context (the base stage)."""
+        pixels = clip_pixels(frames, self.image_encoder.config.image_size, self.dtype)
+        return self.image_encoder(pixel_values=pixels).image_embeds[:, None]
+
+    def reference_tokens(self, foreground: torch.Tensor) -> torch.Tensor:
+        """Reference foregrounds (B, 3, S, S) in [-1, 1] -> every token of CLIP's last hidden state, post layer norm,
+        through the trainable projection (B, L, D)."""
+        pixels = clip_pixels(foreground, self.image_encoder.config.image_size, self.dtype)
+        with torch.no_grad():
+            hidden = self.image_encoder.vision_model(pixel_values=pixels).last_hidden_state
+            hidden = self.image_encoder.vision_model.post_layernorm(hidden)
+        return self.reference_projection(hidden)
+
+    def predict(self, latents: torch.Tensor, t: torch.Tensor, context: torch.Tensor, background: torch.Tensor | None,
+                pose: torch.Tensor | None, scales: tuple[float, float] = (1.0, 1.0)) -> torch.Tensor:  # fmt: skip
+        """The network on N rows: latents (N, C, h, w), t (N,), context (N, L, D), background latents (N, C, h, w) or
+        None, pose images (N, 3, S, S) in [0, 1] or None -> the prediction (N, C, h, w). Each ControlNet present adds its
+        residuals, scaled by `scales` (pose, background)."""
+        x, context = latents.to(self.dtype), context.to(self.dtype)
+        branches = []
+        if pose is not None:
+            branches.append(self.pose_controlnet(x, t, encoder_hidden_states=context, controlnet_cond=pose.to(self.dtype),
+                                                 conditioning_scale=scales[0], return_dict=False))  # fmt: skip
+        if background is not None:
+            branches.append(self.background_controlnet(x, t, encoder_hidden_states=context, controlnet_cond=background.to(self.dtype),
+                                                       conditioning_scale=scales[1], return_dict=False))  # fmt: skip
+        if not branches:
+            return self.unet(x, t, encoder_hidden_states=context).sample
+        down, mid = combine_residuals(*branches)
+        return self.unet(
+            x, t, encoder_hidden_states=context, down_block_additional_residuals=down, mid_block_additional_residual=mid
+        ).sample
+
+    def batch(self, sample: dict, stage: str) -> dict:
+        """The common batch and the reference's human mask (B, S, S) in [0, 1]."""
+        out = super().batch(sample, stage)
+        out["reference_mask"] = masks_of(sample[f"reference_{MASK_CONDITION}"], self.device)
+        return out
+
+    def loss(self, batch: dict, stage: str, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        """One target frame per sample (B, 1, 3, S, S) in [-1, 1], its reference (B, 3, S, S) with the reference's mask."""
+        frames = batch["frames"].to(self.device)
+        b, k = frames.shape[:2]
+        if k != 1:
+            raise ValueError(f"DisCo trains on one frame per sample, got {k}")
+        latents = self.encode(frames.flatten(0, 1), generator, flat_keys(batch.get("frame_keys")))[:, None]
+        reference = batch["reference"].to(self.device)
+        foreground, behind = split_reference(reference, batch["reference_mask"])
+        if stage == "base":
+            with torch.no_grad():
+                context = self.image_embedding(frames[:, 0])
+            background = pose = None
+        else:
+            dropped = (
+                stage == "finetune"
+                and self.options.reference_drop > 0
+                and bool(torch.rand((), generator=generator, device=self.device) < self.options.reference_drop)
+            )  # fmt: skip — one draw per batch, as the release (`forward_train_multicontrol`)
+            context = self.reference_tokens(torch.zeros_like(foreground) if dropped else foreground)
+            background = self.encode(behind, generator)
+            pose = batch["control"][:, 0].to(self.device) if stage == "finetune" else None
+        diffused = self.diffused(latents, self.encode(behind) if self.residual else None)
+        noisy, noise, t = self.noised(diffused, generator)
+        pred = self.predict(noisy[:, 0], t, context, background, pose)
+        return {"loss": self.prediction_loss(pred, self.prediction_target(diffused[:, 0], noise[:, 0]))}
+
+    # ------------------------------------------------------------------ sampling (humanvid.sampling.denoise)
+    def generate(self, reference: torch.Tensor, control: torch.Tensor | None, frames: int, sampler, generator: torch.Generator,
+                 conditions: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:  # fmt: skip
+        """DDIM frame by frame from the reference's foreground tokens and background latents and each frame's pose;
+        the reference's mask is the clip's first `alpha` (`spec.sampling_conditions`)."""
+        if not conditions or MASK_CONDITION not in conditions:
+            raise ValueError(f"DisCo splits its reference by the human mask: the clip's {MASK_CONDITION!r} condition is needed")
+        self._reference_mask = masks_of(conditions[MASK_CONDITION][:1], self.device)
+        try:
+            return super().generate(reference, control, frames, sampler, generator)
+        finally:
+            self._reference_mask = None
+
+    def sampling_state(self, reference: torch.Tensor, control: torch.Tensor, guidance_scale: float, condition_scale: float = 1.0) -> dict:
+        """The reference's foreground tokens (and zeros' tokens for guidance: the release's unconditional reference is a
+        zero image), its background latents, the pose images, the scales."""
+        if self._reference_mask is None:
+            raise ValueError("DisCo samples through `generate`, which reads the reference's mask")
+        reference = reference[None].to(self.device)
+        foreground, behind = split_reference(reference, self._reference_mask)
+        state = {"context": self.reference_tokens(foreground), "background": self.encode(behind), "pose": control.to(self.dtype),
+                 "guidance_scale": guidance_scale, "condition_scale": condition_scale}  # fmt: skip
+        state["reference"] = state["background"] if self.residual else None  # what `residual` is around (DiscoOptions)
+        if guidance_scale > 1.0:
+            state["uncond_context"] = self.reference_tokens(torch.zeros_like(foreground))
+        return state
+
+    def begin_step(self, state: dict, latents: torch.Tensor, t: torch.Tensor) -> None:
+        """Nothing is shared across windows within a step."""
+
+    def window_noise(self, state: dict, latents: torch.Tensor, frames: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """n windows of K frames (n, K, C, h, w), each frame on its own (DisCo is an image model), guided over the reference."""
+        n, k = latents.shape[:2]
+        rows = n * k
+        x = latents.flatten(0, 1)
+        pose = state["pose"][frames.flatten().to(self.device)]
+        background = state["background"].expand(rows, -1, -1, -1)
+        t_rows = t.expand(rows)
+        scales = (state["condition_scale"], 1.0)
+        pred = self.predict(x, t_rows, state["context"].expand(rows, -1, -1), background, pose, scales).float()
+        g = state["guidance_scale"]
+        if g > 1.0:
+            uncond = self.predict(x, t_rows, state["uncond_context"].expand(rows, -1, -1), background, pose, scales).float()
+            pred = uncond + g * (pred - uncond)
+        return pred.unflatten(0, (n, k))
+
+    def sampling_scheduler(self) -> DDIMScheduler:
+        return self.ddim_scheduler(SD15_SCHEDULE)
+
+    def decode_outputs(self, latents: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"rgb": self.decode(latents.to(self.dtype))}
+
+    # ------------------------------------------------------------------ checkpoints
+    def save(self, out_dir: Path) -> None:
+        spec = {
+            "method": "disco",
+            "flavor": self.flavor,
+            "resolution": self.resolution,
+            "stage": self.stage,
+            "options": self.options.model_dump(),
+        }
+        self.save_modules(out_dir, spec)
+
+    @classmethod
+    def from_checkpoint(
+        cls, path: Path, *, device: torch.device, weight_dtype: torch.dtype, options: DiscoOptions | None = None
+    ) -> "Disco":
+        ckpt_dir = Path(path)
+        spec, options = cls.read_checkpoint(ckpt_dir, options)
+        encoder = CLIPVisionModelWithProjection.from_pretrained(ckpt_dir / "image_encoder")
+        projection = projection_copy(encoder)
+        projection.load_state_dict(load_projection(ckpt_dir / "reference_projection"))
+        has_controlnets = (ckpt_dir / "pose_controlnet").is_dir()
+        model = cls(
+            load_autoencoder(ckpt_dir / "vae"),
+            UNet2DConditionModel.from_pretrained(ckpt_dir / "unet"),
+            encoder,
+            projection,
+            ControlNetModel.from_pretrained(ckpt_dir / "pose_controlnet") if has_controlnets else None,
+            load_latent_controlnet(ckpt_dir / "background_controlnet") if has_controlnets else None,
+            spec["flavor"], spec["resolution"], spec["stage"], options,
+        )  # fmt: skip
+        return model.to(device, weight_dtype)
+
+
+HAP_UNFREEZE = {
+    "transblocks": lambda name: "transformer_blocks" in name,
+    "crossattn": lambda name: "transformer_blocks" in name and "attn2" in name,
+    "crossattn-kv": lambda name: "transformer_blocks" in name and ("attn2.to_k" in name or "attn2.to_v" in name),
+    "all": lambda name: True,
+}
+"""The release's `--unet_unfreeze_type`: which UNet parameters (by name) human attribute pre-training trains."""
+
+
+def hap_trains(name: str, unfreeze: str) -> bool:
+    return HAP_UNFREEZE[unfreeze](name)
+
+
+def projection_copy(encoder: CLIPVisionModelWithProjection) -> "ProjectionModule":
+    """A trainable copy of CLIP's `visual_projection` (no bias), as the release initialises `refer_clip_proj`."""
+    proj = ProjectionModule(encoder.config.hidden_size, encoder.config.projection_dim)
+    proj.linear.load_state_dict(encoder.visual_projection.state_dict())
+    return proj
+
+
+class ProjectionModule(torch.nn.Module):
+    """The reference-token projection as a savable component (`weight`: (projection, hidden), no bias)."""
+
+    def __init__(self, hidden: int, projection: int) -> None:
+        super().__init__()
+        self.linear = torch.nn.Linear(hidden, projection, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x)
+
+    def save_pretrained(self, folder: Path, safe_serialization: bool = True) -> None:
+        from safetensors.torch import save_file
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        save_file({"weight": self.linear.weight.detach().contiguous().cpu()}, str(folder / PROJECTION_FILE))
+
+
+PROJECTION_FILE = "projection.safetensors"
+
+
+def load_projection(folder: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    path = Path(folder) / PROJECTION_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: the reference projection is missing")
+    state = load_file(str(path))
+    if set(state) != {"weight"}:
+        raise ValueError(f"{path}: expected one tensor 'weight', got {sorted(state)}")
+    return {"linear.weight": state["weight"]}
+
+
+__all__ = ["Disco", "background_controlnet_from", "combine_residuals", "load_latent_controlnet", "split_reference"]
