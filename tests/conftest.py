@@ -57,6 +57,16 @@ def tiny_params() -> dict:
     return copy.deepcopy(TINY_PARAMS)
 
 
+def config_errors(params: dict) -> str:
+    """The ConfigError text `params` give (validated against the repository's files); fails if they are valid."""
+    from humanvid.config import ConfigError
+    from humanvid.validate import parse_config
+
+    with pytest.raises(ConfigError) as err:
+        parse_config(params, root=REPO)
+    return str(err.value)
+
+
 def copy_code(path: Path) -> None:
     """The stages' code dependencies (dvc.yaml lists tasks/ and src/humanvid/ paths), as in a checkout."""
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")

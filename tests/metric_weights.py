@@ -85,7 +85,7 @@ def r3d50_checkpoint() -> dict:
     _conv("module.conv1.weight", (64, 3, 7, 7, 7), sd)
     _bn("module.bn1", 64, sd)
     c_in = 64
-    for layer, (planes, blocks) in enumerate(zip((64, 128, 256, 512), (3, 4, 6, 3)), 1):
+    for layer, (planes, blocks) in enumerate(zip((64, 128, 256, 512), (3, 4, 6, 3), strict=True), 1):
         for b in range(blocks):
             p = f"module.layer{layer}.{b}"
             _conv(f"{p}.conv1.weight", (planes, c_in, 1, 1, 1), sd)

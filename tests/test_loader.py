@@ -159,7 +159,7 @@ def test_resume_continues_with_exactly_the_remaining_samples(shards, workers, th
 
     def run(ds):
         return [(cid, tuple(t.tolist())) for batch in iterate(ds, 1, workers, threads=threads, processes=processes)
-                for cid, t in zip(batch["clip_id"], batch["targets"])]  # fmt: skip
+                for cid, t in zip(batch["clip_id"], batch["targets"], strict=True)]  # fmt: skip
 
     full = ShardSamples(reader, cfg, SIZE, seed=5)
     full.set_epoch(2)
@@ -168,7 +168,7 @@ def test_resume_continues_with_exactly_the_remaining_samples(shards, workers, th
     first.set_epoch(2)
     head = []
     for batch in iterate(first, 1, workers, threads=threads, processes=processes):
-        head += [(cid, tuple(t.tolist())) for cid, t in zip(batch["clip_id"], batch["targets"])]
+        head += [(cid, tuple(t.tolist())) for cid, t in zip(batch["clip_id"], batch["targets"], strict=True)]
         if len(head) == 4:
             break
     state = first.state_dict()
@@ -263,11 +263,11 @@ def test_threaded_decoding_gives_the_same_samples_in_the_same_order(shards):
     plain = list(iterate(a, batch_size=2))
     threaded = list(iterate(b, batch_size=2, threads=4))
     assert len(plain) == len(threaded) == 3
-    for x, y in zip(plain, threaded):
+    for x, y in zip(plain, threaded, strict=True):
         assert x["clip_id"] == y["clip_id"]
         for key in ("frames", "openpose18", "alpha", "reference"):
             xs, ys = (x[key], y[key]) if isinstance(x[key], list) else ([x[key]], [y[key]])
-            assert all(torch_equal(p, q) for p, q in zip(xs, ys))
+            assert all(torch_equal(p, q) for p, q in zip(xs, ys, strict=True))
     assert a.consumed == b.consumed == 6
     clone = pickle.loads(pickle.dumps(reader))  # a spawn-started worker gets a working reader
     assert clone.read_items(reader.index[0], ("frames",), [0])["frames"][0] == reader.read_items(reader.index[0], ("frames",), [0])["frames"][0]
@@ -277,7 +277,7 @@ def _assert_same_batches(xs: list[dict], ys: list[dict]) -> None:
     import torch
 
     assert len(xs) == len(ys)
-    for x, y in zip(xs, ys):
+    for x, y in zip(xs, ys, strict=True):
         assert x.keys() == y.keys()
         for key in x:
             if isinstance(x[key], torch.Tensor):

@@ -29,12 +29,13 @@ def shards(tmp_path_factory):
     return _build(tmp_path_factory.mktemp("methods") / "shards", n_ids=2, per_id=1)[0]
 
 
-def _recipe(kind: str) -> dict:
-    """The first recipe a stage accepts, small enough for a test: few frames, no flips (DensePose is sided)."""
+def _recipe(kind: str, max_span: int | None = None) -> dict:
+    """The first recipe a stage accepts, small enough for a test: few frames (at most the stage's `max_span`), no
+    flips (DensePose is sided)."""
     fields = RECIPES.get(kind).model_fields
     recipe = {"kind": kind, "flip_p": 0.0} if kind != "reference_clip" else {"kind": kind}
     if "frames" in fields and kind != "reference_clip":
-        recipe["frames"] = 3
+        recipe["frames"] = min(3, max_span or 3)
     if "stride" in fields and kind != "reference_clip":
         recipe["stride"] = 2
     if "reduce_p" in fields:
@@ -49,7 +50,7 @@ def flavor_of(spec) -> str:
 
 def _model_params(name: str, options: dict) -> dict:
     spec = METHODS.get(name)
-    stages = {s.name: {"data": "synth", "recipe": _recipe(s.recipes[0]), "steps": 1, "batch_size": 2 if s.recipes[0] == "reference_clip" else 1,
+    stages = {s.name: {"data": "synth", "recipe": _recipe(s.recipes[0], s.max_span), "steps": 1, "batch_size": 2 if s.recipes[0] == "reference_clip" else 1,
                        "lr": 1e-3, "log_every": 1} for s in spec.stages_for(flavor_of(spec))}  # fmt: skip
     return {"arch": {"method": name, "flavor": flavor_of(spec), "resolution": SIZE, "options": options},
             "run": {"seed": 0, "device": "cpu"}, "stages": stages}  # fmt: skip

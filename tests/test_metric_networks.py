@@ -1,6 +1,7 @@
 """The metric networks load their public weight files key for key, and the feature pipelines give the
 documented shapes and ranges."""
 
+import metric_weights
 import numpy as np
 import pytest
 import torch
@@ -11,7 +12,6 @@ from humanvid.metrics.networks.i3d import InceptionI3d, TorchScriptI3d
 from humanvid.metrics.networks.inception import FIDInceptionV3
 from humanvid.metrics.networks.lpips import LPIPS
 from humanvid.metrics.networks.resnet3d import ResNet3d50
-import metric_weights
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ import shutil
 import numpy as np
 import pytest
 from PIL import Image
-
 from playwright import sync_api
 
 from humanvid.metrics.evaluate import preview_image, preview_video

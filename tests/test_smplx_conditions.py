@@ -14,18 +14,19 @@ from test_body import FOCAL, IDX, SIDX, SIZE, T, _joints, _truth
 
 from humanvid.body.fit import project
 from humanvid.body.model import load_smplx
-from humanvid.body.params import LAYOUT, SIZE as VECTOR_SIZE, pack, pose_vertices, unpack
+from humanvid.body.params import LAYOUT, pack, pose_vertices, unpack
+from humanvid.body.params import SIZE as VECTOR_SIZE
 from humanvid.body.perturb import PERTURBATIONS, MeshPerturbation
 from humanvid.config import ConfigError
-from humanvid.validate import load_config
 from humanvid.datasets import Clip
 from humanvid.estimators import CONDITION_LAYOUTS, check_conditions
 from humanvid.estimators.smplx import SMPLXMesh
+from humanvid.recipes import MakeYourAnchor
 from humanvid.registry import RegistryError
 from humanvid.shards import ShardReader
 from humanvid.shards.loader import ShardSamples
-from humanvid.recipes import MakeYourAnchor
 from humanvid.shards.schema import ARRAY_CONDITIONS, CONDITION_FIELDS
+from humanvid.validate import load_config
 
 CPU = torch.device("cpu")
 

@@ -107,6 +107,9 @@ def _check_stage(cfg: Config, err: _Errors, where: str, stage_spec, stage: Train
         except ValidationError as exc:
             err.pydantic(exc, tuple(path.split(".")))
             return None
+        limit = stage_spec.max_span
+        err.need(limit is None or recipe.span() <= limit, path,
+                 f"stage {stage_spec.name!r} trains on samples of at most {limit} frame(s); recipe {kind!r} asks for {recipe.span()}")  # fmt: skip
         for problem in recipe.check(stage.batch_size):
             field, sep, rest = problem.partition(": ")
             at = f"{path}.{field}" if sep and field in type(recipe).model_fields else path
@@ -168,13 +171,19 @@ def _check_model(cfg: Config, err: _Errors, name: str, model: ModelConfig) -> No
         if declared is None:
             return
     for s in declared:
-        if s not in model.stages:
+        if s not in model.stages and not (spec.stage(s).optional and _only_optional_after(spec, declared, given, s)):
             err.need(False, f"models.{name}.stages", f"missing stage {s!r} ({spec.stage(s).doc}); {arch.method}/{arch.flavor} trains {', '.join(declared)}")
     for s in given:
         err.need(s in declared, f"models.{name}.stages.{s}", f"{arch.method}/{arch.flavor} has no stage {s!r}; its stages, in order: {', '.join(declared)}")
     needed = _needed_conditions(spec, options)
     for s in (s for s in given if s in declared):
         _check_stage(cfg, err, f"models.{name}.stages.{s}", spec.stage(s), model.stages[s], needed, spec.controls(options))
+
+
+def _only_optional_after(spec, declared: list[str], given: list[str], missing: str) -> bool:
+    """An optional stage may be left out when no stage after it is given (a model stops before it)."""
+    later = declared[declared.index(missing) + 1 :]
+    return not any(s in given for s in later)
 
 
 def _after_shared_stage(cfg: Config, err: _Errors, name: str, model: ModelConfig, declared: list[str]) -> list[str] | None:

@@ -86,12 +86,27 @@ WEIGHTS: dict[str, WeightSource] = {
         WeightSource("sd-image-variations", "disco/sd_image_variations, released: SD fine-tuned on CLIP image embeddings (VAE, UNet, "
                      "CLIPVisionModelWithProjection image_encoder), DisCo's base", "CreativeML OpenRAIL-M",
                      repo="lambdalabs/sd-image-variations-diffusers"),  # fmt: skip
-        WeightSource("disco-tiktok", "disco/released: DisCo fine-tuned on TikTok (a DeepSpeed `mp_rank_00_model_states.pt`: its Net's state "
-                     "dict under `module`)", "Apache-2.0 (Wangt-CN/DisCo)",
-                     manual="OneDrive / GCS links in the README and issue #25 of https://github.com/Wangt-CN/DisCo (e.g. "
-                            "checkpoint_ft/tiktok_cfg/mp_rank_00_model_states.pt): convert it once with `python -m "
-                            "humanvid.models.disco.released <checkpoint.pt> <folder>` (safetensors) and place the folder, or set "
-                            "weights.overrides.disco-tiktok to it"),  # fmt: skip
+        WeightSource("disco-hap", "disco/released_hap: DisCo's human-attribute pre-training checkpoint (a DeepSpeed "
+                     "`mp_rank_00_model_states.pt`: UNet, background ControlNet as `controlnet.*`, `refer_clip_proj`)", "Apache-2.0 (Wangt-CN/DisCo)",
+                     manual="the 'Pre-trained Model Checkpoint' OneDrive link in the README of https://github.com/Wangt-CN/DisCo: "
+                            "convert it once with `python -m humanvid.models.disco.released <checkpoint.pt> <folder>` (safetensors) "
+                            "and place the folder, or set weights.overrides.disco-hap to it"),  # fmt: skip
+        WeightSource("disco-tiktok", "disco/released: DisCo fine-tuned on TikTok without CFG (a DeepSpeed `mp_rank_00_model_states.pt`: "
+                     "its Net's state dict under `module`)", "Apache-2.0 (Wangt-CN/DisCo)",
+                     manual="the 'w/o Classifier-Free Guidance' checkpoint link (TikTok training data) in the README of "
+                            "https://github.com/Wangt-CN/DisCo: convert it once with `python -m humanvid.models.disco.released "
+                            "<checkpoint.pt> <folder>` (safetensors) and place the folder, or set weights.overrides.disco-tiktok to it"),  # fmt: skip
+        WeightSource("disco-tiktok-cfg", "disco/released_cfg: DisCo fine-tuned on TikTok with reference drop 0.05 (sampled at guidance 1.5; "
+                     "the same layout)", "Apache-2.0 (Wangt-CN/DisCo)",
+                     manual="the 'w/ Classifier-Free Guidance' checkpoint link in the README of https://github.com/Wangt-CN/DisCo "
+                            "(or GCS checkpoint_ft/tiktok_cfg/, issue #25): convert it once with `python -m "
+                            "humanvid.models.disco.released <checkpoint.pt> <folder>` and place the folder, or set "
+                            "weights.overrides.disco-tiktok-cfg to it"),  # fmt: skip
+        WeightSource("disco-tiktok-temporal", "disco/released_temporal: DisCo with its temporal layers, fine-tuned on TikTok (the "
+                     "same DeepSpeed layout; `tem_` keys in the UNet and both ControlNets)", "Apache-2.0 (Wangt-CN/DisCo)",
+                     manual="the OneDrive link under 'Temporal module fine-tuning' in the README of https://github.com/Wangt-CN/DisCo "
+                            "('TikTok training data (w/ CFG)'): convert it once with `python -m humanvid.models.disco.released "
+                            "<checkpoint.pt> <folder>` and place the folder, or set weights.overrides.disco-tiktok-temporal to it"),  # fmt: skip
         WeightSource("sd-vae-ft-mse", "magicanimate/sd15, released: the fine-tuned SD VAE MagicAnimate decodes with", "MIT",
                      repo="stabilityai/sd-vae-ft-mse"),  # fmt: skip
         WeightSource("animatediff-v1-5", "magicanimate/sd15: AnimateDiff v1 motion modules (temporal attention init)", "Apache-2.0",

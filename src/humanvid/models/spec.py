@@ -63,6 +63,10 @@ class StageSpec:
     latent scale on it); 0: none."""
     end_seed: int = 0
     """Offset from `run.seed` of that batch's stream."""
+    optional: bool = False
+    """A model may stop before this stage (DisCo's temporal stage); the stages before it stay required."""
+    max_span: int | None = None
+    """The most frames one training sample may hold in this stage (a recipe's `span()`); None: any."""
 
 
 @dataclass(frozen=True)

@@ -173,9 +173,17 @@ class Disco(Recipe):
     release's fine-tuning and its test protocol)."""
     flip_p: float = Field(0.0, ge=0, le=1)
     """Horizontal flip probability (the release's augmentation is a random resized crop, no flip)."""
+    frames: int = Field(1, ge=1)
+    """Consecutive frames per sample: 1 for the image model's stages, 16 for the temporal stage (the release's
+    `--nframe 16 --frame_interval 1`)."""
 
     def span(self) -> int:
-        return 1
+        return self.frames
+
+    def check(self, batch_size: int) -> list[str]:
+        if self.frames > 1 and self.reference == "self":
+            return ["reference: a clip of several frames cannot be its own reference (`self` is human attribute pre-training, one frame)"]
+        return []
 
     def conditions(self) -> tuple[str, ...]:
         return ("alpha",)
@@ -186,10 +194,11 @@ class Disco(Recipe):
     def pick(self, clip, rng, identity_clips=None) -> Pick:
         self._check_span(clip)
         flip = bool(rng.random() < self.flip_p)
-        t = int(rng.integers(0, clip.num_frames))
+        t = int(rng.integers(0, clip.num_frames - self.frames + 1))
+        window = list(range(t, t + self.frames))
         if self.reference == "self":
-            return Pick(clip.clip_id, [t], (clip.clip_id, t), flip, image_joint=True)
-        return Pick(clip.clip_id, [t], (clip.clip_id, 0), flip, image_joint=t == 0)
+            return Pick(clip.clip_id, window, (clip.clip_id, t), flip, image_joint=True)
+        return Pick(clip.clip_id, window, (clip.clip_id, 0), flip, image_joint=window == [0])
 
 
 class DiffPerformer(Recipe):

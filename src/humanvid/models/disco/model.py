@@ -20,8 +20,9 @@ checkpoint, and is not trained yet); `finetune` (both ControlNets, the whole UNe
 frame of the video; the reference dropped with `reference_drop` for classifier-free guidance).
 
 Flavors: `debug_pixel` (tiny, random init, pixel space through the fixed `PatchAutoencoder`, a tiny random CLIP),
-`sd_image_variations` (`lambdalabs/sd-image-variations-diffusers` by name, 256²) and `released` (the release's
-fine-tuned checkpoint beside it). What follows the paper or its code and what differs: docs/disco.md.
+`sd_image_variations` (`lambdalabs/sd-image-variations-diffusers` by name, 256²), `released_hap` (the release's
+pre-training checkpoint over it: trains from fine-tuning on), and `released` / `released_cfg` / `released_temporal`
+(the release's fine-tuned checkpoints beside it). What follows the paper or its code and what differs: docs/disco.md.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 from humanvid import weights
 from humanvid.models.clip import clip_pixels
 from humanvid.models.disco.spec import DEBUG_FLAVORS, MASK_CONDITION, SPEC, DiscoOptions
+from humanvid.models.disco.temporal import FrameCount, add_temporal_layers, has_temporal_layers, temporal_parameters
 from humanvid.models.latent import (
     DEBUG_PIXEL_BLOCKS,
     SD15_SCHEDULE,
@@ -75,16 +77,25 @@ def background_controlnet_from(unet: UNet2DConditionModel) -> ControlNetModel:
     return net
 
 
-def load_latent_controlnet(folder: Path) -> ControlNetModel:
-    """A background ControlNet saved by `save_pretrained` (config + safetensors), key for key."""
-    from safetensors.torch import load_file
-
+def load_latent_controlnet(folder: Path, temporal: FrameCount | None = None, temporal_norm: str = "shared") -> ControlNetModel:
+    """A background ControlNet saved by `save_pretrained` (config + safetensors), key for key (with `temporal`, one
+    that has DisCo's temporal layers)."""
     folder = Path(folder)
     net = with_latent_conditioning(ControlNetModel.from_config(ControlNetModel.load_config(folder)))
-    path = folder / "diffusion_pytorch_model.safetensors"
+    return load_strict(net, folder, temporal, temporal_norm)  # a plain ControlNet's folder is refused by its key names
+
+
+def load_strict(net: torch.nn.Module, folder: Path, temporal: FrameCount | None = None, temporal_norm: str = "shared") -> torch.nn.Module:
+    """`net` (built from the folder's config) with the folder's safetensors loaded key for key; with `temporal`, DisCo's
+    temporal layers are added first (their `tem_` keys are in the file: diffusers' `from_pretrained` would drop them)."""
+    from safetensors.torch import load_file
+
+    path = Path(folder) / "diffusion_pytorch_model.safetensors"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: missing")
-    net.load_state_dict(load_file(str(path)))  # strict: a plain ControlNet's folder is refused by its key names
+    if temporal is not None:
+        add_temporal_layers(net, temporal, temporal_norm)
+    net.load_state_dict(load_file(str(path)))
     return net
 
 
@@ -112,7 +123,7 @@ class Disco(LatentModel):
     spec = SPEC
 
     def __init__(self, vae, unet, image_encoder, reference_projection, pose_controlnet, background_controlnet, flavor: str,
-                 resolution: int, stage: str, options: DiscoOptions | None = None) -> None:  # fmt: skip
+                 resolution: int, stage: str, options: DiscoOptions | None = None, frames: FrameCount | None = None) -> None:  # fmt: skip
         self.vae = vae
         self.unet: UNet2DConditionModel = unet
         self.image_encoder: CLIPVisionModelWithProjection = image_encoder
@@ -121,6 +132,8 @@ class Disco(LatentModel):
         self.background_controlnet: ControlNetModel | None = background_controlnet
         self.flavor, self.resolution, self.stage = flavor, resolution, stage
         self.options = options or DiscoOptions()
+        self.frames = frames or FrameCount()
+        """Frames per clip of the next forward pass: what the temporal layers (if any) read (shared with them)."""
         self.noise_scheduler = DDPMScheduler(**{k: v for k, v in SD15_SCHEDULE.items() if k != "set_alpha_to_one"})
         for module in (self.vae, self.image_encoder):
             module.requires_grad_(False)
@@ -140,13 +153,13 @@ class Disco(LatentModel):
         else:
             vae, unet, encoder = cls._image_variation_components(overrides)
             controlnets = (ControlNetModel.from_unet(unet), background_controlnet_from(unet))
-        if flavor == "released":
-            stage = "released"
-        else:
-            stage = cls.spec.stages_for(flavor)[0].name
+        released = cls.spec.flavors[flavor].released
+        stage = "released" if released else cls.spec.stages_for(flavor)[0].name
         model = cls(vae, unet, encoder, projection_copy(encoder), *controlnets, flavor, resolution, stage, options)
-        if flavor == "released":
-            model.load_release(Path(weights.resolve("disco-tiktok", overrides)))
+        if flavor == "released_temporal":
+            model.add_temporal_layers()
+        if released or flavor == "released_hap":  # the release's checkpoint over sd-image-variations' networks
+            model.load_release(Path(weights.resolve(cls.spec.flavors[flavor].weights[-1], overrides)))
         model.residual_head_from_zero(model.unet)
         model.check_resolution()
         return model.to(device, weight_dtype)
@@ -173,14 +186,17 @@ class Disco(LatentModel):
         return vae, unet, encoder
 
     def load_release(self, path: Path) -> None:
-        """The release's fine-tuned weights (`humanvid.models.disco.released`: its DeepSpeed state dict, key for key)."""
+        """A converted release checkpoint (`humanvid.models.disco.released`, key for key): the fine-tuned model's, or
+        the HAP checkpoint's (no pose ControlNet in it: that one stays sd-image-variations' UNet copy, as the release
+        builds it before loading HAP)."""
         from humanvid.models.disco.released import load_release
 
         load_release(self, path)
 
     def prepare(self, stage: str, *, seed: int, overrides: dict[str, str] | None = None) -> None:
         """`hap` on a debug flavor: both ControlNets appear, copied from the UNet the base stage trained (the sd flavors
-        copy sd-image-variations' UNet at creation)."""
+        copy sd-image-variations' UNet at creation). `temporal`: the temporal layers appear in the UNet and both
+        ControlNets, each starting as the identity on a clip of one frame."""
         self.stage = stage
         if stage == "hap" and self.pose_controlnet is None:
             device, dtype = self.device, self.dtype
@@ -188,6 +204,22 @@ class Disco(LatentModel):
             self.pose_controlnet = debug_controlnet(self.unet, self.vae)
             self.background_controlnet = background_controlnet_from(self.unet)
             self.to(device, dtype)
+        if stage == "temporal" and not self.temporal:
+            device, dtype = self.device, self.dtype
+            torch.manual_seed(seed)
+            self.add_temporal_layers()
+            self.to(device, dtype)
+
+    @property
+    def temporal(self) -> bool:
+        """Whether the networks have DisCo's temporal layers (the temporal stage or the released temporal model)."""
+        return has_temporal_layers(self.unet)
+
+    def add_temporal_layers(self) -> None:
+        if self.pose_controlnet is None:
+            raise ValueError("the temporal layers go into both ControlNets too: train the image model's stages first")
+        for net in (self.unet, self.pose_controlnet, self.background_controlnet):
+            add_temporal_layers(net, self.frames, self.options.temporal_norm)
 
     # ------------------------------------------------------------------ bookkeeping
     def modules(self) -> dict[str, torch.nn.Module]:
@@ -211,8 +243,14 @@ class Disco(LatentModel):
             for p in unet:
                 p.requires_grad_(True)
             return unet + params
-        if stage == "finetune":
+        if stage == "finetune" or (stage == "temporal" and self.options.temporal_unfreeze == "all"):
             return self.train_only(self.unet, self.pose_controlnet, self.background_controlnet, self.reference_projection)
+        if stage == "temporal":
+            self.train_only()
+            params = [p for net in (self.unet, self.pose_controlnet, self.background_controlnet) for p in temporal_parameters(net)]
+            for p in params:
+                p.requires_grad_(True)
+            return params
         raise ValueError(f"unknown stage {stage!r}; known: {', '.join(s.name for s in self.spec.stages)}")
 
     # ------------------------------------------------------------------ the network
@@ -232,10 +270,12 @@ class Disco(LatentModel):
         return self.reference_projection(hidden)
 
     def predict(self, latents: torch.Tensor, t: torch.Tensor, context: torch.Tensor, background: torch.Tensor | None,
-                pose: torch.Tensor | None, scales: tuple[float, float] = (1.0, 1.0)) -> torch.Tensor:  # fmt: skip
+                pose: torch.Tensor | None, scales: tuple[float, float] = (1.0, 1.0), frames: int = 1) -> torch.Tensor:  # fmt: skip
         """The network on N rows: latents (N, C, h, w), t (N,), context (N, L, D), background latents (N, C, h, w) or
         None, pose images (N, 3, S, S) in [0, 1] or None -> the prediction (N, C, h, w). Each ControlNet present adds its
-        residuals, scaled by `scales` (pose, background)."""
+        residuals, scaled by `scales` (pose, background). The rows are clips of `frames` consecutive frames (what the
+        temporal layers mix; the image model's rows are independent)."""
+        self.frames.value = frames
         x, context = latents.to(self.dtype), context.to(self.dtype)
         branches = []
         if pose is not None:
@@ -258,12 +298,13 @@ class Disco(LatentModel):
         return out
 
     def loss(self, batch: dict, stage: str, generator: torch.Generator) -> dict[str, torch.Tensor]:
-        """One target frame per sample (B, 1, 3, S, S) in [-1, 1], its reference (B, 3, S, S) with the reference's mask."""
+        """Target frames (B, K, 3, S, S) in [-1, 1] — one frame, or a clip of K for the temporal layers — and each
+        sample's reference (B, 3, S, S) with the reference's mask; one timestep per sample."""
         frames = batch["frames"].to(self.device)
         b, k = frames.shape[:2]
-        if k != 1:
-            raise ValueError(f"DisCo trains on one frame per sample, got {k}")
-        latents = self.encode(frames.flatten(0, 1), generator, flat_keys(batch.get("frame_keys")))[:, None]
+        if k != 1 and not self.temporal:
+            raise ValueError(f"DisCo's image model trains on one frame per sample, got {k} (clips are for the temporal stage)")
+        latents = self.encode(frames.flatten(0, 1), generator, flat_keys(batch.get("frame_keys"))).unflatten(0, (b, k))
         reference = batch["reference"].to(self.device)
         foreground, behind = split_reference(reference, batch["reference_mask"])
         if stage == "base":
@@ -278,11 +319,13 @@ class Disco(LatentModel):
             )  # fmt: skip — one draw per batch, as the release (`forward_train_multicontrol`)
             context = self.reference_tokens(torch.zeros_like(foreground) if dropped else foreground)
             background = self.encode(behind, generator)
-            pose = batch["control"][:, 0].to(self.device) if stage == "finetune" else None
+            pose = batch["control"].flatten(0, 1).to(self.device) if stage in ("finetune", "temporal") else None
         diffused = self.diffused(latents, self.encode(behind) if self.residual else None)
         noisy, noise, t = self.noised(diffused, generator)
-        pred = self.predict(noisy[:, 0], t, context, background, pose)
-        return {"loss": self.prediction_loss(pred, self.prediction_target(diffused[:, 0], noise[:, 0]))}
+        rows = (lambda x: x.repeat_interleave(k, dim=0)) if k > 1 else (lambda x: x)  # per sample -> per frame
+        background = rows(background) if background is not None else None
+        pred = self.predict(noisy.flatten(0, 1), rows(t), rows(context), background, pose, frames=k)
+        return {"loss": self.prediction_loss(pred, self.prediction_target(diffused.flatten(0, 1), noise.flatten(0, 1)))}
 
     # ------------------------------------------------------------------ sampling (humanvid.sampling.denoise)
     def generate(self, reference: torch.Tensor, control: torch.Tensor | None, frames: int, sampler, generator: torch.Generator,
@@ -315,7 +358,8 @@ class Disco(LatentModel):
         """Nothing is shared across windows within a step."""
 
     def window_noise(self, state: dict, latents: torch.Tensor, frames: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """n windows of K frames (n, K, C, h, w), each frame on its own (DisCo is an image model), guided over the reference."""
+        """n windows of K frames (n, K, C, h, w), guided over the reference: each frame on its own for the image model,
+        each window one clip for the temporal layers."""
         n, k = latents.shape[:2]
         rows = n * k
         x = latents.flatten(0, 1)
@@ -323,10 +367,11 @@ class Disco(LatentModel):
         background = state["background"].expand(rows, -1, -1, -1)
         t_rows = t.expand(rows)
         scales = (state["condition_scale"], 1.0)
-        pred = self.predict(x, t_rows, state["context"].expand(rows, -1, -1), background, pose, scales).float()
+        clip = k if self.temporal else 1
+        pred = self.predict(x, t_rows, state["context"].expand(rows, -1, -1), background, pose, scales, clip).float()
         g = state["guidance_scale"]
         if g > 1.0:
-            uncond = self.predict(x, t_rows, state["uncond_context"].expand(rows, -1, -1), background, pose, scales).float()
+            uncond = self.predict(x, t_rows, state["uncond_context"].expand(rows, -1, -1), background, pose, scales, clip).float()
             pred = uncond + g * (pred - uncond)
         return pred.unflatten(0, (n, k))
 
@@ -344,6 +389,7 @@ class Disco(LatentModel):
             "resolution": self.resolution,
             "stage": self.stage,
             "options": self.options.model_dump(),
+            "temporal": self.temporal,
         }
         self.save_modules(out_dir, spec)
 
@@ -357,14 +403,20 @@ class Disco(LatentModel):
         projection = projection_copy(encoder)
         projection.load_state_dict(load_projection(ckpt_dir / "reference_projection"))
         has_controlnets = (ckpt_dir / "pose_controlnet").is_dir()
+        temporal = FrameCount() if spec.get("temporal") else None  # the three networks share one
+        norm = options.temporal_norm
+
+        def network(kind, name):
+            return load_strict(kind.from_config(kind.load_config(ckpt_dir / name)), ckpt_dir / name, temporal, norm)
+
         model = cls(
             load_autoencoder(ckpt_dir / "vae"),
-            UNet2DConditionModel.from_pretrained(ckpt_dir / "unet"),
+            network(UNet2DConditionModel, "unet"),
             encoder,
             projection,
-            ControlNetModel.from_pretrained(ckpt_dir / "pose_controlnet") if has_controlnets else None,
-            load_latent_controlnet(ckpt_dir / "background_controlnet") if has_controlnets else None,
-            spec["flavor"], spec["resolution"], spec["stage"], options,
+            network(ControlNetModel, "pose_controlnet") if has_controlnets else None,
+            load_latent_controlnet(ckpt_dir / "background_controlnet", temporal, norm) if has_controlnets else None,
+            spec["flavor"], spec["resolution"], spec["stage"], options, temporal,
         )  # fmt: skip
         return model.to(device, weight_dtype)
 

@@ -3,7 +3,9 @@
 Its keys (config/ref_attn_clip_combine_controlnet/net.py of Wangt-CN/DisCo): `unet.*`, `controlnet.nets.0.*` (the pose
 ControlNet), `controlnet.nets.1.*` (the background ControlNet, its condition embedding a single `conv_in`),
 `refer_clip_proj.weight`, and the frozen `vae.*` / `clip_image_encoder.*`, which are sd-image-variations' own and
-are read from there instead. A pickle is not read at sampling time: `convert` turns the checkpoint into one safetensors
+are read from there instead. The human-attribute pre-training checkpoint (`..._attr_pretraining/net.py`) has one
+ControlNet, the background one, as `controlnet.*` (the release renames it to `controlnet.nets.1.*` when fine-tuning
+starts from it, `agent.py`), and no pose ControlNet. The temporal model's keys are the same with `tem_` layers added. A pickle is not read at sampling time: `convert` turns the checkpoint into one safetensors
 file per trained component once (`torch.load(weights_only=True)`, tensors only), and `load_release` reads that folder
 key for key.
 
@@ -20,25 +22,29 @@ from safetensors.torch import load_file, save_file
 
 COMPONENTS = {"unet.": "unet", "controlnet.nets.0.": "pose_controlnet", "controlnet.nets.1.": "background_controlnet",
               "refer_clip_proj.": "reference_projection"}  # fmt: skip
-"""Release key prefix -> the component (and file stem) it belongs to."""
+"""Release key prefix -> the component (and file stem) it belongs to (the fine-tuned model's layout)."""
+HAP_COMPONENTS = {"unet.": "unet", "controlnet.": "background_controlnet", "refer_clip_proj.": "reference_projection"}
+"""... and the human-attribute pre-training checkpoint's (its one ControlNet is the background one)."""
 FROZEN_PREFIXES = ("vae.", "clip_image_encoder.", "text_encoder.")
 """Keys of frozen parts the release saves too: sd-image-variations' own weights, loaded from there."""
 
 
 def split_state(state: dict[str, torch.Tensor], source: str) -> dict[str, dict[str, torch.Tensor]]:
-    """The release's flat state dict -> {component: its state dict, prefix removed}; a key of no known part is refused
-    (a checkpoint of another DisCo configuration)."""
-    parts: dict[str, dict[str, torch.Tensor]] = {name: {} for name in COMPONENTS.values()}
+    """The release's flat state dict -> {component: its state dict, prefix removed}, in the fine-tuned layout or, when
+    no key names `controlnet.nets.`, the pre-training layout; a key of no known part is refused (a checkpoint of
+    another DisCo configuration)."""
+    layout = COMPONENTS if any(k.startswith("controlnet.nets.") for k in state) else HAP_COMPONENTS
+    parts: dict[str, dict[str, torch.Tensor]] = {name: {} for name in layout.values()}
     for key, value in state.items():
-        prefix = next((p for p in COMPONENTS if key.startswith(p)), None)
+        prefix = next((p for p in layout if key.startswith(p)), None)
         if prefix is not None:
-            parts[COMPONENTS[prefix]][key[len(prefix) :]] = value
+            parts[layout[prefix]][key[len(prefix) :]] = value
         elif not key.startswith(FROZEN_PREFIXES):
             raise ValueError(f"{source}: key {key!r} belongs to no DisCo component (expected prefixes "
-                             f"{', '.join(list(COMPONENTS) + list(FROZEN_PREFIXES))})")  # fmt: skip
+                             f"{', '.join(list(layout) + list(FROZEN_PREFIXES))})")  # fmt: skip
     empty = [name for name, part in parts.items() if not part]
     if empty:
-        raise ValueError(f"{source}: no weights for {', '.join(empty)} (a checkpoint without both ControlNets is not the fine-tuned model)")
+        raise ValueError(f"{source}: no weights for {', '.join(empty)} (neither the fine-tuned nor the pre-training checkpoint's layout)")
     return parts
 
 
@@ -80,10 +86,12 @@ def load_component(module: torch.nn.Module, path: Path, rename: dict[str, str] |
 
 
 def load_release(model, folder: Path) -> None:
-    """A converted release folder -> the model's UNet, both ControlNets and the reference projection."""
+    """A converted release folder -> the model's UNet, ControlNets and reference projection. A folder without a pose
+    ControlNet is the pre-training checkpoint: the model's pose ControlNet stays as it is."""
     folder = Path(folder)
     load_component(model.unet, folder / "unet.safetensors")
-    load_component(model.pose_controlnet, folder / "pose_controlnet.safetensors")
+    if (folder / "pose_controlnet.safetensors").is_file() or not (folder / "background_controlnet.safetensors").is_file():
+        load_component(model.pose_controlnet, folder / "pose_controlnet.safetensors")
     load_component(model.background_controlnet, folder / "background_controlnet.safetensors")
     load_component(model.reference_projection, folder / "reference_projection.safetensors", rename={"weight": "linear.weight"})
 

@@ -26,6 +26,13 @@ class DiscoOptions(DiffusionOptions):
     hap_unfreeze: str = Field("transblocks", pattern="^(transblocks|crossattn|crossattn-kv|all)$")
     """What of the UNet human attribute pre-training trains (the release's `--unet_unfreeze_type`): its transformer
     blocks (the release's HAP), their cross-attention, only its keys and values, or everything."""
+    temporal_unfreeze: str = Field("all", pattern="^(all|temporal)$")
+    """What the temporal stage trains: everything, the new temporal layers included (the release's README command,
+    `--unet_unfreeze_type all`), or the temporal layers alone (of the UNet and both ControlNets: ours, cheaper, the
+    image model kept as it was)."""
+    temporal_norm: str = Field("shared", pattern="^(shared|own)$")
+    """What normalises the temporal attention's input: the transformer block's `norm2` (`shared`, the release's
+    forward, whose `tem_norm` is created but unused) or the block's own `tem_norm` (humanvid.models.disco.temporal)."""
 
 
 SPEC = MethodSpec(
@@ -34,7 +41,10 @@ SPEC = MethodSpec(
     flavors={
         "debug_pixel": FlavorSpec(),
         "sd_image_variations": FlavorSpec(weights=("sd-image-variations",)),
+        "released_hap": FlavorSpec(weights=("sd-image-variations", "disco-hap")),
         "released": FlavorSpec(weights=("sd-image-variations", "disco-tiktok"), released=True),
+        "released_cfg": FlavorSpec(weights=("sd-image-variations", "disco-tiktok-cfg"), released=True),
+        "released_temporal": FlavorSpec(weights=("sd-image-variations", "disco-tiktok-temporal"), released=True),
     },
     options=DiscoOptions,
     stages=(
@@ -45,13 +55,16 @@ SPEC = MethodSpec(
             "as its context): the stand-in for sd-image-variations-diffusers",
             flavors=DEBUG_FLAVORS,
             seeds=(4, 5),
+            max_span=1,
         ),  # fmt: skip
         StageSpec(
             "hap",
             ("disco",),
             "human attribute pre-training: a frame from its foreground's CLIP tokens and its "
             "background's latents (background ControlNet, UNet transformer blocks, the token projection)",
+            flavors=(*DEBUG_FLAVORS, "sd_image_variations"),
             seeds=(6, 7),
+            max_span=1,
         ),  # fmt: skip
         StageSpec(
             "finetune",
@@ -59,6 +72,15 @@ SPEC = MethodSpec(
             "fine-tuning with disentangled control: pose ControlNet + background ControlNet + "
             "the whole UNet and the projection, a reference frame of the video",
             seeds=(10, 10),
+            max_span=1,
+        ),  # fmt: skip
+        StageSpec(
+            "temporal",
+            ("disco",),
+            "temporal layers (a temporal convolution in every ResNet block, a temporal attention in every "
+            "transformer block, of the UNet and both ControlNets) trained on clips of consecutive frames",
+            seeds=(12, 12),
+            optional=True,
         ),  # fmt: skip
     ),
     controls=lambda options: ("openpose",),
