@@ -26,6 +26,8 @@ import torch.nn.functional as F
 from diffusers.models.attention import Attention, BasicTransformerBlock
 from diffusers.models.resnet import ResnetBlock2D
 
+from humanvid.models.block_hooks import after_self_attention
+
 TEMPORAL_PREFIX = "tem_"
 """What the release's temporal parameters' names start with (their key names below each block)."""
 
@@ -102,8 +104,6 @@ def _add_temporal_conv(resnet: ResnetBlock2D, frames: FrameCount) -> None:
 
 
 def _add_temporal_attention(block: BasicTransformerBlock, frames: FrameCount, norm: str) -> None:
-    if block.norm_type != "layer_norm":
-        raise ValueError(f"temporal attention is defined for layer-norm transformer blocks, not {block.norm_type!r}")
     attn1 = block.attn1
     dim = attn1.inner_dim
     block.tem_attn = Attention(query_dim=dim, heads=attn1.heads, dim_head=dim // attn1.heads,
@@ -111,18 +111,8 @@ def _add_temporal_attention(block: BasicTransformerBlock, frames: FrameCount, no
     torch.nn.init.zeros_(block.tem_attn.to_out[0].weight)
     torch.nn.init.zeros_(block.tem_attn.to_out[0].bias)
     block.tem_norm = torch.nn.LayerNorm(dim, elementwise_affine=block.norm1.elementwise_affine)
-    stash: dict[str, torch.Tensor] = {}
-
-    def remember_stream(module, args):
-        stash["stream"] = args[0]  # norm1's input: the residual stream the spatial self-attention adds to
-
-    def add_temporal(module, args, kwargs, out):
-        stream = stash.pop("stream") + out
-        use = block.norm2 if norm == "shared" else block.tem_norm
-        return out + temporal_attention(block, stream, use, frames)
-
-    block.norm1.register_forward_pre_hook(remember_stream)
-    attn1.register_forward_hook(add_temporal, with_kwargs=True)
+    use = block.norm2 if norm == "shared" else block.tem_norm
+    after_self_attention(block, lambda before, after: temporal_attention(block, after, use, frames))
 
 
 def add_temporal_layers(network: torch.nn.Module, frames: FrameCount, norm: str = "shared") -> list[str]:
