@@ -171,7 +171,7 @@ def _check_model(cfg: Config, err: _Errors, name: str, model: ModelConfig) -> No
         if declared is None:
             return
     for s in declared:
-        if s not in model.stages and not (spec.stage(s).optional and _only_optional_after(spec, declared, given, s)):
+        if s not in model.stages and not (spec.stage(s).optional and _only_optional_after(declared, given, s)):
             err.need(False, f"models.{name}.stages", f"missing stage {s!r} ({spec.stage(s).doc}); {arch.method}/{arch.flavor} trains {', '.join(declared)}")
     for s in given:
         err.need(s in declared, f"models.{name}.stages.{s}", f"{arch.method}/{arch.flavor} has no stage {s!r}; its stages, in order: {', '.join(declared)}")
@@ -180,7 +180,7 @@ def _check_model(cfg: Config, err: _Errors, name: str, model: ModelConfig) -> No
         _check_stage(cfg, err, f"models.{name}.stages.{s}", spec.stage(s), model.stages[s], needed, spec.controls(options))
 
 
-def _only_optional_after(spec, declared: list[str], given: list[str], missing: str) -> bool:
+def _only_optional_after(declared: list[str], given: list[str], missing: str) -> bool:
     """An optional stage may be left out when no stage after it is given (a model stops before it)."""
     later = declared[declared.index(missing) + 1 :]
     return not any(s in given for s in later)
