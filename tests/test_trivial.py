@@ -13,7 +13,7 @@ from humanvid.config import EvaluationConfig, SamplerConfig
 from humanvid.metrics.evaluate import evaluate_samples
 from humanvid.models.trivial.model import Trivial
 from humanvid.sampling.clips import sample_clips
-from humanvid.shards.samples import to_model_frames
+from humanvid.shards.samples import crop_conditions, to_model_frames
 from humanvid.video import read_video
 
 CPU = torch.device("cpu")
@@ -71,3 +71,24 @@ def test_copy_reference_and_mean_frame_rows_score_what_a_hand_computation_gives(
             assert clip_doc["corrected"]["psnr"] == pytest.approx(expected, abs=1e-3)
             l1 = np.abs(generated[: len(target)] / 255.0 - target / 255.0).mean()  # L1 on [0, 1]
             assert clip_doc["corrected"]["l1"] == pytest.approx(l1, rel=1e-3)
+
+
+def test_copy_reference_with_depth_repeats_the_reference_frames_depth(shards, tmp_path):
+    """The depth floor: the clip's first ground-truth depth map, as the sampler crops conditions, for every frame."""
+    model = Trivial.create("copy_reference", Trivial.spec.parse_options({"depth": True}), resolution=SIZE, seed=0, device=CPU,
+                           weight_dtype=torch.float32)  # fmt: skip
+    assert model.outputs == ("rgb", "depth") and Trivial.spec.sampling_conditions(model.options, None) == ("depth",)
+    sampler = SamplerConfig(model="copy", data="synth", split="train", window=FRAMES, overlap=0, steps=1)
+    out = tmp_path / "samples"
+    out.mkdir()
+    manifest = sample_clips(model, shards, sampler, out, lambda m: None)
+    doc, _, _ = evaluate_samples(out, shards, EvaluationConfig(metrics=["depth_l2"], device="cpu"))
+    for entry in manifest["clips"]:
+        data = shards.read_clip(entry["clip_id"], conditions=("depth",))
+        h, w = data["frames"].shape[1:3]
+        truth = crop_conditions({"depth": data["depth"]}, h, w, SIZE)["depth"].numpy()
+        depth = np.load(out / entry["outputs"]["depth"])["depth"]
+        assert depth.shape == (FRAMES, SIZE, SIZE) and np.array_equal(depth, np.repeat(truth[:1], FRAMES, axis=0))
+    assert 0 < doc["overall"]["depth_l2"] < 1  # the person moves after the reference frame
+    with pytest.raises(ValueError, match="no depth"):
+        Trivial.create("mean_frame", Trivial.spec.parse_options({"depth": True}), resolution=SIZE, seed=0, device=CPU, weight_dtype=torch.float32)

@@ -13,6 +13,7 @@ from humanvid.registry import Registry
 METHODS: Registry[MethodSpec] = Registry("method", "humanvid.methods", check=check_spec)
 METHODS.add_lazy("baseline", "humanvid.models.baseline.spec:SPEC")
 METHODS.add_lazy("disco", "humanvid.models.disco.spec:SPEC")
+METHODS.add_lazy("idol", "humanvid.models.idol.spec:SPEC")
 METHODS.add_lazy("magicanimate", "humanvid.models.magicanimate.spec:SPEC")
 METHODS.add_lazy("make_your_anchor", "humanvid.models.make_your_anchor.spec:SPEC")
 METHODS.add_lazy("trivial", "humanvid.models.trivial.spec:SPEC")

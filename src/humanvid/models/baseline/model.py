@@ -10,7 +10,7 @@ space-to-depth map, `PatchAutoencoder`: nothing to fit, and nothing lost on clip
 AnimateDiff v1.5.2 motion modules, the OpenPose ControlNet and CLIP ViT-L/14 by name through
 `humanvid.weights`, never downloading).
 
-Option `depth`: the model also generates depth — each frame's depth as a grey image through the same VAE,
+Option `depth`: the model also generates depth — each frame's depth as a grey image through the same VAE (humanvid.models.depth_images),
 its latents stacked beside the RGB latents along channels (the UNet and ControlNet take and predict both),
 in the spirit of LDM3D. Grey = 0.2 + 0.8 · (far − d) / (far − near) on the person (per frame), 0 elsewhere;
 the generated depth is 1 − grey, affine in true depth on the person (evaluation aligns scale and shift).
@@ -32,6 +32,7 @@ from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 from humanvid import weights
 from humanvid.models.baseline.spec import SPEC, BaselineOptions
 from humanvid.models.clip import clip_pixels
+from humanvid.models.depth_images import depth_from_image, depth_image
 from humanvid.models.latent import (
     DEBUG_BLOCKS,
     DEBUG_PIXEL_BLOCKS,
@@ -45,8 +46,6 @@ from humanvid.models.latent import (
     flat_keys,
     load_autoencoder,
 )
-
-DEPTH_NEAR_GREY = 0.2  # the depth image's grey at the person's farthest point (background stays 0)
 
 
 def unzero_controlnet(controlnet: ControlNetModel) -> None:
@@ -79,17 +78,6 @@ DEBUG_SIZES = {
     "debug": DebugSizes(),
     "debug_pixel": DebugSizes(down_blocks=DEBUG_PIXEL_BLOCKS[0], up_blocks=DEBUG_PIXEL_BLOCKS[1], controlnet_zero_init=False),
 }  # fmt: skip
-
-
-def depth_image(depth: torch.Tensor) -> torch.Tensor:
-    """Depth (N, S, S) in metres (0 = none) -> the grey image the VAE encodes (N, 3, S, S) in [-1, 1]."""
-    on = depth > 0
-    big = torch.finfo(depth.dtype).max
-    near = torch.where(on, depth, big).amin(dim=(1, 2), keepdim=True)
-    far = torch.where(on, depth, -big).amax(dim=(1, 2), keepdim=True)
-    span = (far - near).clamp_min(1e-6)
-    grey = torch.where(on, DEPTH_NEAR_GREY + (1 - DEPTH_NEAR_GREY) * (far - depth) / span, torch.zeros_like(depth))
-    return (grey * 2 - 1)[:, None].expand(-1, 3, -1, -1)
 
 
 def expand_channels(unet: UNet2DConditionModel, factor: int, extra_inputs: int = 0) -> UNet2DConditionModel:
@@ -335,8 +323,7 @@ class Baseline(LatentModel):
         c = super().latent_channels()
         out = {"rgb": self.decode(latents[:, :c].to(self.dtype))}
         if self.depth:
-            grey = (self.decode(latents[:, c:].to(self.dtype)).float().mean(1) + 1) / 2
-            out["depth"] = 1 - grey
+            out["depth"] = depth_from_image(self.decode(latents[:, c:].to(self.dtype)), "grey")
         return out
 
     # ------------------------------------------------------------------ checkpoints

@@ -36,7 +36,7 @@ from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 from humanvid import weights
 from humanvid.models.clip import clip_pixels
 from humanvid.models.disco.spec import DEBUG_FLAVORS, MASK_CONDITION, SPEC, DiscoOptions
-from humanvid.models.disco.temporal import FrameCount, add_temporal_layers, has_temporal_layers, temporal_parameters
+from humanvid.models.disco.temporal import FrameCount, add_temporal_layers, temporal_parameters
 from humanvid.models.latent import (
     DEBUG_PIXEL_BLOCKS,
     SD15_SCHEDULE,
@@ -131,7 +131,7 @@ class Disco(LatentModel):
         self.pose_controlnet: ControlNetModel | None = pose_controlnet
         self.background_controlnet: ControlNetModel | None = background_controlnet
         self.flavor, self.resolution, self.stage = flavor, resolution, stage
-        self.options = options or DiscoOptions()
+        self.options = options or self.spec.parse_options({})
         self.frames = frames or FrameCount()
         """Frames per clip of the next forward pass: what the temporal layers (if any) read (shared with them)."""
         self.noise_scheduler = DDPMScheduler(**{k: v for k, v in SD15_SCHEDULE.items() if k != "set_alpha_to_one"})
@@ -143,9 +143,9 @@ class Disco(LatentModel):
     @classmethod
     def create(cls, flavor, options=None, *, resolution, seed, device, weight_dtype, overrides=None) -> "Disco":
         if flavor not in cls.spec.flavors:
-            raise ValueError(f"unknown disco flavor {flavor!r}; known: {', '.join(cls.spec.flavors)}")
-        options = options or DiscoOptions()
-        cls.check_prediction("disco", flavor, options.prediction, DEBUG_FLAVORS)
+            raise ValueError(f"unknown {cls.spec.name} flavor {flavor!r}; known: {', '.join(cls.spec.flavors)}")
+        options = options or cls.spec.parse_options({})
+        cls.check_prediction(cls.spec.name, flavor, options.prediction, DEBUG_FLAVORS)
         torch.manual_seed(seed)
         if flavor in DEBUG_FLAVORS:
             vae, unet, encoder = cls._debug_components(resolution)
@@ -213,7 +213,7 @@ class Disco(LatentModel):
     @property
     def temporal(self) -> bool:
         """Whether the networks have DisCo's temporal layers (the temporal stage or the released temporal model)."""
-        return has_temporal_layers(self.unet)
+        return self.frames.attached
 
     def add_temporal_layers(self) -> None:
         if self.pose_controlnet is None:
@@ -270,11 +270,13 @@ class Disco(LatentModel):
         return self.reference_projection(hidden)
 
     def predict(self, latents: torch.Tensor, t: torch.Tensor, context: torch.Tensor, background: torch.Tensor | None,
-                pose: torch.Tensor | None, scales: tuple[float, float] = (1.0, 1.0), frames: int = 1) -> torch.Tensor:  # fmt: skip
+                pose: torch.Tensor | None, scales: tuple[float, float] = (1.0, 1.0), frames: int = 1,
+                class_labels: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
         """The network on N rows: latents (N, C, h, w), t (N,), context (N, L, D), background latents (N, C, h, w) or
         None, pose images (N, 3, S, S) in [0, 1] or None -> the prediction (N, C, h, w). Each ControlNet present adds its
         residuals, scaled by `scales` (pose, background). The rows are clips of `frames` consecutive frames (what the
-        temporal layers mix; the image model's rows are independent)."""
+        temporal layers mix; the image model's rows are independent). `class_labels` (N, L): the UNet's class embedding's
+        input, for a UNet that has one (IDOL's modality label)."""
         self.frames.value = frames
         x, context = latents.to(self.dtype), context.to(self.dtype)
         branches = []
@@ -284,11 +286,13 @@ class Disco(LatentModel):
         if background is not None:
             branches.append(self.background_controlnet(x, t, encoder_hidden_states=context, controlnet_cond=background.to(self.dtype),
                                                        conditioning_scale=scales[1], return_dict=False))  # fmt: skip
+        labels = None if class_labels is None else class_labels.to(self.dtype)
         if not branches:
-            return self.unet(x, t, encoder_hidden_states=context).sample
+            return self.unet(x, t, encoder_hidden_states=context, class_labels=labels).sample
         down, mid = combine_residuals(*branches)
         return self.unet(
-            x, t, encoder_hidden_states=context, down_block_additional_residuals=down, mid_block_additional_residual=mid
+            x, t, encoder_hidden_states=context, class_labels=labels, down_block_additional_residuals=down,
+            mid_block_additional_residual=mid,
         ).sample
 
     def batch(self, sample: dict, stage: str) -> dict:
@@ -297,6 +301,16 @@ class Disco(LatentModel):
         out["reference_mask"] = masks_of(sample[f"reference_{MASK_CONDITION}"], self.device)
         return out
 
+    def background_hole(self, mask: torch.Tensor, stage: str, generator: torch.Generator) -> torch.Tensor:
+        """The region (B, S, S) in [0, 1] cut out of the reference for the background ControlNet: DisCo's is the
+        person's mask (IDOL's outpainting pre-training cuts more)."""
+        return mask
+
+    def target_latents(self, batch: dict, frames: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """The latents (B, K, C, h, w) the diffusion runs on for target frames (B, K, 3, S, S) in [-1, 1]."""
+        b, k = frames.shape[:2]
+        return self.encode(frames.flatten(0, 1), generator, flat_keys(batch.get("frame_keys"))).unflatten(0, (b, k))
+
     def loss(self, batch: dict, stage: str, generator: torch.Generator) -> dict[str, torch.Tensor]:
         """Target frames (B, K, 3, S, S) in [-1, 1] — one frame, or a clip of K for the temporal layers — and each
         sample's reference (B, 3, S, S) with the reference's mask; one timestep per sample."""
@@ -304,9 +318,10 @@ class Disco(LatentModel):
         b, k = frames.shape[:2]
         if k != 1 and not self.temporal:
             raise ValueError(f"DisCo's image model trains on one frame per sample, got {k} (clips are for the temporal stage)")
-        latents = self.encode(frames.flatten(0, 1), generator, flat_keys(batch.get("frame_keys"))).unflatten(0, (b, k))
-        reference = batch["reference"].to(self.device)
-        foreground, behind = split_reference(reference, batch["reference_mask"])
+        latents = self.target_latents(batch, frames, generator)
+        reference, mask = batch["reference"].to(self.device), batch["reference_mask"]
+        foreground, _ = split_reference(reference, mask)
+        _, behind = split_reference(reference, self.background_hole(mask, stage, generator))
         if stage == "base":
             with torch.no_grad():
                 context = self.image_embedding(frames[:, 0])
@@ -382,16 +397,28 @@ class Disco(LatentModel):
         return {"rgb": self.decode(latents.to(self.dtype))}
 
     # ------------------------------------------------------------------ checkpoints
-    def save(self, out_dir: Path) -> None:
-        spec = {
-            "method": "disco",
+    def checkpoint_spec(self) -> dict:
+        """What humanvid.json records: enough to rebuild every layer the weights belong to."""
+        return {
+            "method": self.spec.name,
             "flavor": self.flavor,
             "resolution": self.resolution,
             "stage": self.stage,
             "options": self.options.model_dump(),
             "temporal": self.temporal,
         }
-        self.save_modules(out_dir, spec)
+
+    def save(self, out_dir: Path) -> None:
+        self.save_modules(out_dir, self.checkpoint_spec())
+
+    @classmethod
+    def saved_additions(cls, saved: dict, options: DiscoOptions) -> dict:
+        """Constructor arguments for what a subclass's checkpoint adds to DisCo's networks (DisCo: none)."""
+        return {}
+
+    @classmethod
+    def add_saved_layers(cls, unet: UNet2DConditionModel, additions: dict) -> None:
+        """Give a UNet rebuilt from its config the layers `additions` stand for, before its weights load (DisCo: none)."""
 
     @classmethod
     def from_checkpoint(
@@ -406,8 +433,13 @@ class Disco(LatentModel):
         temporal = FrameCount() if spec.get("temporal") else None  # the three networks share one
         norm = options.temporal_norm
 
+        additions = cls.saved_additions(spec, options)
+
         def network(kind, name):
-            return load_strict(kind.from_config(kind.load_config(ckpt_dir / name)), ckpt_dir / name, temporal, norm)
+            net = kind.from_config(kind.load_config(ckpt_dir / name))
+            if name == "unet":
+                cls.add_saved_layers(net, additions)  # before the temporal layers, in the order training added them
+            return load_strict(net, ckpt_dir / name, temporal, norm)
 
         model = cls(
             load_autoencoder(ckpt_dir / "vae"),
@@ -416,7 +448,7 @@ class Disco(LatentModel):
             projection,
             network(ControlNetModel, "pose_controlnet") if has_controlnets else None,
             load_latent_controlnet(ckpt_dir / "background_controlnet", temporal, norm) if has_controlnets else None,
-            spec["flavor"], spec["resolution"], spec["stage"], options, temporal,
+            spec["flavor"], spec["resolution"], spec["stage"], options, temporal, **additions,
         )  # fmt: skip
         return model.to(device, weight_dtype)
 

@@ -40,6 +40,8 @@ class FrameCount:
     """How many consecutive rows of the next forward pass form one clip (set by the model before each call)."""
 
     value: int = 1
+    attached: bool = False
+    """Whether temporal layers read this count (set by `add_temporal_layers`): the model's cheap "is it temporal"."""
 
     def clips(self, rows: int) -> int:
         if rows % self.value:
@@ -133,6 +135,7 @@ def add_temporal_layers(network: torch.nn.Module, frames: FrameCount, norm: str 
     out_norm = getattr(network, "conv_norm_out", None)  # the UNet's output GroupNorm (a ControlNet has none)
     if isinstance(out_norm, torch.nn.GroupNorm):
         network.conv_norm_out = ClipGroupNorm.replacing(out_norm, frames)
+    frames.attached = True
     return [name for name, _ in named]
 
 

@@ -1,3 +1,2 @@
-"""IDOL (Zhai et al., ECCV 2024): losses.py (the video-depth alignment terms), unet.py (the unified UNet's parts).
-
-Not a registered method yet (issue 22): docs/idol.md."""
+"""IDOL (Zhai et al., ECCV 2024): spec.py (its declaration), model.py (the method), unet.py (the unified UNet's parts),
+losses.py (the video-depth alignment terms), haop.py (the outpainting pre-training's hole). docs/idol.md."""

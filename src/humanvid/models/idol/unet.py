@@ -9,6 +9,11 @@
   LayerNorm), keys and values from the other stream's features entering the block (a LayerNorm without affine
   parameters, projections without bias), and an output projection without bias that starts at zero. A zero other
   stream contributes exactly nothing: the block reduces to the plain one.
+- **The reference cross-attention's maps** (`MapSharingProcessor`, every transformer block's `attn2`): computed
+  explicitly, so a joint pass can share them between the streams (supplement Table 1) and L_xattn can read them.
+- **Motion features**: the outputs of the chosen transformer layers, which L_mo's motion fields are computed on.
+
+`DualModal` holds the state of one unified UNet's passes and adds all of the above (`attach`).
 """
 
 from __future__ import annotations
@@ -21,11 +26,17 @@ from diffusers.models.attention import Attention, BasicTransformerBlock
 from diffusers.models.embeddings import TimestepEmbedding
 
 from humanvid.models.block_hooks import after_self_attention
+from humanvid.models.idol.losses import MAP_SHARING, shared_maps
 
 MODALITIES = ("video", "depth")
 """The modality label's order: index 0 is y_v, index 1 is y_d."""
 CROSS_MODAL = "cross_modal_attn"
 """The attribute (and state-dict name) of each transformer block's cross-modal attention."""
+
+
+def has_modality_label(unet: UNet2DConditionModel) -> bool:
+    """Whether `unet`'s config declares the modality label (a UNet rebuilt from a saved config has its embedding)."""
+    return unet.config.class_embed_type == "projection" and unet.config.projection_class_embeddings_input_dim == len(MODALITIES)
 
 
 def add_modality_label(unet: UNet2DConditionModel) -> None:
@@ -86,3 +97,77 @@ def add_cross_modal_attention(unet: torch.nn.Module, streams: Streams) -> list[s
     if not names:
         raise ValueError(f"{type(unet).__name__} has no transformer blocks")
     return names
+
+
+class MapSharingProcessor:
+    """A transformer block's reference cross-attention (`attn2`) with its maps explicit: softmax(q·kᵀ·scale) per head,
+    then the maps times the values. In a joint pass (video rows, then depth rows) the two halves' maps are kept for
+    L_xattn when `dual.record_maps`, and replaced as `dual.sharing` says."""
+
+    def __init__(self, dual: "DualModal") -> None:
+        self.dual = dual
+
+    def __call__(self, attn: Attention, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None, **kwargs):
+        if attention_mask is not None or hidden_states.ndim != 3:
+            raise ValueError("IDOL's cross-attention takes tokens (N, L, C) and no mask")
+        context = hidden_states if encoder_hidden_states is None else encoder_hidden_states
+        query, key, value = (
+            attn.head_to_batch_dim(p(x)) for p, x in ((attn.to_q, hidden_states), (attn.to_k, context), (attn.to_v, context))
+        )
+        maps = attn.get_attention_scores(query, key)  # (N·heads, Lq, Lk), sample-major: the first half is the video rows
+        if self.dual.streams.joint:
+            half = maps.shape[0] // 2
+            video, depth = maps[:half], maps[half:]
+            if self.dual.record_maps:
+                self.dual.maps.append((video, depth))
+            maps = torch.cat(shared_maps(video, depth, self.dual.sharing))
+        out = attn.batch_to_head_dim(torch.bmm(maps, value))
+        return attn.to_out[1](attn.to_out[0](out)) / attn.rescale_output_factor
+
+
+MOTION_LAYERS = ("up", "all")
+"""Whose outputs L_mo reads: the decoder's transformer layers, or every transformer layer of the UNet."""
+
+
+class DualModal:
+    """One unified UNet's pass state (which rows are which stream, what the alignment terms read) and the layers it adds."""
+
+    def __init__(self, sharing: str = "none", motion_layers: str = "up") -> None:
+        if sharing not in MAP_SHARING:
+            raise ValueError(f"map sharing {sharing!r}; known: {', '.join(MAP_SHARING)}")
+        if motion_layers not in MOTION_LAYERS:
+            raise ValueError(f"motion layers {motion_layers!r}; known: {', '.join(MOTION_LAYERS)}")
+        self.streams = Streams()
+        self.sharing, self.motion_layers = sharing, motion_layers
+        self.record_maps = self.record_features = False
+        self.maps: list[tuple[torch.Tensor, torch.Tensor]] = []
+        """Per cross-attention layer of the last recorded pass: (video maps, depth maps), each (B·heads, Lq, Lk)."""
+        self.features: list[torch.Tensor] = []
+        """Per motion layer of the last recorded pass: its output (2N, C, h, w), video rows first."""
+
+    def attach(self, unet: UNet2DConditionModel) -> None:
+        """Add the modality label (unless the config already built it), the cross-modal attention, the map-sharing
+        processors and the motion-feature hooks to `unet`."""
+        from diffusers.models.transformers.transformer_2d import Transformer2DModel
+
+        if not has_modality_label(unet):
+            add_modality_label(unet)
+        add_cross_modal_attention(unet, self.streams)
+        for module in unet.modules():
+            if isinstance(module, BasicTransformerBlock) and module.attn2 is not None:
+                module.attn2.set_processor(MapSharingProcessor(self))
+        for name, module in unet.named_modules():
+            if isinstance(module, Transformer2DModel) and (self.motion_layers == "all" or name.startswith("up_blocks.")):
+                module.register_forward_hook(self._keep_features)
+
+    def _keep_features(self, module, args, out) -> None:
+        if self.record_features and self.streams.joint:
+            self.features.append(out[0] if isinstance(out, tuple) else out.sample)
+
+    def start_recording(self, maps: bool, features: bool) -> None:
+        self.maps, self.features = [], []
+        self.record_maps, self.record_features = maps, features
+
+    def stop_recording(self) -> None:
+        self.record_maps = self.record_features = False
+        self.maps, self.features = [], []

@@ -37,6 +37,8 @@ class Trivial(Method):
         if resolution < 1:
             raise ValueError(f"resolution must be positive, got {resolution}")
         self.flavor, self.resolution, self.stage, self.options = flavor, resolution, stage, options or TrivialOptions()
+        if self.options.depth and flavor != "copy_reference":
+            raise ValueError(f"trivial flavor {flavor!r} has no depth to output (only copy_reference copies the reference's)")
         self.mean = mean
         self._device = torch.device(device)
 
@@ -48,7 +50,7 @@ class Trivial(Method):
 
     @classmethod
     def from_checkpoint(cls, path: Path, *, device: torch.device, weight_dtype: torch.dtype, options: TrivialOptions | None = None) -> "Trivial":
-        spec, _ = cls.read_checkpoint(path, options)  # no options
+        spec, options = cls.read_checkpoint(path, options)
         mean = None
         if spec["flavor"] == "mean_frame":
             mean = MeanFrame(spec["resolution"])
@@ -57,14 +59,15 @@ class Trivial(Method):
                 raise ValueError(f"{Path(path) / MEAN_FILE}: expected one tensor 'image' of shape {tuple(mean.image.shape)}")
             mean.load_state_dict(state)
             mean.to(device)
-        return cls(spec["flavor"], spec["resolution"], spec["stage"], mean, device)
+        return cls(spec["flavor"], spec["resolution"], spec["stage"], mean, device, options)
 
     def save(self, path: Path) -> None:
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         if self.mean is not None:
             save_file({"image": self.mean.image.detach().float().cpu().contiguous()}, str(path / MEAN_FILE))
-        spec = {"method": "trivial", "flavor": self.flavor, "resolution": self.resolution, "stage": self.stage}
+        spec = {"method": "trivial", "flavor": self.flavor, "resolution": self.resolution, "stage": self.stage,
+                "options": self.options.model_dump()}  # fmt: skip
         (path / SPEC_FILE).write_text(json.dumps(spec, indent=2, sort_keys=True))
 
     def modules(self) -> dict[str, torch.nn.Module]:
@@ -102,6 +105,12 @@ class Trivial(Method):
 
     @torch.no_grad()
     def generate(self, reference: torch.Tensor, control: torch.Tensor | None, frames: int, sampler, generator, conditions=None) -> dict[str, torch.Tensor]:
-        """(T, 3, S, S) in [-1, 1]: the reference, or the fitted mean frame, for each of `frames` frames."""
+        """`rgb` (T, 3, S, S) in [-1, 1]: the reference, or the fitted mean frame, for each of `frames` frames; with
+        `depth`, the reference's depth (the clip's first `depth` condition) for each frame."""
         image = reference.to(self._device).float() if self.flavor == "copy_reference" else self.mean.image.clamp(-1, 1)
-        return {"rgb": image[None].expand(frames, -1, -1, -1).clone()}
+        out = {"rgb": image[None].expand(frames, -1, -1, -1).clone()}
+        if self.options.depth:
+            if not conditions or "depth" not in conditions:
+                raise ValueError("copying the reference's depth needs the clip's 'depth' condition")
+            out["depth"] = conditions["depth"][:1].to(self._device).float().expand(frames, -1, -1).clone()
+        return out

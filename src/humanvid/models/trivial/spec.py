@@ -8,7 +8,11 @@ from humanvid.models.spec import FlavorSpec, MethodSpec, StageSpec
 
 
 class TrivialOptions(Section):
-    """`arch.options` of the trivial method: none."""
+    """`arch.options` of the trivial method."""
+
+    depth: bool = False
+    """Also output depth: `copy_reference` repeats the reference frame's depth (the clip's first ground-truth depth
+    map: the "copy reference depth" floor of the depth metrics)."""
 
 
 SPEC = MethodSpec(
@@ -26,4 +30,6 @@ SPEC = MethodSpec(
                   "training frames, by gradient descent through the same runner as every method", flavors=("mean_frame",)),
     ),
     controls=lambda options: (),
+    outputs=lambda options: ("rgb", "depth") if options.depth else ("rgb",),
+    sampling_conditions=lambda options, sampler: ("depth",) if options.depth else (),
 )

@@ -1,0 +1,215 @@
+"""IDOL (Zhai et al., ECCV 2024): unified dual-modal latent diffusion for joint human video and depth generation.
+
+IDOL builds on DisCo: the same reference foreground tokens, pose and background ControlNets and temporal layers
+(`humanvid.models.disco`). What it adds (no code was released; docs/idol.md lists every choice):
+
+- **Depth through the same VAE**: each frame's depth becomes an image (`depth_encoding`, humanvid.models.depth_images)
+  and its latents a second stream. The diffusion runs on both streams stacked on the channel axis (video latents, then
+  depth latents), one timestep per sample for both; the network sees them as one batch of video rows then depth rows.
+- **The unified UNet** (humanvid.models.idol.unet): one set of weights for both streams, a one-hot modality label
+  added to the timestep embedding, a cross-modal attention in every transformer block, the reference cross-attention's
+  maps shared or kept per stream (`alignment`). The ControlNets are DisCo's, run on both streams' rows with the same
+  pose and background.
+- **Losses**: each stream's diffusion loss (summed), w_xattn · L_xattn over the UNet's reference cross-attention maps
+  (`alignment: xattn`), and in the video stage w_mo · L_mo over the feature motion fields of the chosen layers.
+- **Stages**: `base` (debug flavors: the image-variation UNet, as DisCo's), `haop` (DisCo's HAP with the
+  outpainting hole, humanvid.models.idol.haop), `image_depth` (stage 1: the unified UNet appears; joint image-depth
+  denoising on single frames), `video_depth` (stage 2: DisCo's temporal layers; clips of consecutive frames).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from humanvid.models.depth_images import depth_from_image, depth_image
+from humanvid.models.disco.model import Disco
+from humanvid.models.idol.haop import outpainting_hole
+from humanvid.models.idol.losses import motion_consistency_loss, xattn_consistency_loss
+from humanvid.models.idol.spec import ALIGNMENTS, DEPTH_CONDITION, SPEC, IdolOptions
+from humanvid.models.idol.unet import DualModal, has_modality_label, modality_labels
+from humanvid.models.latent import flat_keys, latent_geometry
+
+DISCO_STAGE = {"base": "base", "haop": "hap", "image_depth": "finetune", "video_depth": "temporal"}
+"""Each IDOL stage and the DisCo stage it extends (what DisCo trains in it, which conditions it reads)."""
+JOINT_STAGES = ("image_depth", "video_depth")
+
+
+class Idol(Disco):
+    """DisCo's components, the unified UNet's additions, and what each IDOL stage does with them."""
+
+    spec = SPEC
+    options: IdolOptions
+
+    def __init__(self, *args, dual: DualModal | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.dual = dual
+        """The unified UNet's state and layers: None until stage 1 (`image_depth`) adds them."""
+
+    # ------------------------------------------------------------------ stages
+    def prepare(self, stage: str, *, seed: int, overrides: dict[str, str] | None = None) -> None:
+        """DisCo's preparation of the stage IDOL's extends; from stage 1 on, the unified UNet's layers appear (before
+        the temporal layers, whose branch then follows the cross-modal attention's)."""
+        if stage not in DISCO_STAGE:
+            raise ValueError(f"unknown stage {stage!r}; known: {', '.join(DISCO_STAGE)}")
+        if stage in JOINT_STAGES and self.dual is None:
+            if self.pose_controlnet is None:
+                raise ValueError("the unified UNet joins DisCo's ControlNets: train the haop stage first")
+            device, dtype = self.device, self.dtype
+            torch.manual_seed(seed)
+            self.dual = self.new_dual(self.options)
+            self.dual.attach(self.unet)
+            self.to(device, dtype)
+        super().prepare(DISCO_STAGE[stage], seed=seed, overrides=overrides)
+        self.stage = stage
+
+    @staticmethod
+    def new_dual(options: IdolOptions) -> DualModal:
+        return DualModal(ALIGNMENTS[options.alignment], options.motion_layers)
+
+    def trainable_parameters(self, stage: str) -> list[torch.nn.Parameter]:
+        """DisCo's for the stage IDOL's extends (stage 1 trains all of DisCo's fine-tuning set, the unified UNet's new
+        layers being part of its UNet; stage 2 as DisCo's temporal stage, `temporal_unfreeze`)."""
+        if stage not in DISCO_STAGE:
+            raise ValueError(f"unknown stage {stage!r}; known: {', '.join(DISCO_STAGE)}")
+        if stage in JOINT_STAGES and self.dual is None:
+            raise ValueError(f"stage {stage}: the unified UNet is not there yet (prepare the stage first)")
+        return super().trainable_parameters(DISCO_STAGE[stage])
+
+    # ------------------------------------------------------------------ the two streams
+    @property
+    def image_channels(self) -> int:
+        """Latent channels of one stream (the VAE's)."""
+        return latent_geometry(self.vae)[0]
+
+    def latent_channels(self) -> int:
+        """What the sampler draws: both streams' latents stacked on the channel axis."""
+        return 2 * self.image_channels
+
+    def predict(self, latents, t, context, background, pose, scales=(1.0, 1.0), frames=1, class_labels=None) -> torch.Tensor:
+        """DisCo's network on N rows of one stream (C channels: the video stream, labelled as video once the unified
+        UNet exists) or of both (2C channels: video latents then depth latents, run as 2N rows in one joint pass, the
+        conditions repeated for the depth rows) -> predictions of the same shape."""
+        c = self.image_channels
+        if latents.shape[1] == c:
+            labels = modality_labels("video", self.device).expand(len(latents), -1) if self.dual is not None else None
+            return super().predict(latents, t, context, background, pose, scales, frames, labels)
+        if latents.shape[1] != 2 * c:
+            raise ValueError(f"IDOL predicts {c} (video) or {2 * c} (video and depth) latent channels, got {latents.shape[1]}")
+        if self.dual is None:
+            raise ValueError("joint video-depth denoising needs the unified UNet (stage image_depth)")
+        n = len(latents)
+
+        def both(x: torch.Tensor | None) -> torch.Tensor | None:
+            return None if x is None else torch.cat([x, x])
+
+        labels = modality_labels(["video"] * n + ["depth"] * n, self.device)
+        self.dual.streams.joint = True
+        try:
+            out = super().predict(torch.cat([latents[:, :c], latents[:, c:]]), both(t), both(context), both(background), both(pose),
+                                  scales, frames, labels)  # fmt: skip
+        finally:
+            self.dual.streams.joint = False
+        return torch.cat([out[:n], out[n:]], dim=1)
+
+    # ------------------------------------------------------------------ training
+    def background_hole(self, mask: torch.Tensor, stage: str, generator: torch.Generator) -> torch.Tensor:
+        """Pre-training (`hap`, IDOL's `haop`) cuts the outpainting hole; later stages cut the person, as DisCo."""
+        return outpainting_hole(mask, self.options.haop_shift, generator) if stage == "hap" else mask
+
+    def batch(self, sample: dict, stage: str) -> dict:
+        """DisCo's batch; in the joint stages, the target frames' depth (B, K, S, S) in metres (0 = none)."""
+        out = super().batch(sample, DISCO_STAGE.get(stage, stage))
+        if stage in JOINT_STAGES:
+            if DEPTH_CONDITION not in sample:
+                raise ValueError(f"IDOL's stage {stage} learns depth: the samples have no {DEPTH_CONDITION!r} condition")
+            out["depth"] = sample[DEPTH_CONDITION].to(self.device).float()
+        return out
+
+    def target_latents(self, batch: dict, frames: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """The frames' latents, and in the joint stages their depth images' latents after them on the channel axis
+        (depth latents cached under the frame's key + `/depth`)."""
+        latents = super().target_latents(batch, frames, generator)
+        if "depth" not in batch:
+            return latents
+        b, k = frames.shape[:2]
+        keys = flat_keys(batch.get("frame_keys"))
+        images = depth_image(batch["depth"].flatten(0, 1), self.options.depth_encoding).to(self.dtype)
+        depth = self.encode(images, generator, keys and [f"{key}/depth" for key in keys]).unflatten(0, (b, k))
+        return torch.cat([latents, depth], dim=2)
+
+    def prediction_loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Joint rows: the video stream's loss plus the depth stream's (each DisCo's), kept apart for the log."""
+        c = self.image_channels
+        if pred.shape[1] != 2 * c:
+            return super().prediction_loss(pred, target)
+        video = super().prediction_loss(pred[:, :c], target[:, :c])
+        depth = super().prediction_loss(pred[:, c:], target[:, c:])
+        self._stream_losses = {"video": video.detach(), "depth": depth.detach()}
+        return video + depth
+
+    def loss(self, batch: dict, stage: str, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        """DisCo's loss of the stage IDOL's extends; in the joint stages over both streams, plus the alignment terms
+        (L_xattn with `alignment: xattn`; L_mo in the video stage, on clips of at least two frames)."""
+        if stage not in DISCO_STAGE:
+            raise ValueError(f"unknown stage {stage!r}; known: {', '.join(DISCO_STAGE)}")
+        if stage not in JOINT_STAGES:
+            return super().loss(batch, DISCO_STAGE[stage], generator)
+        if "depth" not in batch:
+            raise ValueError(f"stage {stage}: the batch has no depth (IDOL.batch adds it)")
+        options = self.options
+        k = batch["frames"].shape[1]
+        want_maps = options.alignment == "xattn" and options.xattn_weight > 0
+        want_motion = stage == "video_depth" and options.motion_weight > 0 and k > 1
+        self.dual.start_recording(maps=want_maps, features=want_motion)
+        try:
+            out = super().loss(batch, DISCO_STAGE[stage], generator)
+            terms = {**out, **self._stream_losses}
+            if want_maps:
+                terms["xattn"] = torch.stack([xattn_consistency_loss(v, d) for v, d in self.dual.maps]).mean()
+                out["loss"] = out["loss"] + options.xattn_weight * terms["xattn"]
+            if want_motion:
+                terms["motion"] = torch.stack([self.layer_motion_loss(f, k) for f in self.dual.features]).mean()
+                out["loss"] = out["loss"] + options.motion_weight * terms["motion"]
+        finally:
+            self.dual.stop_recording()
+        return {**terms, "loss": out["loss"]}
+
+    @staticmethod
+    def layer_motion_loss(features: torch.Tensor, frames: int) -> torch.Tensor:
+        """L_mo of one layer's joint output (2·B·K, C, h, w), video rows first, each stream's rows clips of K frames."""
+        video, depth = features.chunk(2)
+        return motion_consistency_loss(video.unflatten(0, (-1, frames)), depth.unflatten(0, (-1, frames)))
+
+    # ------------------------------------------------------------------ sampling
+    def decode_outputs(self, latents: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Joint latents (N, 2C, h, w) -> `rgb` (N, 3, S, S) and `depth` (N, S, S), relative (larger is farther)."""
+        c = self.image_channels
+        if latents.shape[1] != 2 * c:
+            raise ValueError(f"IDOL decodes video and depth latents ({2 * c} channels), got {latents.shape[1]}")
+        rgb = self.decode(latents[:, :c].to(self.dtype))
+        depth = depth_from_image(self.decode(latents[:, c:].to(self.dtype)), self.options.depth_encoding)
+        return {"rgb": rgb, "depth": depth}
+
+    def generate(self, reference, control, frames, sampler, generator, conditions=None) -> dict[str, torch.Tensor]:
+        if self.dual is None:
+            raise ValueError(f"IDOL samples video and depth jointly: a {self.stage} checkpoint has no unified UNet yet "
+                             "(train stage image_depth)")  # fmt: skip
+        return super().generate(reference, control, frames, sampler, generator, conditions)
+
+    # ------------------------------------------------------------------ checkpoints
+    def checkpoint_spec(self) -> dict:
+        return {**super().checkpoint_spec(), "dual": self.dual is not None}
+
+    @classmethod
+    def saved_additions(cls, saved: dict, options: IdolOptions) -> dict:
+        return {"dual": cls.new_dual(options)} if saved.get("dual") else {}
+
+    @classmethod
+    def add_saved_layers(cls, unet, additions: dict) -> None:
+        if "dual" in additions:
+            if not has_modality_label(unet):
+                raise ValueError("a dual-modal IDOL checkpoint whose UNet config has no modality label")
+            additions["dual"].attach(unet)
+
+
+__all__ = ["Idol"]

@@ -1,0 +1,103 @@
+"""IDOL's declaration (no torch): flavors, options, stages, controls, outputs (docs/idol.md lists every choice)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from humanvid.models.disco.spec import MASK_CONDITION, DiscoOptions
+from humanvid.models.spec import FlavorSpec, MethodSpec, StageSpec
+
+DEBUG_FLAVORS = ("debug_pixel",)
+"""Flavors with no released weights at their size: they train their own image-variation UNet first (stage `base`)."""
+
+DEPTH_CONDITION = "depth"
+"""The shard condition the depth stream learns to generate (synthdance's exact depth, TikTok's HDNet, NTU120's MiDaS)."""
+
+ALIGNMENTS = {
+    "none": "none",
+    "xattn": "none",
+    "share_average": "average",
+    "share_video": "video",
+}
+"""`alignment` -> how the streams' cross-attention maps relate (`humanvid.models.idol.losses.MAP_SHARING`): only
+`xattn` adds L_xattn; the sharing variants replace the maps instead (supplement Table 1)."""
+
+
+class IdolOptions(DiscoOptions):
+    """`arch.options` of IDOL: DisCo's (IDOL builds on DisCo: its ControlNets, reference tokens, temporal layers) and the
+    joint video-depth generation's own (docs/idol.md)."""
+
+    alignment: Literal["none", "xattn", "share_average", "share_video"] = "xattn"
+    """How the video and depth streams' cross-attention maps (the UNet's attention to the reference tokens) are aligned:
+    `xattn` — each stream keeps its map, L_xattn pulls them together (the paper's); `none` — neither (Table 1, row 1);
+    `share_average` — both use the average of the two maps; `share_video` — both use the video stream's (rows 2, 3)."""
+    xattn_weight: float = Field(0.01, ge=0)
+    """w_xattn (supplement Sec. 2: 0.01, by grid search)."""
+    motion_weight: float = Field(0.01, ge=0)
+    """w_mo, the weight of L_mo (supplement Sec. 2: 0.01). L_mo needs consecutive frames: it applies in the video
+    stage only (the image stage's samples are single frames)."""
+    motion_layers: Literal["up", "all"] = "up"
+    """Whose feature motion fields L_mo compares: the outputs of the decoder's transformer blocks (`up`: the layers
+    the paper's Fig. 3 visualises at several resolutions; ours) or of every transformer block of the UNet (`all`)."""
+    depth_encoding: Literal["colormap", "grey"] = "colormap"
+    """How a depth map becomes the three-channel image the shared VAE encodes ("depth as a stylised video"): the
+    metrics' blue→red hue ramp (`colormap`, `humanvid.metrics.depth.depth_to_rgb`, exact up to uint8 rounding) or a
+    grey image (`grey`, the baseline's). Both encode the frame's normalised inverse depth on the person (near = 1)
+    and 0 off it (humanvid.models.depth_images)."""
+    haop_shift: float = Field(0.25, ge=0, le=1)
+    """Human attribute outpainting (HAOP): the background the background ControlNet sees has a hole where the person
+    is *and* where a copy of the person's mask, moved by up to this fraction of the image in x and y, would be —
+    so the hole's shape no longer says where the person stands and the network learns to outpaint background into
+    the rest (the leak HAP shows in the paper's Fig. 4). 0: DisCo's HAP (the hole is the person)."""
+
+
+SPEC = MethodSpec(
+    name="idol",
+    target="humanvid.models.idol.model:Idol",
+    flavors={
+        "debug_pixel": FlavorSpec(),
+        "sd_image_variations": FlavorSpec(weights=("sd-image-variations",)),
+    },
+    options=IdolOptions,
+    stages=(
+        StageSpec(
+            "base",
+            ("disco",),
+            "train the debug UNet as an image-variation model (CLIP's image embedding of the frame as its context): "
+            "the stand-in for sd-image-variations-diffusers",
+            flavors=DEBUG_FLAVORS,
+            seeds=(4, 5),
+            max_span=1,
+        ),  # fmt: skip
+        StageSpec(
+            "haop",
+            ("disco",),
+            "human attribute outpainting pre-training: a frame from its foreground's CLIP tokens and a background "
+            "with a hole larger than the person (the UNet's transformer blocks, the background ControlNet, the projection)",
+            seeds=(6, 7),
+            max_span=1,
+        ),  # fmt: skip
+        StageSpec(
+            "image_depth",
+            ("disco",),
+            "stage 1, joint image-depth denoising without temporal layers: the unified UNet (modality label, "
+            "cross-modal attention), both ControlNets and the projection, with L_xattn",
+            seeds=(10, 10),
+            max_span=1,
+        ),  # fmt: skip
+        StageSpec(
+            "video_depth",
+            ("disco",),
+            "stage 2, joint video-depth denoising with temporal layers on clips of consecutive frames: the whole "
+            "framework, with L_mo and L_xattn (optional: a model may stop after stage 1)",
+            seeds=(12, 12),
+            optional=True,
+        ),  # fmt: skip
+    ),
+    controls=lambda options: ("openpose",),
+    outputs=lambda options: ("rgb", "depth"),
+    conditions=lambda options: (MASK_CONDITION, DEPTH_CONDITION),
+    sampling_conditions=lambda options, sampler: (MASK_CONDITION,),
+)
