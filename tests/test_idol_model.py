@@ -15,6 +15,7 @@ from test_loader import SIZE, _build
 from humanvid.config import EvaluationConfig, SamplerConfig
 from humanvid.metrics.evaluate import evaluate_samples
 from humanvid.models.depth_images import DEPTH_NEAR_GREY, depth_from_image, depth_image, inverse_depth_value
+from humanvid.models.disco.model import Disco
 from humanvid.models.idol.haop import outpainting_hole
 from humanvid.models.idol.model import Idol
 from humanvid.models.idol.spec import IdolOptions
@@ -99,7 +100,7 @@ def test_the_joint_pass_starts_as_two_single_stream_passes_told_apart_by_the_lab
         joint = model.predict(x, t, context, background, pose)
         video_alone = model.predict(x[:, :c], t, context, background, pose)
         model.dual.streams.joint = False
-        depth_alone = Idol.__mro__[1].predict(model, x[:, c:], t, context, background, pose,
+        depth_alone = Disco.predict(model, x[:, c:], t, context, background, pose,
                                               class_labels=torch.tensor([[0.0, 1.0]] * 2))  # fmt: skip
         depth_as_video = model.predict(x[:, c:], t, context, background, pose)
     torch.testing.assert_close(joint[:, :c], video_alone, atol=1e-5, rtol=1e-5)

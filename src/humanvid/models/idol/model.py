@@ -34,6 +34,13 @@ DISCO_STAGE = {"base": "base", "haop": "hap", "image_depth": "finetune", "video_
 JOINT_STAGES = ("image_depth", "video_depth")
 
 
+def disco_stage_of(stage: str) -> str:
+    """The DisCo stage an IDOL stage extends, or a clear error for a name IDOL does not have."""
+    if stage not in DISCO_STAGE:
+        raise ValueError(f"unknown stage {stage!r}; known: {', '.join(DISCO_STAGE)}")
+    return DISCO_STAGE[stage]
+
+
 class Idol(Disco):
     """DisCo's components, the unified UNet's additions, and what each IDOL stage does with them."""
 
@@ -49,8 +56,7 @@ class Idol(Disco):
     def prepare(self, stage: str, *, seed: int, overrides: dict[str, str] | None = None) -> None:
         """DisCo's preparation of the stage IDOL's extends; from stage 1 on, the unified UNet's layers appear (before
         the temporal layers, whose branch then follows the cross-modal attention's)."""
-        if stage not in DISCO_STAGE:
-            raise ValueError(f"unknown stage {stage!r}; known: {', '.join(DISCO_STAGE)}")
+        disco_stage = disco_stage_of(stage)
         if stage in JOINT_STAGES and self.dual is None:
             if self.pose_controlnet is None:
                 raise ValueError("the unified UNet joins DisCo's ControlNets: train the haop stage first")
@@ -59,7 +65,7 @@ class Idol(Disco):
             self.dual = self.new_dual(self.options)
             self.dual.attach(self.unet)
             self.to(device, dtype)
-        super().prepare(DISCO_STAGE[stage], seed=seed, overrides=overrides)
+        super().prepare(disco_stage, seed=seed, overrides=overrides)
         self.stage = stage
 
     @staticmethod
@@ -69,11 +75,10 @@ class Idol(Disco):
     def trainable_parameters(self, stage: str) -> list[torch.nn.Parameter]:
         """DisCo's for the stage IDOL's extends (stage 1 trains all of DisCo's fine-tuning set, the unified UNet's new
         layers being part of its UNet; stage 2 as DisCo's temporal stage, `temporal_unfreeze`)."""
-        if stage not in DISCO_STAGE:
-            raise ValueError(f"unknown stage {stage!r}; known: {', '.join(DISCO_STAGE)}")
+        disco_stage = disco_stage_of(stage)
         if stage in JOINT_STAGES and self.dual is None:
             raise ValueError(f"stage {stage}: the unified UNet is not there yet (prepare the stage first)")
-        return super().trainable_parameters(DISCO_STAGE[stage])
+        return super().trainable_parameters(disco_stage)
 
     # ------------------------------------------------------------------ the two streams
     @property
@@ -150,10 +155,9 @@ class Idol(Disco):
     def loss(self, batch: dict, stage: str, generator: torch.Generator) -> dict[str, torch.Tensor]:
         """DisCo's loss of the stage IDOL's extends; in the joint stages over both streams, plus the alignment terms
         (L_xattn with `alignment: xattn`; L_mo in the video stage, on clips of at least two frames)."""
-        if stage not in DISCO_STAGE:
-            raise ValueError(f"unknown stage {stage!r}; known: {', '.join(DISCO_STAGE)}")
+        disco_stage = disco_stage_of(stage)
         if stage not in JOINT_STAGES:
-            return super().loss(batch, DISCO_STAGE[stage], generator)
+            return super().loss(batch, disco_stage, generator)
         if "depth" not in batch:
             raise ValueError(f"stage {stage}: the batch has no depth (IDOL.batch adds it)")
         options = self.options
@@ -162,7 +166,7 @@ class Idol(Disco):
         want_motion = stage == "video_depth" and options.motion_weight > 0 and k > 1
         self.dual.start_recording(maps=want_maps, features=want_motion)
         try:
-            out = super().loss(batch, DISCO_STAGE[stage], generator)
+            out = super().loss(batch, disco_stage, generator)
             terms = {**out, **self._stream_losses}
             if want_maps:
                 terms["xattn"] = torch.stack([xattn_consistency_loss(v, d) for v, d in self.dual.maps]).mean()
