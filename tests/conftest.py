@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import shutil
 import subprocess
 import sys
@@ -12,6 +13,13 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Two pytest-xdist workers share the machine's cores with each other and with the stage processes they start:
+    # torch's default spin-waiting threads would fight (humanvid.threads: 12x slower per step beside one busy
+    # process). One passive thread per process, set before any test imports torch; the stage processes inherit it.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 # The smallest configuration that still exercises every stage for real.
 TINY_PARAMS = {

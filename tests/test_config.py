@@ -230,7 +230,8 @@ def test_validation_imports_no_model_code():
     check = ("import sys; from humanvid.validate import load_config; load_config('params.yaml'); "
              "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'diffusers', 'transformers') "
              "or m.startswith(('humanvid.models.baseline.model', 'humanvid.models.magicanimate.model', 'humanvid.models.disco.model', "
-             "'humanvid.models.idol.model', 'humanvid.datasets.ntu120', 'humanvid.estimators.openpose_wholebody'))); "
+             "'humanvid.models.idol.model', 'humanvid.models.mm_diffusion.model', 'humanvid.models.ldm3d.model', 'humanvid.datasets.ntu120', "
+             "'humanvid.estimators.openpose_wholebody'))); "
              "print(heavy[:5]); sys.exit(1 if heavy else 0)")  # fmt: skip
     proc = subprocess.run([sys.executable, "-c", check], cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -206,3 +206,26 @@ def test_a_trained_debug_model_generates_depth_the_evaluator_scores_beside_the_c
         scores[name] = doc["overall"]
     assert np.isfinite([v for s in scores.values() for v in s.values()]).all()
     assert scores["trained"]["depth_l2"] < scores["untrained"]["depth_l2"], scores
+
+
+def test_median_normalisation_centres_the_body_and_keeps_offsets_across_frames():
+    """`median`: the median depth on the person encodes as 0.6, a fixed span across [0.2, 1] (clamped), so the same
+    offset from the body gives the same value in two frames whose extremes differ (minmax rescales it)."""
+    depth = torch.zeros(2, 8, 8)
+    depth[0, 2:6, 2:6] = torch.linspace(2.6, 3.0, 16).reshape(4, 4)
+    depth[1, 2:6, 2:6] = torch.linspace(2.6, 3.0, 16).reshape(4, 4)
+    depth[1, 2, 2] = 2.0  # one much nearer point (a hand): the extremes change, the body does not
+    value = inverse_depth_value(depth, "median", span=1.0)
+    on = depth[0] > 0
+    medians = [frame[frame > 0].median() for frame in depth]
+    for frame, median in zip(range(2), medians, strict=True):
+        expected = (0.6 + 0.8 * (median - depth[frame]) / 1.0).clamp(DEPTH_NEAR_GREY, 1)
+        torch.testing.assert_close(value[frame][on], expected[on])
+        assert (value[frame][~on] == 0).all()
+    same = (depth[0] == depth[1]) & on
+    torch.testing.assert_close(value[0][same], value[1][same], atol=0.8 * 0.03, rtol=0)  # the medians differ by one step
+    minmax = inverse_depth_value(depth)
+    assert (minmax[0][same] - minmax[1][same]).abs().max() > 0.2  # minmax rescales the body by the hand
+    assert value[1, 2, 2] == 1.0  # the outlier clamps instead of compressing the body
+    with pytest.raises(ValueError, match="unknown depth normalisation"):
+        inverse_depth_value(depth, "mean")

@@ -81,6 +81,10 @@ WEIGHTS: dict[str, WeightSource] = {
         WeightSource("bisenet-face-parsing", "make_your_anchor (face_mask: bisenet): BiSeNet face parsing, the facial mask the release "
                      "inpaints (19 CelebAMask-HQ classes)", "MIT (zllrunning/face-parsing.PyTorch)",
                      url="https://github.com/ICTMCG/Make-Your-Anchor/raw/main/inference/res/cp/79999_iter.pth", filename="79999_iter.pth"),  # fmt: skip
+        WeightSource("ldm3d", "ldm3d/ldm3d: LDM3D's RGBD VAE (6 channels: RGB and the depth's 16 bits) and UNet, the paper's model",
+                     "CreativeML OpenRAIL-M", repo="Intel/ldm3d"),  # fmt: skip
+        WeightSource("ldm3d-4c", "ldm3d/ldm3d_4c: LDM3D's RGBD VAE (4 channels: RGB and one depth channel) and UNet",
+                     "CreativeML OpenRAIL-M", repo="Intel/ldm3d-4c"),  # fmt: skip
         WeightSource("sd15-inpainting", "make_your_anchor/sd15: the Face SGDM's inpainting UNet (9 input channels: latent, mask, masked latent)",
                      "CreativeML OpenRAIL-M", repo="stable-diffusion-v1-5/stable-diffusion-inpainting"),  # fmt: skip
         WeightSource("sd-image-variations", "disco/sd_image_variations, released: SD fine-tuned on CLIP image embeddings (VAE, UNet, "

@@ -14,8 +14,10 @@ METHODS: Registry[MethodSpec] = Registry("method", "humanvid.methods", check=che
 METHODS.add_lazy("baseline", "humanvid.models.baseline.spec:SPEC")
 METHODS.add_lazy("disco", "humanvid.models.disco.spec:SPEC")
 METHODS.add_lazy("idol", "humanvid.models.idol.spec:SPEC")
+METHODS.add_lazy("ldm3d", "humanvid.models.ldm3d.spec:SPEC")
 METHODS.add_lazy("magicanimate", "humanvid.models.magicanimate.spec:SPEC")
 METHODS.add_lazy("make_your_anchor", "humanvid.models.make_your_anchor.spec:SPEC")
+METHODS.add_lazy("mm_diffusion", "humanvid.models.mm_diffusion.spec:SPEC")
 METHODS.add_lazy("trivial", "humanvid.models.trivial.spec:SPEC")
 
 __all__ = ["METHODS", "FlavorSpec", "MethodSpec", "StageSpec"]

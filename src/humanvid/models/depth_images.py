@@ -21,8 +21,20 @@ DEPTH_NEAR_GREY = 0.2
 ENCODINGS = ("grey", "colormap")
 
 
-def inverse_depth_value(depth: torch.Tensor) -> torch.Tensor:
-    """Depth (N, S, S) in metres (0 = none) -> the value (N, S, S) in [0, 1] each frame's image encodes."""
+NORMALISATIONS = ("minmax", "median")
+
+
+def inverse_depth_value(depth: torch.Tensor, normalisation: str = "minmax", span: float = 1.0) -> torch.Tensor:
+    """Depth (N, S, S) in metres (0 = none) -> the value (N, S, S) in [0, 1] each frame's image encodes.
+
+    `minmax`: each frame's nearest point 1, its farthest `DEPTH_NEAR_GREY` (unit-free: any relative depth). `median`:
+    the frame's median depth on the person at the middle of [DEPTH_NEAR_GREY, 1], a depth `span` (the depth's units)
+    across that range, clamped to it — a body part's value then depends on its offset from the body, not on the
+    frame's extremes (whose distance varies twice over between synthdance frames)."""
+    if normalisation == "median":
+        return _median_value(depth, span)
+    if normalisation != "minmax":
+        raise ValueError(f"unknown depth normalisation {normalisation!r}; known: {', '.join(NORMALISATIONS)}")
     on = depth > 0
     big = torch.finfo(depth.dtype).max
     near = torch.where(on, depth, big).amin(dim=(1, 2), keepdim=True)
@@ -31,9 +43,19 @@ def inverse_depth_value(depth: torch.Tensor) -> torch.Tensor:
     return torch.where(on, DEPTH_NEAR_GREY + (1 - DEPTH_NEAR_GREY) * (far - depth) / span, torch.zeros_like(depth))
 
 
-def depth_image(depth: torch.Tensor, encoding: str = "grey") -> torch.Tensor:
-    """Depth (N, S, S) in metres -> the image the VAE encodes (N, 3, S, S) in [-1, 1]."""
-    value = inverse_depth_value(depth)
+def _median_value(depth: torch.Tensor, span: float) -> torch.Tensor:
+    if span <= 0:
+        raise ValueError(f"the depth span must be positive, got {span}")
+    on = depth > 0
+    medians = torch.stack([frame[mask].median() if mask.any() else frame.new_zeros(()) for frame, mask in zip(depth, on, strict=True)])
+    middle = (1 + DEPTH_NEAR_GREY) / 2
+    value = (middle + (1 - DEPTH_NEAR_GREY) * (medians[:, None, None] - depth) / span).clamp(DEPTH_NEAR_GREY, 1)
+    return torch.where(on, value, torch.zeros_like(depth))
+
+
+def depth_image(depth: torch.Tensor, encoding: str = "grey", normalisation: str = "minmax", span: float = 1.0) -> torch.Tensor:
+    """Depth (N, S, S) in metres -> the image the VAE encodes (N, 3, S, S) in [-1, 1] (`inverse_depth_value`'s value)."""
+    value = inverse_depth_value(depth, normalisation, span)
     if encoding == "grey":
         return (value * 2 - 1)[:, None].expand(-1, 3, -1, -1)
     if encoding == "colormap":
@@ -52,3 +74,36 @@ def depth_from_image(images: torch.Tensor, encoding: str = "grey") -> torch.Tens
     else:
         raise ValueError(f"unknown depth encoding {encoding!r}; known: {', '.join(ENCODINGS)}")
     return 1 - value
+
+
+RGBD_PACKINGS = {"4c": 1, "6c": 3}
+"""LDM3D's RGBD images: RGB then the depth's channels. `4c` (Intel/ldm3d-4c): one channel, the value itself; `6c`
+(Intel/ldm3d, the paper's): the value as a 16-bit integer in a three-channel image, high byte in channel 1 and low
+byte in channel 2 (what diffusers' `VaeImageProcessorLDM3D.rgblike_to_depthmap` reads back; channel 0 is not read: 0
+here)."""
+
+
+def depth_channels(depth: torch.Tensor, packing: str, normalisation: str = "minmax", span: float = 1.0) -> torch.Tensor:
+    """Depth (N, S, S) in metres -> the RGBD image's depth channels (N, 1 or 3, S, S) in [-1, 1]."""
+    value = inverse_depth_value(depth, normalisation, span)
+    if packing == "4c":
+        return (value * 2 - 1)[:, None]
+    if packing == "6c":
+        level = (value.float() * 65535).round()
+        high, low = torch.div(level, 256, rounding_mode="floor"), torch.remainder(level, 256)
+        return (torch.stack([torch.zeros_like(level), high, low], dim=1) / 255 * 2 - 1).to(depth.dtype)
+    raise ValueError(f"unknown RGBD packing {packing!r}; known: {', '.join(RGBD_PACKINGS)}")
+
+
+def depth_from_channels(channels: torch.Tensor, packing: str) -> torch.Tensor:
+    """Decoded depth channels (N, 1 or 3, S, S) in [-1, 1] -> relative depth (N, S, S): 1 − the value (larger is
+    farther), as `depth_from_image`."""
+    if packing not in RGBD_PACKINGS:
+        raise ValueError(f"unknown RGBD packing {packing!r}; known: {', '.join(RGBD_PACKINGS)}")
+    if channels.shape[1] != RGBD_PACKINGS[packing]:
+        raise ValueError(f"RGBD packing {packing} has {RGBD_PACKINGS[packing]} depth channels, got {channels.shape[1]}")
+    unit = (channels.float().clamp(-1, 1) + 1) / 2
+    if packing == "4c":
+        return 1 - unit[:, 0]
+    high, low = (unit[:, 1] * 255).round(), (unit[:, 2] * 255).round()
+    return 1 - (high * 256 + low) / 65535

@@ -148,10 +148,10 @@ class Disco(LatentModel):
         cls.check_prediction(cls.spec.name, flavor, options.prediction, DEBUG_FLAVORS)
         torch.manual_seed(seed)
         if flavor in DEBUG_FLAVORS:
-            vae, unet, encoder = cls._debug_components(resolution)
+            vae, unet, encoder = cls._debug_components(resolution, options)
             controlnets = (None, None)  # they appear in stage `hap`, copied from the base UNet
         else:
-            vae, unet, encoder = cls._image_variation_components(overrides)
+            vae, unet, encoder = cls._image_variation_components(overrides, options, flavor)
             controlnets = (ControlNetModel.from_unet(unet), background_controlnet_from(unet))
         released = cls.spec.flavors[flavor].released
         stage = "released" if released else cls.spec.stages_for(flavor)[0].name
@@ -164,8 +164,9 @@ class Disco(LatentModel):
         model.check_resolution()
         return model.to(device, weight_dtype)
 
-    @staticmethod
-    def _debug_components(resolution: int):
+    @classmethod
+    def _debug_components(cls, resolution: int, options: DiscoOptions):
+        """A debug flavor's autoencoder, UNet and CLIP image encoder (a subclass's options may change them)."""
         vae = debug_autoencoder("debug_pixel", resolution, (16, 32, 32))
         width = 32  # CLIP's projection width = the UNet's cross-attention width
         unet = debug_unet(resolution, vae, DEBUG_PIXEL_BLOCKS, (32, 64), cross_attention_dim=width)
@@ -173,9 +174,10 @@ class Disco(LatentModel):
                                                                  num_attention_heads=2, image_size=32, patch_size=8, projection_dim=width))  # fmt: skip
         return vae, unet, encoder
 
-    @staticmethod
-    def _image_variation_components(overrides: dict[str, str] | None = None):
-        """sd-image-variations-diffusers' VAE, UNet and CLIP image encoder (the release's `pretrained_model_path`)."""
+    @classmethod
+    def _image_variation_components(cls, overrides: dict[str, str] | None, options: DiscoOptions, flavor: str):
+        """sd-image-variations-diffusers' VAE, UNet and CLIP image encoder (the release's `pretrained_model_path`) for
+        every sd flavor."""
         root = weights.resolve("sd-image-variations", overrides)
         vae = AutoencoderKL.from_pretrained(root, subfolder="vae", local_files_only=True)
         unet = UNet2DConditionModel.from_pretrained(root, subfolder="unet", local_files_only=True)

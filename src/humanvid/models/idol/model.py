@@ -34,11 +34,12 @@ DISCO_STAGE = {"base": "base", "haop": "hap", "image_depth": "finetune", "video_
 JOINT_STAGES = ("image_depth", "video_depth")
 
 
-def disco_stage_of(stage: str) -> str:
-    """The DisCo stage an IDOL stage extends, or a clear error for a name IDOL does not have."""
-    if stage not in DISCO_STAGE:
-        raise ValueError(f"unknown stage {stage!r}; known: {', '.join(DISCO_STAGE)}")
-    return DISCO_STAGE[stage]
+def disco_stage_of(stage: str, stages: dict[str, str] = DISCO_STAGE) -> str:
+    """The DisCo stage a stage of a DisCo-based method extends (IDOL's by default), or a clear error for a name the
+    method does not have."""
+    if stage not in stages:
+        raise ValueError(f"unknown stage {stage!r}; known: {', '.join(stages)}")
+    return stages[stage]
 
 
 class Idol(Disco):
@@ -96,7 +97,7 @@ class Idol(Disco):
         conditions repeated for the depth rows) -> predictions of the same shape."""
         c = self.image_channels
         if latents.shape[1] == c:
-            labels = modality_labels("video", self.device).expand(len(latents), -1) if self.dual is not None else None
+            labels = self.stream_labels(["video"] * len(latents)) if self.dual is not None else None
             return super().predict(latents, t, context, background, pose, scales, frames, labels)
         if latents.shape[1] != 2 * c:
             raise ValueError(f"IDOL predicts {c} (video) or {2 * c} (video and depth) latent channels, got {latents.shape[1]}")
@@ -107,7 +108,7 @@ class Idol(Disco):
         def both(x: torch.Tensor | None) -> torch.Tensor | None:
             return None if x is None else torch.cat([x, x])
 
-        labels = modality_labels(["video"] * n + ["depth"] * n, self.device)
+        labels = self.stream_labels(["video"] * n + ["depth"] * n)
         self.dual.streams.joint = True
         try:
             out = super().predict(torch.cat([latents[:, :c], latents[:, c:]]), both(t), both(context), both(background), both(pose),
@@ -115,6 +116,10 @@ class Idol(Disco):
         finally:
             self.dual.streams.joint = False
         return torch.cat([out[:n], out[n:]], dim=1)
+
+    def stream_labels(self, streams: list[str]) -> torch.Tensor | None:
+        """What tells the network each row's stream: the unified UNet's one-hot modality labels (N, 2)."""
+        return modality_labels(streams, self.device)
 
     # ------------------------------------------------------------------ training
     def background_hole(self, mask: torch.Tensor, stage: str, generator: torch.Generator) -> torch.Tensor:
@@ -138,19 +143,21 @@ class Idol(Disco):
             return latents
         b, k = frames.shape[:2]
         keys = flat_keys(batch.get("frame_keys"))
-        images = depth_image(batch["depth"].flatten(0, 1), self.options.depth_encoding).to(self.dtype)
-        depth = self.encode(images, generator, keys and [f"{key}/depth" for key in keys]).unflatten(0, (b, k))
+        options = self.options
+        images = depth_image(batch["depth"].flatten(0, 1), options.depth_encoding, options.depth_normalisation, options.depth_span)
+        depth = self.encode(images.to(self.dtype), generator, keys and [f"{key}/depth" for key in keys]).unflatten(0, (b, k))
         return torch.cat([latents, depth], dim=2)
 
     def prediction_loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Joint rows: the video stream's loss plus the depth stream's (each DisCo's), kept apart for the log."""
+        """Joint rows: the video stream's loss plus `depth_weight` times the depth stream's (each DisCo's), kept apart for
+        the log."""
         c = self.image_channels
         if pred.shape[1] != 2 * c:
             return super().prediction_loss(pred, target)
         video = super().prediction_loss(pred[:, :c], target[:, :c])
         depth = super().prediction_loss(pred[:, c:], target[:, c:])
         self._stream_losses = {"video": video.detach(), "depth": depth.detach()}
-        return video + depth
+        return video + self.options.depth_weight * depth
 
     def loss(self, batch: dict, stage: str, generator: torch.Generator) -> dict[str, torch.Tensor]:
         """DisCo's loss of the stage IDOL's extends; in the joint stages over both streams, plus the alignment terms

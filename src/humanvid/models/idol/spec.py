@@ -25,9 +25,33 @@ ALIGNMENTS = {
 `xattn` adds L_xattn; the sharing variants replace the maps instead (supplement Table 1)."""
 
 
-class IdolOptions(DiscoOptions):
-    """`arch.options` of IDOL: DisCo's (IDOL builds on DisCo: its ControlNets, reference tokens, temporal layers) and the
-    joint video-depth generation's own (docs/idol.md)."""
+class JointDepthOptions(DiscoOptions):
+    """`arch.options` every joint video-depth model built on DisCo shares (IDOL and its adapted MM-Diffusion baseline):
+    DisCo's (the ControlNets, reference tokens, temporal layers) and how depth becomes an image and how pre-training
+    cuts the background."""
+
+    depth_encoding: Literal["colormap", "grey"] = "colormap"
+    """How a depth map becomes the three-channel image the shared VAE encodes ("depth as a stylised video"): the
+    metrics' blue→red hue ramp (`colormap`, `humanvid.metrics.depth.depth_to_rgb`, exact up to uint8 rounding) or a
+    grey image (`grey`, the baseline's). Both encode the frame's normalised inverse depth on the person (near = 1)
+    and 0 off it (humanvid.models.depth_images)."""
+    haop_shift: float = Field(0.25, ge=0, le=1)
+    """Human attribute outpainting (HAOP): the background the background ControlNet sees has a hole where the person
+    is *and* where a copy of the person's mask, moved by up to this fraction of the image in x and y, would be —
+    so the hole's shape no longer says where the person stands and the network learns to outpaint background into
+    the rest (the leak HAP shows in the paper's Fig. 4). 0: DisCo's HAP (the hole is the person)."""
+    depth_normalisation: Literal["minmax", "median"] = "minmax"
+    """What maps a frame's depth to the encoded value (humanvid.models.depth_images.inverse_depth_value): its own
+    nearest and farthest points (`minmax`, unit-free) or its median on the person and a fixed `depth_span` (`median`:
+    a body part's value no longer depends on the frame's extremes; needs depth in known units)."""
+    depth_span: float = Field(1.0, gt=0)
+    """With `median`: the depth (in the dataset's units, metres on synthdance) spanning the encoded range."""
+    depth_weight: float = Field(1.0, gt=0)
+    """The depth stream's diffusion loss beside the video stream's, whose weight is 1 (the papers sum the two: 1)."""
+
+
+class IdolOptions(JointDepthOptions):
+    """`arch.options` of IDOL: the joint models' and the unified UNet's alignment terms (docs/idol.md)."""
 
     alignment: Literal["none", "xattn", "share_average", "share_video"] = "xattn"
     """How the video and depth streams' cross-attention maps (the UNet's attention to the reference tokens) are aligned:
@@ -41,27 +65,13 @@ class IdolOptions(DiscoOptions):
     motion_layers: Literal["up", "all"] = "up"
     """Whose feature motion fields L_mo compares: the outputs of the decoder's transformer blocks (`up`: the layers
     the paper's Fig. 3 visualises at several resolutions; ours) or of every transformer block of the UNet (`all`)."""
-    depth_encoding: Literal["colormap", "grey"] = "colormap"
-    """How a depth map becomes the three-channel image the shared VAE encodes ("depth as a stylised video"): the
-    metrics' blue→red hue ramp (`colormap`, `humanvid.metrics.depth.depth_to_rgb`, exact up to uint8 rounding) or a
-    grey image (`grey`, the baseline's). Both encode the frame's normalised inverse depth on the person (near = 1)
-    and 0 off it (humanvid.models.depth_images)."""
-    haop_shift: float = Field(0.25, ge=0, le=1)
-    """Human attribute outpainting (HAOP): the background the background ControlNet sees has a hole where the person
-    is *and* where a copy of the person's mask, moved by up to this fraction of the image in x and y, would be —
-    so the hole's shape no longer says where the person stands and the network learns to outpaint background into
-    the rest (the leak HAP shows in the paper's Fig. 4). 0: DisCo's HAP (the hole is the person)."""
 
 
-SPEC = MethodSpec(
-    name="idol",
-    target="humanvid.models.idol.model:Idol",
-    flavors={
-        "debug_pixel": FlavorSpec(),
-        "sd_image_variations": FlavorSpec(weights=("sd-image-variations",)),
-    },
-    options=IdolOptions,
-    stages=(
+def joint_depth_stages(stage1_trains: str, stage2_losses: str) -> tuple[StageSpec, ...]:
+    """The stages of a joint video-depth model built on DisCo (IDOL and its adapted baselines share their names, which
+    `humanvid.models.idol.model.DISCO_STAGE` maps to DisCo's): what stage 1 trains and what stage 2 adds to the
+    diffusion losses, in words, for each method's stage docs."""
+    return (
         StageSpec(
             "base",
             ("disco",),
@@ -82,8 +92,7 @@ SPEC = MethodSpec(
         StageSpec(
             "image_depth",
             ("disco",),
-            "stage 1, joint image-depth denoising without temporal layers: the unified UNet (modality label, "
-            "cross-modal attention), both ControlNets and the projection, with L_xattn",
+            f"stage 1, joint image-depth denoising without temporal layers: {stage1_trains}",
             seeds=(10, 10),
             max_span=1,
         ),  # fmt: skip
@@ -91,11 +100,23 @@ SPEC = MethodSpec(
             "video_depth",
             ("disco",),
             "stage 2, joint video-depth denoising with temporal layers on clips of consecutive frames: the whole "
-            "framework, with L_mo and L_xattn (optional: a model may stop after stage 1)",
+            f"framework, {stage2_losses} (optional: a model may stop after stage 1)",
             seeds=(12, 12),
             optional=True,
         ),  # fmt: skip
-    ),
+    )
+
+
+SPEC = MethodSpec(
+    name="idol",
+    target="humanvid.models.idol.model:Idol",
+    flavors={
+        "debug_pixel": FlavorSpec(),
+        "sd_image_variations": FlavorSpec(weights=("sd-image-variations",)),
+    },
+    options=IdolOptions,
+    stages=joint_depth_stages("the unified UNet (modality label, cross-modal attention), both ControlNets and the projection, with L_xattn",
+                              "with L_mo and L_xattn"),
     controls=lambda options: ("openpose",),
     outputs=lambda options: ("rgb", "depth"),
     conditions=lambda options: (MASK_CONDITION, DEPTH_CONDITION),
