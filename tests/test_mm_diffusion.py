@@ -120,3 +120,34 @@ def test_a_layer_that_is_not_row_wise_is_refused():
         pair_layers(video, depth, Streams())
     with pytest.raises(ValueError, match="no Linear '0'"):
         pair_layers(torch.nn.Sequential(torch.nn.Linear(2, 2)), torch.nn.Sequential(torch.nn.Conv2d(2, 2, 1)), Streams())
+
+
+def test_both_unets_start_from_the_released_image_variation_unet_key_for_key(tmp_path):
+    """MM-Diffusion's own checkpoints (a pixel-space video U-Net, a 1-D audio U-Net) fit no latent model; IDOL's
+    adaptation starts both U-Nets from its video LDM. With `sd_image_variations` laid out as the hub repository (tiny,
+    diffusers' key names), the video U-Net loads it key for key and stage 1's depth U-Net is the same weights under the
+    same names, plus only the RS-MMA halves."""
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    torch.manual_seed(0)
+    root = tmp_path / "sd-image-variations"
+    AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(8, 8), layers_per_block=1, norm_num_groups=4,
+                  down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2).save_pretrained(root / "vae")  # fmt: skip
+    released = UNet2DConditionModel(sample_size=SIZE // 2, in_channels=4, out_channels=4, layers_per_block=1, block_out_channels=(32, 64),
+                                    down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+                                    cross_attention_dim=32, attention_head_dim=8, norm_num_groups=8)  # fmt: skip
+    released.save_pretrained(root / "unet")
+    CLIPVisionModelWithProjection(CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
+                                                   image_size=32, patch_size=8, projection_dim=32)).save_pretrained(root / "image_encoder")  # fmt: skip
+    model = MMDiffusion.create("sd_image_variations", MMDiffusionOptions(), resolution=SIZE, seed=0, device=CPU, weight_dtype=torch.float32,
+                               overrides={"sd-image-variations": str(root)})  # fmt: skip
+    theirs = released.state_dict()
+    assert not model.residual  # the default prediction keeps the released output head (`residual` starts it at zero)
+    model.prepare("haop", seed=0)
+    model.prepare("image_depth", seed=0)
+    for unet in (model.unet, model.depth_unet):
+        mine = unet.state_dict()
+        extra = {k for k in mine if COUPLING in k.split(".")}
+        assert extra and set(mine) - extra == set(theirs)
+        assert all(torch.equal(mine[k], theirs[k]) for k in theirs)

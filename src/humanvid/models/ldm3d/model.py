@@ -137,7 +137,7 @@ class Ldm3d(Disco):
 
     def decode_outputs(self, latents: torch.Tensor) -> dict[str, torch.Tensor]:
         """Latents (N, C, h, w) -> `rgb` (N, 3, S, S) and `depth` (N, S, S), relative (larger is farther)."""
-        rgbd = self.vae.decode(latents.to(self.dtype) / self.vae.config.scaling_factor).sample.clamp(-1, 1)
+        rgbd = self.decode(latents.to(self.dtype))
         return {"rgb": rgbd[:, :3], "depth": depth_from_channels(rgbd[:, 3:], self.options.rgbd)}
 
 
