@@ -151,3 +151,34 @@ def test_both_unets_start_from_the_released_image_variation_unet_key_for_key(tmp
         extra = {k for k in mine if COUPLING in k.split(".")}
         assert extra and set(mine) - extra == set(theirs)
         assert all(torch.equal(mine[k], theirs[k]) for k in theirs)
+
+
+def test_the_window_shifts_at_random_in_training_only_and_always_holds_the_frame(monkeypatch):
+    from humanvid.models.mm_diffusion import coupling
+
+    model = _model("video_depth")
+    shifts = []
+    real = coupling.rs_mma
+
+    def recording(video, depth, video_half, depth_half, frames, shift=0):
+        shifts.append((video_half.window, frames, shift))
+        return real(video, depth, video_half, depth_half, frames, shift)
+
+    monkeypatch.setattr(coupling, "rs_mma", recording)
+    c, n = model.image_channels, 8
+    g = torch.Generator().manual_seed(0)
+    args = (torch.randn(n, 2 * c, 8, 8, generator=g), torch.full((n,), 300), torch.randn(n, 17, 32, generator=g),
+            torch.randn(n, c, 8, 8, generator=g), torch.rand(n, 3, SIZE, SIZE, generator=g))  # fmt: skip
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for _ in range(10):
+            model.predict(*args, frames=4)
+    wide = [(w, s) for w, f, s in shifts if w > 1]
+    assert wide and len({s for _, s in wide}) > 1  # drawn per call
+    for w, s in wide:  # frame i's window [i - w//2 + s, i - w//2 + s + w) still holds i
+        assert w // 2 - (w - 1) <= s <= w // 2
+    shifts.clear()
+    model.unet.eval()
+    with torch.no_grad():
+        model.predict(*args, frames=4)
+    assert shifts and all(s == 0 for _, _, s in shifts)  # sampling: centred windows
