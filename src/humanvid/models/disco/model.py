@@ -41,6 +41,7 @@ from humanvid.models.latent import (
     DEBUG_PIXEL_BLOCKS,
     SD15_SCHEDULE,
     LatentModel,
+    PatchAutoencoder,
     debug_autoencoder,
     debug_controlnet,
     debug_unet,
@@ -165,9 +166,14 @@ class Disco(LatentModel):
         return model.to(device, weight_dtype)
 
     @classmethod
+    def _debug_autoencoder(cls, resolution: int, options: DiscoOptions) -> PatchAutoencoder:
+        """A debug flavor's fixed pixel-space autoencoder (a subclass changes what it encodes, e.g. LDM3D's RGBD)."""
+        return debug_autoencoder("debug_pixel", resolution, (16, 32, 32))
+
+    @classmethod
     def _debug_components(cls, resolution: int, options: DiscoOptions):
-        """A debug flavor's autoencoder, UNet and CLIP image encoder (a subclass's options may change them)."""
-        vae = debug_autoencoder("debug_pixel", resolution, (16, 32, 32))
+        """A debug flavor's autoencoder (`_debug_autoencoder`), UNet over its latents and CLIP image encoder."""
+        vae = cls._debug_autoencoder(resolution, options)
         width = 32  # CLIP's projection width = the UNet's cross-attention width
         unet = debug_unet(resolution, vae, DEBUG_PIXEL_BLOCKS, (32, 64), cross_attention_dim=width)
         encoder = CLIPVisionModelWithProjection(CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2,

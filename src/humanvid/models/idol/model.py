@@ -23,6 +23,7 @@ import torch
 
 from humanvid.models.depth_images import depth_from_image, depth_image
 from humanvid.models.disco.model import Disco
+from humanvid.models.disco.temporal import FrameCount
 from humanvid.models.idol.haop import outpainting_hole
 from humanvid.models.idol.losses import motion_consistency_loss, xattn_consistency_loss
 from humanvid.models.idol.spec import ALIGNMENTS, DEPTH_CONDITION, SPEC, IdolOptions
@@ -63,14 +64,16 @@ class Idol(Disco):
                 raise ValueError("the unified UNet joins DisCo's ControlNets: train the haop stage first")
             device, dtype = self.device, self.dtype
             torch.manual_seed(seed)
-            self.dual = self.new_dual(self.options)
+            self.dual = self.new_dual(self.options, self.frames)
             self.dual.attach(self.unet)
             self.to(device, dtype)
         super().prepare(disco_stage, seed=seed, overrides=overrides)
         self.stage = stage
 
     @staticmethod
-    def new_dual(options: IdolOptions) -> DualModal:
+    def new_dual(options: IdolOptions, frames: FrameCount | None = None) -> DualModal:
+        """The unified UNet's state and layers for `options` (`frames`: the clip length the passes read; the unified
+        UNet's layers do not need it)."""
         return DualModal(ALIGNMENTS[options.alignment], options.motion_layers)
 
     def trainable_parameters(self, stage: str) -> list[torch.nn.Parameter]:

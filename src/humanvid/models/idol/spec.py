@@ -25,16 +25,11 @@ ALIGNMENTS = {
 `xattn` adds L_xattn; the sharing variants replace the maps instead (supplement Table 1)."""
 
 
-class JointDepthOptions(DiscoOptions):
-    """`arch.options` every joint video-depth model built on DisCo shares (IDOL and its adapted MM-Diffusion baseline):
-    DisCo's (the ControlNets, reference tokens, temporal layers) and how depth becomes an image and how pre-training
-    cuts the background."""
+class DepthTargetOptions(DiscoOptions):
+    """`arch.options` every DisCo-based model that learns depth shares (IDOL and the baselines it adapts, LDM3D and
+    MM-Diffusion): DisCo's, how pre-training cuts the background, and how a frame's depth becomes the value its image
+    encodes (humanvid.models.depth_images)."""
 
-    depth_encoding: Literal["colormap", "grey"] = "colormap"
-    """How a depth map becomes the three-channel image the shared VAE encodes ("depth as a stylised video"): the
-    metrics' blue→red hue ramp (`colormap`, `humanvid.metrics.depth.depth_to_rgb`, exact up to uint8 rounding) or a
-    grey image (`grey`, the baseline's). Both encode the frame's normalised inverse depth on the person (near = 1)
-    and 0 off it (humanvid.models.depth_images)."""
     haop_shift: float = Field(0.25, ge=0, le=1)
     """Human attribute outpainting (HAOP): the background the background ControlNet sees has a hole where the person
     is *and* where a copy of the person's mask, moved by up to this fraction of the image in x and y, would be —
@@ -46,6 +41,17 @@ class JointDepthOptions(DiscoOptions):
     a body part's value no longer depends on the frame's extremes; needs depth in known units)."""
     depth_span: float = Field(1.0, gt=0)
     """With `median`: the depth (in the dataset's units, metres on synthdance) spanning the encoded range."""
+
+
+class JointDepthOptions(DepthTargetOptions):
+    """`arch.options` of the models that denoise depth as a second stream through the same VAE (IDOL, MM-Diffusion):
+    how the depth value becomes an image, and the depth stream's loss weight."""
+
+    depth_encoding: Literal["colormap", "grey"] = "colormap"
+    """How a depth map becomes the three-channel image the shared VAE encodes ("depth as a stylised video"): the
+    metrics' blue→red hue ramp (`colormap`, `humanvid.metrics.depth.depth_to_rgb`, exact up to uint8 rounding) or a
+    grey image (`grey`, the baseline's). Both encode the frame's normalised inverse depth on the person (near = 1)
+    and 0 off it (humanvid.models.depth_images)."""
     depth_weight: float = Field(1.0, gt=0)
     """The depth stream's diffusion loss beside the video stream's, whose weight is 1 (the papers sum the two: 1)."""
 

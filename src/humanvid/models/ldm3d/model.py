@@ -30,7 +30,7 @@ from humanvid.models.disco.model import Disco
 from humanvid.models.idol.haop import outpainting_hole
 from humanvid.models.idol.model import disco_stage_of
 from humanvid.models.idol.spec import DEPTH_CONDITION
-from humanvid.models.latent import DEBUG_PIXEL_BLOCKS, PatchAutoencoder, debug_unet, flat_keys
+from humanvid.models.latent import PatchAutoencoder, flat_keys
 from humanvid.models.ldm3d.spec import PACKING_OF_FLAVOR, SPEC, Ldm3dOptions
 
 DISCO_STAGE = {"autoencoder": "autoencoder", "base": "base", "haop": "hap", "finetune": "finetune", "temporal": "temporal"}
@@ -54,12 +54,10 @@ class Ldm3d(Disco):
                               overrides=overrides)  # fmt: skip
 
     @classmethod
-    def _debug_components(cls, resolution: int, options: Ldm3dOptions):
-        """Disco's debug UNet and CLIP over a patch autoencoder of RGB plus the depth channels."""
-        _, _, encoder = super()._debug_components(resolution, options)
-        vae = PatchAutoencoder(patch_size=4, in_channels=3 + RGBD_PACKINGS[options.rgbd])
-        unet = debug_unet(resolution, vae, DEBUG_PIXEL_BLOCKS, (32, 64), cross_attention_dim=encoder.config.projection_dim)
-        return vae, unet, encoder
+    def _debug_autoencoder(cls, resolution: int, options: Ldm3dOptions) -> PatchAutoencoder:
+        """DisCo's debug patch autoencoder over RGB plus the depth channels (DisCo's debug UNet then sized to it)."""
+        rgb = super()._debug_autoencoder(resolution, options)
+        return PatchAutoencoder(patch_size=rgb.config.patch_size, in_channels=3 + RGBD_PACKINGS[options.rgbd])
 
     @classmethod
     def _image_variation_components(cls, overrides: dict[str, str] | None, options: Ldm3dOptions, flavor: str):
@@ -85,11 +83,12 @@ class Ldm3d(Disco):
 
     def trainable_parameters(self, stage: str) -> list[torch.nn.Parameter]:
         """`autoencoder`: the RGBD VAE alone; the others DisCo's for the stage each is."""
-        if disco_stage_of(stage, DISCO_STAGE) == "autoencoder":
+        disco_stage = disco_stage_of(stage, DISCO_STAGE)
+        if disco_stage == "autoencoder":
             if isinstance(self.vae, PatchAutoencoder):
                 raise ValueError("the debug flavor's patch autoencoder is exact: it has nothing to fine-tune")
             return self.train_only(self.vae)
-        return super().trainable_parameters(disco_stage_of(stage, DISCO_STAGE))
+        return super().trainable_parameters(disco_stage)
 
     # ------------------------------------------------------------------ RGBD through the autoencoder
     def rgbd(self, frames: torch.Tensor, depth: torch.Tensor | None) -> torch.Tensor:

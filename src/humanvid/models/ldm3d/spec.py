@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
-
-from humanvid.models.disco.spec import MASK_CONDITION, DiscoOptions
-from humanvid.models.idol.spec import DEPTH_CONDITION
+from humanvid.models.disco.spec import MASK_CONDITION
+from humanvid.models.idol.spec import DEPTH_CONDITION, DepthTargetOptions
 from humanvid.models.spec import FlavorSpec, MethodSpec, StageSpec
 
 DEBUG_FLAVORS = ("debug_pixel",)
@@ -16,21 +14,15 @@ PACKING_OF_FLAVOR = {"ldm3d": "6c", "ldm3d_4c": "4c"}
 """The RGBD packing each released autoencoder was trained on."""
 
 
-class Ldm3dOptions(DiscoOptions):
-    """`arch.options` of the adapted LDM3D: DisCo's (the video LDM IDOL aligns every baseline to) and its RGBD
-    autoencoder's."""
+class Ldm3dOptions(DepthTargetOptions):
+    """`arch.options` of the adapted LDM3D: DisCo's (the video LDM IDOL aligns every baseline to), the pre-training hole
+    and depth value IDOL's models share (IDOL processes foreground and background alike for every compared method), and
+    its RGBD autoencoder's."""
 
     rgbd: Literal["4c", "6c"] = "4c"
     """How depth joins RGB in the autoencoder's input and output (humanvid.models.depth_images.RGBD_PACKINGS): one
     channel (`4c`, Intel/ldm3d-4c) or a 16-bit value packed into three (`6c`, Intel/ldm3d, the paper's). The flavor's
     released autoencoder fixes it."""
-    depth_normalisation: Literal["minmax", "median"] = "minmax"
-    """What maps a frame's depth to the encoded value, as IDOL's option (humanvid.models.depth_images)."""
-    depth_span: float = Field(1.0, gt=0)
-    """With `median`: the depth spanning the encoded range (the dataset's units)."""
-    haop_shift: float = Field(0.25, ge=0, le=1)
-    """The pre-training hole (IDOL processes foreground and background alike for every compared method): the person's
-    mask united with a copy moved by up to this fraction (humanvid.models.idol.haop); 0: DisCo's HAP."""
 
 
 def _stage(name: str, doc: str, **kwargs) -> StageSpec:

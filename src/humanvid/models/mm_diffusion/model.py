@@ -21,7 +21,7 @@ import torch
 from diffusers import UNet2DConditionModel
 
 from humanvid.models.disco.model import Disco, load_strict
-from humanvid.models.disco.temporal import add_temporal_layers, temporal_parameters
+from humanvid.models.disco.temporal import FrameCount, add_temporal_layers, temporal_parameters
 from humanvid.models.idol.model import JOINT_STAGES, Idol, disco_stage_of
 from humanvid.models.mm_diffusion.coupling import CoupledUNets
 from humanvid.models.mm_diffusion.spec import SPEC, MMDiffusionOptions
@@ -37,8 +37,11 @@ class MMDiffusion(Idol):
     options: MMDiffusionOptions
     dual: CoupledUNets | None
 
-    def new_dual(self, options: MMDiffusionOptions) -> CoupledUNets:
-        return CoupledUNets(options.coupling_windows, options.coupling_shift, self.frames)
+    @staticmethod
+    def new_dual(options: MMDiffusionOptions, frames: FrameCount | None = None) -> CoupledUNets:
+        """The coupling for `options`; its windows read `frames`, the model's clip length (a checkpoint's model gets its
+        count after construction: `from_checkpoint` hands it over)."""
+        return CoupledUNets(options.coupling_windows, options.coupling_shift, frames)
 
     @property
     def depth_unet(self) -> UNet2DConditionModel | None:
@@ -80,10 +83,6 @@ class MMDiffusion(Idol):
         return {**out, **self._stream_losses}
 
     # ------------------------------------------------------------------ checkpoints
-    @classmethod
-    def saved_additions(cls, saved: dict, options: MMDiffusionOptions) -> dict:
-        return {"dual": CoupledUNets(options.coupling_windows, options.coupling_shift)} if saved.get("dual") else {}
-
     @classmethod
     def add_saved_layers(cls, unet, additions: dict) -> None:
         if "dual" in additions:
