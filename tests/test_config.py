@@ -230,7 +230,7 @@ def test_validation_imports_no_model_code():
     check = ("import sys; from humanvid.validate import load_config; load_config('params.yaml'); "
              "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'diffusers', 'transformers') "
              "or m.startswith(('humanvid.models.baseline.model', 'humanvid.models.magicanimate.model', 'humanvid.models.disco.model', "
-             "'humanvid.models.idol.model', 'humanvid.models.mm_diffusion.model', 'humanvid.models.ldm3d.model', 'humanvid.datasets.ntu120', "
+             "'humanvid.models.idol.model', 'humanvid.models.mm_diffusion.model', 'humanvid.models.ldm3d.model', 'humanvid.datasets.laion_human', "
              "'humanvid.estimators.openpose_wholebody'))); "
              "print(heavy[:5]); sys.exit(1 if heavy else 0)")  # fmt: skip
     proc = subprocess.run([sys.executable, "-c", check], cwd=REPO, capture_output=True, text=True)
@@ -263,3 +263,33 @@ def test_an_estimator_after_the_ground_truth_replaces_its_condition_two_estimate
     tiny_params["estimators"]["synthdance"] = ["dwpose", "openpose_wholebody"]
     with pytest.raises(ConfigError, match=r"estimators.synthdance\[1\]: condition 'openpose18' is provided by both 'dwpose' and 'openpose_wholebody'"):
         parse_config(tiny_params, root=REPO)
+
+
+def test_a_depth_models_depth_source_must_match_the_estimator_that_provides_it(tiny_params):
+    """IDOL-family models read depth as the condition holds it: metres (larger farther, 0 = none) or a monocular
+    estimator's relative inverse depth (MiDaS on NTU120); a mismatch stops before any work, naming both."""
+    p = tiny_params
+    stage = {"data": "synthdance", "recipe": {"kind": "disco", "frames": 1}, "steps": 1, "batch_size": 1}
+    p["models"]["idol"] = {"arch": {"method": "idol", "flavor": "debug_pixel", "resolution": 32, "options": {"control": "dwpose"}}, "run": {},
+                           "stages": {s: stage for s in ("base", "haop", "image_depth")}}  # fmt: skip
+    parse_config(p, root=REPO)  # synthdance's ground truth: depth in metres, DWPose's whole body from the truth
+    p["estimators"]["synthdance"] = ["openpose"]  # the `control: dwpose` option reads DWPose's whole body
+    assert "models.idol.stages.base.data: control 'dwpose' needs the 'wholebody133' condition" in config_errors(p)
+    p["estimators"]["synthdance"] = ["groundtruth", "dpt_hybrid"]  # MiDaS replaces the exact depth
+    text = config_errors(p)
+    assert ("models.idol.stages.image_depth.data: the model expects its 'depth' condition as 'depth', but dataset 'synthdance' "
+            "gets it from estimator 'dpt_hybrid' as 'inverse_depth'") in text  # fmt: skip
+    p["models"]["idol"]["arch"]["options"]["depth_source"] = "inverse_depth"
+    parse_config(p, root=REPO)
+    p["models"]["idol"]["arch"]["options"]["depth_normalisation"] = "median"  # relative inverse depth has no units
+    assert "median" in config_errors(p)
+
+
+def test_the_synthesized_depth_estimator_must_read_depth_off_frames(tiny_params):
+    tiny_params["evaluation"]["synthesized_depth"] = {"estimator": "dpt_hybrid"}
+    parse_config(tiny_params, root=REPO)
+    tiny_params["evaluation"]["synthesized_depth"] = {"estimator": "dataset_depth", "rows": "all"}
+    assert ("evaluation.synthesized_depth.estimator: estimator 'dataset_depth' does not predict depth from frames"
+            in config_errors(tiny_params))  # fmt: skip
+    tiny_params["evaluation"]["synthesized_depth"] = {"estimator": "midas"}
+    assert "evaluation.synthesized_depth.estimator: unknown estimator 'midas'; known:" in config_errors(tiny_params)

@@ -45,14 +45,23 @@ def _tiny_depth_anything():
 def checkpoints(tmp_path_factory):
     """Folders laid out like the hub repositories: config.json, model.safetensors, preprocessor_config.json."""
     root = tmp_path_factory.mktemp("depth")
+    out = {"dpt": tiny_dpt_hybrid_checkpoint(root / "dpt")}
+    _tiny_depth_anything().save_pretrained(root / "da")
+    _processor(28, 14).save_pretrained(root / "da")
+    return out | {"da": root / "da"}
+
+
+def tiny_dpt_hybrid_checkpoint(path):
+    """A tiny random DPT-Hybrid folder laid out like Intel/dpt-hybrid-midas (seed 0)."""
     torch.manual_seed(0)
-    out = {}
-    for name, model, size, multiple in (("dpt", _tiny_dpt_hybrid(), 32, 32), ("da", _tiny_depth_anything(), 28, 14)):
-        model.save_pretrained(root / name)
-        DPTImageProcessor(size={"height": size, "width": size}, keep_aspect_ratio=True, ensure_multiple_of=multiple, do_pad=False,
-                          image_mean=[0.5] * 3, image_std=[0.5] * 3).save_pretrained(root / name)  # fmt: skip
-        out[name] = root / name
-    return out
+    _tiny_dpt_hybrid().save_pretrained(path)
+    _processor(32, 32).save_pretrained(path)
+    return path
+
+
+def _processor(size: int, multiple: int) -> DPTImageProcessor:
+    return DPTImageProcessor(size={"height": size, "width": size}, keep_aspect_ratio=True, ensure_multiple_of=multiple, do_pad=False,
+                             image_mean=[0.5] * 3, image_std=[0.5] * 3)  # fmt: skip
 
 
 def _frames(t=5, h=40, w=56):

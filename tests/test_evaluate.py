@@ -176,3 +176,59 @@ def test_a_network_that_cannot_load_fails_its_metric_alone(samples, tmp_path):
     assert set(doc["clips"]) == {"c0", "c1"} and not any(f["stage"] == "evaluate" for f in doc["failed"])
     why = doc["needs"]["fid"]["corrected"]
     assert why.startswith("failed: WeightFileError: weights.overrides.fid-inception: ") and str(bad) in why
+
+
+def test_synthesized_depth_reads_depth_off_the_generated_frames(samples, tmp_path):
+    """IDOL's "‡" (`evaluation.synthesized_depth`): a monocular estimator (a tiny DPT-Hybrid through the real load and
+    predict path) reads depth off the generated frames, scored against the truth as the sample's depth — for samples
+    without depth (`missing`) or every sample (`all`); the report marks those cells ‡."""
+    import shutil
+
+    import torch
+    from test_depth import tiny_dpt_hybrid_checkpoint
+
+    from humanvid.estimators.depth import DPTHybridMidas
+    from humanvid.metrics.depth import depth_errors
+    from humanvid.reports.table import RowResult, TableSpec, caveat_lines, cell
+    from humanvid.video import read_video
+
+    out, reader = samples
+    overrides = {"dpt-hybrid-midas": str(tiny_dpt_hybrid_checkpoint(tmp_path / "dpt"))}
+    rgb_only = tmp_path / "rgb_only"  # the same videos from a model that generates no depth
+    shutil.copytree(out, rgb_only)
+    manifest = json.loads((rgb_only / MANIFEST).read_text())
+    for e in manifest["clips"]:
+        e.get("outputs", {}).pop("depth", None)
+    (rgb_only / MANIFEST).write_text(json.dumps(manifest))
+    option = {"estimator": "dpt_hybrid"}
+    metrics = ["psnr", "depth_l2"]
+
+    plain, _, _ = evaluate_samples(rgb_only, reader, EvaluationConfig(metrics=metrics))
+    assert "depth_l2" not in plain["overall"] and plain["depth_source"] is None
+    assert plain["needs"]["depth_l2"]["corrected"].startswith("a model that generates depth")
+    unfetched, _, _ = evaluate_samples(rgb_only, reader, EvaluationConfig(metrics=metrics, synthesized_depth=option))
+    assert "dpt-hybrid-midas" in unfetched["needs"]["depth_l2"]["corrected"] and "dpt-hybrid-midas" in unfetched["missing_weights"]
+
+    doc, _, _ = evaluate_samples(rgb_only, reader, EvaluationConfig(metrics=metrics, synthesized_depth=option), overrides=overrides)
+    assert doc["depth_source"] == "dpt_hybrid on the synthesized frames"
+    estimator = DPTHybridMidas(torch.device("cpu"), torch.float32, reader.dir, overrides)
+    for cid in ("c0", "c1"):
+        gen = estimator.estimate(read_video(out / f"{cid}.mp4"), cid)
+        truth = reader.read_clip(cid, conditions=("depth", "alpha"))
+        gt = np.stack([crop_resize_plane(z, SIZE) for z in truth["depth"]])
+        mask = np.stack([crop_resize_plane(a, SIZE) for a in truth["alpha"]]) > 127
+        by_hand = np.mean([depth_errors(g, t, m & (t > 0))["depth_l2"] for g, t, m in zip(gen, gt, mask, strict=True) if (m & (t > 0)).sum() >= 2])
+        assert doc["clips"][cid]["corrected"]["depth_l2"] == pytest.approx(by_hand, rel=1e-6)
+    assert doc["overall"]["depth_l2"] > 1e-3  # a random network's reading, not the exact depth the samples carry
+
+    own, _, _ = evaluate_samples(out, reader, EvaluationConfig(metrics=metrics, synthesized_depth=option), overrides=overrides)
+    assert own["depth_source"] == "model" and own["overall"]["depth_l2"] < 1e-6  # `missing`: the model's own depth stays
+    every = {**option, "rows": "all"}
+    replaced, _, _ = evaluate_samples(out, reader, EvaluationConfig(metrics=metrics, synthesized_depth=every), overrides=overrides)
+    assert replaced["depth_source"] == doc["depth_source"]
+    assert replaced["overall"]["depth_l2"] == pytest.approx(doc["overall"]["depth_l2"], rel=1e-6)
+
+    spec = TableSpec("t", "t", metrics, "corrected")
+    assert cell(spec, RowResult("DisCo", "s", doc), "depth_l2").endswith(" ‡")
+    assert not cell(spec, RowResult("IDOL", "s", own), "depth_l2").endswith("‡")
+    assert caveat_lines([RowResult("DisCo", "s", doc)]) == ["‡ depth: dpt_hybrid on the synthesized frames (IDOL's ‡), not the model's"]

@@ -229,3 +229,94 @@ def test_median_normalisation_centres_the_body_and_keeps_offsets_across_frames()
     assert value[1, 2, 2] == 1.0  # the outlier clamps instead of compressing the body
     with pytest.raises(ValueError, match="unknown depth normalisation"):
         inverse_depth_value(depth, "mean")
+
+
+def test_relative_inverse_depth_encodes_every_pixel_nearest_brightest_and_decodes_farther_larger():
+    """MiDaS-style relative inverse depth (larger is nearer, no "none"): every pixel is encoded, the frame's largest
+    value at 1 and its smallest at 0.2; decoding returns 1 − value, larger farther, so the decoded map is affine in
+    −inverse depth (what the evaluator's signed scale-and-shift alignment takes)."""
+    disparity = torch.rand(2, 8, 8, generator=torch.Generator().manual_seed(0)) * 5 + 1
+    value = inverse_depth_value(disparity, source="inverse_depth")
+    for frame, v in zip(disparity, value, strict=True):
+        assert v.flatten()[frame.argmax()] == pytest.approx(1.0) and v.flatten()[frame.argmin()] == pytest.approx(DEPTH_NEAR_GREY)
+        torch.testing.assert_close(v, DEPTH_NEAR_GREY + (1 - DEPTH_NEAR_GREY) * (frame - frame.min()) / (frame.max() - frame.min()))
+    decoded = depth_from_image(depth_image(disparity, "grey", source="inverse_depth"), "grey")
+    torch.testing.assert_close(decoded, 1 - value, atol=1e-6, rtol=0)
+    with pytest.raises(ValueError, match="no units"):
+        inverse_depth_value(disparity, "median", source="inverse_depth")
+    with pytest.raises(ValueError, match="unknown depth source"):
+        inverse_depth_value(disparity, source="disparity")
+
+
+def test_motion_modules_hooked_into_the_image_unet_are_diffusers_unet_motion_model_key_for_key():
+    """`temporal_layers: animatediff`: AnimateDiff's modules placed by hooks into a UNet2DConditionModel run where
+    diffusers' UNetMotionModel runs them — same keys, same output on a clip — and a fresh module starts at zero."""
+    from diffusers import UNet2DConditionModel, UNetMotionModel
+
+    from humanvid.models.disco.temporal import FrameCount
+    from humanvid.models.idol.motion import attach_motion_modules, fresh_motion_adapter
+
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(sample_size=8, in_channels=4, out_channels=4, layers_per_block=1, block_out_channels=(16, 32),
+                                down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+                                cross_attention_dim=16, attention_head_dim=8, norm_num_groups=8)  # fmt: skip
+    adapter = fresh_motion_adapter(unet)
+    assert all(not p.any() for n, p in adapter.named_parameters() if "proj_out" in n)
+    g = torch.Generator().manual_seed(1)
+    for p in adapter.parameters():  # trained modules: their output is no longer zero
+        p.data.normal_(0, 0.1, generator=g)
+    reference = UNetMotionModel.from_unet2d(unet, adapter)
+    frames = FrameCount()
+    attach_motion_modules(unet, adapter, frames)
+    ours = {k: v for k, v in unet.state_dict().items() if "motion_modules" in k}
+    theirs = {k: v for k, v in reference.state_dict().items() if "motion_modules" in k}
+    assert ours.keys() == theirs.keys() and len(ours) > 0 and frames.attached
+    assert all(torch.equal(v, theirs[k]) for k, v in ours.items())
+    b, f = 2, 3
+    x, context, t = torch.randn(b, 4, f, 8, 8, generator=g), torch.randn(b, 5, 16, generator=g), torch.tensor([10, 500])
+    frames.value = f
+    with torch.no_grad():
+        expected = reference(x, t, encoder_hidden_states=context.repeat_interleave(f, 0)).sample  # (B, C, F, H, W); context per frame
+        rows = unet(x.transpose(1, 2).flatten(0, 1), t.repeat_interleave(f), encoder_hidden_states=context.repeat_interleave(f, 0)).sample
+    torch.testing.assert_close(rows.unflatten(0, (b, f)).transpose(1, 2), expected, atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="already has motion modules"):
+        attach_motion_modules(unet, adapter, frames)
+
+
+def test_idol_with_animatediff_modules_trains_them_in_stage_2_and_reloads_them(tmp_path):
+    """Stage 2 with `temporal_layers: animatediff`: motion modules in the UNet only (no DisCo `tem_` layers anywhere),
+    the image model's output unchanged until they train, trained in stage 2, saved and rebuilt key for key."""
+    from humanvid.models.disco.temporal import is_temporal
+
+    image = _model("image_depth", temporal_layers="animatediff")
+    model = _model("video_depth", temporal_layers="animatediff")
+    nets = {"unet": model.unet, "pose": model.pose_controlnet, "background": model.background_controlnet}
+    names = {k: [n for n, _ in net.named_parameters() if is_temporal(n)] for k, net in nets.items()}
+    assert names["unet"] and all("motion_modules" in n for n in names["unet"]) and not names["pose"] and not names["background"]
+    g = torch.Generator().manual_seed(3)
+    head = torch.randn_like(model.unet.conv_out.weight) * 0.1  # the residual head starts at zero: give both the same one
+    for m in (image, model):
+        m.unet.conv_out.weight.data.copy_(head)
+    c = model.image_channels
+    x, t = torch.randn(3, 2 * c, 8, 8, generator=g), torch.tensor([10, 300, 700])
+    context, background, pose = torch.randn(3, 17, 32, generator=g), torch.randn(3, c, 8, 8, generator=g), torch.rand(3, 3, SIZE, SIZE, generator=g)
+    with torch.no_grad():
+        image_out = image.predict(x, t, context, background, pose, frames=1)
+        video_out = model.predict(x, t, context, background, pose, frames=3)
+    assert image_out.abs().max() > 1e-3
+    torch.testing.assert_close(video_out, image_out, atol=1e-5, rtol=1e-5)  # zero-initialised output projections
+    trained = {id(p) for p in model.trainable_parameters("video_depth")}
+    assert all(id(p) in trained for n, p in model.unet.named_parameters() if "motion_modules" in n)
+    for name, p in model.unet.named_parameters():
+        if "motion_modules" in name:
+            p.data.normal_(0, 0.05, generator=g)
+    model.save(tmp_path / "ckpt")
+    again = Idol.from_checkpoint(tmp_path / "ckpt", device=CPU, weight_dtype=torch.float32)
+    assert again.temporal and again.options.temporal_layers == "animatediff"
+    with torch.no_grad():
+        moved = model.predict(x, t, context, background, pose, frames=3)
+        torch.testing.assert_close(again.predict(x, t, context, background, pose, frames=3), moved)
+    assert (moved - image_out).abs().max() > 1e-4
+    spec = Idol.spec  # the report's provenance: the released modules at SD size only
+    options = spec.parse_options({"temporal_layers": "animatediff"})
+    assert spec.option_weights(options, "sd_image_variations") == ("animatediff-v1-5-2",) and spec.option_weights(options, "debug_pixel") == ()

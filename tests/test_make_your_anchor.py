@@ -410,4 +410,4 @@ def test_a_bisenet_face_stage_keeps_its_parser_in_the_checkpoint(tmp_path):
     from humanvid.models import METHODS
 
     spec = METHODS.get("make_your_anchor")
-    assert spec.option_weights(spec.parse_options({"face_mask": "bisenet"})) == ("bisenet-face-parsing",)
+    assert spec.option_weights(spec.parse_options({"face_mask": "bisenet"}), "sd15") == ("bisenet-face-parsing",)

@@ -308,6 +308,18 @@ class FvdConfig(Section):
     """Clip extraction: the first 16 frames of each video (StyleGAN-V), or every 16-frame window at stride 1 (DisCo)."""
 
 
+class SynthesizedDepthConfig(Section):
+    """IDOL's "‡": depth a monocular estimator predicts from the *synthesized* frames, scored as the sample's depth — how
+    IDOL's tables give depth numbers to methods that generate none (docs/metrics.md)."""
+
+    estimator: str | None = None
+    """A depth estimator (`humanvid.estimators`; `dpt_hybrid`, MiDaS, is IDOL's) run on the generated frames at their
+    resolution; None: off (a sample without a depth output has no depth metrics)."""
+    rows: Literal["missing", "all"] = "missing"
+    """Which samples it scores: those whose model generates no depth (`missing`, IDOL's tables) or every sample (`all`:
+    a joint model's own depth is replaced too, to compare the estimator's reading of every row's frames)."""
+
+
 class LandmarkConfig(Section):
     """LMD settings. The pose estimator behind it is the protocol's (`Protocol.lmd`: DWPose, or OpenPose's body, hand
     and face networks for Make-Your-Anchor's tables)."""
@@ -325,6 +337,8 @@ class EvaluationConfig(Section):
     """FVD network and clip extraction."""
     landmarks: LandmarkConfig = Field(default_factory=LandmarkConfig)
     """LMD settings."""
+    synthesized_depth: SynthesizedDepthConfig = Field(default_factory=SynthesizedDepthConfig)
+    """The "‡" option: depth metrics from a monocular estimator on the generated frames (off by default)."""
     batch_size: int = Field(16, ge=1)
     """Frames (or clips) per feature-network batch."""
     device: Device = "auto"

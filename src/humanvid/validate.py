@@ -93,7 +93,26 @@ def _needed_conditions(spec, options) -> dict[str, str]:
     return out
 
 
-def _check_stage(cfg: Config, err: _Errors, where: str, stage_spec, stage: TrainStage, needed: dict[str, str], controls: tuple[str, ...]) -> None:
+def condition_provider(cfg: Config, dataset: str, condition: str) -> str | None:
+    """The estimator whose `condition` a dataset's shards hold (the last that provides it: the shard stage keeps its)."""
+    from humanvid.estimators import ESTIMATORS
+
+    providers = [e for e in cfg.estimators.get(dataset, []) if e in ESTIMATORS and condition in ESTIMATORS.get(e).provides]
+    return providers[-1] if providers else None
+
+
+def condition_kind(estimator: str, condition: str) -> str | None:
+    """The kind of `condition` an estimator writes, where kinds differ (`MethodSpec.condition_kinds`): depth is
+    `inverse_depth` from a monocular estimator (`depth_kind = "relative_inverse"`), else `depth`."""
+    from humanvid.estimators import ESTIMATORS
+
+    if condition != "depth":
+        return None
+    return "inverse_depth" if getattr(ESTIMATORS.get(estimator), "depth_kind", None) == "relative_inverse" else "depth"
+
+
+def _check_stage(cfg: Config, err: _Errors, where: str, stage_spec, stage: TrainStage, needed: dict[str, str], controls: tuple[str, ...],
+                 kinds: dict[str, str]) -> None:  # fmt: skip
     from humanvid.controls import CONTROLS
     from humanvid.recipes import RECIPES
 
@@ -139,6 +158,11 @@ def _check_stage(cfg: Config, err: _Errors, where: str, stage_spec, stage: Train
         for cond, why in wanted.items():
             err.need(cond in have, at, f"{why} needs the {cond!r} condition, which no estimator of dataset {src.dataset!r} provides "
                      f"(its estimators: {', '.join(cfg.estimators[src.dataset])}; they provide: {', '.join(sorted(have)) or 'nothing'})")  # fmt: skip
+        for cond, kind in kinds.items():
+            provider = condition_provider(cfg, src.dataset, cond)
+            actual = provider and condition_kind(provider, cond)
+            err.need(actual in (None, kind), at, f"the model expects its {cond!r} condition as {kind!r}, but dataset {src.dataset!r} "
+                     f"gets it from estimator {provider!r} as {actual!r}: set the model's `{cond}_source: {actual}` or change the estimator")  # fmt: skip
 
 
 def _check_model(cfg: Config, err: _Errors, name: str, model: ModelConfig) -> None:
@@ -177,7 +201,8 @@ def _check_model(cfg: Config, err: _Errors, name: str, model: ModelConfig) -> No
         err.need(s in declared, f"models.{name}.stages.{s}", f"{arch.method}/{arch.flavor} has no stage {s!r}; its stages, in order: {', '.join(declared)}")
     needed = _needed_conditions(spec, options)
     for s in (s for s in given if s in declared):
-        _check_stage(cfg, err, f"models.{name}.stages.{s}", spec.stage(s), model.stages[s], needed, spec.controls(options))
+        _check_stage(cfg, err, f"models.{name}.stages.{s}", spec.stage(s), model.stages[s], needed, spec.controls(options),
+                     spec.condition_kinds(options))
 
 
 def _only_optional_after(declared: list[str], given: list[str], missing: str) -> bool:
@@ -240,6 +265,14 @@ def _check_rest(cfg: Config, err: _Errors, root: Path) -> None:
         err.need(name in WEIGHTS, f"weights.overrides.{name}", f"unknown weight {name!r}; known: {', '.join(sorted(WEIGHTS))}")
     for i, metric in enumerate(cfg.evaluation.metrics):
         err.need(metric in METRICS, f"evaluation.metrics[{i}]", f"unknown metric {metric!r}; known: {', '.join(METRICS)}")
+    depth_from_frames = cfg.evaluation.synthesized_depth.estimator
+    if depth_from_frames is not None:
+        from humanvid.estimators import ESTIMATORS
+
+        where = "evaluation.synthesized_depth.estimator"
+        if err.need(depth_from_frames in ESTIMATORS, where, f"unknown estimator {depth_from_frames!r}; known: {', '.join(ESTIMATORS.names())}"):
+            err.need(condition_kind(depth_from_frames, "depth") == "inverse_depth", where,
+                     f"estimator {depth_from_frames!r} does not predict depth from frames (a monocular one does: dpt_hybrid)")  # fmt: skip
     for name, table in cfg.tables.items():
         from humanvid.reports.papers import PaperError, load_paper
 

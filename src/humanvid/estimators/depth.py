@@ -59,13 +59,17 @@ class MonocularDepth(Estimator):
             out = F.interpolate(out[:, None].float(), size=frames.shape[1:3], mode="bicubic", align_corners=False)[:, 0]
         return out.cpu().numpy().astype(np.float32)
 
-    def __call__(self, frames: np.ndarray, clip: Clip) -> dict[str, np.ndarray]:
+    def estimate(self, frames: np.ndarray, what: str) -> np.ndarray:
+        """uint8 (T, H, W, 3) -> float32 (T, H, W) in batches of `batch` frames; `what` names the frames in errors."""
         if len(frames) == 0:
-            raise ValueError(f"clip {clip.clip_id}: no frames")
+            raise ValueError(f"{what}: no frames")
         depth = np.concatenate([self.predict(frames[s : s + self.batch]) for s in range(0, len(frames), self.batch)])
         if not np.isfinite(depth).all():
-            raise ValueError(f"clip {clip.clip_id}: {self.name} predicted non-finite depth")
-        return {"depth": depth}
+            raise ValueError(f"{what}: {self.name} predicted non-finite depth")
+        return depth
+
+    def __call__(self, frames: np.ndarray, clip: Clip) -> dict[str, np.ndarray]:
+        return {"depth": self.estimate(frames, f"clip {clip.clip_id}")}
 
 
 class DPTHybridMidas(MonocularDepth):

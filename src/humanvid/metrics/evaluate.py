@@ -81,6 +81,13 @@ def _landmark_distances(estimator, pred: np.ndarray, target: np.ndarray, reader:
     return landmark_distances(estimator(pred, clip)["wholebody133"], estimator(target, clip)["wholebody133"], threshold)
 
 
+def synthesized_depth_estimator(cfg: EvaluationConfig, has_depth: bool) -> str | None:
+    """The estimator whose depth of the generated frames samples are scored on ("‡", `evaluation.synthesized_depth`),
+    or None: the model's own depth output, if any."""
+    option = cfg.synthesized_depth
+    return option.estimator if option.estimator is not None and (option.rows == "all" or not has_depth) else None
+
+
 def plan_needs(cfg: EvaluationConfig, overrides: dict[str, str] | None, has_depth: bool) -> tuple[dict[str, dict[str, str]], list[str]]:
     """(metric -> protocol -> what is missing, for every metric that cannot be computed here; the
     missing weight names, so a later run can tell that they have arrived)."""
@@ -89,16 +96,19 @@ def plan_needs(cfg: EvaluationConfig, overrides: dict[str, str] | None, has_dept
 
     needs: dict[str, dict[str, str]] = {}
     all_missing: set[str] = set()
+    depth_from_frames = synthesized_depth_estimator(cfg, has_depth)
     for name in cfg.metrics:
         kind = METRICS[name].kind
         for protocol_name in PROTOCOLS:
             wanted = list(weights_needed(name, protocol_name, cfg.fvd.weights))
             if kind == "landmark":
                 wanted += list(ESTIMATORS.get(LMD_ESTIMATORS[protocol(protocol_name).lmd]).weights)
+            if kind == "depth" and depth_from_frames is not None:
+                wanted += list(ESTIMATORS.get(depth_from_frames).weights)
             missing = weights.missing(wanted, overrides)
             all_missing.update(missing)
             reason = ""
-            if kind == "depth" and not has_depth:
+            if kind == "depth" and not has_depth and depth_from_frames is None:
                 reason = "a model that generates depth (these samples have none)"
             elif missing:
                 reason = weights.fetch_hint(missing)
@@ -169,14 +179,13 @@ class _ClipFeatures:
         return (np.concatenate(gen), np.concatenate(gt)) if gen else (np.zeros((0, 400)), np.zeros((0, 400)))
 
 
-def _depth_pair(path: Path, reader: ShardReader, clip_id: str, size: int, frames: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(generated depth, ground-truth depth, human mask), each (T, size, size)."""
-    gen = read_depth(path, frames)
+def _depth_pair(gen: np.ndarray, what: str, reader: ShardReader, clip_id: str, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(generated depth, ground-truth depth, human mask), each (T, size, size); `what` names the generated depth."""
     data = reader.read_clip(clip_id, conditions=("depth", "alpha"))
-    gt = np.stack([crop_resize_plane(d, size) for d in data["depth"][:frames]])
-    mask = np.stack([crop_resize_plane(a, size) for a in data["alpha"][:frames]]) > 127
+    gt = np.stack([crop_resize_plane(d, size) for d in data["depth"][: len(gen)]])
+    mask = np.stack([crop_resize_plane(a, size) for a in data["alpha"][: len(gen)]]) > 127
     if gen.shape != gt.shape:
-        raise ValueError(f"{path}: generated depth {gen.shape} vs ground truth {gt.shape}")
+        raise ValueError(f"{what}: generated depth {gen.shape} vs ground truth {gt.shape}")
     return gen, gt, mask
 
 
@@ -221,6 +230,7 @@ def evaluate_samples(samples_dir: Path, reader: ShardReader, cfg: EvaluationConf
     control = manifest.get("control", "openpose")  # the model's control kind: what the preview shows as the condition
     has_depth = any("depth" in e.get("outputs", {}) for e in entries if e["status"] == "ok")
     needs, missing_weights = plan_needs(cfg, overrides, has_depth)
+    depth_from_frames = synthesized_depth_estimator(cfg, has_depth)
     can = {(m, p) for m in cfg.metrics for p in PROTOCOLS if p not in needs.get(m, {})}
     nets = FeatureNetworks(device or torch.device("cpu"), dtype or torch.float32, overrides, cfg.batch_size)
     broken: dict[str, dict[str, str]] = {}  # metric -> protocol -> why it could not be computed: the others go on
@@ -251,6 +261,13 @@ def evaluate_samples(samples_dir: Path, reader: ShardReader, cfg: EvaluationConf
             load = lambda v=variant: ESTIMATORS.get(LMD_ESTIMATORS[v])(nets.device, nets.dtype, reader.dir, overrides)  # noqa: E731
             estimators[variant] = attempt(landmark_metrics, load, names)
 
+    depth_metrics = [m for m in cfg.metrics if METRICS[m].kind == "depth"]
+    depth_net = None  # "‡": the monocular estimator that reads depth off the generated frames
+    if depth_from_frames is not None and any((m, p) in can for m in depth_metrics for p in PROTOCOLS):
+        from humanvid.estimators import ESTIMATORS
+
+        depth_net = attempt(depth_metrics, lambda: ESTIMATORS.get(depth_from_frames)(nets.device, nets.dtype, reader.dir, overrides))
+
     per_clip, failed, preview, per_frame = {}, [], {}, []
     pooled = {p: {m: [] for m in cfg.metrics} for p in PROTOCOLS}  # per-frame / per-clip values
     pools = _Pools()
@@ -273,8 +290,12 @@ def evaluate_samples(samples_dir: Path, reader: ShardReader, cfg: EvaluationConf
             clip_doc: dict = {"frames": len(pred)}
             extra = {}  # protocol-independent values of this clip: depth
             depth_rgb = None
-            if "depth" in files:
-                depth_pair = _depth_pair(samples_dir / files["depth"], reader, cid, size, len(pred))
+            depth_pair = None
+            if depth_net is not None:
+                depth_pair = _depth_pair(depth_net.estimate(pred, f"{files['rgb']}"), f"{depth_from_frames} on {files['rgb']}", reader, cid, size)
+            elif "depth" in files and depth_from_frames is None:
+                depth_pair = _depth_pair(read_depth(samples_dir / files["depth"], len(pred)), files["depth"], reader, cid, size)
+            if depth_pair is not None:
                 if any(METRICS[m].kind == "depth" for m, _ in can):
                     extra |= _depth_errors(*depth_pair)
                 depth_rgb = _depth_images(*depth_pair)  # the preview shows it too
@@ -372,6 +393,7 @@ def evaluate_samples(samples_dir: Path, reader: ShardReader, cfg: EvaluationConf
         "clips": per_clip,
         "failed": manifest.get("dataset_failures", []) + failed,
         "conditions": manifest["conditions"],
+        "depth_source": f"{depth_from_frames} on the synthesized frames" if depth_from_frames else ("model" if has_depth else None),
         "settings": cfg.model_dump(),
     }
     return doc, preview, per_frame

@@ -6,6 +6,11 @@ a grey level (`grey`, the baseline's) or a colour on the metrics' blue→red hue
 `humanvid.metrics.depth.depth_to_rgb`; IDOL's "depth as a stylised video"). Decoding inverts the image to the value
 and returns 1 − value: affine in true depth on the person, which is all relative depth promises (evaluation aligns
 scale and shift on the person).
+
+A *relative inverse* depth source (a monocular estimator's: MiDaS on NTU120, `source="inverse_depth"`) is larger where
+nearer, has no unit and no "none": every pixel of the frame is encoded, its nearest at 1 and its farthest at
+`DEPTH_NEAR_GREY`, and decoding returns 1 − value as for depth (larger is farther; the evaluator's alignment is free
+in sign and scale).
 """
 
 from __future__ import annotations
@@ -23,18 +28,31 @@ ENCODINGS = ("grey", "colormap")
 
 NORMALISATIONS = ("minmax", "median")
 
+DEPTH_SOURCES = ("depth", "inverse_depth")
+"""What a depth condition holds: `depth` — larger is farther, 0 where nothing was measured (synthdance's metres, TikTok's
+HDNet maps, NTU's Kinect metres); `inverse_depth` — relative inverse depth, larger is nearer, everywhere (a monocular
+estimator's `depth_kind = "relative_inverse"`)."""
 
-def inverse_depth_value(depth: torch.Tensor, normalisation: str = "minmax", span: float = 1.0) -> torch.Tensor:
+
+def inverse_depth_value(depth: torch.Tensor, normalisation: str = "minmax", span: float = 1.0, source: str = "depth") -> torch.Tensor:
     """Depth (N, S, S) in metres (0 = none) -> the value (N, S, S) in [0, 1] each frame's image encodes.
 
     `minmax`: each frame's nearest point 1, its farthest `DEPTH_NEAR_GREY` (unit-free: any relative depth). `median`:
     the frame's median depth on the person at the middle of [DEPTH_NEAR_GREY, 1], a depth `span` (the depth's units)
     across that range, clamped to it — a body part's value then depends on its offset from the body, not on the
-    frame's extremes (whose distance varies twice over between synthdance frames)."""
+    frame's extremes (whose distance varies twice over between synthdance frames). With `source="inverse_depth"`
+    (relative inverse depth, every pixel) only `minmax` applies: the frame's largest value (nearest) is 1."""
+    if normalisation not in NORMALISATIONS:
+        raise ValueError(f"unknown depth normalisation {normalisation!r}; known: {', '.join(NORMALISATIONS)}")
+    if source == "inverse_depth":
+        if normalisation != "minmax":
+            raise ValueError("relative inverse depth has no units: only the `minmax` depth normalisation applies to it")
+        lo, hi = depth.amin(dim=(1, 2), keepdim=True), depth.amax(dim=(1, 2), keepdim=True)
+        return DEPTH_NEAR_GREY + (1 - DEPTH_NEAR_GREY) * (depth - lo) / (hi - lo).clamp_min(1e-6)
+    if source != "depth":
+        raise ValueError(f"unknown depth source {source!r}; known: {', '.join(DEPTH_SOURCES)}")
     if normalisation == "median":
         return _median_value(depth, span)
-    if normalisation != "minmax":
-        raise ValueError(f"unknown depth normalisation {normalisation!r}; known: {', '.join(NORMALISATIONS)}")
     on = depth > 0
     big = torch.finfo(depth.dtype).max
     near = torch.where(on, depth, big).amin(dim=(1, 2), keepdim=True)
@@ -53,9 +71,10 @@ def _median_value(depth: torch.Tensor, span: float) -> torch.Tensor:
     return torch.where(on, value, torch.zeros_like(depth))
 
 
-def depth_image(depth: torch.Tensor, encoding: str = "grey", normalisation: str = "minmax", span: float = 1.0) -> torch.Tensor:
-    """Depth (N, S, S) in metres -> the image the VAE encodes (N, 3, S, S) in [-1, 1] (`inverse_depth_value`'s value)."""
-    value = inverse_depth_value(depth, normalisation, span)
+def depth_image(depth: torch.Tensor, encoding: str = "grey", normalisation: str = "minmax", span: float = 1.0,
+                source: str = "depth") -> torch.Tensor:
+    """Depth (N, S, S) -> the image the VAE encodes (N, 3, S, S) in [-1, 1] (`inverse_depth_value`'s value)."""
+    value = inverse_depth_value(depth, normalisation, span, source)
     if encoding == "grey":
         return (value * 2 - 1)[:, None].expand(-1, 3, -1, -1)
     if encoding == "colormap":
@@ -83,9 +102,10 @@ byte in channel 2 (what diffusers' `VaeImageProcessorLDM3D.rgblike_to_depthmap` 
 here)."""
 
 
-def depth_channels(depth: torch.Tensor, packing: str, normalisation: str = "minmax", span: float = 1.0) -> torch.Tensor:
-    """Depth (N, S, S) in metres -> the RGBD image's depth channels (N, 1 or 3, S, S) in [-1, 1]."""
-    value = inverse_depth_value(depth, normalisation, span)
+def depth_channels(depth: torch.Tensor, packing: str, normalisation: str = "minmax", span: float = 1.0,
+                   source: str = "depth") -> torch.Tensor:
+    """Depth (N, S, S) -> the RGBD image's depth channels (N, 1 or 3, S, S) in [-1, 1]."""
+    value = inverse_depth_value(depth, normalisation, span, source)
     if packing == "4c":
         return (value * 2 - 1)[:, None]
     if packing == "6c":

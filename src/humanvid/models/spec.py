@@ -97,8 +97,13 @@ class MethodSpec:
     """Options -> what it generates (OUTPUT_KINDS)."""
     conditions: Callable[[Section], tuple[str, ...]] = lambda options: ()
     """Options -> shard conditions its training batches need beyond its controls (e.g. depth to learn to generate it)."""
-    option_weights: Callable[[Section], tuple[str, ...]] = lambda options: ()
-    """Options -> released weights they add to the flavor's (Make-Your-Anchor's BiSeNet face parser)."""
+    condition_kinds: Callable[[Section], dict[str, str]] = lambda options: {}
+    """Options -> the kind a condition it reads must be where kinds differ (`depth`: humanvid.models.depth_images
+    .DEPTH_SOURCES), checked against the estimator that provides it in each training dataset (`depth_kind`); the option
+    that sets it is named `<condition>_source`."""
+    option_weights: Callable[[Section, str], tuple[str, ...]] = lambda options, flavor: ()
+    """Options and the flavor -> released weights they add to the flavor's (Make-Your-Anchor's BiSeNet face parser; IDOL's
+    AnimateDiff modules at SD size)."""
     sampling_conditions: Callable[[Section, Any], tuple[str, ...]] = lambda options, sampler: ()
     """Options and a `SamplerConfig` -> shard conditions sampling reads beyond its controls (Make-Your-Anchor's face
     landmarks when the sampler enhances faces); `Method.generate` gets them in model pixels."""

@@ -14,7 +14,7 @@ def model_weights(cfg: Config, model: str) -> tuple[str, ...]:
 
     arch = cfg.models[model].arch
     spec = METHODS.get(arch.method)
-    return tuple(dict.fromkeys(spec.flavors[arch.flavor].weights + spec.option_weights(spec.parse_options(arch.options))))
+    return tuple(dict.fromkeys(spec.flavors[arch.flavor].weights + spec.option_weights(spec.parse_options(arch.options), arch.flavor)))
 
 
 def untrained(cfg: Config, model: str) -> str:

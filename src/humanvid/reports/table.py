@@ -137,6 +137,8 @@ def cell(spec: TableSpec, row: RowResult, metric: str) -> str:
         text = fmt(metric, mine, scale)
         if len(row.seed_metrics) > 1 and (sp := spread(row, metric, spec.protocol)) is not None:
             text += f" ± {fmt(metric, sp.sd, scale)}"
+        if METRICS[metric].kind == "depth" and not _is_missing(mine) and depth_from_frames(row):
+            text += " ‡"
     if _is_missing(theirs):
         return text
     if row.metrics is None or _is_missing(mine):
@@ -179,8 +181,16 @@ def row_label(row: RowResult) -> str:
     return f"{row.label} †" if row.caveat else row.label
 
 
+def depth_from_frames(row: RowResult) -> str | None:
+    """What read the row's depth off its generated frames ("‡", `evaluation.synthesized_depth`), or None: the model's
+    own depth (or none)."""
+    source = (row.metrics or {}).get("depth_source")
+    return source if source not in (None, "model") else None
+
+
 def caveat_lines(rows: list[RowResult]) -> list[str]:
-    return [f"† {r.label}: {r.caveat}" for r in rows if r.caveat]
+    readers = sorted({s for r in rows if (s := depth_from_frames(r))})
+    return [f"† {r.label}: {r.caveat}" for r in rows if r.caveat] + [f"‡ depth: {s} (IDOL's ‡), not the model's" for s in readers]
 
 
 def warning_lines(spec: TableSpec, rows: list[RowResult]) -> list[str]:

@@ -27,6 +27,7 @@ pre-training checkpoint over it: trains from fine-tuning on), and `released` / `
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -48,6 +49,9 @@ from humanvid.models.latent import (
     flat_keys,
     load_autoencoder,
 )
+
+TEMPORAL_NETWORKS = ("unet", "pose_controlnet", "background_controlnet")
+"""The networks the temporal stage may extend (`Disco.temporal_adder`), in the order it extends them."""
 
 
 class LatentConditioning(torch.nn.Module):
@@ -78,24 +82,24 @@ def background_controlnet_from(unet: UNet2DConditionModel) -> ControlNetModel:
     return net
 
 
-def load_latent_controlnet(folder: Path, temporal: FrameCount | None = None, temporal_norm: str = "shared") -> ControlNetModel:
-    """A background ControlNet saved by `save_pretrained` (config + safetensors), key for key (with `temporal`, one
-    that has DisCo's temporal layers)."""
+def load_latent_controlnet(folder: Path, add_temporal: Callable[[torch.nn.Module], None] | None = None) -> ControlNetModel:
+    """A background ControlNet saved by `save_pretrained` (config + safetensors), key for key (`add_temporal`: what gives
+    it its temporal layers first, for one that has them)."""
     folder = Path(folder)
     net = with_latent_conditioning(ControlNetModel.from_config(ControlNetModel.load_config(folder)))
-    return load_strict(net, folder, temporal, temporal_norm)  # a plain ControlNet's folder is refused by its key names
+    return load_strict(net, folder, add_temporal)  # a plain ControlNet's folder is refused by its key names
 
 
-def load_strict(net: torch.nn.Module, folder: Path, temporal: FrameCount | None = None, temporal_norm: str = "shared") -> torch.nn.Module:
-    """`net` (built from the folder's config) with the folder's safetensors loaded key for key; with `temporal`, DisCo's
-    temporal layers are added first (their `tem_` keys are in the file: diffusers' `from_pretrained` would drop them)."""
+def load_strict(net: torch.nn.Module, folder: Path, add_temporal: Callable[[torch.nn.Module], None] | None = None) -> torch.nn.Module:
+    """`net` (built from the folder's config) with the folder's safetensors loaded key for key; `add_temporal` gives it
+    its temporal layers first (their keys are in the file: diffusers' `from_pretrained` would drop them)."""
     from safetensors.torch import load_file
 
     path = Path(folder) / "diffusion_pytorch_model.safetensors"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: missing")
-    if temporal is not None:
-        add_temporal_layers(net, temporal, temporal_norm)
+    if add_temporal is not None:
+        add_temporal(net)
     net.load_state_dict(load_file(str(path)))
     return net
 
@@ -226,8 +230,16 @@ class Disco(LatentModel):
     def add_temporal_layers(self) -> None:
         if self.pose_controlnet is None:
             raise ValueError("the temporal layers go into both ControlNets too: train the image model's stages first")
-        for net in (self.unet, self.pose_controlnet, self.background_controlnet):
-            add_temporal_layers(net, self.frames, self.options.temporal_norm)
+        for name in TEMPORAL_NETWORKS:
+            adder = self.temporal_adder(name, self.options)
+            if adder is not None:
+                adder(getattr(self, name), self.frames)
+
+    @classmethod
+    def temporal_adder(cls, name: str, options: DiscoOptions) -> Callable[[torch.nn.Module, FrameCount], None] | None:
+        """What the temporal stage adds to network `name` (of TEMPORAL_NETWORKS), given the clip length they share; None:
+        nothing. DisCo: its temporal layers in all three."""
+        return lambda net, frames: add_temporal_layers(net, frames, options.temporal_norm)
 
     # ------------------------------------------------------------------ bookkeeping
     def modules(self) -> dict[str, torch.nn.Module]:
@@ -439,15 +451,18 @@ class Disco(LatentModel):
         projection.load_state_dict(load_projection(ckpt_dir / "reference_projection"))
         has_controlnets = (ckpt_dir / "pose_controlnet").is_dir()
         temporal = FrameCount() if spec.get("temporal") else None  # the three networks share one
-        norm = options.temporal_norm
 
         additions = cls.saved_additions(spec, options)
+
+        def temporal_of(name: str) -> Callable[[torch.nn.Module], None] | None:
+            adder = cls.temporal_adder(name, options) if temporal is not None else None
+            return None if adder is None else lambda net: adder(net, temporal)
 
         def network(kind, name):
             net = kind.from_config(kind.load_config(ckpt_dir / name))
             if name == "unet":
                 cls.add_saved_layers(net, additions)  # before the temporal layers, in the order training added them
-            return load_strict(net, ckpt_dir / name, temporal, norm)
+            return load_strict(net, ckpt_dir / name, temporal_of(name))
 
         model = cls(
             load_autoencoder(ckpt_dir / "vae"),
@@ -455,7 +470,7 @@ class Disco(LatentModel):
             encoder,
             projection,
             network(ControlNetModel, "pose_controlnet") if has_controlnets else None,
-            load_latent_controlnet(ckpt_dir / "background_controlnet", temporal, norm) if has_controlnets else None,
+            load_latent_controlnet(ckpt_dir / "background_controlnet", temporal_of("background_controlnet")) if has_controlnets else None,
             spec["flavor"], spec["resolution"], spec["stage"], options, temporal, **additions,
         )  # fmt: skip
         return model.to(device, weight_dtype)

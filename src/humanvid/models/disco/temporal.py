@@ -31,6 +31,10 @@ from humanvid.models.block_hooks import after_self_attention
 TEMPORAL_PREFIX = "tem_"
 """What the release's temporal parameters' names start with (their key names below each block)."""
 
+MOTION_MODULES = "motion_modules"
+"""Where AnimateDiff's motion modules sit when a model uses them as its temporal layers (humanvid.models.idol.motion):
+their parameters are temporal too."""
+
 TEMPORAL_NORMS = ("shared", "own")
 """`shared`: the temporal attention reads the block's `norm2` (the release's forward); `own`: its own `tem_norm`."""
 
@@ -140,8 +144,8 @@ def add_temporal_layers(network: torch.nn.Module, frames: FrameCount, norm: str 
 
 
 def is_temporal(name: str) -> bool:
-    """Whether a parameter name belongs to a temporal layer (a `tem_` module on its path)."""
-    return any(part.startswith(TEMPORAL_PREFIX) for part in name.split("."))
+    """Whether a parameter name belongs to a temporal layer (a `tem_` module, or a block's motion modules, on its path)."""
+    return any(part.startswith(TEMPORAL_PREFIX) or part == MOTION_MODULES for part in name.split("."))
 
 
 def has_temporal_layers(network: torch.nn.Module) -> bool:

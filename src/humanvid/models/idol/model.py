@@ -26,7 +26,8 @@ from humanvid.models.disco.model import Disco
 from humanvid.models.disco.temporal import FrameCount
 from humanvid.models.idol.haop import outpainting_hole
 from humanvid.models.idol.losses import motion_consistency_loss, xattn_consistency_loss
-from humanvid.models.idol.spec import ALIGNMENTS, DEPTH_CONDITION, SPEC, IdolOptions
+from humanvid.models.idol.motion import attach_motion_modules, fresh_motion_adapter
+from humanvid.models.idol.spec import ALIGNMENTS, DEBUG_FLAVORS, DEPTH_CONDITION, MOTION_WEIGHTS, SPEC, IdolOptions
 from humanvid.models.idol.unet import DualModal, has_modality_label, modality_labels
 from humanvid.models.latent import flat_keys, latent_geometry
 
@@ -67,8 +68,30 @@ class Idol(Disco):
             self.dual = self.new_dual(self.options, self.frames)
             self.dual.attach(self.unet)
             self.to(device, dtype)
+        if disco_stage == "temporal" and self.motion_modules(self.options) and not self.temporal and self.flavor not in DEBUG_FLAVORS:
+            from diffusers import MotionAdapter
+
+            from humanvid import weights
+
+            adapter = MotionAdapter.from_pretrained(weights.resolve(MOTION_WEIGHTS, overrides), local_files_only=True)
+            device, dtype = self.device, self.dtype
+            attach_motion_modules(self.unet, adapter, self.frames)  # DisCo's prepare then finds the model temporal
+            self.to(device, dtype)
         super().prepare(disco_stage, seed=seed, overrides=overrides)
         self.stage = stage
+
+    @classmethod
+    def motion_modules(cls, options: IdolOptions) -> bool:
+        """Whether stage 2 adds AnimateDiff's motion modules instead of DisCo's temporal layers (`temporal_layers`)."""
+        return options.temporal_layers == "animatediff"
+
+    @classmethod
+    def temporal_adder(cls, name: str, options: IdolOptions):
+        """`temporal_layers: animatediff`: fresh AnimateDiff modules in the UNet (a checkpoint's, or a debug model's
+        stage 2), nothing in the ControlNets; else DisCo's temporal layers."""
+        if not cls.motion_modules(options):
+            return super().temporal_adder(name, options)
+        return (lambda net, frames: attach_motion_modules(net, fresh_motion_adapter(net), frames)) if name == "unet" else None
 
     @staticmethod
     def new_dual(options: IdolOptions, frames: FrameCount | None = None) -> DualModal:
@@ -130,7 +153,8 @@ class Idol(Disco):
         return outpainting_hole(mask, self.options.haop_shift, generator) if stage == "hap" else mask
 
     def batch(self, sample: dict, stage: str) -> dict:
-        """DisCo's batch; in the joint stages, the target frames' depth (B, K, S, S) in metres (0 = none)."""
+        """DisCo's batch; in the joint stages, the target frames' depth (B, K, S, S) as the condition holds it
+        (`depth_source`)."""
         out = super().batch(sample, DISCO_STAGE.get(stage, stage))
         if stage in JOINT_STAGES:
             if DEPTH_CONDITION not in sample:
@@ -147,7 +171,8 @@ class Idol(Disco):
         b, k = frames.shape[:2]
         keys = flat_keys(batch.get("frame_keys"))
         options = self.options
-        images = depth_image(batch["depth"].flatten(0, 1), options.depth_encoding, options.depth_normalisation, options.depth_span)
+        images = depth_image(batch["depth"].flatten(0, 1), options.depth_encoding, options.depth_normalisation, options.depth_span,
+                             options.depth_source)
         depth = self.encode(images.to(self.dtype), generator, keys and [f"{key}/depth" for key in keys]).unflatten(0, (b, k))
         return torch.cat([latents, depth], dim=2)
 

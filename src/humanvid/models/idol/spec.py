@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from humanvid.models.disco.spec import MASK_CONDITION, DiscoOptions
 from humanvid.models.spec import FlavorSpec, MethodSpec, StageSpec
@@ -14,6 +14,9 @@ DEBUG_FLAVORS = ("debug_pixel",)
 
 DEPTH_CONDITION = "depth"
 """The shard condition the depth stream learns to generate (synthdance's exact depth, TikTok's HDNet, NTU120's MiDaS)."""
+
+MOTION_WEIGHTS = "animatediff-v1-5-2"
+"""The released motion modules `temporal_layers: animatediff` starts from at SD size."""
 
 ALIGNMENTS = {
     "none": "none",
@@ -41,6 +44,21 @@ class DepthTargetOptions(DiscoOptions):
     a body part's value no longer depends on the frame's extremes; needs depth in known units)."""
     depth_span: float = Field(1.0, gt=0)
     """With `median`: the depth (in the dataset's units, metres on synthdance) spanning the encoded range."""
+    depth_source: Literal["depth", "inverse_depth"] = "depth"
+    """What the training data's depth condition holds (humanvid.models.depth_images.DEPTH_SOURCES): `depth` — larger is
+    farther, 0 where none (synthdance's exact depth, TikTok's HDNet maps, NTU's Kinect metres); `inverse_depth` — a
+    monocular estimator's relative inverse depth over the whole frame (MiDaS `dpt_hybrid` on NTU120, IDOL's NTU depth).
+    Checked against the estimator that provides the condition before any work starts."""
+    control: Literal["openpose", "dwpose"] = "openpose"
+    """The pose ControlNet's skeleton: OpenPose's 18 body keypoints (DisCo's and the papers' tables) or DWPose's whole
+    body (body, feet, hands, face; IDOL's generalisation figures drive it with DWPose)."""
+
+    @model_validator(mode="after")
+    def _units_for_median(self):
+        if self.depth_source == "inverse_depth" and self.depth_normalisation == "median":
+            raise ValueError("depth_normalisation median needs depth in known units; relative inverse depth (depth_source "
+                             "inverse_depth) has none: use minmax")  # fmt: skip
+        return self
 
 
 class JointDepthOptions(DepthTargetOptions):
@@ -68,9 +86,19 @@ class IdolOptions(JointDepthOptions):
     motion_weight: float = Field(0.01, ge=0)
     """w_mo, the weight of L_mo (supplement Sec. 2: 0.01). L_mo needs consecutive frames: it applies in the video
     stage only (the image stage's samples are single frames)."""
+    temporal_layers: Literal["disco", "animatediff"] = "disco"
+    """What stage 2 adds for time: DisCo's temporal layers in the UNet and both ControlNets (`disco`, the supplement's
+    "temporal modules" on its DisCo base) or AnimateDiff's motion modules in the UNet alone (`animatediff`, the
+    generalisation the paper shows; AnimateDiff v1.5-2's released modules at SD size, fresh ones at debug size;
+    humanvid.models.idol.motion)."""
     motion_layers: Literal["up", "all"] = "up"
     """Whose feature motion fields L_mo compares: the outputs of the decoder's transformer blocks (`up`: the layers
     the paper's Fig. 3 visualises at several resolutions; ours) or of every transformer block of the UNet (`all`)."""
+
+
+def depth_condition_kinds(options: DepthTargetOptions) -> dict[str, str]:
+    """`MethodSpec.condition_kinds` of the models that learn depth: their depth condition's source kind."""
+    return {DEPTH_CONDITION: options.depth_source}
 
 
 def joint_depth_stages(stage1_trains: str, stage2_losses: str) -> tuple[StageSpec, ...]:
@@ -123,8 +151,10 @@ SPEC = MethodSpec(
     options=IdolOptions,
     stages=joint_depth_stages("the unified UNet (modality label, cross-modal attention), both ControlNets and the projection, with L_xattn",
                               "with L_mo and L_xattn"),
-    controls=lambda options: ("openpose",),
+    controls=lambda options: (options.control,),
     outputs=lambda options: ("rgb", "depth"),
+    option_weights=lambda options, flavor: (MOTION_WEIGHTS,) if options.temporal_layers == "animatediff" and flavor not in DEBUG_FLAVORS else (),
     conditions=lambda options: (MASK_CONDITION, DEPTH_CONDITION),
+    condition_kinds=depth_condition_kinds,
     sampling_conditions=lambda options, sampler: (MASK_CONDITION,),
 )

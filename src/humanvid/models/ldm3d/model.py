@@ -94,10 +94,11 @@ class Ldm3d(Disco):
     def rgbd(self, frames: torch.Tensor, depth: torch.Tensor | None) -> torch.Tensor:
         """Frames (N, 3, S, S) in [-1, 1] and depth (N, S, S) in metres (None: no depth anywhere) -> the autoencoder's
         input (N, 3 + depth channels, S, S)."""
-        if depth is None:
-            depth = torch.zeros_like(frames[:, 0])
         options = self.options
-        channels = depth_channels(depth.float(), options.rgbd, options.depth_normalisation, options.depth_span)
+        if depth is None:  # value 0 everywhere: depth 0 is "none" whatever the source's kind
+            channels = depth_channels(torch.zeros_like(frames[:, 0]).float(), options.rgbd)
+        else:
+            channels = depth_channels(depth.float(), options.rgbd, options.depth_normalisation, options.depth_span, options.depth_source)
         return torch.cat([frames, channels.to(frames.dtype)], dim=1)
 
     @torch.no_grad()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from humanvid.models.disco.spec import MASK_CONDITION
-from humanvid.models.idol.spec import DEPTH_CONDITION, DepthTargetOptions
+from humanvid.models.idol.spec import DEPTH_CONDITION, DepthTargetOptions, depth_condition_kinds
 from humanvid.models.spec import FlavorSpec, MethodSpec, StageSpec
 
 DEBUG_FLAVORS = ("debug_pixel",)
@@ -52,8 +52,9 @@ SPEC = MethodSpec(
         _stage("temporal", "the UNet inflated to 3D (DisCo's temporal layers in the UNet and both ControlNets), trained on "
                "clips of consecutive frames", seeds=(12, 12), optional=True),  # fmt: skip
     ),
-    controls=lambda options: ("openpose",),
+    controls=lambda options: (options.control,),
     outputs=lambda options: ("rgb", "depth"),
     conditions=lambda options: (MASK_CONDITION, DEPTH_CONDITION),
+    condition_kinds=depth_condition_kinds,
     sampling_conditions=lambda options, sampler: (MASK_CONDITION,),
 )

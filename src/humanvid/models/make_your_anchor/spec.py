@@ -52,6 +52,6 @@ SPEC = MethodSpec(
     ),
     controls=lambda options: ("smplx",),
     conditions=lambda options: (FACE_LANDMARKS,),
-    option_weights=lambda options: (FACE_PARSER_WEIGHTS,) if options.face_mask == "bisenet" else (),
+    option_weights=lambda options, flavor: (FACE_PARSER_WEIGHTS,) if options.face_mask == "bisenet" else (),
     sampling_conditions=lambda options, sampler: (FACE_LANDMARKS,) if sampler.face is not None else (),
 )

@@ -55,6 +55,11 @@ class MMDiffusion(Idol):
         parts = super().modules()
         return parts | {DEPTH_UNET: self.depth_unet} if self.depth_unet is not None else parts
 
+    @classmethod
+    def motion_modules(cls, options) -> bool:
+        """DisCo's temporal layers only: AnimateDiff's modules are IDOL's generalisation, not the coupled U-Nets'."""
+        return False
+
     def add_temporal_layers(self) -> None:
         """DisCo's temporal layers in the video U-Net and both ControlNets, and the depth U-Net's own, paired again."""
         super().add_temporal_layers()
@@ -100,7 +105,8 @@ class MMDiffusion(Idol):
         depth = UNet2DConditionModel.from_config(UNet2DConditionModel.load_config(folder))
         model.dual.frames = model.frames
         model.dual.add_halves(depth)
-        load_strict(depth, folder, model.frames if model.temporal else None, model.options.temporal_norm)
+        adder = model.temporal_adder("unet", model.options) if model.temporal else None  # the depth U-Net's are the video U-Net's
+        load_strict(depth, folder, None if adder is None else lambda net: adder(net, model.frames))
         model.dual.set_depth(depth.to(device, weight_dtype))
         model.dual.pair(model.unet)
         for net in (model.unet, depth):

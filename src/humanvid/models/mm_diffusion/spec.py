@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import field_validator
 
 from humanvid.models.disco.spec import MASK_CONDITION
-from humanvid.models.idol.spec import DEPTH_CONDITION, JointDepthOptions, joint_depth_stages
+from humanvid.models.idol.spec import DEPTH_CONDITION, JointDepthOptions, depth_condition_kinds, joint_depth_stages
 from humanvid.models.spec import FlavorSpec, MethodSpec
 
 
@@ -38,8 +38,9 @@ SPEC = MethodSpec(
     options=MMDiffusionOptions,
     stages=joint_depth_stages("the depth U-Net (a copy of the video one sharing no parameters) and the RS-MMA blocks "
                               "coupling the two appear; both U-Nets, both ControlNets and the projection", "its two diffusion losses"),  # fmt: skip
-    controls=lambda options: ("openpose",),
+    controls=lambda options: (options.control,),
     outputs=lambda options: ("rgb", "depth"),
     conditions=lambda options: (MASK_CONDITION, DEPTH_CONDITION),
+    condition_kinds=depth_condition_kinds,
     sampling_conditions=lambda options, sampler: (MASK_CONDITION,),
 )
