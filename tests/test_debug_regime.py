@@ -198,3 +198,35 @@ def test_the_pixel_flavor_has_no_vae_stage_to_fit(tiny_params):
         parse_config(tiny_params, root=REPO)
     del tiny_params["models"]["tiny"]["stages"]["vae"]
     assert list(parse_config(tiny_params, root=REPO).models["tiny"].stages) == ["pretrain", "finetune"]
+
+
+def test_a_guided_start_begins_the_denoising_from_given_latents():
+    """`sample_video`'s `start` (DiffPerformer's latent guidance): the same noise given as the start reproduces plain
+    sampling; a video's latents as the start with every step skipped decode back to that video (the residual model's
+    reference taken off by `unsampled_latents` and added back by `sampled_latents`); the untrained residual model
+    denoising the guided start from its last step lands on the reference, as from noise."""
+    model = _pixel_model()
+    torch.nn.init.normal_(model.unet.conv_out.weight, std=0.02, generator=torch.Generator().manual_seed(3))  # a model that acts
+    reference, control = torch.rand(3, SIZE, SIZE) * 2 - 1, torch.rand(5, 3, SIZE, SIZE)
+    video = torch.rand(5, 3, SIZE, SIZE) * 2 - 1
+    h = SIZE // model.vae_scale
+
+    def noise_start(state, scheduler, t):
+        g = torch.Generator().manual_seed(0)
+        return torch.randn(5, model.latent_channels(), h, h, generator=g) * scheduler.init_noise_sigma
+
+    plain = sample_video(model, reference, control, 3, 4, 1, 1.0, torch.Generator().manual_seed(0))["rgb"]
+    started = sample_video(model, reference, control, 3, 4, 1, 1.0, torch.Generator().manual_seed(9), start=noise_start)["rgb"]
+    torch.testing.assert_close(started, plain)
+
+    def video_start(state, scheduler, t):
+        with torch.no_grad():
+            latents = model.unsampled_latents(state, model.encode(video))
+        return latents if t is None else scheduler.add_noise(latents, torch.zeros_like(latents), t)
+
+    kept = sample_video(model, reference, control, 3, 4, 1, 1.0, torch.Generator().manual_seed(0), start=video_start, start_step=3)["rgb"]
+    torch.testing.assert_close(kept, video, rtol=0, atol=1e-5)
+    moved = sample_video(model, reference, control, 3, 4, 1, 1.0, torch.Generator().manual_seed(0), start=video_start, start_step=2)["rgb"]
+    assert (moved - video).abs().max() > 1e-3  # one denoising step changes it
+    with pytest.raises(ValueError, match="start_step 2 needs a start"):
+        sample_video(model, reference, control, 3, 4, 1, 1.0, torch.Generator().manual_seed(0), start_step=2)

@@ -301,6 +301,10 @@ class LatentModel(Method):
         (`state["reference"]`, (1, c, h, w)) added back for `residual`."""
         return shift_channels(latents, state["reference"], +1) if self.residual else latents
 
+    def unsampled_latents(self, state: dict, latents: torch.Tensor) -> torch.Tensor:
+        """Latents to decode -> the diffusion variable: the reference's latents taken off again for `residual`."""
+        return shift_channels(latents, state["reference"], -1) if self.residual else latents
+
     def vae_loss(self, frames: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
         """Reconstruction (MSE + L1) + a light KL, for fitting a debug VAE."""
         dist = self.vae.encode(frames).latent_dist

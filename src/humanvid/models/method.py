@@ -180,6 +180,11 @@ class Method(ABC):
         """The sampler's final latents (N, C, h, w) -> what `decode_outputs` reads (default: the same)."""
         return latents
 
+    def unsampled_latents(self, state: dict, latents: torch.Tensor) -> torch.Tensor:
+        """The inverse of `sampled_latents`: latents to decode (N, C, h, w) -> the diffusion variable a sampler may start
+        from (a guided start, `sample_video`'s `start`; default: the same)."""
+        return latents
+
     @abstractmethod
     def decode_outputs(self, latents: torch.Tensor) -> dict[str, torch.Tensor]:
         """Latents (N, C, h, w) -> each of `outputs`: `rgb` (N, 3, S, S) in [-1, 1], `depth` (N, S, S) relative depth."""

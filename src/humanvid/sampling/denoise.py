@@ -36,6 +36,8 @@ def sample_video(
     clip_sample: bool | None = None,
     shared_noise: bool = False,
     condition_scale: float = 1.0,
+    start: Callable[[dict, object, torch.Tensor | None], torch.Tensor] | None = None,
+    start_step: int = 0,
 ) -> dict[str, torch.Tensor]:
     """Animate `reference` (3, S, S) in [-1, 1] along `control` (T, 3, S, S) -> the model's outputs: `rgb` frames
     (T, 3, S, S) in [-1, 1], and `depth` (T, S, S) for a model that generates it.
@@ -47,7 +49,10 @@ def sample_video(
     `clip_sample` overrides the method scheduler's clipping of the predicted clean latent (None: keep it).
     `schedule`: the windows (`humanvid.sampling.windows`). `shared_noise`: every frame starts from the same initial
     noise (Make-Your-Anchor's release, `same_frame_noise`). `condition_scale`: the control branch's residual scale
-    (W_c; diffusers' `conditioning_scale`).
+    (W_c; diffusers' `conditioning_scale`). `start`: where the denoising begins instead of pure noise — (the clip's
+    state, the scheduler, the timestep of step `start_step`, None when every step is skipped) -> the diffusion variable
+    (T, C, h, w) at that noise level (DiffPerformer's latent guidance: a video's latents, `Method.unsampled_latents`,
+    noised by `scheduler.add_noise`); the steps before `start_step` are skipped.
     """
     device = model.device
     num_frames, size = control.shape[0], control.shape[-1]
@@ -56,13 +61,21 @@ def sample_video(
     if clip_sample is not None and clip_sample != scheduler.config.clip_sample:
         scheduler = type(scheduler).from_config(scheduler.config, clip_sample=clip_sample)
     scheduler.set_timesteps(steps, device=device)
-    shape = (1 if shared_noise else num_frames, model.latent_channels(), h, h)
-    latents = torch.randn(shape, generator=generator, device=device, dtype=torch.float32).expand(num_frames, -1, -1, -1)
-    latents = latents * scheduler.init_noise_sigma
+    if not 0 <= start_step <= steps or (start_step and start is None):
+        raise ValueError(f"start_step {start_step} needs a start and 0 <= start_step <= steps ({steps})")
     state = model.sampling_state(reference.to(device), control.to(device), guidance_scale, condition_scale)
+    if start is None:
+        shape = (1 if shared_noise else num_frames, model.latent_channels(), h, h)
+        latents = torch.randn(shape, generator=generator, device=device, dtype=torch.float32).expand(num_frames, -1, -1, -1)
+        latents = latents * scheduler.init_noise_sigma
+    else:
+        first = scheduler.timesteps[start_step] if start_step < steps else None
+        latents = start(state, scheduler, first).to(device, torch.float32)
+        if latents.shape != (num_frames, model.latent_channels(), h, h):
+            raise ValueError(f"the start latents are {tuple(latents.shape)}, the clip's {(num_frames, model.latent_channels(), h, h)}")
     windows = window_frames(num_frames, window, overlap, schedule)
 
-    for i, t in enumerate(scheduler.timesteps):
+    for i, t in enumerate(scheduler.timesteps[start_step:], start=start_step):
         model.begin_step(state, latents, t)
 
         def predict(frames: torch.Tensor, latents: torch.Tensor = latents, t: torch.Tensor = t) -> torch.Tensor:
