@@ -149,3 +149,28 @@ def test_l_flow_is_zero_for_a_video_that_moves_along_the_flow():
     assert float(flow_loss(torch.cat([first, first]), flow, inner)) > 0.1
     with pytest.raises(ValueError, match="does not pair"):
         flow_loss(moving[:1], flow, inner)
+
+
+def test_surface_coordinate_flow_follows_the_body_surface():
+    """3DHF from IUV maps: a body whose surface coordinates move 2 px right and 1 px down between frames flows by (2, 1)
+    on every pixel whose surface point is still seen; a still body has none; synthdance's exact IUV of a dancing body
+    gives a flow L_flow prefers the real next frame with."""
+    from humanvid.models.diffperformer.flow import surface_coordinate_flow
+
+    first = torch.zeros(20, 20, 3, dtype=torch.uint8)
+    first[4:14, 5:12, 0] = 3  # one part, every pixel its own (U, V)
+    yy, xx = torch.meshgrid(torch.arange(10), torch.arange(7), indexing="ij")
+    first[4:14, 5:12, 1], first[4:14, 5:12, 2] = (xx * 30).to(torch.uint8), (yy * 20).to(torch.uint8)
+    second = torch.roll(first, shifts=(1, 2), dims=(0, 1))
+    flow, mask = surface_coordinate_flow(torch.stack([first, second, second]))
+    assert mask[0].sum() == 70 and torch.equal(flow[0][mask[0]], torch.tensor([2.0, 1.0]).expand(70, 2))
+    assert mask[1].sum() == 70 and flow[1].abs().max() == 0  # still
+    assert not mask[0][first[..., 0] == 0].any()
+    with pytest.raises(ValueError, match="IUV maps"):
+        surface_coordinate_flow(first[None])
+    clip = render_clip(SynthDanceOptions(width=64, height=64, num_frames=4), identity=1, clip=0)
+    iuv, video = torch.from_numpy(clip["iuv"]), torch.from_numpy(clip["rgb"]).permute(0, 3, 1, 2).float() / 127.5 - 1
+    flow, mask = surface_coordinate_flow(iuv)
+    assert mask.sum() > 100 and flow[mask].abs().max() > 0.5  # the dancer moves
+    # the next frame warped back along the flow matches the frame better than the next frame left in place
+    assert float(flow_loss(video, flow, mask)) < 0.6 * float(flow_loss(video, torch.zeros_like(flow), mask))  # 6 frames measured: 0.053 vs 0.112

@@ -44,6 +44,37 @@ def surface_flow(vertices: torch.Tensor, faces: torch.Tensor, focal: float, heig
     return torch.stack(flows), torch.stack(masks)
 
 
+def surface_coordinate_flow(iuv: torch.Tensor, max_uv_distance: float = 8.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """3DHF from DensePose-style surface coordinates (T, H, W, 3) uint8 — part index I (0 = background), U and V in
+    0-255 — when no fitted mesh is at hand (synthdance's exact IUV, or the `densepose` estimator's): each body pixel of
+    frame n goes to the pixel of frame n+1 on the same part whose (U, V) is nearest, if within `max_uv_distance` (in
+    0-255 units), -> flow (T-1, H, W, 2) in pixels and its mask (T-1, H, W). The body surface's own parameterisation
+    gives the correspondence, as the mesh's barycentrics do in `surface_flow`."""
+    if iuv.ndim != 4 or iuv.shape[-1] != 3 or iuv.shape[0] < 2:
+        raise ValueError(f"surface-coordinate flow needs IUV maps (T >= 2, H, W, 3), got {tuple(iuv.shape)}")
+    t, h, w, _ = iuv.shape
+    ys, xs = torch.meshgrid(torch.arange(h, device=iuv.device), torch.arange(w, device=iuv.device), indexing="ij")
+    pos = torch.stack([xs, ys], -1).reshape(-1, 2).float()
+    flows = torch.zeros(t - 1, h * w, 2, device=iuv.device)
+    masks = torch.zeros(t - 1, h * w, dtype=torch.bool, device=iuv.device)
+    flat = iuv.reshape(t, -1, 3).long()
+    for n in range(t - 1):
+        now, later = flat[n], flat[n + 1]
+        for part in torch.unique(now[:, 0]).tolist():
+            if part == 0:
+                continue
+            src = torch.nonzero(now[:, 0] == part).flatten()
+            dst = torch.nonzero(later[:, 0] == part).flatten()
+            if len(dst) == 0:
+                continue
+            dist = torch.cdist(now[src, 1:].float(), later[dst, 1:].float())  # (S, D) in UV units
+            best, j = dist.min(dim=1)
+            ok = best <= max_uv_distance
+            flows[n, src[ok]] = pos[dst[j[ok]]] - pos[src[ok]]
+            masks[n, src[ok]] = True
+    return flows.reshape(t - 1, h, w, 2), masks.reshape(t - 1, h, w)
+
+
 def warp_back(frames: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     """Frames (T-1, C, H, W) of time n+1 sampled at each pixel's flow target: what frame n would look like if every
     pixel moved along the flow (bilinear, border values outside)."""
