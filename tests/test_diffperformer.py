@@ -174,3 +174,56 @@ def test_surface_coordinate_flow_follows_the_body_surface():
     assert mask.sum() > 100 and flow[mask].abs().max() > 0.5  # the dancer moves
     # the next frame warped back along the flow matches the frame better than the next frame left in place
     assert float(flow_loss(video, flow, mask)) < 0.6 * float(flow_loss(video, torch.zeros_like(flow), mask))  # 6 frames measured: 0.053 vs 0.112
+
+
+@pytest.fixture(scope="module")
+def performer(tmp_path_factory):
+    """A debug DiffPerformer at its video stage (motion modules in) and synthdance shards with DensePose IUV."""
+    from test_loader import _build
+
+    from humanvid.models.diffperformer.model import DiffPerformer
+    from humanvid.shards import ShardReader
+
+    shards = _build(tmp_path_factory.mktemp("performer") / "shards", n_ids=1, per_id=1, frames=8)[0]
+    model = DiffPerformer.create("debug_pixel", DiffPerformer.spec.parse_options({"prediction": "residual"}), resolution=32, seed=0,
+                                 device=torch.device("cpu"), weight_dtype=torch.float32)  # fmt: skip
+    model.prepare("performer", seed=0)
+    torch.nn.init.normal_(model.unet.conv_out.weight, std=0.02, generator=torch.Generator().manual_seed(1))  # a D_p that acts
+    return model, ShardReader(shards.dir)
+
+
+def test_each_ablation_row_samples_its_own_way(performer):
+    """The four Table 2 rows as samplers: w/o Opt. is D_p's pass; Image Opt. re-reads D_p's own result; Noisy-Image
+    and IVR Opt. fit the IVR with 3DHF from the clip's IUV and differ by where the guidance noise goes; each output
+    is a whole clip in range, and only the IVR rows read the flow condition."""
+    from humanvid.config import SamplerConfig
+    from humanvid.sampling.clips import sample_clip
+
+    model, reader = performer
+    clip = reader.clip_ids()[0]
+    ivr = {"levels": 4, "max_resolution": 16, "log2_table_size": 10, "width": 16, "depth": 1}
+
+    def sampler(mode: str | None):
+        joint = None if mode is None else {"mode": mode, "steps": 4, "every": 2, "strength": 0.5, "ivr": ivr}
+        return SamplerConfig(model="m", data="synth", split="train", window=4, overlap=2, steps=4, max_frames=6, joint=joint)
+
+    spec = model.spec
+    assert spec.sampling_conditions(model.options, sampler("ivr")) == ("densepose",)
+    assert spec.sampling_conditions(model.options, sampler("image")) == spec.sampling_conditions(model.options, sampler(None)) == ()
+    out = {mode: sample_clip(model, reader, clip, sampler(mode), 1)["rgb"] for mode in (None, "none", "image", "noisy_image", "ivr")}
+    assert torch.equal(out[None], out["none"])
+    for mode in ("image", "noisy_image", "ivr"):
+        assert out[mode].shape == (6, 3, 32, 32) and out[mode].abs().max() <= 1
+        assert (out[mode] - out[None]).abs().max() > 1e-3, mode
+    assert (out["ivr"] - out["noisy_image"]).abs().max() > 1e-3
+    again = sample_clip(model, reader, clip, sampler("ivr"), 1)["rgb"]
+    torch.testing.assert_close(again, out["ivr"])  # seeded: the same clip samples the same
+
+
+def test_a_joint_section_is_diffperformers_alone(tiny_params):
+    from conftest import config_errors
+
+    tiny_params["samplers"]["tiny_w4"]["joint"] = {"mode": "ivr"}
+    assert "samplers.tiny_w4.joint: joint optimisation is DiffPerformer's: method 'baseline' does not read it" in config_errors(tiny_params)
+    tiny_params["samplers"]["tiny_w4"]["joint"] = {"mode": "ivr", "steps": 10, "every": 20}
+    assert "exceeds the 10 steps" in config_errors(tiny_params)

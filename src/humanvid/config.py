@@ -14,7 +14,7 @@ from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 
 class ConfigError(ValueError):
@@ -251,6 +251,65 @@ class FaceEnhancementConfig(Section):
     """The face ControlNet's residual scale (the release's head inference: 1.0)."""
 
 
+class IvrConfig(Section):
+    """DiffPerformer's implicit video representation V_s = C(D(H(x, y, n))) (humanvid.models.diffperformer.ivr; the
+    supplement gives no sizes: docs/diffperformer.md)."""
+
+    encoding: Literal["grid", "frequency"] = "grid"
+    """H: a multi-resolution (hashed) feature grid (Instant-NGP's), or sinusoidal frequencies (NeRF's)."""
+    levels: int = Field(12, ge=1)
+    """Grid levels (`grid`) or octaves per coordinate (`frequency`)."""
+    features: int = Field(2, ge=1)
+    """Learnt features per grid corner per level (`grid`)."""
+    log2_table_size: int = Field(16, ge=4, le=24)
+    """A level with more corners than 2^this hashes them into a table of that size (`grid`)."""
+    base_resolution: int = Field(4, ge=1)
+    """Cells per side of the coarsest level (`grid`)."""
+    max_resolution: int = Field(256, ge=1)
+    """Cells per side of the finest level (`grid`) in x and y; time gets at most one cell per frame."""
+    width: int = Field(64, ge=1)
+    """D's hidden units."""
+    depth: int = Field(2, ge=0)
+    """D's hidden layers (ReLU)."""
+
+    @model_validator(mode="after")
+    def _resolutions(self):
+        if self.base_resolution > self.max_resolution:
+            raise ValueError(f"base_resolution {self.base_resolution} exceeds max_resolution {self.max_resolution}")
+        return self
+
+
+class JointOptimisationConfig(Section):
+    """DiffPerformer's iterative joint optimisation (supplement Algorithm 1) after the pose-guided model's own pass
+    (humanvid.models.diffperformer.joint); `mode` picks the supplement Table 2 row."""
+
+    mode: Literal["none", "image", "noisy_image", "ivr"] = "ivr"
+    """`none`: the diffusion model's output as it is (w/o Opt.); `image`: the diffusion model refines its own result at
+    every refresh, no IVR (Image Opt.); `noisy_image`: the IVR loop, the guidance noise added to the image (Noisy-Image
+    Opt.); `ivr`: the IVR loop with latent guidance (DiffPerformer)."""
+    steps: int = Field(10000, ge=1)
+    """Optimisation steps of the IVR (the supplement's 10,000)."""
+    every: int = Field(2000, ge=1)
+    """V_p is recomputed from V_s every this many steps (the supplement's 2,000)."""
+    lr: float = Field(1e-2, gt=0)
+    """The IVR's Adam learning rate (not given)."""
+    strength: float = Field(0.5, gt=0, le=1)
+    """How much of the DDIM schedule a refresh re-runs from the guided start (the guidance noise level; not given):
+    1 — from pure noise at the first step; 0.5 — the second half of the steps."""
+    flow_weight: float = Field(1.0, ge=0)
+    """L_flow's weight beside L_rec (not given; 0: no 3DHF term, the "w/o 3DHF" ablation)."""
+    reconstruction: Literal["l2", "l1"] = "l2"
+    """L_rec's distance between V_s and V_p (not given)."""
+    ivr: IvrConfig = Field(default_factory=IvrConfig)
+    """The implicit video representation's sizes."""
+
+    @model_validator(mode="after")
+    def _interval(self):
+        if self.every > self.steps:
+            raise ValueError(f"the refresh interval {self.every} exceeds the {self.steps} steps: V_p would never be refreshed")
+        return self
+
+
 class SamplerConfig(Section):
     """Inference settings for one model on one dataset's test clips."""
 
@@ -275,6 +334,9 @@ class SamplerConfig(Section):
     face: FaceEnhancementConfig | None = None
     """Make-Your-Anchor's face enhancement after sampling (None: off, the "w/o FE" row); a method without a face
     stage refuses it."""
+    joint: JointOptimisationConfig | None = None
+    """DiffPerformer's joint optimisation after sampling (None: off, as `mode: none`); a method that does not read it
+    refuses it (`MethodSpec.sampler_sections`)."""
     window_batch: int = Field(1, ge=1)
     """Windows denoised in one network call (memory for speed; the result does not change)."""
     steps: int = Field(25, ge=1)

@@ -253,6 +253,8 @@ def _check_samplers(cfg: Config, err: _Errors) -> None:
         stages = [s.name for s in spec.stages]  # a released flavor has no stages here, but may come with its face network
         err.need(sampler.face is None or "face" in stages, f"samplers.{name}.face",
                  f"face enhancement needs a method with a `face` stage (Make-Your-Anchor's); {arch.method} has {', '.join(stages)}")  # fmt: skip
+        err.need(sampler.joint is None or "joint" in spec.sampler_sections, f"samplers.{name}.joint",
+                 f"joint optimisation is DiffPerformer's: method {arch.method!r} does not read it")
         missing = [c for c in spec.sampling_conditions(options, sampler) if c not in have]
         err.need(not missing, f"samplers.{name}.data", f"sampler {name!r} reads {missing}, which no estimator of dataset {sampler.data!r} provides")
 

@@ -12,6 +12,7 @@ from humanvid.registry import Registry
 
 METHODS: Registry[MethodSpec] = Registry("method", "humanvid.methods", check=check_spec)
 METHODS.add_lazy("baseline", "humanvid.models.baseline.spec:SPEC")
+METHODS.add_lazy("diffperformer", "humanvid.models.diffperformer.spec:SPEC")
 METHODS.add_lazy("disco", "humanvid.models.disco.spec:SPEC")
 METHODS.add_lazy("idol", "humanvid.models.idol.spec:SPEC")
 METHODS.add_lazy("ldm3d", "humanvid.models.ldm3d.spec:SPEC")

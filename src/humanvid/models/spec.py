@@ -107,6 +107,9 @@ class MethodSpec:
     sampling_conditions: Callable[[Section, Any], tuple[str, ...]] = lambda options, sampler: ()
     """Options and a `SamplerConfig` -> shard conditions sampling reads beyond its controls (Make-Your-Anchor's face
     landmarks when the sampler enhances faces); `Method.generate` gets them in model pixels."""
+    sampler_sections: tuple[str, ...] = ()
+    """Method-specific sections of a `SamplerConfig` its `generate` reads (`joint`: DiffPerformer's joint optimisation);
+    a sampler that sets one for another method is a config error."""
 
     def parse_options(self, options: dict) -> Section:
         return self.options.model_validate(options)

@@ -328,7 +328,7 @@ class Baseline(LatentModel):
 
     # ------------------------------------------------------------------ checkpoints
     def save(self, out_dir: Path) -> None:
-        spec = {"method": "baseline", "flavor": self.flavor, "resolution": self.resolution, "stage": self.stage,
+        spec = {"method": self.spec.name, "flavor": self.flavor, "resolution": self.resolution, "stage": self.stage,
                 "options": self.options.model_dump(), "unet_class": type(self.unet).__name__}  # fmt: skip
         self.save_modules(out_dir, spec)
 

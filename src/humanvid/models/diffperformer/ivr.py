@@ -6,7 +6,7 @@ The supplement names the three parts and no more; ours (docs/diffperformer.md, e
   (`encoding: grid`, Instant-NGP's: `levels` grids from `base_resolution` to `max_resolution` cells per side, growing
   geometrically, `features` learnt values per corner, trilinear interpolation; a level with more corners than
   2^`log2_table_size` shares a hashed table, Instant-NGP's spatial hash) or sinusoidal frequencies (`encoding:
-  frequency`, NeRF's positional encoding with `levels` octaves).
+  frequency`, NeRF's positional encoding with `levels` octaves). The sizes: `humanvid.config.IvrConfig`.
 - **D**, an MLP of `depth` hidden layers of `width` units (ReLU).
 - **C**, the colour head: a linear layer to RGB and a tanh, so V_s is in [-1, 1] like the frames the VAE encodes.
 
@@ -16,41 +16,13 @@ Plain torch: no custom kernels, any device.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Literal
 
 import torch
 
+from humanvid.config import IvrConfig
+
 HASH_PRIMES = (1, 2654435761, 805459861)
 """Instant-NGP's spatial hash: the corner's integer coordinates times these, XORed, modulo the table size."""
-
-
-@dataclass(frozen=True)
-class IvrConfig:
-    """The IVR's sizes (the supplement gives none: docs/diffperformer.md)."""
-
-    encoding: Literal["grid", "frequency"] = "grid"
-    """H: a multi-resolution (hashed) feature grid, or sinusoidal frequencies."""
-    levels: int = 12
-    """Grid levels (`grid`) or octaves per coordinate (`frequency`)."""
-    features: int = 2
-    """Learnt features per grid corner per level (`grid`)."""
-    log2_table_size: int = 16
-    """A level with more corners than 2^this hashes them into a table of that size (`grid`)."""
-    base_resolution: int = 4
-    """Cells per side of the coarsest level (`grid`)."""
-    max_resolution: int = 256
-    """Cells per side of the finest level (`grid`): x and y; frames get min(this, frame count) cells at most."""
-    width: int = 64
-    """D's hidden units."""
-    depth: int = 2
-    """D's hidden layers."""
-
-    def __post_init__(self) -> None:
-        if self.levels < 1 or self.features < 1 or self.width < 1 or self.depth < 0:
-            raise ValueError(f"IVR sizes must be positive: {self}")
-        if not 1 <= self.base_resolution <= self.max_resolution:
-            raise ValueError(f"IVR grid resolutions: need 1 <= base_resolution <= max_resolution, got {self.base_resolution}, {self.max_resolution}")
 
 
 class MultiResolutionGrid(torch.nn.Module):

@@ -63,7 +63,7 @@ def optimise_jointly(ivr: ImplicitVideo, refresh: Callable[[torch.Tensor], torch
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
-        logged = {k: float(v) for k, v in terms.items()}
+        logged = {k: float(v.detach()) for k, v in terms.items()}
         result.losses.append(logged)
         if step in schedule:
             with torch.no_grad():
