@@ -137,3 +137,32 @@ def train_model(cfg, layout, model: str, log=lambda m: None) -> Path:
         out.mkdir(parents=True, exist_ok=True)
         run_stage(cfg, layout, model, stage, out, where, log)
     return out
+
+
+def committed_spread(table: str, sampler: str, metric: str):
+    """A metric of a sampler over the seeds a table runs, from the committed evidence (`reports/metrics/`, written by
+    `humanvid reproduce <table>`): a `humanvid.seeds.Spread`."""
+    import json
+
+    from humanvid.seeds import Spread, variant_name
+    from humanvid.validate import load_config
+
+    seeds = load_config(REPO / "params.yaml").tables[table].seeds
+    metrics = REPO / "reports" / "metrics"
+    docs = [json.loads((metrics / f"{variant_name(sampler, k)}.json").read_text()) for k in range(seeds)]
+    return Spread.of([d["overall"][metric] for d in docs])
+
+
+def assert_rows_beat_the_floor(table: str, method: str, floor: str, metrics=(("l1", -1), ("psnr", 1), ("ssim", 1))) -> list[str]:
+    """Every row of `table` whose model is `method` beats the `floor` sampler on each metric (direction ±1) by more than
+    the seed spread, on the committed evidence; returns the rows' labels."""
+    from humanvid.seeds import exceeds_spread
+    from humanvid.validate import load_config
+
+    cfg = load_config(REPO / "params.yaml")
+    rows = {label: s for label, s in cfg.tables[table].rows.items() if cfg.models[cfg.samplers[s].model].arch.method == method}
+    for label, sampler in rows.items():
+        for metric, sign in metrics:
+            row, bar = committed_spread(table, sampler, metric), committed_spread(table, floor, metric)
+            assert sign * (row.mean - bar.mean) > 0 and exceeds_spread(row, bar), (label, metric, row, bar)
+    return list(rows)

@@ -384,27 +384,9 @@ def test_the_temporal_stage_is_optional_and_only_it_takes_clips():
 def test_the_committed_debug_table_shows_every_disco_row_above_the_copy_floor():
     """The bar of the debug regime, on the committed evidence (`reports/metrics/`, re-run with `humanvid reproduce
     disco_debug`): every DisCo row beats "copy reference" on L1, PSNR and SSIM by more than the seed spread."""
-    import json
+    from conftest import assert_rows_beat_the_floor
 
-    from conftest import REPO
-
-    from humanvid.seeds import Spread, exceeds_spread, variant_name
-    from humanvid.validate import load_config
-
-    cfg = load_config(REPO / "params.yaml")
-    table = cfg.tables["disco_debug"]
-    metrics = REPO / "reports" / "metrics"
-
-    def over_seeds(sampler: str, metric: str) -> Spread:
-        docs = [json.loads((metrics / f"{variant_name(sampler, k)}.json").read_text()) for k in range(table.seeds)]
-        return Spread.of([d["overall"][metric] for d in docs])
-
-    rows = {label: sampler for label, sampler in table.rows.items() if cfg.models[cfg.samplers[sampler].model].arch.method == "disco"}
-    assert len(rows) >= 3
-    for label, sampler in rows.items():
-        for metric, sign in (("l1", -1), ("psnr", 1), ("ssim", 1)):
-            row, floor = over_seeds(sampler, metric), over_seeds("copy_reference", metric)
-            assert sign * (row.mean - floor.mean) > 0 and exceeds_spread(row, floor), (label, metric, row, floor)
+    assert len(assert_rows_beat_the_floor("disco_debug", "disco", "copy_reference")) >= 3
 
 
 def test_the_released_pre_training_checkpoint_loads_without_touching_the_pose_controlnet(tmp_path):
