@@ -25,6 +25,7 @@ def main(argv: list[str] | None = None) -> None:
                                    weight_dtype=dtype, overrides=dict(ctx.cfg.weights.overrides))  # fmt: skip
     else:
         model = spec.load().from_checkpoint(ctx.layout.checkpoint(cfg.model, last), device=device, weight_dtype=dtype)
+    model.prepare_sampling(cfg, overrides=dict(ctx.cfg.weights.overrides))
     progress(f"model {cfg.model} on {device} ({dtype}); {cfg.steps} DDIM steps, window {cfg.window}, overlap {cfg.overlap}")
     with atomic_dir(ctx.layout.samples(ctx.name)) as tmp:
         sample_clips(model, ShardReader(ctx.layout.shards(cfg.data)).restricted(cfg.identities), cfg, tmp, progress)

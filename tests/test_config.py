@@ -133,6 +133,7 @@ def test_stage_recipes_and_control_sources_are_checked(tiny_params):
     stages = p["models"]["tiny"]["stages"]
     stages["finetune"]["recipe"] = {"kind": "idol", "frames": 4}  # the baseline's video stage does not take IDOL's recipe
     stages["pretrain"]["recipe"] = {"kind": "reference_clip", "frames": 0}
+    stages["vae"]["recipe"] = {"kind": "reference_clip", "frames": 2, "stride": 3, "order": "random"}
     ma = {"arch": {"method": "magicanimate", "flavor": "debug", "resolution": 32, "options": {"control": "dwpose"}}, "run": {},
           "stages": {"vae": stages["vae"], "base": stages["vae"],
                      "pretrain": {"data": "synthdance", "recipe": {"kind": "magicanimate_pair", "flip_p": 0.5}, "steps": 1},
@@ -144,6 +145,7 @@ def test_stage_recipes_and_control_sources_are_checked(tiny_params):
     text = config_errors(p)
     assert "models.tiny.stages.finetune.recipe.kind: stage 'finetune' takes recipes reference_clip, magicanimate_video, got 'idol'" in text
     assert "models.tiny.stages.pretrain.recipe.frames: Input should be greater than or equal to 1" in text
+    assert "models.tiny.stages.vae.recipe.stride: order random draws frames anywhere in the window, so stride must be 1, got 3" in text
     assert ("models.ma.stages.pretrain.data: control 'dwpose' needs the 'wholebody133' condition, which no estimator of dataset "
             "'synthdance' provides (its estimators: openpose; they provide: openpose18)") in text  # fmt: skip
     assert "models.ma.stages.finetune.recipe: reduce_p > 0 mixes K = 1 and K > 1 samples" in text

@@ -2,6 +2,7 @@
 refreshes V_p exactly at its steps, latent guidance noises in latent space, and the 3D-aware human flow matches the
 analytic flow of a moving mesh (and drives L_flow)."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -240,3 +241,56 @@ def test_the_committed_debug_table_shows_every_row_above_the_floor_and_ivr_opt_s
     assert len(assert_rows_beat_the_floor("diffperformer_debug", "diffperformer", "copy_reference_performer")) == 4
     ivr, plain = (committed_spread("diffperformer_debug", s, "tl1") for s in ("diffperformer_debug", "diffperformer_debug_no_opt"))
     assert ivr.mean < plain.mean and exceeds_spread(ivr, plain), (ivr, plain)
+
+
+def test_3dhf_from_fitted_smplx_meshes_at_sampling(tmp_path):
+    """`flow_source: smplx`: the shard's SMPL-X camera (frame pixels of a 48×80 frame) is mapped through the centre crop
+    to the model's 32² (a vertex projects where the crop maps its frame projection), the body model is loaded by name at
+    `prepare_sampling`, and a body translated by Δx flows by f'·Δx/Z on every pixel it covers (Z: that pixel's depth)."""
+    from smplx_synthetic import write_smplx_npz
+
+    from humanvid.body.model import load_smplx
+    from humanvid.body.params import pack, pose_vertices, unpack
+    from humanvid.body.render import rasterize
+    from humanvid.conditions import crop_resize_camera, crop_resize_keypoints
+    from humanvid.config import SamplerConfig
+    from humanvid.models.diffperformer.model import DiffPerformer
+    from humanvid.shards.samples import crop_conditions
+
+    path = write_smplx_npz(tmp_path / "SMPLX_NEUTRAL.npz")
+    body = load_smplx(path, 1, torch.device("cpu"), torch.float32)
+    still = {"betas": np.zeros((1, 10)), "global_orient": np.array([[np.pi, 0, 0]]), "body_pose": np.zeros((1, 63)),
+             "left_hand_pose": np.zeros((1, 12)), "right_hand_pose": np.zeros((1, 12)), "jaw_pose": np.zeros((1, 3)),
+             "expression": np.zeros((1, 10)), "transl": np.array([[0.0, -1.0, 3.0]])}  # fmt: skip
+    dx = 0.05
+    moved = {**still, "transl": still["transl"] + [dx, 0, 0]}
+    frames = {k: np.concatenate([still[k], still[k], moved[k]]) for k in still}  # still, still, moved
+    height, width, focal, center = 48, 80, 450.0, (41.0, 23.0)  # close up: the synthetic mesh's triangles are small
+    vectors = pack(frames, 3, focal, center)
+    # The camera through the crop: projections agree with the keypoints' crop mapping.
+    verts = pose_vertices(body, {k: v[:1] for k, v in unpack(vectors).items()})[0].numpy()
+    project = lambda cam: np.stack([verts[:, 0] / verts[:, 2] * cam["focal"][0] + cam["center"][0, 0],  # noqa: E731
+                                    verts[:, 1] / verts[:, 2] * cam["focal"][0] + cam["center"][0, 1], np.ones(len(verts))], -1)  # fmt: skip
+    mapped = crop_resize_camera(vectors, height, width, 32)
+    np.testing.assert_allclose(project(unpack(mapped))[:, :2], crop_resize_keypoints(project(unpack(vectors)), height, width, 32)[:, :2],
+                               atol=1e-3)  # fmt: skip
+    conditions = crop_conditions({"smplx": vectors}, height, width, 32)
+    np.testing.assert_allclose(conditions["smplx"].numpy(), mapped)
+
+    options = DiffPerformer.spec.parse_options({"prediction": "residual", "flow_source": "smplx"})
+    assert DiffPerformer.spec.option_weights(options, "debug_pixel") == ("smplx",)
+    model = DiffPerformer.create("debug_pixel", options, resolution=32, seed=0, device=torch.device("cpu"), weight_dtype=torch.float32)
+    sampler = SamplerConfig(model="m", data="synth", split="test", window=4, overlap=2, steps=4, joint={"mode": "ivr", "steps": 4, "every": 2})
+    assert model.spec.sampling_conditions(model.options, sampler) == ("smplx",)
+    with pytest.raises(ValueError, match="call prepare_sampling"):
+        model._human_flow(conditions, 3)
+    model.prepare_sampling(sampler, overrides={"smplx": str(path)})
+    flow, mask = model._human_flow(conditions, 3)
+    assert flow.shape == (2, 32, 32, 2) and mask[1].sum() >= 8
+    assert flow[0].abs().max() < 1e-3  # a still body: no flow
+    cam = unpack(mapped)
+    _, _, depth = rasterize(torch.as_tensor(verts), body.faces_tensor, float(cam["focal"][0]), 32, 32,
+                            (float(cam["center"][0, 0]), float(cam["center"][0, 1])))  # fmt: skip
+    expected = cam["focal"][0] * dx / depth[mask[1]]
+    torch.testing.assert_close(flow[1][mask[1]][:, 0], expected, atol=2e-3, rtol=0)
+    assert flow[1][mask[1]][:, 1].abs().max() < 2e-3

@@ -10,7 +10,7 @@ from humanvid.config import ShardConfig
 from humanvid.datasets import Clip
 from humanvid.datasets.synthdance import SynthDanceOptions, render_clip
 from humanvid.shards import ReferenceClipSamples, SampleSpec, ShardError, ShardReader, write_shards
-from humanvid.shards.samples import to_model_frames
+from humanvid.shards.samples import target_frames, to_model_frames
 from humanvid.shards.schema import INDEX_FILE, META_VERSION
 
 CONDITIONS = {c: {"estimator": "groundtruth", "ground_truth": True} for c in ("openpose18", "wholebody133", "depth", "alpha", "densepose")}
@@ -95,6 +95,26 @@ def test_reference_clip_samples(sharded):
     assert any(np.allclose(item["openpose18"].numpy(), crop_resize_keypoints(window["openpose18"][[s, s + 3]], h, w, 16)) for s in starts)
     again = ds[0]
     assert torch_equal(again["frames"], item["frames"])  # deterministic per (seed, epoch, index)
+
+
+def test_target_frames_strided_and_random():
+    """`strided`: a uniform start then every stride-th frame; `random`: K distinct sorted frames anywhere in the window,
+    every frame equally likely (each of 10 frames holds 8 of 10 places: 0.8 of the draws)."""
+    rng = np.random.default_rng(0)
+    strided = SampleSpec(frames=3, stride=2)
+    for _ in range(50):
+        t = target_frames(strided, 9, rng)
+        assert t == list(range(t[0], t[0] + 5, 2)) and 0 <= t[0] <= 4
+    random = SampleSpec(frames=8, order="random")
+    draws = [target_frames(random, 10, rng) for _ in range(2000)]
+    assert all(len(set(d)) == 8 and d == sorted(d) and 0 <= d[0] and d[-1] < 10 for d in draws)
+    counts = np.bincount(np.concatenate(draws), minlength=10) / len(draws)
+    assert np.abs(counts - 0.8).max() < 0.04
+    assert any(np.diff(d).max() > 1 for d in draws)  # not always a clip
+    with pytest.raises(ValueError, match="cannot hold 8"):
+        target_frames(random, 7, rng)
+    with pytest.raises(ValueError, match="stride must be 1"):
+        SampleSpec(frames=4, stride=2, order="random")
 
 
 def torch_equal(a, b):

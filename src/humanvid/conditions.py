@@ -66,6 +66,22 @@ def crop_resize_keypoints(keypoints: np.ndarray, height: int, width: int, size: 
     return out
 
 
+def crop_resize_camera(vectors: np.ndarray, height: int, width: int, size: int) -> np.ndarray:
+    """SMPL-X vectors (..., 119: `humanvid.body.params.LAYOUT`) whose camera is in frame pixels -> the same bodies seen
+    through `crop_resize`'s crop: focal length and principal point scaled, the point shifted by the crop's corner, so
+    every vertex projects where `crop_resize_keypoints` maps its frame-pixel projection."""
+    from humanvid.body.params import CAMERA_COLUMNS
+
+    top, left, side = crop_box(height, width)
+    scale = size / side
+    focal, cx, cy = CAMERA_COLUMNS
+    out = np.array(vectors, np.float32, copy=True)
+    out[..., focal] *= scale
+    out[..., cx] = (out[..., cx] - left) * scale
+    out[..., cy] = (out[..., cy] - top) * scale
+    return out
+
+
 def resize_to(frame: np.ndarray, width: int, height: int) -> np.ndarray:
     """Bicubic resize of an RGB frame to width x height."""
     if frame.shape[1] == width and frame.shape[0] == height:

@@ -19,6 +19,8 @@ LAYOUT: tuple[tuple[str, int], ...] = (
     ("jaw_pose", 3), ("expression", 10), ("transl", 3), ("focal", 1), ("center", 2),
 )  # fmt: skip
 SIZE = sum(n for _, n in LAYOUT)  # 119
+CAMERA_COLUMNS = (SIZE - 3, SIZE - 2, SIZE - 1)
+"""Columns of the focal length and the principal point (x, y): the vector's last three (LAYOUT)."""
 POSE_KEYS = ("betas", "global_orient", "body_pose", "left_hand_pose", "right_hand_pose", "jaw_pose", "expression", "transl")
 
 

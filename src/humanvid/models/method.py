@@ -152,6 +152,11 @@ class Method(ABC):
                 module.enable_gradient_checkpointing()
 
     # ------------------------------------------------------------------ sampling
+    def prepare_sampling(self, sampler, *, overrides: dict[str, str] | None = None) -> None:  # noqa: B027 (an optional hook)
+        """Before `generate` runs with `sampler` (`SamplerConfig`): load what sampling reads beyond the checkpoint —
+        released weights by name (`overrides`: params.yaml `weights.overrides`), kept out of checkpoints (DiffPerformer's
+        SMPL-X body model, licence-gated). Default: nothing to do."""
+
     def generate(self, reference: torch.Tensor, control: torch.Tensor | None, frames: int, sampler, generator: torch.Generator,
                  conditions: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:  # fmt: skip
         """One clip's outputs from its reference (3, S, S) in [-1, 1] and control images (`frames`, 3, S, S) in

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from humanvid.conditions import crop_resize, crop_resize_keypoints, crop_resize_plane
+from humanvid.conditions import crop_resize, crop_resize_camera, crop_resize_keypoints, crop_resize_plane
 from humanvid.keypoints import flip_keypoints
 from humanvid.recipes import ClipInfo, Pick, Recipe
 from humanvid.shards.codec import DecodeError, decode_condition
@@ -404,7 +404,9 @@ class ShardSamples(torch.utils.data.IterableDataset):
             if name in KEYPOINT_CONDITIONS:
                 kp = crop_resize_keypoints(np.stack(values), h, w, s)
                 sample[name] = torch.from_numpy(flip_keypoints(kp, s) if p.flip else kp)
-            elif name in ARRAY_CONDITIONS:  # SMPL-X parameters: in the source frame's camera, as stored
+            elif name == "smplx":  # the camera mapped through the crop, as the frames and keypoints are
+                sample[name] = torch.from_numpy(crop_resize_camera(np.stack(values), h, w, s))
+            elif name in ARRAY_CONDITIONS:
                 sample[name] = torch.from_numpy(np.stack(values))
             else:
                 first = crop_resize_plane(values[0], s)

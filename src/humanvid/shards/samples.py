@@ -4,11 +4,12 @@ from one shard row, in the loader's sample format (humanvid.shards.loader)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
 
-from humanvid.conditions import crop_resize, crop_resize_keypoints, crop_resize_plane
+from humanvid.conditions import crop_resize, crop_resize_camera, crop_resize_keypoints, crop_resize_plane
 from humanvid.shards.reader import ShardReader
 from humanvid.shards.schema import ARRAY_CONDITIONS, KEYPOINT_CONDITIONS
 
@@ -28,11 +29,13 @@ def to_model_frames(frames: np.ndarray, size: int) -> torch.Tensor:
 def crop_conditions(data: dict[str, np.ndarray], height: int, width: int, size: int) -> dict[str, torch.Tensor]:
     """Per-frame conditions in frame pixels -> through the frames' centre crop to `size`, as the loader's samples
     hold them: keypoints mapped (T, J, 3), image conditions (T, S, S) or channels-first (T, C, S, S), SMPL-X
-    parameters as stored."""
+    parameters with their camera mapped through the crop (`crop_resize_camera`)."""
     out = {}
     for name, value in data.items():
         if name in KEYPOINT_CONDITIONS:
             out[name] = torch.from_numpy(crop_resize_keypoints(value, height, width, size))
+        elif name == "smplx":
+            out[name] = torch.from_numpy(crop_resize_camera(value, height, width, size))
         elif name in ARRAY_CONDITIONS:
             out[name] = torch.from_numpy(np.ascontiguousarray(value))
         else:
@@ -48,20 +51,38 @@ class SampleSpec:
     frames: int = 1
     """K target frames."""
     stride: int = 1
-    """Interval between target frames."""
+    """Interval between target frames (`order: strided`)."""
     resolution: int = 64
     """Square size in pixels."""
+    order: Literal["strided", "random"] = "strided"
+    """`strided`: K frames at `stride` from a uniform start; `random`: K distinct frames drawn uniformly from the
+    window, in time order (`target_frames`)."""
+
+    def __post_init__(self) -> None:
+        if self.order == "random" and self.stride != 1:
+            raise ValueError(f"order random draws frames anywhere in the window: stride must be 1, got {self.stride}")
 
     @property
     def span(self) -> int:
         return (self.frames - 1) * self.stride + 1
 
 
+def target_frames(spec: SampleSpec, window: int, rng: np.random.Generator) -> list[int]:
+    """The K target frames of one sample from a window of `window` >= `spec.span` frames: `strided` — a uniform start,
+    then every `stride`-th frame; `random` — K distinct frames, every K-subset equally likely, sorted."""
+    if window < spec.span:
+        raise ValueError(f"a window of {window} frames cannot hold {spec.span}")
+    if spec.order == "random":
+        return sorted(int(t) for t in rng.choice(window, size=spec.frames, replace=False))
+    start = int(rng.integers(0, window - spec.span + 1))
+    return list(range(start, start + spec.span, spec.stride))
+
+
 class ReferenceClipSamples(torch.utils.data.Dataset):
     """Map-style dataset over the shard rows (clip windows) of one split that can hold `spec.span` frames.
 
-    Item i draws, from row i: a reference frame uniformly from the window, and K frames at `stride`
-    from a uniform start. Draws depend only on (seed, epoch, i), so any worker order gives the same data.
+    Item i draws, from row i: a reference frame uniformly from the window, and K frames (`target_frames`: at `stride`
+    from a uniform start, or K random ones in time order). Draws depend only on (seed, epoch, i), so any worker order gives the same data.
     Items: uint8 `reference` (3, S, S) and `frames` (K, 3, S, S), the `conditions` of the K frames cropped
     to S (`crop_conditions`), `clip_id`, `frame_keys` and `reference_key` (`frame_key`).
     """
@@ -87,8 +108,7 @@ class ReferenceClipSamples(torch.utils.data.Dataset):
         rng = np.random.default_rng([self.seed, self.epoch, i])
         n = entry["num_frames"]
         ref = int(rng.integers(0, n))
-        start = int(rng.integers(0, n - self.spec.span + 1))
-        targets = list(range(start, start + self.spec.span, self.spec.stride))
+        targets = target_frames(self.spec, n, rng)
         raw = self.reader.read_raw(entry)
         data = self.reader.decode(raw, [ref] + targets, conditions=self.conditions)
         h, w = data["frames"].shape[1:3]

@@ -14,14 +14,15 @@ whose output is made temporally consistent by an implicit video representation o
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from humanvid.config import JointOptimisationConfig
 from humanvid.models.baseline.model import Baseline
-from humanvid.models.diffperformer.flow import flow_loss, surface_coordinate_flow
+from humanvid.models.diffperformer.flow import flow_loss, surface_coordinate_flow, surface_flow
 from humanvid.models.diffperformer.ivr import ImplicitVideo
 from humanvid.models.diffperformer.joint import guided_start, optimise_jointly, refresh_steps
-from humanvid.models.diffperformer.spec import FLOW_CONDITIONS, SPEC, DiffPerformerOptions
+from humanvid.models.diffperformer.spec import FLOW_CONDITIONS, SPEC, DiffPerformerOptions, reads_flow
 
 BASELINE_STAGE = {"pretrain": "pretrain", "finetune": "finetune", "autoencoder": "vae", "performer": "finetune"}
 """Each DiffPerformer stage and the baseline stage whose trainables, batches and loss it uses."""
@@ -53,6 +54,15 @@ class DiffPerformer(Baseline):
         return BASELINE_STAGE[stage]
 
     # ------------------------------------------------------------------ sampling
+    def prepare_sampling(self, sampler, *, overrides: dict[str, str] | None = None) -> None:
+        """With `flow_source: smplx` and a sampler that reads 3DHF: the SMPL-X body model (weights `smplx`), to pose the
+        fitted meshes at sampling (never saved with the checkpoint: the model file's licence forbids passing it on)."""
+        self.body_model = None
+        if self.options.flow_source == "smplx" and reads_flow(sampler):
+            from humanvid.body.model import load_smplx
+
+            self.body_model = load_smplx(None, 1, self.device, torch.float32, overrides=overrides)
+
     def generate(self, reference, control, frames, sampler, generator, conditions=None) -> dict[str, torch.Tensor]:
         """D_p's pass; with `sampler.joint`, the joint optimisation of the mode it names (see the module docstring)."""
         plain = super().generate(reference, control, frames, sampler, generator, conditions)
@@ -119,9 +129,27 @@ class DiffPerformer(Baseline):
         name = FLOW_CONDITIONS[self.options.flow_source]
         if not conditions or name not in conditions:
             raise ValueError(f"3DHF from {self.options.flow_source} needs the {name!r} condition at sampling")
-        iuv = torch.as_tensor(conditions[name])[:frames].permute(0, 2, 3, 1)  # crop_conditions' (T, 3, S, S) -> (T, S, S, 3)
-        flow, mask = surface_coordinate_flow(iuv.to(self.device))
+        if self.options.flow_source == "smplx":
+            flow, mask = self._mesh_flow(torch.as_tensor(conditions[name])[:frames])
+        else:
+            iuv = torch.as_tensor(conditions[name])[:frames].permute(0, 2, 3, 1)  # crop_conditions' (T, 3, S, S) -> (T, S, S, 3)
+            flow, mask = surface_coordinate_flow(iuv.to(self.device))
         return flow.clone(), mask.clone()
+
+    def _mesh_flow(self, vectors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """3DHF from the clip's SMPL-X vectors (T, 119), their camera already in model pixels (`crop_resize_camera`):
+        each frame's mesh posed, then `surface_flow` with the clip's one camera."""
+        from humanvid.body.params import pose_vertices, unpack
+
+        if getattr(self, "body_model", None) is None:
+            raise ValueError("3DHF from smplx needs the SMPL-X body model: call prepare_sampling with the sampler first")
+        clip = unpack(vectors.cpu().numpy())
+        focal, center = clip["focal"], clip["center"]
+        if not (np.allclose(focal, focal[0]) and np.allclose(center, center[0])):
+            raise ValueError("3DHF from smplx: the clip's frames carry different cameras (the smplx estimator fits one per clip)")
+        meshes = torch.stack([pose_vertices(self.body_model, {k: v[i : i + 1] for k, v in clip.items()})[0] for i in range(len(vectors))])
+        return surface_flow(meshes, self.body_model.faces_tensor, float(focal[0]), self.resolution, self.resolution,
+                            (float(center[0, 0]), float(center[0, 1])))  # fmt: skip
 
 
 __all__ = ["DiffPerformer"]

@@ -10,7 +10,7 @@ from humanvid.models.baseline.spec import SPEC as BASELINE
 from humanvid.models.baseline.spec import BaselineOptions
 from humanvid.models.spec import FlavorSpec, MethodSpec, StageSpec
 
-FLOW_CONDITIONS = {"densepose": "densepose"}
+FLOW_CONDITIONS = {"densepose": "densepose", "smplx": "smplx"}
 """`flow_source` -> the shard condition the 3D-aware human flow is computed from at sampling."""
 
 
@@ -19,10 +19,12 @@ class DiffPerformerOptions(BaselineOptions):
     ControlNet and AnimateDiff's motion modules at full size) and where the 3D-aware human flow comes from. The joint
     optimisation's settings are the sampler's (`joint`): each Table 2 row is a sampler."""
 
-    flow_source: Literal["densepose"] = "densepose"
-    """What gives 3DHF its pixel correspondences: DensePose-style surface coordinates (synthdance's exact IUV, the
-    `densepose` estimator's on real videos; `humanvid.models.diffperformer.flow.surface_coordinate_flow`). The fitted
-    SMPL-X mesh's correspondence (`surface_flow`, tested) needs the licence-gated body model at sampling: not wired yet."""
+    flow_source: Literal["densepose", "smplx"] = "densepose"
+    """What gives 3DHF its pixel correspondences: `densepose` — DensePose-style surface coordinates (synthdance's exact
+    IUV, the `densepose` estimator's on real videos; `humanvid.models.diffperformer.flow.surface_coordinate_flow`);
+    `smplx` — the `smplx` estimator's fitted meshes, each visible surface point carried by its barycentrics to the next
+    frame's mesh (`surface_flow`, the supplement's "3D human" literally; needs the licence-gated SMPL-X model file at
+    sampling: weights `smplx`)."""
 
     @model_validator(mode="after")
     def _video_only(self):
@@ -31,11 +33,14 @@ class DiffPerformerOptions(BaselineOptions):
         return self
 
 
-def _sampling_conditions(options: DiffPerformerOptions, sampler) -> tuple[str, ...]:
+def reads_flow(sampler) -> bool:
+    """Whether sampling with `sampler` computes 3DHF: the IVR rows (IVR and Noisy-Image Opt.) with a flow term."""
     joint = getattr(sampler, "joint", None)
-    if joint is None or joint.mode not in ("ivr", "noisy_image") or joint.flow_weight == 0:
-        return ()
-    return (FLOW_CONDITIONS[options.flow_source],)
+    return joint is not None and joint.mode in ("ivr", "noisy_image") and joint.flow_weight > 0
+
+
+def _sampling_conditions(options: DiffPerformerOptions, sampler) -> tuple[str, ...]:
+    return (FLOW_CONDITIONS[options.flow_source],) if reads_flow(sampler) else ()
 
 
 SPEC = MethodSpec(
@@ -54,5 +59,6 @@ SPEC = MethodSpec(
     ),
     controls=lambda options: ("openpose",),
     sampling_conditions=_sampling_conditions,
+    option_weights=lambda options, flavor: ("smplx",) if options.flow_source == "smplx" else (),
     sampler_sections=("joint",),
 )
