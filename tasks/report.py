@@ -12,7 +12,7 @@ from humanvid.pipeline import final_stage, pipeline_stages, stage_key, stage_lin
 from humanvid.reports import RowResult, TableSpec, lock_hashes, render_html, render_markdown
 from humanvid.reports.papers import resolve_rows, table_columns
 from humanvid.reports.provenance import row_weights, untrained, weight_provenance
-from humanvid.seeds import sampler_variants
+from humanvid.seeds import seed_runs
 from tasks.common import progress, stage_context
 
 
@@ -33,8 +33,8 @@ def main(argv: list[str] | None = None) -> None:
         if row.needs is not None:
             rows.append(RowResult(row.label, row.sampler, needs=row.needs, paper=row.paper, caveat=row.caveat))
             continue
-        seed_metrics = []
-        for sampler in sampler_variants(ctx.cfg, row.sampler):  # the row's seeds (one unless the table sets `seeds`)
+        seed_metrics, runs = [], seed_runs(ctx.cfg, row.sampler, table.seeds)
+        for sampler in runs:  # the row's seeds (one unless the table sets `seeds`)
             metrics_path = ctx.layout.metrics(sampler)
             if not metrics_path.is_file():
                 raise SystemExit(f"tables.{ctx.name}: row {row.label!r}: metrics {metrics_path} missing (evaluate@{sampler} has not run)")
@@ -50,7 +50,8 @@ def main(argv: list[str] | None = None) -> None:
         curves = [(f"{m} · {st}", rel(ctx.layout.training_log(m, st) / "loss.svg")) for m, st in stage_lineage(ctx.cfg, s.model)]
         previews = ctx.layout.previews(row.sampler)
         rows.append(RowResult(row.label, row.sampler, seed_metrics[0], provenance, rel(previews / "grid.png"), rel(previews / "clip.webm"),
-                              paper=row.paper, curves=[(n, p) for n, p in curves if p], seed_metrics=seed_metrics, caveat=row.caveat))  # fmt: skip
+                              paper=row.paper, curves=[(n, p) for n, p in curves if p], seed_metrics=seed_metrics, caveat=row.caveat,
+                              ran_once=len(runs) > 1 and len(set(runs)) == 1))  # fmt: skip
     timings = []
     for stage in pipeline_stages(ctx.cfg, [r.sampler for r in rows if r.metrics is not None]):
         path = ctx.layout.timing(stage)

@@ -144,12 +144,12 @@ def committed_spread(table: str, sampler: str, metric: str):
     `humanvid reproduce <table>`): a `humanvid.seeds.Spread`."""
     import json
 
-    from humanvid.seeds import Spread, variant_name
+    from humanvid.seeds import Spread, seed_runs
     from humanvid.validate import load_config
 
-    seeds = load_config(REPO / "params.yaml").tables[table].seeds
+    cfg = load_config(REPO / "params.yaml")
     metrics = REPO / "reports" / "metrics"
-    docs = [json.loads((metrics / f"{variant_name(sampler, k)}.json").read_text()) for k in range(seeds)]
+    docs = [json.loads((metrics / f"{name}.json").read_text()) for name in seed_runs(cfg, sampler, cfg.tables[table].seeds)]
     return Spread.of([d["overall"][metric] for d in docs])
 
 

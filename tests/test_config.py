@@ -247,6 +247,29 @@ def test_the_committed_pipeline_plan_is_what_params_yaml_gives():
     assert (REPO / PLAN_FILE).read_text() == render_plan(load_config(REPO / "params.yaml"), REPO), "run `humanvid plan` and commit pipeline.yaml"
 
 
+def test_stages_depend_on_their_methods_code_and_what_methods_share():
+    """A training or sampling stage lists its method's package and those it builds on (`method_code`, found from the
+    imports), in the plan's code slots, and every shared module of `humanvid/models` in dvc.yaml: none is left out."""
+    from humanvid.pipeline import CODE_SLOTS, SHARED_MODEL_CODE, method_code, plan
+
+    assert method_code("magicanimate") == ("src/humanvid/models/magicanimate",)
+    assert method_code("idol") == ("src/humanvid/models/idol", "src/humanvid/models/disco")
+    assert method_code("diffperformer") == ("src/humanvid/models/diffperformer", "src/humanvid/models/baseline")
+    assert set(method_code("mm_diffusion")) == {f"src/humanvid/models/{p}" for p in ("mm_diffusion", "disco", "idol")}
+    modules = REPO / "src" / "humanvid" / "models"
+    assert set(SHARED_MODEL_CODE) == {p.name for p in modules.glob("*.py")}
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    for kind in ("train", "sample"):
+        deps = stages[kind]["do"]["deps"]
+        assert {f"src/humanvid/models/{m}" for m in SHARED_MODEL_CODE} <= set(deps), kind
+        assert [f"${{item.code{i}}}" for i in range(CODE_SLOTS)] == [d for d in deps if "item.code" in d], kind
+        assert "src/humanvid/models" not in deps, kind
+    entry = plan(load_config(REPO / "params.yaml"), REPO)["plan"]
+    assert [entry["train"]["idol_debug_image.haop"][f"code{i}"] for i in range(CODE_SLOTS)] == [
+        "src/humanvid/models/idol", "src/humanvid/models/disco", "src/humanvid/models/idol", "src/humanvid/models/idol"]
+    assert entry["sample"]["copy_reference"]["code0"] == "src/humanvid/models/trivial"
+
+
 def test_a_report_depends_on_its_own_tables_inputs_only():
     """`dvc dag report@demo`: the demo report's upstream is the synthdance data and the demo's own models and
     samplers — no other table's evaluation, no TikTok or TED download (it depended on whole folders before)."""

@@ -121,6 +121,17 @@ def test_demo_end_to_end_then_only_what_changed(workspace):
     assert states["evaluate@tiny_w4"].reasons == ["deps src/humanvid/metrics modified"]
     assert states["report@demo"].upstream == ["evaluate@tiny_w4"]
     metrics_code.write_text(metrics_code.read_text().removesuffix("\n# an edit\n"))
+    # ... another method's package -> nothing (its stages are not in this table); the baseline's -> its stages.
+    for package, expect_stale in (("idol", False), ("baseline", True)):
+        code = workspace / "src" / "humanvid" / "models" / package / "model.py"
+        code.write_text(code.read_text() + "\n# an edit\n")
+        states = {s.name: s for s in table_state(workspace, load_config(workspace / "params.yaml"), "demo")}
+        stale = [n for n, s in states.items() if s.stale]
+        code.write_text(code.read_text().removesuffix("\n# an edit\n"))
+        if expect_stale:
+            assert stale[0] == "train@tiny.vae" and states["train@tiny.vae"].reasons == [f"deps src/humanvid/models/{package} modified"]
+        else:
+            assert stale == [], stale
 
     # 6. A training stage's parameter: that stage re-runs, the stages before it do not.
     params["models"]["tiny"]["stages"]["finetune"]["steps"] = 3

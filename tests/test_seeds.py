@@ -45,9 +45,11 @@ def test_a_seeded_table_adds_variants_with_offset_seeds(tiny_params):
     # params are the base entry's; outputs, inputs and the command are the variant's
     assert p["train"]["tiny~1.pretrain"] | {"cmd": None} == {
         "model": "tiny", "name": "tiny~1", "stage": "pretrain", "cmd": None, "in0": "data/shards/synthdance",
-        "in1": "data/models/tiny~1/vae", **{f"in{i}": "data/shards/synthdance" for i in range(2, 6)}}  # fmt: skip
+        "in1": "data/models/tiny~1/vae", **{f"in{i}": "data/shards/synthdance" for i in range(2, 6)},
+        **{f"code{i}": "src/humanvid/models/baseline" for i in range(4)}}  # fmt: skip
     assert p["train"]["tiny~1.pretrain"]["cmd"] == "python -m tasks.train tiny~1.pretrain"
-    assert p["sample"]["tiny_w4~2"] == {"sampler": "tiny_w4", "model": "tiny", "data": "synthdance", "checkpoint": "data/models/tiny~2/finetune"}
+    assert p["sample"]["tiny_w4~2"] == {"sampler": "tiny_w4", "model": "tiny", "data": "synthdance", "checkpoint": "data/models/tiny~2/finetune",
+                                        **{f"code{i}": "src/humanvid/models/baseline" for i in range(4)}}  # fmt: skip
     stages = pipeline_stages(cfg, ["tiny_w4"])
     assert {"train@tiny~2.finetune", "sample@tiny_w4~1", "evaluate@tiny_w4~2", "train@tiny.vae"} <= set(stages)
     # the report reads every seed's metrics, the row's previews and its model's training logs, nothing else
@@ -98,3 +100,34 @@ def test_the_report_shows_mean_and_spread_and_the_differences_beyond_it():
     assert "- PSNR ↑: model vs floor (+2)" in md  # 2 > 0 + 1
     assert "- L1 ↓: none" in md  # equal means
     assert "model vs floor (+2)" in render_html(spec, rows)
+
+
+def test_rows_that_draw_no_random_numbers_run_once_and_count_for_every_seed(tiny_params):
+    """The floors (`MethodSpec.seed_free`): a seeded table makes no variants of copy reference (released) nor, over noise
+    seeds, of the mean frame; over training seeds the mean frame is refitted (its fit draws its data order). The report
+    counts the one run for every seed, spread 0, and says so."""
+    from humanvid.seeds import seed_runs
+
+    tiny_params["models"]["copy"] = {"arch": {"method": "trivial", "flavor": "copy_reference", "resolution": 32}, "run": {}, "stages": {}}
+    tiny_params["models"]["mean"] = {"arch": {"method": "trivial", "flavor": "mean_frame", "resolution": 32}, "run": {},
+                                     "stages": {"fit": {"data": "synthdance", "recipe": {"kind": "reference_clip"}, "steps": 2}}}  # fmt: skip
+    for name in ("copy", "mean"):
+        tiny_params["samplers"][name] = {"model": name, "data": "synthdance", "split": "test", "window": 4, "overlap": 0, "steps": 1}
+    tiny_params["tables"]["demo"].update(seeds=3, seed_scope="noise")
+    tiny_params["tables"]["demo"]["rows"].update({"copy": "copy", "mean": "mean"})
+    cfg = parse_config(tiny_params, root=REPO)
+    assert sampler_variants(cfg, "copy") == ["copy"] and sampler_variants(cfg, "mean") == ["mean"]
+    assert seed_runs(cfg, "copy", 3) == ["copy"] * 3 and seed_runs(cfg, "tiny_w4", 3) == ["tiny_w4", "tiny_w4~1", "tiny_w4~2"]
+    assert not {"evaluate@copy~1", "sample@mean~2"} & set(pipeline_stages(cfg, ["copy", "mean"]))
+    tiny_params["tables"]["demo"]["seed_scope"] = "training"
+    cfg = parse_config(tiny_params, root=REPO)
+    assert sampler_variants(cfg, "copy") == ["copy"] and sampler_variants(cfg, "mean") == ["mean", "mean~1", "mean~2"]
+    with pytest.raises(ValueError, match="no seed variants"):
+        seed_runs(parse_config({**tiny_params, "tables": {}}, root=REPO), "tiny_w4", 3)
+
+    spec = TableSpec(name="t", title="t", columns=["psnr"], protocol="corrected", seed_scope="noise")
+    rows = [RowResult("floor", "copy", _doc(20.0, 0.1), seed_metrics=[_doc(20.0, 0.1)] * 3, ran_once=True),
+            RowResult("model", "tiny_w4", _doc(21.0, 0.1), seed_metrics=[_doc(21.0, 0.1), _doc(21.2, 0.1), _doc(21.4, 0.1)])]  # fmt: skip
+    md = render_markdown(spec, rows)
+    assert "| floor | 20.00 ± 0.00 |" in md and "- PSNR ↑: model vs floor (+1.2)" in md
+    assert "(rows that draw no random numbers ran once, their output counting for every seed with spread 0: floor):" in md

@@ -61,12 +61,38 @@ def with_seed_variants(cfg: Config, root: Path) -> Config:
 
     for sampler, (n, retrain) in sampler_seeds(cfg, root).items():
         base = cfg.samplers[sampler]
+        if seed_invariant(cfg, sampler, retrain):
+            continue
         for k in range(1, n):
             m = retrained(base.model, k) if retrain else base.model
             samplers[variant_name(sampler, k)] = base.model_copy(update={"model": m, "seed": base.seed + k})
     if len(models) == len(cfg.models) and len(samplers) == len(cfg.samplers):
         return cfg
     return cfg.model_copy(update={"models": models, "samplers": samplers})
+
+
+def seed_invariant(cfg: Config, sampler: str, retrain: bool) -> bool:
+    """Whether every seed variant of `sampler` would give its output again: its method samples without random numbers
+    (`MethodSpec.seed_free`) and its model is the same for every seed (noise seeds only, or a model not trained here)."""
+    from humanvid.models import METHODS
+    from humanvid.pipeline import final_stage
+
+    model = cfg.samplers[sampler].model
+    return METHODS.get(cfg.models[model].arch.method).seed_free and (not retrain or final_stage(cfg, model) is None)
+
+
+def seed_runs(cfg: Config, sampler: str, seeds: int) -> list[str]:
+    """The samplers whose outputs stand for a table's `seeds` seeds of `sampler`, in seed order: its variants, or
+    itself `seeds` times when its variants were not made because they would repeat it (`seed_invariant`)."""
+    from humanvid.models import METHODS
+
+    variants = sampler_variants(cfg, sampler)
+    if seeds > 1 and len(variants) == 1:
+        if not METHODS.get(cfg.models[cfg.samplers[sampler].model].arch.method).seed_free:
+            raise ValueError(f"sampler {sampler!r}: {seeds} seeds asked for and it has no seed variants (a config loaded "
+                             "without humanvid.seeds.with_seed_variants?)")  # fmt: skip
+        return variants * seeds
+    return variants
 
 
 def sampler_variants(cfg: Config, sampler: str) -> list[str]:

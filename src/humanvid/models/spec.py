@@ -107,6 +107,9 @@ class MethodSpec:
     sampling_conditions: Callable[[Section, Any], tuple[str, ...]] = lambda options, sampler: ()
     """Options and a `SamplerConfig` -> shard conditions sampling reads beyond its controls (Make-Your-Anchor's face
     landmarks when the sampler enhances faces); `Method.generate` gets them in model pixels."""
+    seed_free: bool = False
+    """Its sampling draws no random numbers (the floors): a sampler's noise-seed variants would repeat its output, so
+    a table with `seeds: N` runs it once and counts that output for every seed (humanvid.seeds.seed_runs)."""
     sampler_sections: tuple[str, ...] = ()
     """Method-specific sections of a `SamplerConfig` its `generate` reads (`joint`: DiffPerformer's joint optimisation);
     a sampler that sets one for another method is a config error."""

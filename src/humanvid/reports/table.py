@@ -27,6 +27,7 @@ class RowResult:
     curves: list[tuple[str, str]] = field(default_factory=list)  # (training stage, loss-curve SVG relative to the report)
     seed_metrics: list[dict] = field(default_factory=list)  # the metrics documents of every seed (`metrics` is the first)
     caveat: str | None = None  # what weakens this row's comparison with the paper (shown beside its Δ)
+    ran_once: bool = False  # its seeds are one run counted for each (it draws no random numbers: humanvid.seeds.seed_runs)
 
 
 @dataclass(frozen=True)
@@ -210,7 +211,12 @@ SEED_SCOPES = {"training": "training seed and noise seed offset by 0…{last}", 
 
 def _spread_caption(spec: TableSpec, rows: list[RowResult]) -> str:
     n = max(len(r.seed_metrics) for r in rows)
-    return SPREAD_CAPTION.format(n=n, what=SEED_SCOPES[spec.seed_scope].format(last=n - 1))
+    caption = SPREAD_CAPTION.format(n=n, what=SEED_SCOPES[spec.seed_scope].format(last=n - 1))
+    once = [r.label for r in rows if r.ran_once]
+    if once:
+        caption = (f"{caption.removesuffix(':')} (rows that draw no random numbers ran once, their output counting for every "
+                   f"seed with spread 0: {', '.join(once)}):")  # fmt: skip
+    return caption
 
 
 def _spread_lines(spec: TableSpec, rows: list[RowResult]) -> list[str]:

@@ -32,4 +32,5 @@ SPEC = MethodSpec(
     controls=lambda options: (),
     outputs=lambda options: ("rgb", "depth") if options.depth else ("rgb",),
     sampling_conditions=lambda options, sampler: ("depth",) if options.depth else (),
+    seed_free=True,
 )
