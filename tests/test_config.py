@@ -141,13 +141,19 @@ def test_stage_recipes_and_control_sources_are_checked(tiny_params):
     p["models"]["ma"] = ma
     dense = {**ma, "arch": {**ma["arch"], "options": {"control": "densepose"}}}
     p["models"]["dense"] = dense
-    p["estimators"]["synthdance"] = ["openpose"]  # OpenPose-18 only: no whole-body keypoints, no DensePose
+    mya_stage = {"data": "synthdance", "recipe": {"kind": "make_your_anchor", "foreground_only": True}, "steps": 1}
+    p["models"]["mya"] = {"arch": {"method": "make_your_anchor", "flavor": "debug_pixel", "resolution": 32}, "run": {},
+                          "stages": {"pretrain": mya_stage, "finetune": {**mya_stage, "recipe": {"kind": "make_your_anchor"}}}}  # fmt: skip
+    p["estimators"]["synthdance"] = ["openpose"]  # OpenPose-18 only: no whole-body keypoints, no DensePose, no matte
     text = config_errors(p)
     assert "models.tiny.stages.finetune.recipe.kind: stage 'finetune' takes recipes reference_clip, magicanimate_video, got 'idol'" in text
     assert "models.tiny.stages.pretrain.recipe.frames: Input should be greater than or equal to 1" in text
     assert "models.tiny.stages.vae.recipe.stride: order random draws frames anywhere in the window, so stride must be 1, got 3" in text
     assert ("models.ma.stages.pretrain.data: control 'dwpose' needs the 'wholebody133' condition, which no estimator of dataset "
             "'synthdance' provides (its estimators: openpose; they provide: openpose18)") in text  # fmt: skip
+    assert ("models.mya.stages.pretrain.data: recipe 'make_your_anchor' needs the 'alpha' condition, which no estimator of dataset "
+            "'synthdance' provides") in text  # foreground-only pre-training composites by the matte
+    assert "models.mya.stages.finetune.data: recipe 'make_your_anchor' needs" not in text  # with background: no matte needed
     assert "models.ma.stages.finetune.recipe: reduce_p > 0 mixes K = 1 and K > 1 samples" in text
     assert "models.dense.stages.pretrain.recipe.flip_p: control ['densepose'] cannot be mirrored after estimation" in text
 

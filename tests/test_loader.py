@@ -475,3 +475,34 @@ def test_a_reader_restricted_to_identities_sees_only_their_clips(shards):
         reader.restricted(["id7"])
     with pytest.raises(ValueError, match="leave no clip"):
         reader.restricted(["id0"], exclude=["id0"])
+
+
+def test_make_your_anchor_foreground_only_composites_frame_and_reference_on_black_by_their_mattes(shards):
+    """The paper's pre-training frames: the human by the matte, the background black — through the stream, with the
+    frames decoded in the loader or on the device, flipped samples included."""
+    import torch
+
+    from humanvid.recipes.papers import on_black
+    from humanvid.training.streams import ShardStream
+
+    reader, _ = shards
+    cfg = MakeYourAnchor(foreground_only=True, flip_p=0.5)
+    assert cfg.conditions() == ("alpha",) and cfg.reference_conditions() == ("alpha",)
+    for keep_jpeg in (False, True):
+        stream = ShardStream(ShardSamples(reader, cfg, SIZE, seed=2, conditions=cfg.conditions(), keep_jpeg=keep_jpeg), device=torch.device("cpu"))
+        plain = ShardStream(ShardSamples(reader, MakeYourAnchor(flip_p=0.5), SIZE, seed=2, conditions=("alpha",), keep_jpeg=keep_jpeg),
+                            device=torch.device("cpu"))  # fmt: skip
+        b, raw = next(stream.batches(6)), next(plain.batches(6))
+        assert any(b["flip"]) and b["frame_keys"] == raw["frame_keys"] and b["reference_key"] == raw["reference_key"]
+        outside, inside = b["alpha"] == 0, b["alpha"] == 255
+        frames, raw_frames = b["frames"].permute(0, 1, 3, 4, 2), raw["frames"].permute(0, 1, 3, 4, 2)
+        assert outside.any() and inside.any()
+        assert frames[outside].max() == 0  # no background pixel left
+        assert torch.equal(frames[inside], raw_frames[inside]) and raw_frames[outside].float().mean() > 20  # the human as it was
+        ref, raw_ref = b["reference"].permute(0, 2, 3, 1), raw["reference"].permute(0, 2, 3, 1)
+        assert ref[b["reference_alpha"] == 0].max() == 0 and torch.equal(ref[b["reference_alpha"] == 255], raw_ref[b["reference_alpha"] == 255])
+    soft = on_black(torch.full((1, 3, 1, 2), 200, dtype=torch.uint8), torch.tensor([[[0, 128]]], dtype=torch.uint8))
+    assert soft[0, :, 0].tolist() == [[0, 100]] * 3  # 200 · 128 / 255 = 100.4
+    with pytest.raises(ValueError, match=r"images \(1, 3, 1, 2\) and mattes \(1, 2, 1\) differ"):
+        on_black(torch.zeros(1, 3, 1, 2, dtype=torch.uint8), torch.zeros(1, 2, 1, dtype=torch.uint8))
+    assert MakeYourAnchor().finish(raw) is raw  # with background: untouched

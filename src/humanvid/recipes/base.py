@@ -77,6 +77,11 @@ class Recipe(Section):
         """Per-sample values beyond frames and conditions (e.g. DiffPerformer's usable frame count)."""
         return {}
 
+    def finish(self, batch: dict) -> dict:
+        """A collated batch once its frames are decoded (uint8; on the training device where they are decoded there),
+        before the model reads it: where a recipe changes pixels (Make-Your-Anchor's foreground-only pre-training)."""
+        return batch
+
     def check(self, batch_size: int) -> list[str]:
         """Problems with this recipe at this batch size (config errors without the key path; one that starts with
         `field: ` is reported at that field of the recipe)."""

@@ -18,12 +18,26 @@ Horizontal flips where the paper uses them (MagicAnimate flips whole videos).
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
 
 from humanvid.recipes.base import ClipInfo, Pick, Recipe
+
+if TYPE_CHECKING:
+    import torch
+
+
+def on_black(images: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    """uint8 `images` (..., 3, S, S) composited on black by their uint8 mattes `alpha` (..., S, S): each pixel times
+    alpha / 255, rounded; on the images' device."""
+    import torch
+
+    if images.shape[:-3] + images.shape[-2:] != alpha.shape:
+        raise ValueError(f"images {tuple(images.shape)} and mattes {tuple(alpha.shape)} differ in shape")
+    weight = alpha.to(images.device).unsqueeze(-3).float() / 255
+    return (images.float() * weight).round().to(torch.uint8)
 
 
 class MagicAnimatePair(Recipe):
@@ -129,12 +143,24 @@ class MakeYourAnchor(Recipe):
     """Name of a registered SMPL-X perturbation hook applied to the sample's mesh condition (None: off)."""
     flip_p: float = Field(0.0, ge=0, le=1)
     """Horizontal flip probability (the paper names none)."""
+    foreground_only: bool = False
+    """The frame and the reference composited on black by their human matte (the shards' `alpha`): the paper's
+    pre-training ("we segment the foreground human body from the target images", robust video matting). False: with
+    their background, as the fine-tuning on one identity."""
 
     def span(self) -> int:
         return 1
 
     def conditions(self) -> tuple[str, ...]:
-        return ("smplx", "mesh_normals") if self.perturb else ()
+        return (("smplx", "mesh_normals") if self.perturb else ()) + (("alpha",) if self.foreground_only else ())
+
+    def reference_conditions(self) -> tuple[str, ...]:
+        return ("alpha",) if self.foreground_only else ()
+
+    def finish(self, batch: dict) -> dict:
+        if not self.foreground_only:
+            return batch
+        return batch | {"frames": on_black(batch["frames"], batch["alpha"]), "reference": on_black(batch["reference"], batch["reference_alpha"])}
 
     def check(self, batch_size: int) -> list[str]:
         from humanvid.body.perturb import PERTURBATIONS

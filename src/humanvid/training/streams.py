@@ -51,8 +51,8 @@ class ShardStream:
         pin = self.device is not None and self.device.type == "cuda"
         batches = iterate(self.dataset, batch_size, processes=self.processes, epochs=None, pin_memory=pin)
         if self.dataset.keep_jpeg:
-            return (decode_on_device(b, self.device, self.dataset.resolution) for b in batches)
-        return batches
+            batches = (decode_on_device(b, self.device, self.dataset.resolution) for b in batches)
+        return map(self.dataset.cfg.finish, batches)
 
     def state_dict(self) -> dict:
         return self.dataset.state_dict()
