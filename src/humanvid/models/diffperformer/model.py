@@ -33,6 +33,8 @@ class DiffPerformer(Baseline):
 
     spec = SPEC
     options: DiffPerformerOptions
+    body_model = None
+    """The SMPL-X body model 3DHF poses at sampling (`prepare_sampling`, `flow_source: smplx`); None otherwise."""
 
     def prepare(self, stage: str, *, seed: int, overrides: dict[str, str] | None = None) -> None:
         super().prepare(self._baseline_stage(stage), seed=seed, overrides=overrides)
@@ -141,7 +143,7 @@ class DiffPerformer(Baseline):
         each frame's mesh posed, then `surface_flow` with the clip's one camera."""
         from humanvid.body.params import pose_vertices, unpack
 
-        if getattr(self, "body_model", None) is None:
+        if self.body_model is None:
             raise ValueError("3DHF from smplx needs the SMPL-X body model: call prepare_sampling with the sampler first")
         clip = unpack(vectors.cpu().numpy())
         focal, center = clip["focal"], clip["center"]
