@@ -94,7 +94,7 @@ def main() -> None:
     small = video[:, :, :, :]
     for name, fn in [("psnr corrected", image.psnr), ("psnr disco", disco.psnr), ("ssim corrected", image.ssim),
                      ("ssim disco", disco.ssim), ("l1 corrected", image.l1), ("l1 disco", disco.l1)]:  # fmt: skip
-        rows.append((f"{name} (256²)", len(small) / timed(lambda fn=fn: [fn(a, b) for a, b in zip(small, small[::-1])], 2)))
+        rows.append((f"{name} (256²)", len(small) / timed(lambda fn=fn: [fn(a, b) for a, b in zip(small, small[::-1], strict=True)], 2)))
     print("\n| metric | frames/s |\n|---|---:|")
     for name, fps in rows:
         print(f"| {name} | {fps:.1f} |")
@@ -104,8 +104,8 @@ def main() -> None:
     for n in (200, 3000):
         a = rng.normal(size=(n, 2048)).astype(np.float64)
         b = rng.normal(size=(n, 2048)) * 1.1 + 0.05
-        t_ref = timed(lambda: sqrtm_reference(a, b))
-        t_ours = timed(lambda: frechet_distance_of(a, b))
+        t_ref = timed(lambda a=a, b=b: sqrtm_reference(a, b))
+        t_ours = timed(lambda a=a, b=b: frechet_distance_of(a, b))
         diff = abs(sqrtm_reference(a, b) - frechet_distance_of(a, b))
         print(f"| {n}, {n} | {t_ref:.2f} | {t_ours:.3f} | {t_ref / t_ours:.1f}× | {diff:.2g} |")
 
