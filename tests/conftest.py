@@ -153,18 +153,25 @@ def committed_spread(table: str, sampler: str, metric: str):
     return Spread.of([d["overall"][metric] for d in docs])
 
 
+def assert_row_beats(table: str, better: str, worse: str, metric: str, sign: int) -> None:
+    """Sampler `better` beats sampler `worse` of `table` on `metric` (direction ±1) by more than the seed spread, on the
+    committed evidence."""
+    from humanvid.seeds import exceeds_spread
+
+    row, bar = committed_spread(table, better, metric), committed_spread(table, worse, metric)
+    assert sign * (row.mean - bar.mean) > 0 and exceeds_spread(row, bar), (table, better, worse, metric, row, bar)
+
+
 def assert_rows_beat_the_floor(table: str, method: str, floor: str, metrics=(("l1", -1), ("psnr", 1), ("ssim", 1)),
                                skip: tuple[str, ...] = ()) -> list[str]:  # fmt: skip
     """Every row of `table` whose model is `method` beats the `floor` sampler on each metric (direction ±1) by more than
     the seed spread, on the committed evidence; returns the rows' labels."""
-    from humanvid.seeds import exceeds_spread
     from humanvid.validate import load_config
 
     cfg = load_config(REPO / "params.yaml")
     rows = {label: s for label, s in cfg.tables[table].rows.items()
             if cfg.models[cfg.samplers[s].model].arch.method == method and s not in skip}  # fmt: skip
-    for label, sampler in rows.items():
+    for sampler in rows.values():
         for metric, sign in metrics:
-            row, bar = committed_spread(table, sampler, metric), committed_spread(table, floor, metric)
-            assert sign * (row.mean - bar.mean) > 0 and exceeds_spread(row, bar), (label, metric, row, bar)
+            assert_row_beats(table, sampler, floor, metric, sign)
     return list(rows)
