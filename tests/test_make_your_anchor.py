@@ -414,13 +414,16 @@ def test_a_bisenet_face_stage_keeps_its_parser_in_the_checkpoint(tmp_path):
 
 
 def test_the_committed_debug_table_beats_the_copy_floor_and_face_enhancement_helps():
-    """On the committed evidence of `make_your_anchor_debug` (reports/metrics/): every row of the method beats copying
-    the reference on PSNR and SSIM beyond the seed spread, and face enhancement adds to the body model beyond it. L1
-    (the studio re-drawn slightly off everywhere) and "Ours" against "w/o TD" on tL1 are not met at debug size, with
-    either one noise for all frames or each frame its own (docs/make_your_anchor.md)."""
+    """On the committed evidence of `make_your_anchor_debug` (reports/metrics/): every row of the method sampled at
+    W_c 1 beats copying the reference on L1, PSNR and SSIM beyond the seed spread; face enhancement adds to the body
+    model beyond it; the paper's W_c 2.0 on the debug model is the row that loses (a colour-shifted studio). "Ours"
+    against "w/o TD" on tL1 is not met at debug size: the margins are ~1e-4, with either one noise for all frames or
+    each frame its own (docs/make_your_anchor.md)."""
     from conftest import assert_row_beats, assert_rows_beat_the_floor
 
-    rows = assert_rows_beat_the_floor("make_your_anchor_debug", "make_your_anchor", "copy_reference_anchor", metrics=(("psnr", 1), ("ssim", 1)))
+    table, ours = "make_your_anchor_debug", "make_your_anchor_debug"
+    rows = assert_rows_beat_the_floor(table, "make_your_anchor", "copy_reference_anchor", skip=("make_your_anchor_debug_wc2",))
     assert len(rows) == 8
-    for metric, sign in (("psnr", 1), ("l1", -1)):
-        assert_row_beats("make_your_anchor_debug", "make_your_anchor_debug", "make_your_anchor_debug_no_fe", metric, sign)
+    for metric, sign in (("psnr", 1), ("l1", -1), ("ssim", 1)):
+        assert_row_beats(table, ours, "make_your_anchor_debug_no_fe", metric, sign)
+        assert_row_beats(table, ours, "make_your_anchor_debug_wc2", metric, sign)
