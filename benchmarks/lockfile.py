@@ -32,9 +32,7 @@ def dvc_write(path: Path, name: str, data: dict) -> None:
 
 
 def splice_write(path: Path, name: str, data: dict) -> None:
-    text, changed = lockfile.splice(path.read_text(), [lockfile.stage_entry(name, data)])
-    if changed:
-        lockfile.write_atomically(path, text)
+    lockfile.write_entries(path, [lockfile.stage_entry(name, data)])
 
 
 def main() -> None:

@@ -11,8 +11,6 @@ goes through DVC's own writer, unchanged.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 STAGES_KEY = "stages:"
@@ -76,15 +74,18 @@ def splice(text: str, entries: list[tuple[str, str]]) -> tuple[str, bool] | None
     return head + "".join(stages.values()) + tail, changed
 
 
-def write_atomically(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def write_entries(path: Path, entries: list[tuple[str, str]]) -> bool | None:
+    """Splice (key line, entry) pairs into the lock at `path` and write it atomically if anything changed -> whether it
+    changed; None (nothing written) where the layout is not recognised."""
+    from humanvid.atomic import write_text
+
+    spliced = splice(path.read_text(encoding="utf-8"), entries)
+    if spliced is None:
+        return None
+    text, changed = spliced
+    if changed:
+        write_text(path, text)
+    return changed
 
 
 def install() -> None:
@@ -104,12 +105,10 @@ def install() -> None:
             entries = [stage_entry(stage.name, serialize.to_lockfile(stage, **kwargs)[stage.name]) for stage in stages]
         except ValueError:
             return dvc_dump_stages(self, stages, **kwargs)
-        spliced = splice(path.read_text(encoding="utf-8"), entries)
-        if spliced is None:
+        changed = write_entries(path, entries)
+        if changed is None:
             return dvc_dump_stages(self, stages, **kwargs)
-        text, changed = spliced
         if changed:
-            write_atomically(path, text)
             self.repo.scm_context.track_file(self.relpath)
         return None
 
