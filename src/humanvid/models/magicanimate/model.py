@@ -65,6 +65,8 @@ class DebugSizes:
     unet_channels: tuple[int, ...] = (32, 64)
     cross_attention_dim: int = 32
     attention_head_dim: int = 8
+    """The UNet's attention *heads* per layer: diffusers' UNet2DConditionModel reads `attention_head_dim` as the head
+    count (SD1.5's config spells its 8 heads so)."""
     norm_groups: int = 8
     text_hidden: int = 32
     motion_heads: int = 2
@@ -77,7 +79,10 @@ DEBUG_SIZES = {
     "debug": DebugSizes(),
     # Attention at the 16 × 16 level (and the 8 × 8 mid block): the reference is read where a token is a 4 × 4 patch
     # of pixels, fine enough to carry the background the frame moves over (issue 17; at 8 × 8 only it added nothing).
-    "debug_pixel": DebugSizes(),
+    # Two heads, 16 and 32 wide, instead of SD's eight (4 and 8 wide at these widths): on a CPU a head's cost is its
+    # softmax over the 256 × 512 hybrid logits, whatever its width, so eight narrow heads made attention 57 % of a
+    # stage-1 step; two wide ones train 2.2× as many steps a second (docs/benchmarks.md).
+    "debug_pixel": DebugSizes(attention_head_dim=2),
 }
 
 
