@@ -206,6 +206,22 @@ def test_each_stage_changes_exactly_its_parameters():
     assert changed == motion
 
 
+def test_stage1_trains_the_denoiser_only_when_asked_and_only_at_debug_size():
+    m = _create(seed=5, stage1_trains_denoiser=True)
+    m.prepare("pretrain", seed=5)
+    before = _snapshot(m)
+    _step(m, "pretrain", 1)
+    changed = _changed(before, m)
+    assert {c.split(".")[0] for c in changed} == {"unet", "appearance_encoder", "controlnet"}
+    assert not any(c.startswith("vae.") for c in changed)
+    # Without the appearance encoder: the denoiser and the ControlNet, the encoder untouched.
+    m = _create(seed=5, stage1_trains_denoiser=True, appearance=False)
+    trained = {id(p) for p in m.trainable_parameters("pretrain")}
+    assert trained == {id(p) for p in (*m.unet.parameters(), *m.controlnet.parameters())}
+    with pytest.raises(ValueError, match="stage1_trains_denoiser is a debug-regime option"):
+        _create("sd15", stage1_trains_denoiser=True)
+
+
 def test_unknown_flavor_control_and_stage_are_refused():
     with pytest.raises(ValueError, match="unknown magicanimate flavor"):
         _create("xl")

@@ -135,6 +135,9 @@ class MagicAnimate(LatentModel):
             raise ValueError(f"unknown magicanimate flavor {flavor!r}; known: {', '.join(cls.spec.flavors)}")
         options = options or MagicAnimateOptions()
         cls.check_prediction("magicanimate", flavor, options.prediction, DEBUG_FLAVORS)
+        if options.stage1_trains_denoiser and flavor not in DEBUG_FLAVORS:
+            raise ValueError(f"magicanimate flavor {flavor!r}: stage1_trains_denoiser is a debug-regime option (flavors "
+                             f"{', '.join(DEBUG_FLAVORS)}); the paper's stage 1 keeps SD1.5's UNet frozen")  # fmt: skip
         torch.manual_seed(seed)
         if flavor in DEBUG_FLAVORS:
             parts, stage = cls._debug_components(resolution, flavor), cls.spec.stages_for(flavor)[0].name
@@ -232,8 +235,8 @@ class MagicAnimate(LatentModel):
 
     def trainable_parameters(self, stage: str) -> list[torch.nn.Parameter]:
         """vae, base (debug flavors only: the stand-ins for sd-vae-ft-mse and SD1.5's pretraining): the VAE, then
-        the denoiser alone. pretrain: appearance encoder + ControlNet (denoiser frozen, temporal layers absent;
-        without `appearance`, the ControlNet alone). finetune: the motion modules only."""
+        the denoiser alone. pretrain: appearance encoder + ControlNet (denoiser frozen unless
+        `stage1_trains_denoiser`, temporal layers absent; without `appearance`, no appearance encoder). finetune: the motion modules only."""
         if stage in ("vae", "base") and self.flavor not in DEBUG_FLAVORS:
             raise ValueError(f"only a debug model trains its own {stage} (sd15/released start from released weights)")
         if stage == "vae":
@@ -241,7 +244,9 @@ class MagicAnimate(LatentModel):
         if stage == "base":
             return self.train_only(self.unet)
         if stage == "pretrain":
-            return self.train_only(self.appearance_encoder, self.controlnet) if self.options.appearance else self.train_only(self.controlnet)
+            denoiser = (self.unet,) if self.options.stage1_trains_denoiser else ()
+            appearance = (self.appearance_encoder,) if self.options.appearance else ()
+            return self.train_only(*denoiser, *appearance, self.controlnet)
         if stage == "finetune":
             return self.motion_parameters()
         raise ValueError(f"unknown stage {stage!r}; known: {', '.join(s.name for s in self.spec.stages)}")

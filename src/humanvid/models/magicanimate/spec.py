@@ -34,6 +34,13 @@ class MagicAnimateOptions(DiffusionOptions):
     """Appearance through the appearance encoder's hybrid attention (the method). False: the variant without it —
     the denoiser reads no appearance (the encoder is still built and saved, but neither trained nor run); what
     the appearance encoder adds is the difference between the two rows."""
+    stage1_trains_denoiser: bool = False
+    """False (the paper, supplement Sec. 2: stage 1 "only optimize[s] the appearance encoder and pose ControlNet"):
+    the denoiser stays frozen. True (a debug-regime option, refused for `sd15` and `released`): stage 1 trains the
+    denoiser too. The paper freezes SD1.5, whose attention projections already match a frame's tokens to its
+    reference's and whose DensePose ControlNet was pre-trained on LAION humans; a debug denoiser trained minutes
+    earlier on unconditioned frames has neither, and frozen it left the figure in the reference's pose
+    (docs/magicanimate.md, issue 17). Stage 2 is unchanged (motion modules only)."""
     appearance_locality: AppearanceLocality | None = None
     """None: hybrid attention as the paper (the reference's tokens compete on content alone). Set: each frame token
     favours the reference tokens at its own position — what Stable Diffusion's features let the released model find
