@@ -1,8 +1,11 @@
 """Benchmark: writing one stage's entry into the project's dvc.lock — DVC's round-trip writer against
-flows.lockfile's splice, on the same lock and the same entry.
+flows.lockfile's splice, on the same lock and the same entry — and reading one stage's DVC status
+(flows.workspace.stage_status) with the whole lock loaded by DVC against only that stage's entry
+(flows.lockfile.read_entries).
 
 Each stage that runs writes its entry once; DVC 3.67 re-parses and re-dumps the whole lock to do it. Works on a
-copy of the lock (the checkout is not touched). Prints a markdown table for docs/benchmarks.md.
+copy of the lock (the checkout is not touched). The flow asks each stage's status before it runs it (the status
+part reads the checkout, writes nothing). Prints markdown tables for docs/benchmarks.md.
 
     .venv/bin/python benchmarks/lockfile.py [--repeats 5]
 """
@@ -64,6 +67,36 @@ def main() -> None:
     for label, values in times.items():
         print(f"| {label} | {statistics.median(values):.3f} |")
     print(f"| **ratio DVC / splice** | **{statistics.median(times['DVC round trip']) / statistics.median(times['splice']):.0f}×** |")
+    status_times(name, args.repeats)
+
+
+def status_times(name: str, repeats: int) -> None:
+    """One stage's status, the whole lock through DVC (read_entries made to decline) against its own entry."""
+    from flows import workspace
+    from humanvid.validate import load_config
+
+    cfg = load_config(REPO / "params.yaml")
+    own = lockfile.read_entries
+    times: dict[str, list[float]] = {"whole lock (DVC's load)": [], "the stage's own entry": []}
+    answers = {}
+    for label, reader in (("whole lock (DVC's load)", lambda path, names: None), ("the stage's own entry", own)):
+        lockfile.read_entries = reader
+        try:
+            for _ in range(repeats):
+                start = time.perf_counter()
+                answers[label] = workspace.stage_status(REPO, [name], cfg)
+                times[label].append(time.perf_counter() - start)
+        finally:
+            lockfile.read_entries = own
+    if len({repr(a) for a in answers.values()}) != 1:
+        raise SystemExit(f"the two status reads disagree: {answers}")
+    answer = answers["the stage's own entry"] or "fresh"
+    print(f"\nstage_status({name}) on the checkout; median of {repeats}; the same answer from both: {answer}\n")
+    print("| lock read | seconds |\n| --- | ---: |")
+    for label, values in times.items():
+        print(f"| {label} | {statistics.median(values):.3f} |")
+    whole, own_entry = (statistics.median(v) for v in times.values())
+    print(f"| **ratio** | **{whole / own_entry:.1f}×** |")
 
 
 if __name__ == "__main__":

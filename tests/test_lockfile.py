@@ -97,3 +97,30 @@ def test_a_layout_it_does_not_know_goes_through_dvc(tmp_path: Path, monkeypatch:
     after = parse_yaml((path / "dvc.lock").read_text(), "dvc.lock")["stages"]
     assert after["make"]["deps"][0]["md5"] != data["stages"]["make"]["deps"][0]["md5"]
     assert set(after) == set(data["stages"])
+
+
+def test_reading_a_stages_entries_gives_what_the_whole_lock_holds() -> None:
+    path = REPO / "dvc.lock"
+    stages = parse_yaml(path.read_text(), "dvc.lock")["stages"]
+    for name, entry in stages.items():
+        assert lockfile.read_entries(path, [name])["stages"] == {name: entry}, name
+    some = list(stages)[::40]
+    assert lockfile.read_entries(path, [*some, "never@run"])["stages"] == {n: stages[n] for n in some}
+    assert lockfile.read_entries(path, ["never@run"]) == {"schema": "2.0", "stages": {}}
+    assert lockfile.key_name("  \"odd: name\":\n") == "odd: name" and lockfile.key_name("  train@x.y:\n") == "train@x.y"
+
+
+def test_stage_status_from_its_own_entries_matches_dvcs_status(tmp_path: Path) -> None:
+    from flows.workspace import stage_status
+    from humanvid.validate import load_config
+
+    path = _workspace(tmp_path / "ws")
+    _repro(path)
+    names = ["make", "scale@x", "long-name-with-a-command-longer-than-the-dumper-width"]
+    (path / "in.txt").write_text("changed\n")  # make: its input changed; scale@x: its param
+    (path / "params.yaml").write_text(yaml.safe_dump({"scale": {"factor": 3, "name": "two: quoted?"}}))
+    with contextlib.chdir(path), Repo(".") as repo:
+        theirs = {k.rpartition(":")[2] for k in repo.status(targets=names)}
+    ours = stage_status(path, names, load_config(REPO / "params.yaml"))  # the project's config: no evaluate stage here
+    assert set(ours) == theirs == {"make", "scale@x"}
+    assert any("in.txt" in r for r in ours["make"]) and any("scale.factor" in r for r in ours["scale@x"])
