@@ -165,9 +165,12 @@ def stage_status(root: Path, names: list[str], cfg: Config | None = None) -> dic
         lock_path = Path(repo.root_dir) / "dvc.lock"
         try:
             project = load_file(repo, str(Path(repo.root_dir) / "dvc.yaml"))
-            # Only the asked stages' lock entries, parsed and validated as DVC would the whole lock (flows/lockfile.py).
+            # Only the asked stages' lock entries, parsed and validated as DVC would the whole lock (flows/lockfile.py);
+            # a layout it does not recognise (or no lock) through DVC's own load of the whole file.
             lock = lockfile.read_entries(lock_path, names) if lock_path.is_file() else None
-            loader = project.stages if lock is None else project.LOADER(project, project.contents, lock)
+            if lock is None:
+                lock = project.lockfile_contents
+            loader = project.LOADER(project, project.contents, lock)
             stages = [loader[name] for name in dict.fromkeys(names)]
         except DvcException as exc:
             raise WorkspaceError(f"{repo.root_dir}/dvc.yaml: {exc}") from None
@@ -179,8 +182,6 @@ def stage_status(root: Path, names: list[str], cfg: Config | None = None) -> dic
     reasons = _weights_arrived(root, cfg or load_config(root / "params.yaml"), [n for n in names if n.startswith("evaluate@") and not any(a.endswith(":" + n) or a == n for a in status)])
     if not status:
         return reasons
-    if lock is None:
-        lock = safe_load_yaml(lock_path.read_text()) if lock_path.is_file() else {}
     params = {f: safe_load_yaml((root / f).read_text()) for f in ("params.yaml", PLAN_FILE) if (root / f).is_file()}
     for address, changes in status.items():
         name = address.rpartition(":")[2]
