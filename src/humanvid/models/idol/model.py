@@ -25,6 +25,7 @@ from humanvid.models.depth_images import depth_from_image, depth_image
 from humanvid.models.disco.model import Disco
 from humanvid.models.disco.temporal import FrameCount
 from humanvid.models.idol.haop import outpainting_hole
+from humanvid.models.idol.loss_weights import latent_weights, person_weights, weighted_prediction_loss
 from humanvid.models.idol.losses import motion_consistency_loss, xattn_consistency_loss
 from humanvid.models.idol.motion import attach_motion_modules, fresh_motion_adapter
 from humanvid.models.idol.spec import ALIGNMENTS, DEBUG_FLAVORS, DEPTH_CONDITION, MOTION_WEIGHTS, SPEC, IdolOptions
@@ -54,6 +55,8 @@ class Idol(Disco):
         super().__init__(*args, **kwargs)
         self.dual = dual
         """The unified UNet's state and layers: None until stage 1 (`image_depth`) adds them."""
+        self._depth_loss_weights: torch.Tensor | None = None
+        """The current batch's depth-stream loss weights (`depth_loss_weights`), set with its target latents."""
 
     # ------------------------------------------------------------------ stages
     def prepare(self, stage: str, *, seed: int, overrides: dict[str, str] | None = None) -> None:
@@ -166,6 +169,7 @@ class Idol(Disco):
         """The frames' latents, and in the joint stages their depth images' latents after them on the channel axis
         (depth latents cached under the frame's key + `/depth`)."""
         latents = super().target_latents(batch, frames, generator)
+        self._depth_loss_weights = self.depth_loss_weights(batch)  # DisCo's loss takes the targets, then the loss
         if "depth" not in batch:
             return latents
         b, k = frames.shape[:2]
@@ -176,14 +180,28 @@ class Idol(Disco):
         depth = self.encode(images.to(self.dtype), generator, keys and [f"{key}/depth" for key in keys]).unflatten(0, (b, k))
         return torch.cat([latents, depth], dim=2)
 
+    def depth_loss_weights(self, batch: dict) -> torch.Tensor | None:
+        """With a depth stream (the joint stages' batches hold depth) and `depth_person_weight` above 1: the depth
+        stream's latent weights (B·K, C, h, w), the person weighing `depth_person_weight`; else None (plain)."""
+        weight = self.options.depth_person_weight
+        if "depth" not in batch or weight == 1:
+            return None
+        pixels = person_weights(batch["depth"].flatten(0, 1).float(), weight)
+        return latent_weights(self.vae, pixels.expand(-1, 3, -1, -1)).to(self.device)
+
     def prediction_loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Joint rows: the video stream's loss plus `depth_weight` times the depth stream's (each DisCo's), kept apart for
+        """Joint rows: the video stream's loss plus `depth_weight` times the depth stream's (each DisCo's; the depth
+        stream's weighted by the batch's `depth_loss_weights`, which `target_latents` leaves for it), kept apart for
         the log."""
         c = self.image_channels
         if pred.shape[1] != 2 * c:
             return super().prediction_loss(pred, target)
         video = super().prediction_loss(pred[:, :c], target[:, :c])
-        depth = super().prediction_loss(pred[:, c:], target[:, c:])
+        weights = self._depth_loss_weights
+        if weights is None:
+            depth = super().prediction_loss(pred[:, c:], target[:, c:])
+        else:
+            depth = weighted_prediction_loss(pred[:, c:], target[:, c:], weights, self.options.l1_weight)
         self._stream_losses = {"video": video.detach(), "depth": depth.detach()}
         return video + self.options.depth_weight * depth
 

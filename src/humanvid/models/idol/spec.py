@@ -49,6 +49,14 @@ class DepthTargetOptions(DiscoOptions):
     farther, 0 where none (synthdance's exact depth, TikTok's HDNet maps, NTU's Kinect metres); `inverse_depth` — a
     monocular estimator's relative inverse depth over the whole frame (MiDaS `dpt_hybrid` on NTU120, IDOL's NTU depth).
     Checked against the estimator that provides the condition before any work starts."""
+    depth_person_weight: float = Field(1.0, ge=1)
+    """The depth loss's weight on the person (where the target frame has depth) against 1 elsewhere, as a weighted mean
+    over the latents (humanvid.models.idol.loss_weights; a KL VAE's latents weigh what they cover). 1: the papers'
+    plain diffusion loss. Depth exists only on the person, but a plain loss is mostly the empty background and the
+    silhouette's edge, whose errors swamp the body's inner depth (which side is nearer): at debug size the depth
+    stream then stays near flat inside the body (docs/idol.md). IDOL and MM-Diffusion weigh their depth stream;
+    LDM3D, whose latents carry RGB and depth together, its depth channels (all channels through a KL VAE). Needs a
+    depth source with "none" off the person (`depth_source: depth`)."""
     control: Literal["openpose", "dwpose"] = "openpose"
     """The pose ControlNet's skeleton: OpenPose's 18 body keypoints (DisCo's and the papers' tables) or DWPose's whole
     body (body, feet, hands, face; IDOL's generalisation figures drive it with DWPose)."""
@@ -58,6 +66,9 @@ class DepthTargetOptions(DiscoOptions):
         if self.depth_source == "inverse_depth" and self.depth_normalisation == "median":
             raise ValueError("depth_normalisation median needs depth in known units; relative inverse depth (depth_source "
                              "inverse_depth) has none: use minmax")  # fmt: skip
+        if self.depth_source == "inverse_depth" and self.depth_person_weight != 1:
+            raise ValueError("depth_person_weight needs depth that is 'none' off the person (depth_source depth); relative "
+                             "inverse depth (depth_source inverse_depth) covers the whole frame: leave it at 1")  # fmt: skip
         return self
 
 

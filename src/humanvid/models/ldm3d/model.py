@@ -28,6 +28,7 @@ from humanvid import weights
 from humanvid.models.depth_images import RGBD_PACKINGS, depth_channels, depth_from_channels
 from humanvid.models.disco.model import Disco
 from humanvid.models.idol.haop import outpainting_hole
+from humanvid.models.idol.loss_weights import latent_weights, person_weights, weighted_prediction_loss
 from humanvid.models.idol.model import disco_stage_of
 from humanvid.models.idol.spec import DEPTH_CONDITION
 from humanvid.models.latent import PatchAutoencoder, flat_keys
@@ -42,6 +43,8 @@ class Ldm3d(Disco):
 
     spec = SPEC
     options: Ldm3dOptions
+    _depth_loss_weights: torch.Tensor | None = None
+    """The current batch's loss weights (`depth_loss_weights`), set with its target latents."""
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -121,7 +124,25 @@ class Ldm3d(Disco):
         b, k = frames.shape[:2]
         keys = flat_keys(batch.get("frame_keys"))
         images = self.rgbd(frames.flatten(0, 1), batch["depth"].flatten(0, 1)).to(self.dtype)
+        self._depth_loss_weights = self.depth_loss_weights(batch)  # DisCo's loss takes the targets, then the loss
         return self.encode(images, generator, keys and [f"{key}/rgbd" for key in keys]).unflatten(0, (b, k))
+
+    def depth_loss_weights(self, batch: dict) -> torch.Tensor | None:
+        """With `depth_person_weight` above 1: the RGBD latents' weights (B·K, C, h, w) — the depth channels weigh the
+        person by it, RGB stays 1 (exact through the patch autoencoder; a KL VAE's latents mix the two); else None."""
+        weight = self.options.depth_person_weight
+        if weight == 1:
+            return None
+        person = person_weights(batch["depth"].flatten(0, 1).float(), weight)
+        rgb = torch.ones_like(person).expand(-1, 3, -1, -1)
+        pixels = torch.cat([rgb, person.expand(-1, RGBD_PACKINGS[self.options.rgbd], -1, -1)], dim=1)
+        return latent_weights(self.vae, pixels).to(self.device)
+
+    def prediction_loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """DisCo's, weighted by the batch's `depth_loss_weights` (which `target_latents` leaves for it) when there are."""
+        if self._depth_loss_weights is None:
+            return super().prediction_loss(pred, target)
+        return weighted_prediction_loss(pred, target, self._depth_loss_weights, self.options.l1_weight)
 
     def background_hole(self, mask: torch.Tensor, stage: str, generator: torch.Generator) -> torch.Tensor:
         """Pre-training cuts IDOL's outpainting hole; later stages cut the person, as DisCo."""
